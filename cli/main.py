@@ -1,0 +1,170 @@
+"""``curiouscore``: play, seed, database and schema commands."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from core.bootstrap import ConfigurationError, Services, build_services
+from core.config import Settings
+from core.content import challenge_schema
+from core.service.verify import verify_store
+from core.store.base import StoreUnavailable
+from seeds import default_challenge_dir, seed_challenges
+
+app = typer.Typer(
+    help="CuriousCore: narrated technical challenges run by a Game Master.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database: migrations and integrity checks.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+console = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+DatabaseOption = Annotated[
+    str | None, typer.Option("--database-url", help="Overrides DATABASE_URL.")
+]
+
+
+def _settings(database_url: str | None) -> Settings:
+    settings = Settings()
+    if database_url:
+        settings = settings.model_copy(update={"database_url": database_url})
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    return settings
+
+
+def _run_with_services(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
+    async def main() -> T:
+        services = await build_services(settings)
+        try:
+            return await work(services)
+        finally:
+            await services.close()
+
+    try:
+        return asyncio.run(main())
+    except (ConfigurationError, StoreUnavailable) as error:
+        err.print(f"[red]error:[/red] {error}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def play(
+    challenge: Annotated[
+        str | None, typer.Argument(help="Challenge id; omit to choose from a list.")
+    ] = None,
+    learner: Annotated[str, typer.Option(help="Your learner id on this machine.")] = "local-player",
+    name: Annotated[str, typer.Option(help="Your display name.")] = "Player One",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Play a whole challenge in the terminal (offline by default; resumes where you left off)."""
+    from cli.play import TerminalGame
+
+    settings = _settings(database_url)
+    logging.getLogger().setLevel(logging.WARNING)
+    _run_with_services(
+        settings, lambda services: TerminalGame(services, console).run(challenge, learner, name)
+    )
+
+
+@app.command()
+def seed(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders (default: challenges/).")
+    ] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Load challenge files idempotently: a changed file becomes a new version; nothing is deleted."""
+    settings = _settings(database_url)
+    targets = paths or [default_challenge_dir(settings.challenges_dir)]
+
+    async def work(services: Services) -> bool:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("Seeding challenges", total=None)
+            report = await seed_challenges(
+                services, targets, on_progress=lambda _: progress.advance(task)
+            )
+        for error in report.errors:
+            for problem in error.problems:
+                err.print(f"{error.path}: {problem}", markup=False, highlight=False)
+        if not report.ok:
+            err.print("Nothing was seeded: fix the files above and run again.", style="red")
+            return False
+        table = Table("challenge", "version", "outcome")
+        for result in report.results:
+            table.add_row(result.challenge_id, str(result.version), result.outcome.value)
+        console.print(table)
+        return True
+
+    if not _run_with_services(settings, work):
+        raise typer.Exit(1)
+
+
+@db_app.command("migrate")
+def db_migrate(database_url: DatabaseOption = None) -> None:
+    """Bring the database schema to the latest migration (safe to run from several workers)."""
+    from core.store.migrate import migrate
+
+    settings = _settings(database_url)
+    try:
+        asyncio.run(migrate(settings.database_url))
+    except StoreUnavailable as error:
+        err.print(f"[red]error:[/red] {error}", highlight=False)
+        raise typer.Exit(2) from None
+    console.print("Database is at the latest schema.")
+
+
+@db_app.command("verify")
+def db_verify(database_url: DatabaseOption = None) -> None:
+    """Replay every session; report sequence gaps, unreadable events and snapshot mismatches."""
+    settings = _settings(database_url)
+
+    async def work(services: Services) -> bool:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("Replaying sessions", total=None)
+            report = await verify_store(
+                services.store,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        for finding in report.findings:
+            err.print(f"{finding.session_id}: {finding.problem}", markup=False, highlight=False)
+        summary = (
+            f"{report.sessions} sessions, {report.events} events, {len(report.findings)} problems"
+        )
+        console.print(summary, style="green" if report.ok else "red")
+        return report.ok
+
+    if not _run_with_services(settings, work):
+        raise typer.Exit(1)
+
+
+@app.command()
+def schema(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Print (or write) the challenge file JSON Schema, generated from the models."""
+    text = json.dumps(challenge_schema(), indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"Wrote {output}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,158 @@
+"""The challenge file format (PRODUCT §3) as pydantic models.
+
+The same models validate `challenges/*.yaml`, generate `challenges/schema.json` and are converted into
+the engine's plain dataclasses by :mod:`core.content.convert`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", min_length=1, max_length=64)]
+Percent = Annotated[int, Field(ge=0, le=100)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Choice(_Strict):
+    text: str = Field(min_length=1)
+    correct: StrictBool = False
+    feedback: str | None = None
+
+
+class RubricItem(_Strict):
+    id: Slug
+    description: str = Field(min_length=1)
+    points: int = Field(ge=1)
+    concepts: list[str] = Field(default_factory=list)
+
+
+class Example(_Strict):
+    answer: str = Field(min_length=1, max_length=5000)
+    expect: Literal["pass", "fail"]
+
+
+class Narrator(_Strict):
+    tone: str = "encouraging"
+    persona: str | None = None
+
+
+class LlmChoice(_Strict):
+    provider: Literal["offline", "anthropic", "openai", "gemini"] | None = None
+    model: str | None = None
+
+
+class _StepBase(_Strict):
+    id: Slug
+    title: str = Field(min_length=1)
+    body: str | None = None
+    narrate: StrictBool = False
+    narration: str | None = None
+    hints: list[str] = Field(default_factory=list)
+    explanation: str | None = None
+    hint_cost: Percent = 10
+    max_llm_hints: int = Field(default=1, ge=0, le=5)
+
+
+class GateStep(_StepBase):
+    type: Literal["gate"]
+    prompt: str | None = None
+    points: Literal[0] = 0
+
+
+class _ScoredStep(_StepBase):
+    prompt: str = Field(min_length=1)
+    points: int = Field(ge=1, le=1000)
+    pass_threshold: Percent | None = None
+    max_attempts: int | None = Field(default=None, ge=1, le=10)
+
+
+class McqStep(_ScoredStep):
+    type: Literal["mcq"]
+    choices: list[Choice] = Field(min_length=2, max_length=10)
+
+    @model_validator(mode="after")
+    def _exactly_one_correct(self) -> McqStep:
+        correct = sum(choice.correct for choice in self.choices)
+        if correct != 1:
+            raise ValueError(
+                f"choices: an mcq step needs exactly one correct choice, found {correct}"
+            )
+        return self
+
+
+class MultiStep(_ScoredStep):
+    type: Literal["multi"]
+    choices: list[Choice] = Field(min_length=2, max_length=10)
+
+    @model_validator(mode="after")
+    def _some_correct(self) -> MultiStep:
+        if not any(choice.correct for choice in self.choices):
+            raise ValueError("choices: a multi step needs at least one correct choice")
+        return self
+
+
+class TrueFalseStep(_ScoredStep):
+    type: Literal["true_false"]
+    answer: StrictBool
+
+
+class ChatStep(_ScoredStep):
+    type: Literal["chat"]
+    rubric: list[RubricItem] = Field(min_length=1)
+    reference_answer: str | None = None
+    examples: list[Example] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _rubric_adds_up(self) -> ChatStep:
+        ids = [item.id for item in self.rubric]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"rubric: duplicate rubric item id(s) {', '.join(duplicates)}")
+        total = sum(item.points for item in self.rubric)
+        if total != self.points:
+            raise ValueError(
+                f"rubric: rubric points sum to {total} but the step is worth {self.points} points"
+            )
+        return self
+
+
+Step = Annotated[
+    GateStep | McqStep | MultiStep | TrueFalseStep | ChatStep, Field(discriminator="type")
+]
+
+
+class ChallengeFile(_Strict):
+    """A whole challenge file. ``id`` is a stable slug that matches the file name."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        str_strip_whitespace=True,
+        json_schema_extra={"title": "CuriousCore challenge"},
+    )
+
+    id: Slug
+    version: int = Field(default=1, ge=1)
+    title: str = Field(min_length=1)
+    summary: str = ""
+    difficulty: Literal["beginner", "intermediate", "advanced", "expert"] = "beginner"
+    tags: list[str] = Field(default_factory=list)
+    estimated_minutes: int = Field(default=10, ge=1, le=600)
+    xp: int = Field(default=100, ge=0)
+    passing_score: Percent = 70
+    narrator: Narrator = Field(default_factory=Narrator)
+    llm: LlmChoice | None = None
+    steps: list[Step] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_step_ids(self) -> ChallengeFile:
+        ids = [step.id for step in self.steps]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"steps: duplicate step id(s) {', '.join(duplicates)}")
+        return self

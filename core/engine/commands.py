@@ -1,0 +1,95 @@
+"""Commands: what a learner (or the service, on the LLM's behalf) asks the engine to do.
+
+Time and grader verdicts arrive inside commands, so the engine itself stays deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.engine.events import Answer, LlmTrace
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreateSession(Command):
+    session_id: str
+    learner_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartSession(Command):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitAnswer(Command):
+    step_id: str
+    answer: Answer
+    xp_already_granted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ContinueGate(Command):
+    step_id: str
+    xp_already_granted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RequestHint(Command):
+    step_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemVerdict:
+    """A grader's claim for one rubric item; the engine clamps it to the item's points."""
+
+    id: str
+    points: float
+    feedback: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A grader's verdict on a chat answer: an input the engine clamps, never a decision."""
+
+    items: tuple[ItemVerdict, ...]
+    feedback: str
+    rationale: str
+    grader: str
+    trace: LlmTrace | None = None
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RecordEvaluation(Command):
+    step_id: str
+    attempt: int
+    verdict: Verdict
+    xp_already_granted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RecordHint(Command):
+    step_id: str
+    hint_index: int
+    text: str
+    source: str
+    trace: LlmTrace | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordNarration(Command):
+    step_id: str
+    text: str
+    source: str
+    trace: LlmTrace | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AbandonSession(Command):
+    pass

@@ -1,0 +1,389 @@
+"""``decide``: given a challenge, the session's state and a command, return the new events.
+
+The engine is the only judge: grader verdicts come in as inputs and are clamped here. Nothing in this
+module performs I/O, reads the clock or draws random numbers.
+"""
+
+from __future__ import annotations
+
+from core.engine.challenge import ChallengeSpec, StepKind, StepSpec
+from core.engine.commands import (
+    AbandonSession,
+    Command,
+    ContinueGate,
+    CreateSession,
+    RecordEvaluation,
+    RecordHint,
+    RecordNarration,
+    RequestHint,
+    StartSession,
+    SubmitAnswer,
+)
+from core.engine.events import (
+    Answer,
+    AnswerGraded,
+    AnswerSubmitted,
+    Event,
+    HintGiven,
+    HintRequested,
+    ItemResult,
+    LlmTrace,
+    SessionAbandoned,
+    SessionCompleted,
+    SessionCreated,
+    SessionStarted,
+    StepClosed,
+    StepEntered,
+    StepNarrated,
+)
+from core.engine.scoring import hint_cost, multi_credit, passes, round_points, xp_for
+from core.engine.state import SessionState, Status, StepProgress, evolve
+from core.errors import (
+    AnswerConflict,
+    AnswerTooLong,
+    Conflict,
+    InvalidAnswer,
+    NoHintsLeft,
+    SessionNotActive,
+    StepNotCurrent,
+    WrongAction,
+)
+
+MAX_CHAT_ANSWER = 5000
+
+
+def decide(challenge: ChallengeSpec, state: SessionState, command: Command) -> list[Event]:
+    """Return the events that ``command`` causes, or raise a :class:`core.errors.DomainError`."""
+    match command:
+        case CreateSession():
+            return _create(challenge, state, command)
+        case StartSession():
+            return _start(challenge, state, command)
+        case SubmitAnswer():
+            return _submit(challenge, state, command)
+        case RecordEvaluation():
+            return _record_evaluation(challenge, state, command)
+        case ContinueGate():
+            return _continue(challenge, state, command)
+        case RequestHint():
+            return _request_hint(challenge, state, command)
+        case RecordHint():
+            return _record_hint(challenge, state, command)
+        case RecordNarration():
+            return _record_narration(state, command)
+        case AbandonSession():
+            if state.status not in (Status.CREATED, Status.ACTIVE):
+                raise SessionNotActive(f"this session is {state.status.value}")
+            return [SessionAbandoned(at=command.at)]
+    raise TypeError(f"decide does not know {type(command).__name__}")
+
+
+def _create(challenge: ChallengeSpec, state: SessionState, command: CreateSession) -> list[Event]:
+    if state.status is not Status.NEW:
+        raise Conflict("this session already exists")
+    return [
+        SessionCreated(
+            at=command.at,
+            session_id=command.session_id,
+            learner_id=command.learner_id,
+            challenge_id=challenge.id,
+            challenge_version=challenge.version,
+            title=challenge.title,
+            total_steps=len(challenge.steps),
+            max_score=challenge.max_score,
+            passing_score=challenge.passing_score,
+            xp=challenge.xp,
+        )
+    ]
+
+
+def _start(challenge: ChallengeSpec, state: SessionState, command: StartSession) -> list[Event]:
+    if state.status is not Status.CREATED:
+        raise SessionNotActive(f"this session is {state.status.value}; it can only start once")
+    return [SessionStarted(at=command.at), _enter(challenge.steps[0], 0, command.at)]
+
+
+def _enter(step: StepSpec, index: int, at: str) -> StepEntered:
+    return StepEntered(
+        at=at,
+        step_id=step.id,
+        index=index,
+        kind=step.kind.value,
+        points=step.points,
+        max_attempts=step.max_attempts,
+        hints_available=step.hints_available,
+        narrate=step.narrate,
+    )
+
+
+def _current(
+    challenge: ChallengeSpec, state: SessionState, step_id: str
+) -> tuple[StepProgress, StepSpec]:
+    """Return the current step, provided ``step_id`` names it and the session is active."""
+    if state.status is not Status.ACTIVE:
+        raise SessionNotActive(f"this session is {state.status.value}, not active")
+    current = state.current
+    if current is None:
+        raise SessionNotActive("this session has no current step")
+    if step_id != current.step_id:
+        raise StepNotCurrent(
+            f"step {step_id!r} is not the current step (the current step is {current.step_id!r})"
+        )
+    return current, challenge.steps[current.index]
+
+
+def _submit(challenge: ChallengeSpec, state: SessionState, command: SubmitAnswer) -> list[Event]:
+    current, step = _current(challenge, state, command.step_id)
+    if step.kind is StepKind.GATE:
+        raise WrongAction("this step is a gate: continue past it instead of answering")
+    if current.pending_attempt is not None:
+        raise AnswerConflict("your previous answer to this step is still being graded")
+    attempt = current.attempts + 1
+    answer, display = _validate_answer(step, command.answer)
+    submitted = AnswerSubmitted(
+        at=command.at, step_id=step.id, attempt=attempt, answer=answer, display=display
+    )
+    if step.kind is StepKind.CHAT:
+        # Grading a free-text answer is slow work the service does outside any transaction; it
+        # comes back as RecordEvaluation. The pending attempt is visible in the stream meanwhile.
+        return [submitted]
+    raw, feedback = _grade_choice(step, answer)
+    graded = _graded(step, current, attempt, raw, command.at, feedback=feedback, grader="engine")
+    return [submitted, graded, *_after_grade(challenge, state, graded, command.xp_already_granted)]
+
+
+def _validate_answer(step: StepSpec, answer: Answer) -> tuple[Answer, str]:
+    """Check the answer's shape for the step; return it normalised, with a transcript line."""
+    if step.kind is StepKind.MCQ:
+        if isinstance(answer, bool) or not isinstance(answer, int):
+            raise InvalidAnswer("this step takes one choice index (a whole number)")
+        if not 0 <= answer < len(step.choices):
+            raise InvalidAnswer(
+                f"choice {answer} does not exist; pick 0 to {len(step.choices) - 1}"
+            )
+        return answer, step.choices[answer].text
+    if step.kind is StepKind.MULTI:
+        if not isinstance(answer, tuple | list) or any(
+            isinstance(i, bool) or not isinstance(i, int) for i in answer
+        ):
+            raise InvalidAnswer("this step takes a list of choice indices")
+        picked = tuple(sorted(set(answer)))
+        if not picked:
+            raise InvalidAnswer("pick at least one choice")
+        if any(not 0 <= i < len(step.choices) for i in picked):
+            raise InvalidAnswer(f"choices must be between 0 and {len(step.choices) - 1}")
+        return picked, "; ".join(step.choices[i].text for i in picked)
+    if step.kind is StepKind.TRUE_FALSE:
+        if not isinstance(answer, bool):
+            raise InvalidAnswer("this step takes true or false")
+        return answer, "True" if answer else "False"
+    if not isinstance(answer, str):
+        raise InvalidAnswer("this step takes a written answer")
+    text = answer.strip()
+    if not text:
+        raise InvalidAnswer("the answer is empty; write a sentence or two")
+    if len(text) > MAX_CHAT_ANSWER:
+        raise AnswerTooLong(f"the answer is {len(text)} characters; the limit is {MAX_CHAT_ANSWER}")
+    return text, text
+
+
+def _grade_choice(step: StepSpec, answer: Answer) -> tuple[float, str]:
+    if step.kind is StepKind.MCQ:
+        assert isinstance(answer, int)
+        choice = step.choices[answer]
+        default = "Correct!" if choice.correct else "Not quite."
+        return (float(step.points) if choice.correct else 0.0), choice.feedback or default
+    if step.kind is StepKind.MULTI:
+        assert isinstance(answer, tuple)
+        raw = multi_credit(step.points, step.correct_choices, answer)
+        notes = [note for i in answer if (note := step.choices[i].feedback)]
+        verdict = "All correct!" if raw == step.points else "Partly right." if raw else "Not quite."
+        return raw, " ".join([verdict, *notes])
+    correct = answer == step.answer
+    return (float(step.points) if correct else 0.0), ("Correct!" if correct else "Not quite.")
+
+
+def _graded(
+    step: StepSpec,
+    current: StepProgress,
+    attempt: int,
+    raw: float,
+    at: str,
+    *,
+    feedback: str,
+    grader: str,
+    items: tuple[ItemResult, ...] = (),
+    rationale: str = "",
+    flags: tuple[str, ...] = (),
+    trace: LlmTrace | None = None,
+) -> AnswerGraded:
+    """Clamp a raw score to [0, points], cap it by what hints left, and decide the pass."""
+    raw = round_points(min(max(raw, 0.0), float(step.points)))
+    available = current.available
+    return AnswerGraded(
+        at=at,
+        step_id=step.id,
+        attempt=attempt,
+        score=round_points(min(raw, available)),
+        max_points=step.points,
+        available=available,
+        # A hint lowers what the step can earn, not whether a right answer counts as right.
+        passed=passes(raw, step.points, step.pass_threshold),
+        feedback=feedback,
+        grader=grader,
+        items=items,
+        rationale=rationale,
+        flags=flags,
+        trace=trace,
+    )
+
+
+def _after_grade(
+    challenge: ChallengeSpec, state: SessionState, graded: AnswerGraded, xp_already_granted: bool
+) -> list[Event]:
+    """Close the step on a pass or on the last attempt, then move on."""
+    current = state.current
+    assert current is not None
+    step = challenge.steps[current.index]
+    if not graded.passed and graded.attempt < current.max_attempts:
+        return []
+    best = max(current.best_score, graded.score)
+    closed = StepClosed(
+        at=graded.at,
+        step_id=step.id,
+        index=current.index,
+        score=best,
+        passed=graded.passed,
+        explanation=step.explanation,
+    )
+    return [closed, *_advance(challenge, state, closed, xp_already_granted)]
+
+
+def _advance(
+    challenge: ChallengeSpec, state: SessionState, closed: StepClosed, xp_already_granted: bool
+) -> list[Event]:
+    next_index = closed.index + 1
+    if next_index < len(challenge.steps):
+        return [_enter(challenge.steps[next_index], next_index, closed.at)]
+    total = round_points(state.score + closed.score)
+    passed = passes(total, challenge.max_score, challenge.passing_score)
+    xp = (
+        xp_for(challenge.xp, total, challenge.max_score) if passed and not xp_already_granted else 0
+    )
+    return [
+        SessionCompleted(
+            at=closed.at, score=total, max_score=challenge.max_score, passed=passed, xp_granted=xp
+        )
+    ]
+
+
+def _record_evaluation(
+    challenge: ChallengeSpec, state: SessionState, command: RecordEvaluation
+) -> list[Event]:
+    current, step = _current(challenge, state, command.step_id)
+    if current.pending_attempt != command.attempt:
+        raise AnswerConflict(f"attempt {command.attempt} of {step.id!r} is not awaiting a grade")
+    verdict = command.verdict
+    claimed = {item.id: item for item in verdict.items}
+    items = []
+    for rubric_item in step.rubric:
+        claim = claimed.get(rubric_item.id)
+        earned = 0.0 if claim is None else min(max(claim.points, 0.0), float(rubric_item.points))
+        items.append(
+            ItemResult(
+                id=rubric_item.id,
+                points=round_points(earned),
+                max_points=rubric_item.points,
+                feedback="" if claim is None else claim.feedback,
+            )
+        )
+    raw = sum(item.points for item in items)
+    graded = _graded(
+        step,
+        current,
+        command.attempt,
+        raw,
+        command.at,
+        feedback=verdict.feedback,
+        grader=verdict.grader,
+        items=tuple(items),
+        rationale=verdict.rationale,
+        flags=verdict.flags,
+        trace=verdict.trace,
+    )
+    return [graded, *_after_grade(challenge, state, graded, command.xp_already_granted)]
+
+
+def _continue(challenge: ChallengeSpec, state: SessionState, command: ContinueGate) -> list[Event]:
+    current, step = _current(challenge, state, command.step_id)
+    if step.kind is not StepKind.GATE:
+        raise WrongAction("only a gate can be continued past; this step needs an answer")
+    closed = StepClosed(at=command.at, step_id=step.id, index=current.index, score=0.0, passed=True)
+    return [closed, *_advance(challenge, state, closed, command.xp_already_granted)]
+
+
+def _request_hint(
+    challenge: ChallengeSpec, state: SessionState, command: RequestHint
+) -> list[Event]:
+    current, step = _current(challenge, state, command.step_id)
+    if current.pending_hint is not None:
+        return []  # already asked for; the pending hint will arrive
+    index = current.hints_taken
+    if index >= current.hints_available:
+        raise NoHintsLeft("there are no hints left for this step")
+    if index < len(step.hints):
+        return [
+            HintGiven(
+                at=command.at,
+                step_id=step.id,
+                hint_index=index,
+                text=step.hints[index],
+                source="authored",
+                cost_points=hint_cost(step.points, step.hint_cost),
+            )
+        ]
+    return [HintRequested(at=command.at, step_id=step.id, hint_index=index)]
+
+
+def _record_hint(challenge: ChallengeSpec, state: SessionState, command: RecordHint) -> list[Event]:
+    current, step = _current(challenge, state, command.step_id)
+    if current.pending_hint != command.hint_index:
+        raise Conflict(f"hint {command.hint_index} of {step.id!r} was not requested")
+    return [
+        HintGiven(
+            at=command.at,
+            step_id=step.id,
+            hint_index=command.hint_index,
+            text=command.text,
+            source=command.source,
+            cost_points=hint_cost(step.points, step.hint_cost),
+            trace=command.trace,
+        )
+    ]
+
+
+def _record_narration(state: SessionState, command: RecordNarration) -> list[Event]:
+    current = state.current
+    if state.status is not Status.ACTIVE or current is None or current.step_id != command.step_id:
+        raise StepNotCurrent(f"step {command.step_id!r} is no longer current")
+    if not current.narrate or current.narrated:
+        raise Conflict(f"step {command.step_id!r} needs no narration")
+    return [
+        StepNarrated(
+            at=command.at,
+            step_id=command.step_id,
+            text=command.text,
+            source=command.source,
+            trace=command.trace,
+        )
+    ]
+
+
+def run(
+    challenge: ChallengeSpec, state: SessionState, command: Command
+) -> tuple[SessionState, list[Event]]:
+    """Decide and evolve in one go: return the new state and the events that produced it."""
+    events = decide(challenge, state, command)
+    for event in events:
+        state = evolve(state, event)
+    return state, events

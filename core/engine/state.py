@@ -1,0 +1,288 @@
+"""Session state and ``evolve``: a fold over events that never calls out and never reads the clock.
+
+The state holds only what deciding and viewing need: aggregates, the current step in detail and a
+bounded tail of the transcript. Its size does not grow with the number of events, so a snapshot
+hydrates in the same time at event 10 and at event 10,000; the full history stays in the events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+from core.engine.events import (
+    AnswerGraded,
+    AnswerSubmitted,
+    Event,
+    HintGiven,
+    HintRequested,
+    ItemResult,
+    SessionAbandoned,
+    SessionCompleted,
+    SessionCreated,
+    SessionStarted,
+    StepClosed,
+    StepEntered,
+    StepNarrated,
+)
+from core.engine.plain import to_plain
+
+TRANSCRIPT_LIMIT = 50
+STATE_SCHEMA_VERSION = 1
+
+
+class Status(StrEnum):
+    NEW = "new"
+    CREATED = "created"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    ABANDONED = "abandoned"
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptEntry:
+    """One line of the conversation: narration, an answer, feedback, a hint or an explanation."""
+
+    kind: str
+    step_id: str
+    text: str
+    at: str
+    source: str = ""
+    score: float | None = None
+    max_points: int | None = None
+    passed: bool | None = None
+    items: tuple[ItemResult, ...] = ()
+    flags: tuple[str, ...] = ()
+    provisional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StepProgress:
+    """The current step: attempts, best score, hints, and any LLM work still pending."""
+
+    step_id: str
+    index: int
+    kind: str
+    points: int
+    max_attempts: int
+    hints_available: int
+    narrate: bool
+    narrated: bool = False
+    attempts: int = 0
+    best_score: float = 0.0
+    hints_taken: int = 0
+    hint_cost_points: float = 0.0
+    pending_attempt: int | None = None
+    pending_answer: Any = None
+    pending_hint: int | None = None
+    closed: bool = False
+
+    @property
+    def attempts_left(self) -> int:
+        return max(0, self.max_attempts - self.attempts)
+
+    @property
+    def hints_left(self) -> int:
+        return max(0, self.hints_available - self.hints_taken)
+
+    @property
+    def available(self) -> float:
+        """What the step can still earn after the hints taken."""
+        return max(0.0, round(self.points - self.hint_cost_points, 2))
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    passed: bool
+    score: float
+    max_score: int
+    xp_granted: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    session_id: str = ""
+    learner_id: str = ""
+    challenge_id: str = ""
+    challenge_version: int = 0
+    title: str = ""
+    status: Status = Status.NEW
+    total_steps: int = 0
+    max_score: int = 0
+    passing_score: int = 0
+    xp: int = 0
+    created_at: str = ""
+    started_at: str | None = None
+    finished_at: str | None = None
+    updated_at: str = ""
+    score: float = 0.0
+    steps_closed: int = 0
+    steps_passed: int = 0
+    current: StepProgress | None = None
+    transcript: tuple[TranscriptEntry, ...] = ()
+    result: Result | None = None
+    version: int = 0
+
+    @property
+    def step_index(self) -> int:
+        """Index of the current step (or the number of steps once finished)."""
+        if self.current is not None:
+            return self.current.index
+        return self.steps_closed
+
+
+def evolve(state: SessionState, event: Event) -> SessionState:
+    """Return the state after ``event``; the only way state changes."""
+    state = replace(state, version=state.version + 1, updated_at=event.at)
+    match event:
+        case SessionCreated():
+            return replace(
+                state,
+                session_id=event.session_id,
+                learner_id=event.learner_id,
+                challenge_id=event.challenge_id,
+                challenge_version=event.challenge_version,
+                title=event.title,
+                status=Status.CREATED,
+                total_steps=event.total_steps,
+                max_score=event.max_score,
+                passing_score=event.passing_score,
+                xp=event.xp,
+                created_at=event.at,
+            )
+        case SessionStarted():
+            return replace(state, status=Status.ACTIVE, started_at=event.at)
+        case StepEntered():
+            step = StepProgress(
+                step_id=event.step_id,
+                index=event.index,
+                kind=event.kind,
+                points=event.points,
+                max_attempts=event.max_attempts,
+                hints_available=event.hints_available,
+                narrate=event.narrate,
+            )
+            return replace(state, current=step)
+        case StepNarrated():
+            state = _with_current(state, narrated=True)
+            entry = TranscriptEntry("narration", event.step_id, event.text, event.at, event.source)
+            return _log(state, entry)
+        case AnswerSubmitted():
+            state = _with_current(state, pending_attempt=event.attempt, pending_answer=event.answer)
+            return _log(state, TranscriptEntry("answer", event.step_id, event.display, event.at))
+        case AnswerGraded():
+            current = _require_current(state)
+            state = _with_current(
+                state,
+                attempts=event.attempt,
+                best_score=max(current.best_score, event.score),
+                pending_attempt=None,
+                pending_answer=None,
+            )
+            entry = TranscriptEntry(
+                "feedback",
+                event.step_id,
+                event.feedback,
+                event.at,
+                source=event.grader,
+                score=event.score,
+                max_points=event.max_points,
+                passed=event.passed,
+                items=event.items,
+                flags=event.flags,
+                provisional=bool(event.trace and event.trace.provisional),
+            )
+            return _log(state, entry)
+        case HintRequested():
+            return _with_current(state, pending_hint=event.hint_index)
+        case HintGiven():
+            current = _require_current(state)
+            state = _with_current(
+                state,
+                hints_taken=event.hint_index + 1,
+                hint_cost_points=round(current.hint_cost_points + event.cost_points, 2),
+                pending_hint=None,
+            )
+            return _log(
+                state, TranscriptEntry("hint", event.step_id, event.text, event.at, event.source)
+            )
+        case StepClosed():
+            state = replace(
+                state,
+                current=None,
+                score=round(state.score + event.score, 2),
+                steps_closed=state.steps_closed + 1,
+                steps_passed=state.steps_passed + (1 if event.passed else 0),
+            )
+            if event.explanation:
+                entry = TranscriptEntry("explanation", event.step_id, event.explanation, event.at)
+                state = _log(state, entry)
+            return state
+        case SessionCompleted():
+            result = Result(event.passed, event.score, event.max_score, event.xp_granted)
+            return replace(state, status=Status.COMPLETED, finished_at=event.at, result=result)
+        case SessionAbandoned():
+            return replace(state, status=Status.ABANDONED, finished_at=event.at)
+    raise TypeError(f"evolve does not know {type(event).__name__}")
+
+
+def fold(events: Iterable[Event], state: SessionState | None = None) -> SessionState:
+    """Project a stream of events into state, starting from ``state`` (a snapshot) if given."""
+    result = state if state is not None else SessionState()
+    for event in events:
+        result = evolve(result, event)
+    return result
+
+
+def _require_current(state: SessionState) -> StepProgress:
+    if state.current is None:
+        raise ValueError(f"event at version {state.version} needs a current step")
+    return state.current
+
+
+def _with_current(state: SessionState, **changes: Any) -> SessionState:
+    return replace(state, current=replace(_require_current(state), **changes))
+
+
+def _log(state: SessionState, entry: TranscriptEntry) -> SessionState:
+    return replace(state, transcript=(*state.transcript, entry)[-TRANSCRIPT_LIMIT:])
+
+
+def state_to_dict(state: SessionState) -> dict[str, Any]:
+    """Return a JSON-able dict of ``state`` (for snapshots and byte-for-byte comparison)."""
+    data: dict[str, Any] = to_plain(state)
+    return data
+
+
+def state_from_dict(data: dict[str, Any]) -> SessionState:
+    """Inverse of :func:`state_to_dict`."""
+    current = data.get("current")
+    result = data.get("result")
+    transcript = tuple(
+        TranscriptEntry(
+            **{
+                **entry,
+                "items": tuple(ItemResult(**item) for item in entry.get("items", ())),
+                "flags": tuple(entry.get("flags", ())),
+            }
+        )
+        for entry in data.get("transcript", ())
+    )
+    return SessionState(
+        **{
+            **data,
+            "status": Status(data["status"]),
+            "current": None if current is None else StepProgress(**_untuple_answer(current)),
+            "result": None if result is None else Result(**result),
+            "transcript": transcript,
+        }
+    )
+
+
+def _untuple_answer(step: dict[str, Any]) -> dict[str, Any]:
+    answer = step.get("pending_answer")
+    if isinstance(answer, list):
+        return {**step, "pending_answer": tuple(answer)}
+    return step

@@ -1,0 +1,83 @@
+"""One domain error tree, translated once per adapter (HTTP status, friendly chat message).
+
+Every error carries a learner-safe message; adapters may show it as is. ``code`` is a stable
+machine-readable name.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class: something the learner or caller asked for cannot be done."""
+
+    code = "domain_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class SessionNotFound(NotFound):
+    code = "session_not_found"
+
+
+class ChallengeNotFound(NotFound):
+    code = "challenge_not_found"
+
+
+class LearnerNotFound(NotFound):
+    code = "learner_not_found"
+
+
+class Conflict(DomainError):
+    """The request no longer fits the session's state (HTTP 409)."""
+
+    code = "conflict"
+
+
+class StepNotCurrent(Conflict):
+    code = "step_not_current"
+
+
+class SessionNotActive(Conflict):
+    code = "session_not_active"
+
+
+class AnswerConflict(Conflict):
+    """Another answer to the same step was recorded first."""
+
+    code = "answer_conflict"
+
+
+class NoHintsLeft(Conflict):
+    code = "no_hints_left"
+
+
+class WrongAction(Conflict):
+    """E.g. continuing past a step that is not a gate, or answering a gate."""
+
+    code = "wrong_action"
+
+
+class InvalidAnswer(DomainError):
+    """The answer has the wrong shape for the step (HTTP 422)."""
+
+    code = "invalid_answer"
+
+
+class AnswerTooLong(InvalidAnswer):
+    code = "answer_too_long"
+
+
+class InvalidContent(DomainError):
+    """A challenge file is invalid; the message names the file, the step and the field."""
+
+    code = "invalid_content"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"

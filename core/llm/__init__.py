@@ -1,0 +1,1 @@
+"""LLM providers and orchestration: narration, rubric evaluation and hints (never decisions)."""

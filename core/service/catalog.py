@@ -1,0 +1,118 @@
+"""The challenge catalogue: publishing versions and reading them back (cached; versions are immutable)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from core.content import ChallengeFile, content_hash, spec_from_definition
+from core.engine.challenge import ChallengeSpec
+from core.errors import ChallengeNotFound
+from core.store.base import ChallengeRecord, ContentStore
+
+
+class PublishOutcome(StrEnum):
+    CREATED = "created"
+    NEW_VERSION = "new version"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    challenge_id: str
+    version: int
+    outcome: PublishOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeSummary:
+    """What the public catalogue shows: never answers, rubrics, reference answers or examples."""
+
+    id: str
+    version: int
+    title: str
+    summary: str
+    difficulty: str
+    tags: tuple[str, ...]
+    estimated_minutes: int
+    xp: int
+    passing_score: int
+    step_count: int
+    max_score: int
+    step_kinds: tuple[str, ...]
+
+
+class Catalog:
+    """Challenge versions by id; a session always reads the version it began with."""
+
+    def __init__(self, store: ContentStore) -> None:
+        self._store = store
+        self._specs: dict[tuple[str, int], ChallengeSpec] = {}
+
+    async def publish(self, challenge: ChallengeFile, *, at: str) -> PublishResult:
+        """Store ``challenge`` unless unchanged; a changed file becomes a new version.
+
+        The stored version is the file's ``version`` or one past the latest stored, whichever is
+        greater, so editing a file without bumping its version never rewrites history.
+        """
+        digest = content_hash(challenge)
+        latest = await self._store.latest_challenge_version(challenge.id)
+        if latest is not None and latest.content_hash == digest:
+            return PublishResult(challenge.id, latest.version, PublishOutcome.UNCHANGED)
+        version = (
+            challenge.version if latest is None else max(challenge.version, latest.version + 1)
+        )
+        record = ChallengeRecord(
+            challenge_id=challenge.id,
+            version=version,
+            content_hash=digest,
+            definition=challenge.model_dump(mode="json"),
+            created_at=at,
+        )
+        await self._store.put_challenge_version(record)
+        outcome = PublishOutcome.CREATED if latest is None else PublishOutcome.NEW_VERSION
+        return PublishResult(challenge.id, version, outcome)
+
+    async def spec(self, challenge_id: str, version: int) -> ChallengeSpec:
+        """Return the spec of one stored version (cached forever: versions never change)."""
+        key = (challenge_id, version)
+        cached = self._specs.get(key)
+        if cached is not None:
+            return cached
+        record = await self._store.get_challenge_version(challenge_id, version)
+        if record is None:
+            raise ChallengeNotFound(f"challenge {challenge_id!r} version {version} does not exist")
+        spec = spec_from_definition(record.definition, record.version)
+        self._specs[key] = spec
+        return spec
+
+    async def latest_spec(self, challenge_id: str) -> ChallengeSpec:
+        record = await self._store.latest_challenge_version(challenge_id)
+        if record is None:
+            raise ChallengeNotFound(f"there is no challenge called {challenge_id!r}")
+        return await self.spec(challenge_id, record.version)
+
+    async def summaries(self) -> list[ChallengeSummary]:
+        """The latest version of every challenge, for the public catalogue."""
+        records = await self._store.list_latest_challenges()
+        return [summarize(await self.spec(r.challenge_id, r.version)) for r in records]
+
+    async def summary(self, challenge_id: str) -> ChallengeSummary:
+        return summarize(await self.latest_spec(challenge_id))
+
+
+def summarize(spec: ChallengeSpec) -> ChallengeSummary:
+    return ChallengeSummary(
+        id=spec.id,
+        version=spec.version,
+        title=spec.title,
+        summary=spec.summary,
+        difficulty=spec.difficulty,
+        tags=spec.tags,
+        estimated_minutes=spec.estimated_minutes,
+        xp=spec.xp,
+        passing_score=spec.passing_score,
+        step_count=len(spec.steps),
+        max_score=spec.max_score,
+        step_kinds=tuple(step.kind.value for step in spec.steps),
+    )

@@ -1,0 +1,439 @@
+"""Session use cases: every channel calls these, one call per learner action.
+
+Each call loads the session (latest snapshot + later events), lets the engine decide, appends the
+events with the version it read, and only then runs any LLM work the events ask for — outside every
+transaction, with a deadline — appending the outcome as further events.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from core.engine import ChallengeSpec, SessionState, Status, decide, fold
+from core.engine.commands import (
+    AbandonSession,
+    Command,
+    ContinueGate,
+    CreateSession,
+    RecordEvaluation,
+    RecordHint,
+    RecordNarration,
+    RequestHint,
+    StartSession,
+    SubmitAnswer,
+)
+from core.engine.events import Answer, Event, SessionCompleted, decode, encode
+from core.engine.state import STATE_SCHEMA_VERSION, state_from_dict, state_to_dict
+from core.engine.view import SessionView, project_view
+from core.errors import (
+    AnswerConflict,
+    Conflict,
+    LearnerNotFound,
+    SessionNotFound,
+    StepNotCurrent,
+)
+from core.llm.base import EvaluationRequest, HintRequest, NarrationRequest, RubricCriterion
+from core.llm.orchestrator import LlmOrchestrator
+from core.service.actor import Actor
+from core.service.catalog import Catalog
+from core.service.clock import Clock, new_id
+from core.store.base import (
+    ConcurrencyError,
+    NewEvent,
+    SessionSummary,
+    Snapshot,
+    Store,
+    StoredEvent,
+    XpGrant,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_CONFLICT_RETRIES = 5
+MAX_PENDING_ROUNDS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    challenge: ChallengeSpec
+    state: SessionState
+
+
+CommandBuilder = Callable[[Loaded], Awaitable[Command]]
+
+
+class GameService:
+    """The use cases of a session: create, start, answer, continue, hint, abandon, view."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        catalog: Catalog,
+        llm: LlmOrchestrator,
+        clock: Clock,
+        snapshot_interval: int = 5,
+        id_factory: Callable[[], str] = new_id,
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._llm = llm
+        self._clock = clock
+        self._snapshot_interval = snapshot_interval
+        self._new_id = id_factory
+
+    # -- use cases ---------------------------------------------------------------------------
+
+    async def create_session(self, actor: Actor, challenge_id: str) -> SessionView:
+        """Create a session of the challenge's latest version for the actor."""
+        if await self._store.get_learner(actor.learner_id) is None:
+            raise LearnerNotFound(f"learner {actor.learner_id!r} does not exist")
+        challenge = await self._catalog.latest_spec(challenge_id)
+        session_id = self._new_id()
+        command = CreateSession(
+            at=self._clock.now(), session_id=session_id, learner_id=actor.learner_id
+        )
+        loaded = await self._append(
+            Loaded(challenge, SessionState()), decide(challenge, SessionState(), command), None
+        )
+        log.info("session created", extra={"session_id": session_id, "challenge_id": challenge_id})
+        return project_view(loaded.challenge, loaded.state)
+
+    async def start_session(
+        self, actor: Actor, session_id: str, *, idempotency_key: str | None = None
+    ) -> SessionView:
+        """Enter the first step (and narrate it when the step asks for narration)."""
+        return await self._execute(actor, session_id, self._plain(StartSession), idempotency_key)
+
+    async def submit_answer(
+        self,
+        actor: Actor,
+        session_id: str,
+        step_id: str,
+        answer: Answer,
+        *,
+        idempotency_key: str | None = None,
+    ) -> SessionView:
+        """Answer the current step; a chat answer is graded before the view returns."""
+
+        async def build(loaded: Loaded) -> Command:
+            return SubmitAnswer(
+                at=self._clock.now(),
+                step_id=step_id,
+                answer=answer,
+                xp_already_granted=await self._xp_already_granted(loaded.state),
+            )
+
+        return await self._execute(actor, session_id, build, idempotency_key)
+
+    async def continue_gate(
+        self, actor: Actor, session_id: str, step_id: str, *, idempotency_key: str | None = None
+    ) -> SessionView:
+        async def build(loaded: Loaded) -> Command:
+            return ContinueGate(
+                at=self._clock.now(),
+                step_id=step_id,
+                xp_already_granted=await self._xp_already_granted(loaded.state),
+            )
+
+        return await self._execute(actor, session_id, build, idempotency_key)
+
+    async def request_hint(
+        self, actor: Actor, session_id: str, step_id: str, *, idempotency_key: str | None = None
+    ) -> SessionView:
+        async def build(loaded: Loaded) -> Command:
+            return RequestHint(at=self._clock.now(), step_id=step_id)
+
+        return await self._execute(actor, session_id, build, idempotency_key)
+
+    async def abandon(
+        self, actor: Actor, session_id: str, *, idempotency_key: str | None = None
+    ) -> SessionView:
+        return await self._execute(actor, session_id, self._plain(AbandonSession), idempotency_key)
+
+    async def get_view(self, actor: Actor, session_id: str) -> SessionView:
+        """The session view; finishes any LLM work a crashed process left pending."""
+        loaded = await self._settle(await self._load_owned(actor, session_id))
+        return project_view(loaded.challenge, loaded.state)
+
+    async def list_sessions(self, actor: Actor) -> list[SessionSummary]:
+        return await self._store.list_sessions(actor.learner_id)
+
+    async def session_events(self, actor: Actor, session_id: str) -> list[StoredEvent]:
+        """The session's event log, for its owner or an admin."""
+        await self._load_owned(actor, session_id)
+        return await self._store.read_stream(session_id)
+
+    async def replay(self, session_id: str) -> SessionState:
+        """Fold the whole stream from its first event, ignoring snapshots (for verification)."""
+        stored = await self._store.read_stream(session_id)
+        if not stored:
+            raise SessionNotFound(f"there is no session {session_id!r}")
+        return fold(decode(e.type, e.schema_version, e.data) for e in stored)
+
+    async def hydrate(self, session_id: str) -> SessionState:
+        """The session's state from its latest snapshot plus later events."""
+        return (await self._load(session_id)).state
+
+    # -- the write path ----------------------------------------------------------------------
+
+    def _plain(self, command_type: Callable[..., Command]) -> CommandBuilder:
+        async def build(loaded: Loaded) -> Command:
+            return command_type(at=self._clock.now())
+
+        return build
+
+    async def _execute(
+        self, actor: Actor, session_id: str, build: CommandBuilder, idempotency_key: str | None
+    ) -> SessionView:
+        loaded = await self._load_owned(actor, session_id)
+        if idempotency_key is not None and await self._store.find_idempotent(
+            session_id, idempotency_key
+        ):
+            return project_view(loaded.challenge, (await self._settle(loaded)).state)
+        for _ in range(MAX_CONFLICT_RETRIES):
+            events = decide(loaded.challenge, loaded.state, await build(loaded))
+            if not events:
+                break
+            try:
+                loaded = await self._append(loaded, events, idempotency_key)
+                break
+            except ConcurrencyError:
+                fresh = await self._load(session_id)
+                _raise_if_moved(loaded.state, fresh.state)
+                loaded = fresh
+        else:
+            raise AnswerConflict("this session is busy; please try again")
+        loaded = await self._settle(loaded)
+        return project_view(loaded.challenge, loaded.state)
+
+    async def _append(
+        self, loaded: Loaded, events: list[Event], idempotency_key: str | None
+    ) -> Loaded:
+        state = loaded.state
+        stream_id = state.session_id or _session_id_of(events)
+        result = await self._store.append(
+            stream_id,
+            [NewEvent(event.NAME, encode(event), event.SCHEMA_VERSION) for event in events],
+            expected_version=state.version,
+            idempotency_key=idempotency_key,
+            recorded_at=self._clock.now(),
+        )
+        if result.duplicate:
+            return await self._load(stream_id)
+        new_state = fold(events, state)
+        await self._after_append(state, new_state, events)
+        return Loaded(loaded.challenge, new_state)
+
+    async def _after_append(
+        self, before: SessionState, after: SessionState, events: list[Event]
+    ) -> None:
+        """Keep the read models and the snapshot cache in step with the stream."""
+        await self._store.upsert_session_summary(_summary(after))
+        for event in events:
+            if isinstance(event, SessionCompleted):
+                log.info(
+                    "session completed",
+                    extra={
+                        "session_id": after.session_id,
+                        "passed": event.passed,
+                        "score": event.score,
+                    },
+                )
+                if event.xp_granted > 0:
+                    grant = XpGrant(
+                        after.learner_id,
+                        after.challenge_id,
+                        after.session_id,
+                        event.xp_granted,
+                        event.at,
+                    )
+                    if not await self._store.grant_xp(grant):
+                        log.warning(
+                            "xp already granted for this challenge",
+                            extra={"session_id": after.session_id},
+                        )
+        if after.version // self._snapshot_interval > before.version // self._snapshot_interval:
+            await self._store.save_snapshot(
+                Snapshot(
+                    after.session_id, after.version, STATE_SCHEMA_VERSION, state_to_dict(after)
+                )
+            )
+
+    async def _xp_already_granted(self, state: SessionState) -> bool:
+        """Only the last step can complete a session, so only then is the XP ledger consulted."""
+        current = state.current
+        if current is None or current.index < state.total_steps - 1:
+            return False
+        return await self._store.has_xp_grant(state.learner_id, state.challenge_id)
+
+    # -- pending LLM work, outside every transaction ------------------------------------------
+
+    async def _settle(self, loaded: Loaded) -> Loaded:
+        """Run the LLM work the stream asks for (grading, hints, narration), then record it."""
+        for _ in range(MAX_PENDING_ROUNDS):
+            command = await self._pending_work(loaded)
+            if command is None:
+                return loaded
+            try:
+                events = decide(loaded.challenge, loaded.state, command)
+                loaded = await self._append(loaded, events, None)
+            except (ConcurrencyError, Conflict):
+                # Another process recorded it first, or the step moved on: read what happened.
+                loaded = await self._load(loaded.state.session_id)
+        return loaded
+
+    async def _pending_work(self, loaded: Loaded) -> Command | None:
+        state, challenge = loaded.state, loaded.challenge
+        current = state.current
+        if state.status is not Status.ACTIVE or current is None:
+            return None
+        step = challenge.steps[current.index]
+        rubric = tuple(
+            RubricCriterion(r.id, r.description, r.points, r.concepts) for r in step.rubric
+        )
+        if current.pending_attempt is not None:
+            verdict = await self._llm.evaluate(
+                EvaluationRequest(
+                    prompt=step.prompt or step.title,
+                    rubric=rubric,
+                    reference_answer=step.reference_answer,
+                    answer=str(current.pending_answer),
+                    points=step.points,
+                    pass_threshold=step.pass_threshold,
+                )
+            )
+            return RecordEvaluation(
+                at=self._clock.now(),
+                step_id=step.id,
+                attempt=current.pending_attempt,
+                verdict=verdict,
+                xp_already_granted=await self._xp_already_granted(state),
+            )
+        if current.pending_hint is not None:
+            own = [e for e in state.transcript if e.step_id == step.id]
+            result, source = await self._llm.hint(
+                HintRequest(
+                    challenge_title=challenge.title,
+                    step_title=step.title,
+                    step_kind=step.kind.value,
+                    prompt=step.prompt or step.title,
+                    choices=tuple(choice.text for choice in step.choices),
+                    rubric=rubric,
+                    hint_index=current.pending_hint,
+                    previous_hints=tuple(e.text for e in own if e.kind == "hint"),
+                    previous_answers=tuple(e.text for e in own if e.kind == "answer"),
+                )
+            )
+            return RecordHint(
+                at=self._clock.now(),
+                step_id=step.id,
+                hint_index=current.pending_hint,
+                text=result.text,
+                source=source,
+                trace=result.trace,
+            )
+        if current.narrate and not current.narrated:
+            result, source = await self._llm.narrate(
+                NarrationRequest(
+                    challenge_title=challenge.title,
+                    tone=challenge.tone,
+                    persona=challenge.persona,
+                    step_title=step.title,
+                    step_body=step.body,
+                    authored_text=step.narration,
+                    progress_summary=(
+                        f"Step {current.index + 1} of {state.total_steps}; "
+                        f"score so far {state.score:g} of {state.max_score}."
+                    ),
+                )
+            )
+            return RecordNarration(
+                at=self._clock.now(),
+                step_id=step.id,
+                text=result.text,
+                source=source,
+                trace=result.trace,
+            )
+        return None
+
+    # -- the read path -----------------------------------------------------------------------
+
+    async def _load(self, session_id: str) -> Loaded:
+        snapshot = await self._store.load_snapshot(session_id)
+        state: SessionState | None = None
+        if snapshot is not None and snapshot.schema_version == STATE_SCHEMA_VERSION:
+            try:
+                state = state_from_dict(snapshot.state)
+            except (TypeError, ValueError, KeyError):
+                log.warning("unreadable snapshot ignored", extra={"session_id": session_id})
+        stored = await self._store.read_stream(session_id, state.version if state else 0)
+        if state is None and not stored:
+            raise SessionNotFound(f"there is no session {session_id!r}")
+        state = fold((decode(e.type, e.schema_version, e.data) for e in stored), state)
+        challenge = await self._catalog.spec(state.challenge_id, state.challenge_version)
+        return Loaded(challenge, state)
+
+    async def _load_owned(self, actor: Actor, session_id: str) -> Loaded:
+        try:
+            loaded = await self._load(session_id)
+        except SessionNotFound:
+            raise SessionNotFound(f"there is no session {session_id!r}") from None
+        if loaded.state.learner_id != actor.learner_id and not actor.is_admin:
+            # Someone else's session is indistinguishable from a missing one.
+            raise SessionNotFound(f"there is no session {session_id!r}")
+        return loaded
+
+
+def _fingerprint(state: SessionState) -> tuple[object, ...]:
+    current = state.current
+    if current is None:
+        return (state.status, None)
+    return (
+        state.status,
+        current.step_id,
+        current.attempts,
+        current.hints_taken,
+        current.pending_attempt,
+        current.pending_hint,
+    )
+
+
+def _raise_if_moved(before: SessionState, after: SessionState) -> None:
+    """A racing writer won. Retry only when what it wrote leaves our command's premise intact."""
+    if _fingerprint(before) == _fingerprint(after):
+        return
+    if before.current is not None and (
+        after.current is None or after.current.step_id != before.current.step_id
+    ):
+        raise StepNotCurrent("this step has already been answered and the session moved on")
+    if before.status is not after.status and before.current is None:
+        return  # start/abandon: deciding again on the fresh state gives the right answer or error
+    raise AnswerConflict("another answer to this step was recorded first; here is the latest state")
+
+
+def _session_id_of(events: list[Event]) -> str:
+    for event in events:
+        session_id = getattr(event, "session_id", None)
+        if isinstance(session_id, str):
+            return session_id
+    raise ValueError("a new stream must begin with SessionCreated")
+
+
+def _summary(state: SessionState) -> SessionSummary:
+    return SessionSummary(
+        session_id=state.session_id,
+        learner_id=state.learner_id,
+        challenge_id=state.challenge_id,
+        challenge_version=state.challenge_version,
+        status=state.status.value,
+        step_index=state.step_index,
+        total_steps=state.total_steps,
+        score=state.score,
+        max_score=float(state.max_score),
+        passed=state.result.passed if state.result else None,
+        created_at=state.created_at,
+        updated_at=state.updated_at,
+    )

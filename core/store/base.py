@@ -1,0 +1,243 @@
+"""The narrow persistence interface the service relies on.
+
+Three implementations share it (in-memory, SQLite, PostgreSQL) and one contract test suite checks
+them all. Events are appended to a session's stream with the version the writer expects the stream
+to be at; a clash raises :class:`ConcurrencyError`. Everything else here is a read model or a cache
+that can be rebuilt from the events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class StoreError(Exception):
+    """Base class for store failures the service knows how to handle."""
+
+
+class ConcurrencyError(StoreError):
+    """Another writer appended to the stream first: the expected version is stale."""
+
+    def __init__(self, stream_id: str, expected_version: int, actual_version: int) -> None:
+        super().__init__(
+            f"stream {stream_id!r} is at version {actual_version}, not {expected_version}"
+        )
+        self.stream_id = stream_id
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event about to be stored: its stable name, schema version and JSON-able data."""
+
+    type: str
+    data: dict[str, Any]
+    schema_version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as stored: ``version`` counts from 1 within its stream, ``position`` is global."""
+
+    stream_id: str
+    version: int
+    position: int
+    type: str
+    schema_version: int
+    data: dict[str, Any]
+    recorded_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """The versions an append occupied; ``duplicate`` when an idempotency key had been seen."""
+
+    first_version: int
+    last_version: int
+    duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A cached fold of a stream up to ``version``; deleting it changes nothing but speed."""
+
+    stream_id: str
+    version: int
+    schema_version: int
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeRecord:
+    """One stored version of a challenge definition (the validated file, as JSON)."""
+
+    challenge_id: str
+    version: int
+    content_hash: str
+    definition: dict[str, Any]
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Learner:
+    """A learner (or author/admin) known to the platform."""
+
+    learner_id: str
+    display_name: str
+    role: str
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """The session index row: a projection used to list a learner's sessions."""
+
+    session_id: str
+    learner_id: str
+    challenge_id: str
+    challenge_version: int
+    status: str
+    step_index: int
+    total_steps: int
+    score: float
+    max_score: float
+    passed: bool | None
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class XpGrant:
+    """XP granted once per learner and challenge, on the first passing completion."""
+
+    learner_id: str
+    challenge_id: str
+    session_id: str
+    xp: int
+    granted_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderboardRow:
+    learner_id: str
+    display_name: str
+    xp: int
+    completed: int
+
+
+class EventStore(Protocol):
+    """Append-only event streams with optimistic concurrency, snapshots and idempotency keys."""
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        expected_version: int,
+        *,
+        idempotency_key: str | None = None,
+        recorded_at: str,
+    ) -> AppendResult:
+        """Append ``events`` after ``expected_version``, atomically.
+
+        Raises :class:`ConcurrencyError` when the stream is not at ``expected_version``. When
+        ``idempotency_key`` was already used on this stream, appends nothing and returns the original
+        result with ``duplicate=True`` (checked before the version, so a retry never conflicts).
+        """
+        ...
+
+    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[StoredEvent]:
+        """Return the stream's events with version > ``after_version``, in order."""
+        ...
+
+    async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        """Return up to ``limit`` events of every stream with position > ``after_position``."""
+        ...
+
+    async def stream_version(self, stream_id: str) -> int:
+        """Return the stream's current version (0 when it has no events)."""
+        ...
+
+    async def list_stream_ids(self) -> list[str]:
+        """Return every stream id that has events."""
+        ...
+
+    async def find_idempotent(self, stream_id: str, key: str) -> AppendResult | None:
+        """Return the result of the append that used ``key`` on this stream, if any."""
+        ...
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        """Store ``snapshot`` as the stream's latest (replacing an older one)."""
+        ...
+
+    async def load_snapshot(self, stream_id: str) -> Snapshot | None:
+        """Return the stream's latest snapshot, if any."""
+        ...
+
+    async def delete_snapshots(self) -> int:
+        """Delete every snapshot; return how many were deleted."""
+        ...
+
+
+class ContentStore(Protocol):
+    """Versioned challenge definitions: a changed file becomes a new version, nothing is deleted."""
+
+    async def put_challenge_version(self, record: ChallengeRecord) -> None:
+        """Store a new version; an existing (challenge_id, version) raises ``ValueError``."""
+        ...
+
+    async def get_challenge_version(
+        self, challenge_id: str, version: int
+    ) -> ChallengeRecord | None: ...
+
+    async def latest_challenge_version(self, challenge_id: str) -> ChallengeRecord | None: ...
+
+    async def list_latest_challenges(self) -> list[ChallengeRecord]:
+        """Return the latest version of every challenge, ordered by id."""
+        ...
+
+
+class LearnerStore(Protocol):
+    """Learners, the session index and XP grants (read models the service keeps up to date)."""
+
+    async def add_learner(self, learner: Learner) -> None: ...
+
+    async def get_learner(self, learner_id: str) -> Learner | None: ...
+
+    async def upsert_session_summary(self, summary: SessionSummary) -> None: ...
+
+    async def get_session_summary(self, session_id: str) -> SessionSummary | None: ...
+
+    async def list_sessions(self, learner_id: str) -> list[SessionSummary]:
+        """Return the learner's sessions, most recently updated first."""
+        ...
+
+    async def grant_xp(self, grant: XpGrant) -> bool:
+        """Record ``grant`` unless this learner already has one for the challenge; True if recorded."""
+        ...
+
+    async def has_xp_grant(self, learner_id: str, challenge_id: str) -> bool: ...
+
+    async def learner_xp(self, learner_id: str) -> tuple[int, list[XpGrant]]:
+        """Return the learner's total XP and grants (oldest first)."""
+        ...
+
+    async def leaderboard(self, limit: int = 10) -> list[LeaderboardRow]:
+        """Return the top learners by XP (ties by earlier first grant, then id)."""
+        ...
+
+
+class Store(EventStore, ContentStore, LearnerStore, Protocol):
+    """Everything the service needs from persistence, plus lifecycle."""
+
+    async def ping(self) -> None:
+        """Raise :class:`StoreUnavailable` when the database cannot be reached."""
+        ...
+
+    async def close(self) -> None: ...

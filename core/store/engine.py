@@ -1,0 +1,159 @@
+"""Async engines for SQLite and PostgreSQL, and the translation of connectivity failures.
+
+Shared by :class:`core.store.sql.SqlStore` and :func:`core.store.migrate.migrate` so that both
+open connections the same way: SQLite in WAL mode with a busy timeout, foreign keys on and
+SQLAlchemy (not the sqlite3 module) issuing ``BEGIN``; PostgreSQL through a pre-pinged pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import event, exc
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from core.store.base import StoreUnavailable
+
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+
+# Execution option read by the SQLite "begin" hook: writers start with BEGIN IMMEDIATE.
+_SQLITE_IMMEDIATE = "curiouscore_sqlite_begin_immediate"
+
+# SQLSTATE classes (and codes) that mean "the server cannot serve us", not "the query is wrong":
+# 08 connection exception, 28 invalid authorization, 3D unknown database, 53 insufficient
+# resources (too many connections), 57P0x shutdown / cannot connect now.
+_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "28", "3D", "53", "57P")
+
+
+def async_url(url: str | URL) -> URL:
+    """Given a database URL, return it with the async driver this package uses.
+
+    ``sqlite://`` and ``postgresql://`` become ``sqlite+aiosqlite://`` and
+    ``postgresql+asyncpg://``; anything else other than those two is rejected with ``ValueError``.
+    """
+    parsed = make_url(url)
+    parsed = parsed.set(drivername=_ASYNC_DRIVERS.get(parsed.drivername, parsed.drivername))
+    if parsed.drivername not in _ASYNC_DRIVERS.values():
+        raise ValueError(
+            f"unsupported database driver {parsed.drivername!r}; "
+            "use sqlite+aiosqlite:// or postgresql+asyncpg://"
+        )
+    return parsed
+
+
+def create_store_engine(
+    url: str | URL,
+    *,
+    pooled: bool = True,
+    pool_size: int = 10,
+    max_overflow: int = 20,
+    pool_pre_ping: bool = True,
+    pool_timeout: float = 30.0,
+    connect_timeout: float = 10.0,
+    sqlite_busy_timeout_ms: int = 5000,
+) -> AsyncEngine:
+    """Given a database URL, return an async engine configured for the store.
+
+    Pool options apply to PostgreSQL; SQLite file databases keep SQLAlchemy's default pool.
+    ``pooled=False`` gives a one-off engine (``NullPool``) for migrations. No connection is
+    opened here.
+    """
+    sa_url = async_url(url)
+    if sa_url.get_backend_name() == "sqlite":
+        options: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
+        engine = create_async_engine(sa_url, **options)
+        _configure_sqlite(engine, sqlite_busy_timeout_ms)
+        return engine
+    pool_options: dict[str, Any] = (
+        {
+            "pool_size": pool_size,
+            "max_overflow": max_overflow,
+            "pool_pre_ping": pool_pre_ping,
+            "pool_timeout": pool_timeout,
+        }
+        if pooled
+        else {"poolclass": NullPool}
+    )
+    return create_async_engine(sa_url, connect_args={"timeout": connect_timeout}, **pool_options)
+
+
+def writer(engine: AsyncEngine) -> AsyncEngine:
+    """Return a view of ``engine`` (same pool) whose transactions take SQLite's write lock at BEGIN.
+
+    A deferred SQLite transaction that reads and then writes fails at once with "database is
+    locked" when another connection wrote in between (the busy timeout does not apply), so every
+    read-then-write transaction must begin IMMEDIATE. PostgreSQL ignores the option.
+    """
+    return engine.execution_options(**{_SQLITE_IMMEDIATE: True})
+
+
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Any: the aiosqlite adapter's isolation_level is not part of the DBAPI protocol type.
+        # None stops the driver from issuing its own BEGIN; _on_begin issues it instead.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    event.listen(engine.sync_engine, "connect", on_connect)
+    event.listen(engine.sync_engine, "begin", _on_begin)
+
+
+def _on_begin(connection: Connection) -> None:
+    if connection.get_execution_options().get(_SQLITE_IMMEDIATE, False):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.exec_driver_sql("BEGIN")
+
+
+def is_connectivity_error(error: BaseException) -> bool:
+    """Return whether ``error`` means the database cannot be reached (rather than a bad query)."""
+    if isinstance(error, OSError):  # refused, unresolvable host, timeouts (TimeoutError is one)
+        return True
+    if isinstance(error, exc.OperationalError | exc.InterfaceError):
+        return True
+    if isinstance(error, exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        sqlstate = getattr(error.orig, "sqlstate", None)
+        return isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES)
+    return False
+
+
+@contextmanager
+def unavailable_on_connectivity_errors(url: URL) -> Iterator[None]:
+    """Turn connectivity failures inside the block into :class:`StoreUnavailable`.
+
+    The message names the database with its password hidden, and any trace of the password in the
+    driver's own message is masked too.
+    """
+    try:
+        yield
+    except (OSError, exc.DBAPIError) as error:
+        if not is_connectivity_error(error):
+            raise
+        raise StoreUnavailable(describe_unavailable(url, error)) from error
+
+
+def describe_unavailable(url: URL, error: BaseException) -> str:
+    """Return a one-line, password-free explanation of why ``url`` could not be used."""
+    cause = error.orig if isinstance(error, exc.DBAPIError) and error.orig else error
+    reason = f"{type(cause).__name__}: {cause}".strip()
+    target = url.render_as_string(hide_password=True)
+    message = f"database {target} is unavailable ({reason})"
+    if url.password:
+        password = str(url.password)
+        for form in {password, quote(password, safe="")}:
+            message = message.replace(form, "***")
+    return message

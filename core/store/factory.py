@@ -1,0 +1,27 @@
+"""Open the store named by a URL: the one place that chooses between implementations."""
+
+from __future__ import annotations
+
+from core.store.base import Store
+from core.store.engine import async_url
+from core.store.memory import InMemoryStore
+from core.store.migrate import migrate
+from core.store.sql import SqlStore
+
+MEMORY_URL = "memory://"
+
+
+async def open_store(url: str, *, auto_migrate: bool | None = None) -> Store:
+    """Given a store URL, return a ready store.
+
+    ``memory://`` gives an :class:`InMemoryStore`; a SQLite or PostgreSQL URL gives a
+    :class:`SqlStore`. ``auto_migrate`` None means migrate SQLite (a local file should just work)
+    but not PostgreSQL, whose schema is upgraded by a deploy step running ``migrate``.
+    """
+    if url == MEMORY_URL:
+        return InMemoryStore()
+    if auto_migrate is None:
+        auto_migrate = async_url(url).get_backend_name() == "sqlite"
+    if auto_migrate:
+        await migrate(url)
+    return SqlStore(url)

@@ -1,0 +1,279 @@
+"""An in-memory :class:`~core.store.base.Store` for tests, notebooks and the terminal game.
+
+It follows the same contract as the SQL store: data is stored as canonical JSON text (so callers
+never share mutable objects with the store), and appends are serialised by a lock so that exactly
+one of several writers at the same expected version wins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.store.base import (
+    AppendResult,
+    ChallengeRecord,
+    ConcurrencyError,
+    LeaderboardRow,
+    Learner,
+    NewEvent,
+    SessionSummary,
+    Snapshot,
+    StoredEvent,
+    XpGrant,
+)
+from core.store.json_codec import dump_json, load_json
+
+
+@dataclass(frozen=True, slots=True)
+class _EventRow:
+    stream_id: str
+    version: int
+    position: int
+    type: str
+    schema_version: int
+    data: str
+    recorded_at: str
+
+    def to_event(self) -> StoredEvent:
+        return StoredEvent(
+            stream_id=self.stream_id,
+            version=self.version,
+            position=self.position,
+            type=self.type,
+            schema_version=self.schema_version,
+            data=load_json(self.data),
+            recorded_at=self.recorded_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _SnapshotRow:
+    version: int
+    schema_version: int
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class _ChallengeRow:
+    content_hash: str
+    definition: str
+    created_at: str
+
+
+class InMemoryStore:
+    """Every store protocol in process memory; nothing survives :meth:`close`-and-reopen."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._events: list[_EventRow] = []
+        self._streams: dict[str, list[_EventRow]] = {}
+        self._idempotency: dict[tuple[str, str], AppendResult] = {}
+        self._snapshots: dict[str, _SnapshotRow] = {}
+        self._challenges: dict[tuple[str, int], _ChallengeRow] = {}
+        self._learners: dict[str, Learner] = {}
+        self._sessions: dict[str, SessionSummary] = {}
+        self._grants: dict[tuple[str, str], XpGrant] = {}
+
+    # -- events ---------------------------------------------------------------------------------
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        expected_version: int,
+        *,
+        idempotency_key: str | None = None,
+        recorded_at: str,
+    ) -> AppendResult:
+        """Append ``events`` after ``expected_version``; see :meth:`EventStore.append`."""
+        if not events:
+            raise ValueError("append needs at least one event")
+        async with self._lock:
+            if idempotency_key is not None:
+                seen = self._idempotency.get((stream_id, idempotency_key))
+                if seen is not None:
+                    return AppendResult(seen.first_version, seen.last_version, duplicate=True)
+            stream = self._streams.get(stream_id, [])
+            if len(stream) != expected_version:
+                raise ConcurrencyError(stream_id, expected_version, len(stream))
+            # Encode everything before touching state so a bad payload leaves the stream as it was.
+            payloads = [dump_json(event.data) for event in events]
+            rows = [
+                _EventRow(
+                    stream_id=stream_id,
+                    version=expected_version + offset,
+                    position=len(self._events) + offset,
+                    type=event.type,
+                    schema_version=event.schema_version,
+                    data=payload,
+                    recorded_at=recorded_at,
+                )
+                for offset, (event, payload) in enumerate(zip(events, payloads, strict=True), 1)
+            ]
+            self._events.extend(rows)
+            self._streams.setdefault(stream_id, []).extend(rows)
+            result = AppendResult(rows[0].version, rows[-1].version)
+            if idempotency_key is not None:
+                self._idempotency[(stream_id, idempotency_key)] = result
+            return result
+
+    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[StoredEvent]:
+        """Return the stream's events with version > ``after_version``, in order."""
+        stream = self._streams.get(stream_id, [])
+        return [row.to_event() for row in stream[max(after_version, 0) :]]
+
+    async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        """Return up to ``limit`` events of every stream with position > ``after_position``."""
+        start = max(after_position, 0)
+        return [row.to_event() for row in self._events[start : start + max(limit, 0)]]
+
+    async def stream_version(self, stream_id: str) -> int:
+        """Return the stream's current version (0 when it has no events)."""
+        return len(self._streams.get(stream_id, []))
+
+    async def list_stream_ids(self) -> list[str]:
+        """Return every stream id that has events, sorted."""
+        return sorted(self._streams)
+
+    async def find_idempotent(self, stream_id: str, key: str) -> AppendResult | None:
+        """Return the result of the append that used ``key`` on this stream, if any."""
+        return self._idempotency.get((stream_id, key))
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        """Store ``snapshot`` as the stream's latest (replacing an older one)."""
+        self._snapshots[snapshot.stream_id] = _SnapshotRow(
+            snapshot.version, snapshot.schema_version, dump_json(snapshot.state)
+        )
+
+    async def load_snapshot(self, stream_id: str) -> Snapshot | None:
+        """Return the stream's latest snapshot, if any."""
+        row = self._snapshots.get(stream_id)
+        if row is None:
+            return None
+        return Snapshot(stream_id, row.version, row.schema_version, load_json(row.state))
+
+    async def delete_snapshots(self) -> int:
+        """Delete every snapshot; return how many were deleted."""
+        count = len(self._snapshots)
+        self._snapshots.clear()
+        return count
+
+    # -- content --------------------------------------------------------------------------------
+
+    async def put_challenge_version(self, record: ChallengeRecord) -> None:
+        """Store a new version; an existing (challenge_id, version) raises ``ValueError``."""
+        key = (record.challenge_id, record.version)
+        if key in self._challenges:
+            raise ValueError(f"challenge {record.challenge_id!r} v{record.version} already exists")
+        self._challenges[key] = _ChallengeRow(
+            record.content_hash, dump_json(record.definition), record.created_at
+        )
+
+    async def get_challenge_version(
+        self, challenge_id: str, version: int
+    ) -> ChallengeRecord | None:
+        """Return that version of the challenge, if stored."""
+        row = self._challenges.get((challenge_id, version))
+        return None if row is None else _challenge(challenge_id, version, row)
+
+    async def latest_challenge_version(self, challenge_id: str) -> ChallengeRecord | None:
+        """Return the challenge's highest stored version, if any."""
+        versions = [version for (cid, version) in self._challenges if cid == challenge_id]
+        if not versions:
+            return None
+        return await self.get_challenge_version(challenge_id, max(versions))
+
+    async def list_latest_challenges(self) -> list[ChallengeRecord]:
+        """Return the latest version of every challenge, ordered by id."""
+        latest: dict[str, int] = {}
+        for challenge_id, version in self._challenges:
+            latest[challenge_id] = max(version, latest.get(challenge_id, version))
+        return [
+            _challenge(cid, version, self._challenges[(cid, version)])
+            for cid, version in sorted(latest.items())
+        ]
+
+    # -- learners and read models ---------------------------------------------------------------
+
+    async def add_learner(self, learner: Learner) -> None:
+        """Store a new learner; an existing ``learner_id`` raises ``ValueError``."""
+        if learner.learner_id in self._learners:
+            raise ValueError(f"learner {learner.learner_id!r} already exists")
+        self._learners[learner.learner_id] = learner
+
+    async def get_learner(self, learner_id: str) -> Learner | None:
+        """Return the learner, if known."""
+        return self._learners.get(learner_id)
+
+    async def upsert_session_summary(self, summary: SessionSummary) -> None:
+        """Insert or replace the session's index row."""
+        self._sessions[summary.session_id] = summary
+
+    async def get_session_summary(self, session_id: str) -> SessionSummary | None:
+        """Return the session's index row, if any."""
+        return self._sessions.get(session_id)
+
+    async def list_sessions(self, learner_id: str) -> list[SessionSummary]:
+        """Return the learner's sessions, most recently updated first (ties by session id)."""
+        mine = sorted(
+            (s for s in self._sessions.values() if s.learner_id == learner_id),
+            key=lambda s: s.session_id,
+        )
+        return sorted(mine, key=lambda s: s.updated_at, reverse=True)
+
+    async def grant_xp(self, grant: XpGrant) -> bool:
+        """Record ``grant`` unless this learner already has one for the challenge; True if recorded."""
+        key = (grant.learner_id, grant.challenge_id)
+        if key in self._grants:
+            return False
+        self._grants[key] = grant
+        return True
+
+    async def has_xp_grant(self, learner_id: str, challenge_id: str) -> bool:
+        """Return whether the learner already earned XP for the challenge."""
+        return (learner_id, challenge_id) in self._grants
+
+    async def learner_xp(self, learner_id: str) -> tuple[int, list[XpGrant]]:
+        """Return the learner's total XP and grants (oldest first, ties by challenge id)."""
+        grants = sorted(
+            (g for g in self._grants.values() if g.learner_id == learner_id),
+            key=lambda g: (g.granted_at, g.challenge_id),
+        )
+        return sum(g.xp for g in grants), grants
+
+    async def leaderboard(self, limit: int = 10) -> list[LeaderboardRow]:
+        """Return the top learners by XP (ties by earlier first grant, then id).
+
+        Only known learners with at least one grant are listed.
+        """
+        totals: dict[str, tuple[int, int, str]] = {}
+        for grant in self._grants.values():
+            if grant.learner_id not in self._learners:
+                continue
+            xp, completed, first = totals.get(grant.learner_id, (0, 0, grant.granted_at))
+            totals[grant.learner_id] = (xp + grant.xp, completed + 1, min(first, grant.granted_at))
+        ranked = sorted(totals.items(), key=lambda item: (-item[1][0], item[1][2], item[0]))
+        return [
+            LeaderboardRow(learner_id, self._learners[learner_id].display_name, xp, completed)
+            for learner_id, (xp, completed, _first) in ranked[: max(limit, 0)]
+        ]
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        """Always succeeds: process memory is always reachable."""
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+def _challenge(challenge_id: str, version: int, row: _ChallengeRow) -> ChallengeRecord:
+    return ChallengeRecord(
+        challenge_id=challenge_id,
+        version=version,
+        content_hash=row.content_hash,
+        definition=load_json(row.definition),
+        created_at=row.created_at,
+    )

@@ -1,0 +1,58 @@
+"""Upgrade a database to the latest schema with the Alembic migrations shipped in this package.
+
+No ``alembic.ini`` is involved: the configuration is built here, with ``script_location`` an
+absolute path next to this file, so it works from a checkout and from an installed package.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+
+from core.store.engine import create_store_engine, unavailable_on_connectivity_errors, writer
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config() -> Config:
+    """Return an Alembic configuration pointing at this package's migrations."""
+    config = Config()
+    # Config values go through ConfigParser interpolation, so a literal "%" must be doubled.
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    return config
+
+
+def current_head() -> str:
+    """Return the revision id of the newest migration."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
+    return head
+
+
+async def migrate(url: str) -> None:
+    """Given a SQLite or PostgreSQL URL, upgrade that database to the newest schema.
+
+    Safe to run repeatedly and from several processes at once: the whole upgrade is one
+    transaction (BEGIN IMMEDIATE on SQLite) in which ``migrations/env.py`` first takes a
+    PostgreSQL advisory lock, so a second worker waits and then finds nothing left to do.
+    Raises ``StoreUnavailable`` when the database cannot be reached.
+    """
+    engine = create_store_engine(url, pooled=False)
+    try:
+        with unavailable_on_connectivity_errors(engine.url):
+            async with writer(engine).begin() as connection:
+                await connection.run_sync(_upgrade_to_head)
+    finally:
+        await engine.dispose()
+
+
+def _upgrade_to_head(connection: Connection) -> None:
+    config = alembic_config()
+    # env.py runs on this connection, inside the transaction opened by migrate().
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
