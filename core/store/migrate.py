@@ -6,16 +6,27 @@ absolute path next to this file, so it works from a checkout and from an install
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from sqlalchemy import BigInteger, func, literal, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.store.engine import create_store_engine, unavailable_on_connectivity_errors, writer
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# Key of the transaction-scoped PostgreSQL advisory lock held while upgrading.
+MIGRATION_LOCK_KEY = 0x43435F4D47  # "CC_MG"
+
+# Alembic keeps the running migration in module globals (alembic.context, alembic.op), so two
+# upgrades interleaving in one process would trample each other: run them one at a time per loop.
+_alembic_locks: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = WeakKeyDictionary()
 
 
 def alembic_config() -> Config:
@@ -38,17 +49,29 @@ async def migrate(url: str) -> None:
     """Given a SQLite or PostgreSQL URL, upgrade that database to the newest schema.
 
     Safe to run repeatedly and from several processes at once: the whole upgrade is one
-    transaction (BEGIN IMMEDIATE on SQLite) in which ``migrations/env.py`` first takes a
-    PostgreSQL advisory lock, so a second worker waits and then finds nothing left to do.
-    Raises ``StoreUnavailable`` when the database cannot be reached.
+    transaction that first takes a PostgreSQL advisory lock (SQLite: BEGIN IMMEDIATE), so a second
+    worker waits and then finds nothing left to do. Raises ``StoreUnavailable`` when the database
+    cannot be reached.
     """
+    lock = _alembic_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
     engine = create_store_engine(url, pooled=False)
     try:
         with unavailable_on_connectivity_errors(engine.url):
-            async with writer(engine).begin() as connection:
+            async with lock, writer(engine).begin() as connection:
+                await lock_for_migration(connection)
                 await connection.run_sync(_upgrade_to_head)
     finally:
         await engine.dispose()
+
+
+async def lock_for_migration(connection: AsyncConnection) -> None:
+    """On PostgreSQL, wait for the advisory lock that serialises upgrades until this transaction ends.
+
+    Taken before Alembic starts, so a waiting worker has not yet read the version table.
+    """
+    if connection.dialect.name == "postgresql":
+        key = literal(MIGRATION_LOCK_KEY, BigInteger)
+        await connection.execute(select(func.pg_advisory_xact_lock(key)))
 
 
 def _upgrade_to_head(connection: Connection) -> None:

@@ -191,7 +191,7 @@ class SqlStore:
     async def list_stream_ids(self) -> list[str]:
         """Return every stream id that has events, sorted."""
         session_id = game_events.c.session_id
-        query = select(session_id).distinct().order_by(self._binary(session_id))
+        query = select(session_id).group_by(session_id).order_by(self._binary(session_id))
         async with self._transaction() as connection:
             return list((await connection.scalars(query)).all())
 

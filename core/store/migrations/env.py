@@ -9,14 +9,11 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import BigInteger, func, literal, select
 from sqlalchemy.engine import Connection
 
 from core.store.engine import create_store_engine, writer
+from core.store.migrate import lock_for_migration
 from core.store.tables import metadata
-
-# Key of the transaction-scoped PostgreSQL advisory lock held while upgrading.
-MIGRATION_LOCK_KEY = 0x43435F4D47  # "CC_MG"
 
 
 def run_migrations_offline() -> None:
@@ -32,16 +29,7 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations(connection: Connection) -> None:
-    """Run the pending migrations on ``connection``, which must be inside a transaction.
-
-    On PostgreSQL a transaction-scoped advisory lock is taken first, so workers starting together
-    upgrade one after the other and the later ones find nothing left to do (on SQLite the
-    transaction's BEGIN IMMEDIATE does the same).
-    """
-    if connection.dialect.name == "postgresql":
-        connection.execute(
-            select(func.pg_advisory_xact_lock(literal(MIGRATION_LOCK_KEY, BigInteger)))
-        )
+    """Run the pending migrations on ``connection`` (inside a transaction the caller commits)."""
     context.configure(
         connection=connection,
         target_metadata=metadata,
@@ -57,6 +45,7 @@ async def run_migrations_with_own_engine(url: str) -> None:
     engine = create_store_engine(url, pooled=False)
     try:
         async with writer(engine).begin() as connection:
+            await lock_for_migration(connection)
             await connection.run_sync(run_migrations)
     finally:
         await engine.dispose()

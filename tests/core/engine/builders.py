@@ -19,6 +19,8 @@ from core.engine.challenge import (
 from core.engine.commands import Command, ItemVerdict, RecordEvaluation, Verdict
 from core.engine.decide import decide
 from core.engine.events import (
+    AnswerGraded,
+    AnswerSubmitted,
     Event,
     SessionCreated,
     SessionStarted,
@@ -277,9 +279,51 @@ def verdict(*items: tuple[str, float], feedback: str = "Good effort.") -> Verdic
     )
 
 
-def evaluate(attempt: int, *items: tuple[str, float], step_id: str = "why") -> RecordEvaluation:
+def evaluate(
+    attempt: int,
+    *items: tuple[str, float],
+    step_id: str = "why",
+    xp_already_granted: bool = False,
+) -> RecordEvaluation:
     """The service recording a grader's verdict for a pending chat attempt."""
-    return RecordEvaluation(at=LATER, step_id=step_id, attempt=attempt, verdict=verdict(*items))
+    return RecordEvaluation(
+        at=LATER,
+        step_id=step_id,
+        attempt=attempt,
+        verdict=verdict(*items),
+        xp_already_granted=xp_already_granted,
+    )
+
+
+def pending_chat(
+    ch: ChallengeSpec, attempt: int = 1, *, index: int = 0, previous: Sequence[float] = ()
+) -> SessionState:
+    """A session on chat step ``index`` with ``previous`` failed grades and ``attempt`` pending."""
+    step = ch.steps[index]
+    events = on_step(ch, index)
+    for number, score in enumerate(previous, start=1):
+        events.append(
+            AnswerSubmitted(at=AT, step_id=step.id, attempt=number, answer="x", display="x")
+        )
+        events.append(
+            AnswerGraded(
+                at=AT,
+                step_id=step.id,
+                attempt=number,
+                score=score,
+                max_points=step.points,
+                available=float(step.points),
+                passed=False,
+                feedback="",
+                grader="fake-grader",
+            )
+        )
+    events.append(
+        AnswerSubmitted(
+            at=AT, step_id=step.id, attempt=attempt, answer="To reuse code.", display="x"
+        )
+    )
+    return fold(events)
 
 
 # --- given / when / then --------------------------------------------------------------------------

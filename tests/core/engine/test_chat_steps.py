@@ -20,6 +20,7 @@ from tests.core.engine.builders import (
     gate,
     given,
     on_step,
+    pending_chat,
     then,
     verdict,
     when,
@@ -29,31 +30,7 @@ CH = challenge(chat("why", explanation="Reuse and organisation."), gate("end"))
 
 
 def pending(attempt: int = 1, *, previous: tuple[float, ...] = ()):
-    """A session on the chat step with ``previous`` graded attempts and ``attempt`` pending."""
-    events = list(on_step(CH, 0))
-    for number, score in enumerate(previous, start=1):
-        events.append(
-            AnswerSubmitted(at=LATER, step_id="why", attempt=number, answer="x", display="x")
-        )
-        events.append(
-            AnswerGraded(
-                at=LATER,
-                step_id="why",
-                attempt=number,
-                score=score,
-                max_points=30,
-                available=30.0,
-                passed=False,
-                feedback="",
-                grader="fake-grader",
-            )
-        )
-    events.append(
-        AnswerSubmitted(
-            at=LATER, step_id="why", attempt=attempt, answer="To reuse code.", display="x"
-        )
-    )
-    return given(events)
+    return pending_chat(CH, attempt, previous=previous)
 
 
 def graded_items(*points: float) -> tuple[ItemResult, ...]:
@@ -186,8 +163,10 @@ def test_evaluation_infinite_claims_are_clamped():
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "BUG: RecordEvaluation does not clamp a NaN item claim: min(max(nan, 0.0), pts) stays "
-        "nan, so AnswerGraded.score is nan and the session score becomes nan"
+        "BUG: decide._record_evaluation does not clamp a NaN item claim: "
+        "min(max(nan, 0.0), points) stays nan, so AnswerGraded.score and the item's points are "
+        "nan (encoded as non-standard JSON NaN), the attempt fails, and the legitimately earned "
+        "points of the other items are lost"
     ),
 )
 def test_evaluation_nan_claim_earns_nothing():

@@ -1,0 +1,120 @@
+"""Play a challenge through the real engine with scripted answers, without a database.
+
+Used by the authoring notebook and the content tests: the all-correct path must pass with full marks
+on its choice steps, the all-wrong path must fail, and every labelled example must be graded as its
+author expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.engine import ChallengeSpec, SessionState, Status, StepKind, StepSpec, run
+from core.engine.commands import (
+    Command,
+    ContinueGate,
+    CreateSession,
+    RecordEvaluation,
+    StartSession,
+    SubmitAnswer,
+)
+from core.engine.events import Answer, LlmTrace
+from core.llm.base import EvaluationRequest, RubricCriterion
+from core.llm.offline import evaluate_offline, prompt_hash
+
+Chooser = Callable[[StepSpec, int], Answer]
+AT = "2000-01-01T00:00:00.000+00:00"
+
+
+@dataclass(frozen=True, slots=True)
+class PathResult:
+    state: SessionState
+    step_scores: dict[str, float]
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.state.result and self.state.result.passed)
+
+    @property
+    def score(self) -> float:
+        return self.state.score
+
+
+def correct_answer(step: StepSpec, attempt: int) -> Answer:
+    """The right answer: the correct choice(s), the true/false answer, a passing example."""
+    if step.kind is StepKind.MCQ:
+        return min(step.correct_choices)
+    if step.kind is StepKind.MULTI:
+        return tuple(sorted(step.correct_choices))
+    if step.kind is StepKind.TRUE_FALSE:
+        return bool(step.answer)
+    return step.reference_answer or step.prompt or step.title
+
+
+def wrong_answer(step: StepSpec, attempt: int) -> Answer:
+    """A wrong answer: a wrong choice, every wrong choice, the opposite boolean, an off-topic text."""
+    if step.kind is StepKind.MCQ:
+        wrong = [i for i in range(len(step.choices)) if i not in step.correct_choices]
+        return wrong[attempt % len(wrong)]
+    if step.kind is StepKind.MULTI:
+        wrong_choices = tuple(i for i in range(len(step.choices)) if i not in step.correct_choices)
+        return wrong_choices or (min(step.correct_choices),)
+    if step.kind is StepKind.TRUE_FALSE:
+        return not step.answer
+    return "I am not sure, maybe it is about making the computer faster."
+
+
+def evaluation_request(step: StepSpec, answer: str) -> EvaluationRequest:
+    return EvaluationRequest(
+        prompt=step.prompt or step.title,
+        rubric=tuple(
+            RubricCriterion(r.id, r.description, r.points, r.concepts) for r in step.rubric
+        ),
+        reference_answer=step.reference_answer,
+        answer=answer,
+        points=step.points,
+        pass_threshold=step.pass_threshold,
+    )
+
+
+def play_path(challenge: ChallengeSpec, choose: Chooser) -> PathResult:
+    """Play every step with ``choose(step, attempt)`` until the session completes."""
+    state = SessionState()
+    state, _ = run(
+        challenge, state, CreateSession(at=AT, session_id="playthrough", learner_id="author")
+    )
+    state, _ = run(challenge, state, StartSession(at=AT))
+    scores: dict[str, float] = {}
+    guard = sum(step.max_attempts for step in challenge.steps) + len(challenge.steps) + 1
+    for _ in range(guard):
+        current = state.current
+        if state.status is not Status.ACTIVE or current is None:
+            break
+        step = challenge.steps[current.index]
+        command: Command
+        if step.kind is StepKind.GATE:
+            command = ContinueGate(at=AT, step_id=step.id)
+        else:
+            command = SubmitAnswer(at=AT, step_id=step.id, answer=choose(step, current.attempts))
+        state, events = run(challenge, state, command)
+        if (
+            step.kind is StepKind.CHAT
+            and state.current is not None
+            and state.current.pending_attempt
+        ):
+            request = evaluation_request(step, str(state.current.pending_answer))
+            verdict = evaluate_offline(
+                request, trace=LlmTrace("offline", "offline", prompt_hash(request.answer))
+            )
+            state, events = run(
+                challenge,
+                state,
+                RecordEvaluation(
+                    at=AT, step_id=step.id, attempt=state.current.pending_attempt, verdict=verdict
+                ),
+            )
+        for event in events:
+            if event.NAME == "StepClosed":
+                scores[step.id] = getattr(event, "score", 0.0)
+    return PathResult(state, scores)
