@@ -56,7 +56,9 @@ async def build_services(
     clock = clock or SystemClock()
     store = store or await open_store(settings.database_url)
     catalog = Catalog(store)
-    llm = LlmOrchestrator(provider or build_provider(settings), timeout_seconds=settings.llm_timeout_seconds)
+    llm = LlmOrchestrator(
+        provider or build_provider(settings), timeout_seconds=settings.llm_timeout_seconds
+    )
     game = GameService(
         store=store,
         catalog=catalog,
@@ -66,5 +68,11 @@ async def build_services(
     )
     learners = LearnerService(store=store, clock=clock)
     return Services(
-        settings=settings, store=store, catalog=catalog, game=game, learners=learners, llm=llm, clock=clock
+        settings=settings,
+        store=store,
+        catalog=catalog,
+        game=game,
+        learners=learners,
+        llm=llm,
+        clock=clock,
     )

@@ -6,6 +6,8 @@ module performs I/O, reads the clock or draws random numbers.
 
 from __future__ import annotations
 
+import math
+
 from core.engine.challenge import ChallengeSpec, StepKind, StepSpec
 from core.engine.commands import (
     AbandonSession,
@@ -288,7 +290,8 @@ def _record_evaluation(
     items = []
     for rubric_item in step.rubric:
         claim = claimed.get(rubric_item.id)
-        earned = 0.0 if claim is None else min(max(claim.points, 0.0), float(rubric_item.points))
+        claimed_points = claim.points if claim is not None and math.isfinite(claim.points) else 0.0
+        earned = min(max(claimed_points, 0.0), float(rubric_item.points))
         items.append(
             ItemResult(
                 id=rubric_item.id,

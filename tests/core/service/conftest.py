@@ -22,7 +22,13 @@ QUIZ = {
     "xp": 100,
     "passing_score": 70,
     "steps": [
-        {"id": "welcome", "type": "gate", "title": "Welcome", "narrate": True, "narration": "Hello there."},
+        {
+            "id": "welcome",
+            "type": "gate",
+            "title": "Welcome",
+            "narrate": True,
+            "narration": "Hello there.",
+        },
         {
             "id": "pick",
             "type": "mcq",
@@ -30,10 +36,21 @@ QUIZ = {
             "prompt": "Which?",
             "points": 10,
             "hints": ["Think."],
-            "choices": [{"text": "right", "correct": True}, {"text": "wrong"}, {"text": "also wrong"}],
+            "choices": [
+                {"text": "right", "correct": True},
+                {"text": "wrong"},
+                {"text": "also wrong"},
+            ],
             "explanation": "Right is right.",
         },
-        {"id": "truth", "type": "true_false", "title": "Truth", "prompt": "Sky is blue.", "answer": True, "points": 10},
+        {
+            "id": "truth",
+            "type": "true_false",
+            "title": "Truth",
+            "prompt": "Sky is blue.",
+            "answer": True,
+            "points": 10,
+        },
         {
             "id": "explain",
             "type": "chat",
@@ -41,8 +58,18 @@ QUIZ = {
             "prompt": "Why write functions?",
             "points": 20,
             "rubric": [
-                {"id": "reuse", "description": "Mentions reuse.", "points": 10, "concepts": ["reuse", "reused"]},
-                {"id": "names", "description": "Mentions naming.", "points": 10, "concepts": ["name", "named"]},
+                {
+                    "id": "reuse",
+                    "description": "Mentions reuse.",
+                    "points": 10,
+                    "concepts": ["reuse", "reused"],
+                },
+                {
+                    "id": "names",
+                    "description": "Mentions naming.",
+                    "points": 10,
+                    "concepts": ["name", "named"],
+                },
             ],
             "reference_answer": "Functions let you reuse named logic.",
         },

@@ -61,7 +61,9 @@ async def test_xp_is_granted_once_per_learner_and_challenge(services):
 
 async def test_chat_answer_is_graded_and_failed_attempts_can_retry(services):
     view = await _play_to_chat(services)
-    view = await services.game.submit_answer(ADA, view.session_id, "explain", "Computers like them.")
+    view = await services.game.submit_answer(
+        ADA, view.session_id, "explain", "Computers like them."
+    )
     assert view.ui_mode is UiMode.CHAT
     assert view.step is not None and view.step.attempts_left == 2
     last = view.transcript[-1]
@@ -167,7 +169,9 @@ async def test_llm_failure_falls_back_to_a_provisional_grade(services):
 async def test_pending_grade_left_by_a_crash_is_completed_on_next_touch(services):
     view = await _play_to_chat(services)
     loaded = await services.game._load(view.session_id)  # simulate a process dying after step 3
-    events = decide(loaded.challenge, loaded.state, SubmitAnswer(at="t", step_id="explain", answer=GOOD_ANSWER))
+    events = decide(
+        loaded.challenge, loaded.state, SubmitAnswer(at="t", step_id="explain", answer=GOOD_ANSWER)
+    )
     await services.store.append(
         view.session_id,
         [NewEvent(e.NAME, encode(e), e.SCHEMA_VERSION) for e in events],
@@ -188,7 +192,11 @@ async def test_hints_come_authored_first_then_generated_and_lower_the_step_maxim
     assert view.transcript[-1].kind == "hint" and view.transcript[-1].source == "offline"
     assert view.step is not None and view.step.hints_left == 0 and view.step.available == 8
     view = await services.game.submit_answer(ADA, view.session_id, "pick", 0)
-    closed = [e for e in await services.game.session_events(ADA, view.session_id) if e.type == "StepClosed"]
+    closed = [
+        e
+        for e in await services.game.session_events(ADA, view.session_id)
+        if e.type == "StepClosed"
+    ]
     assert closed[-1].data["score"] == 8 and closed[-1].data["passed"] is True
     assert view.progress.max_score == 40
 
@@ -200,12 +208,16 @@ async def test_snapshots_are_only_a_cache(any_services):
     assert await any_services.store.delete_snapshots() >= 1
     after = await any_services.game.get_view(ADA, view.session_id)
     assert after == before
-    assert await any_services.game.replay(view.session_id) == await any_services.game.hydrate(view.session_id)
+    assert await any_services.game.replay(view.session_id) == await any_services.game.hydrate(
+        view.session_id
+    )
 
 
 async def test_session_keeps_the_challenge_version_it_began_with(services):
     view = await services.game.create_session(ADA, "quiz")
-    result = await services.catalog.publish(quiz(title="A renamed quiz"), at="2026-02-01T00:00:00+00:00")
+    result = await services.catalog.publish(
+        quiz(title="A renamed quiz"), at="2026-02-01T00:00:00+00:00"
+    )
     assert result.version == 2
     old = await services.game.start_session(ADA, view.session_id)
     assert old.title == "A small quiz" and old.challenge_version == 1

@@ -8,6 +8,7 @@ connectivity.
 from __future__ import annotations
 
 import asyncio
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -447,7 +448,7 @@ async def test_migrate_creates_the_promised_tables_and_indexes_and_can_run_twice
     try:
         async with engine.connect() as connection:
             tables, indexes, diff = await connection.run_sync(schema_facts)
-            revisions = (await connection.execute(text("SELECT version_num FROM alembic_version")))
+            revisions = await connection.execute(text("SELECT version_num FROM alembic_version"))
             versions = revisions.scalars().all()
     finally:
         await engine.dispose()
@@ -458,9 +459,29 @@ async def test_migrate_creates_the_promised_tables_and_indexes_and_can_run_twice
     assert versions == [current_head()]
 
 
-async def test_concurrent_migrations_do_not_race(database_url: str) -> None:
-    await asyncio.gather(*(migrate(database_url) for _ in range(5)))
+REPO_ROOT = Path(__file__).resolve().parents[3]
+MIGRATE_IN_A_WORKER = (
+    "import asyncio, sys; from core.store import migrate; asyncio.run(migrate(sys.argv[1]))"
+)
 
+
+async def test_workers_migrating_together_do_not_race(database_url: str) -> None:
+    workers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            MIGRATE_IN_A_WORKER,
+            database_url,
+            cwd=REPO_ROOT,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(4)
+    ]
+    errors = [(await worker.communicate())[1].decode() for worker in workers]
+    await asyncio.gather(*(migrate(database_url) for _ in range(3)))  # and within one process
+
+    assert [worker.returncode for worker in workers] == [0] * 4, errors
     store = SqlStore(database_url)
     try:
         assert await store.append("s1", [answered(1)], 0, recorded_at=T0) == AppendResult(1, 1)
@@ -472,8 +493,9 @@ async def test_event_data_is_stored_as_canonical_json_text(database_url: str) ->
     await migrate(database_url)
     store = SqlStore(database_url)
     try:
-        await store.append("s1", [NewEvent("A", {"b": [1, {"d": 2, "c": 3}], "a": "é"})], 0,
-                           recorded_at=T0)
+        await store.append(
+            "s1", [NewEvent("A", {"b": [1, {"d": 2, "c": 3}], "a": "é"})], 0, recorded_at=T0
+        )
     finally:
         await store.close()
 
@@ -556,9 +578,9 @@ async def test_racing_writers_without_the_append_lock_still_get_clean_results(
     assert sum(isinstance(r, ConcurrencyError) for r in results) == 49, results
     assert [e.data["n"] for e in events] == winners
     assert all(isinstance(r, AppendResult) for r in retries), retries
-    assert sorted(r.duplicate for r in retries if isinstance(r, AppendResult)) == [False] + [
-        True
-    ] * 19
+    assert (
+        sorted(r.duplicate for r in retries if isinstance(r, AppendResult)) == [False] + [True] * 19
+    )
 
 
 UNREACHABLE_POSTGRES = "postgresql+asyncpg://postgres:sekret@127.0.0.1:1/x"

@@ -1,0 +1,44 @@
+"""What the SQL store's parts share: the engine, transactions and dialect differences."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from core.store.engine import unavailable_on_connectivity_errors, writer
+
+
+class SqlStoreBase:
+    """Holds the engine; subclasses add the queries (see :class:`core.store.sql.SqlStore`)."""
+
+    def __init__(self, engine: AsyncEngine, *, serialize_appends: bool) -> None:
+        self._engine = engine
+        self._writer = writer(engine)
+        self._is_postgres = engine.url.get_backend_name() == "postgresql"
+        self._serialize_appends = serialize_appends and self._is_postgres
+
+    @asynccontextmanager
+    async def _transaction(self, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
+        """Yield a connection in a transaction that commits on success; ``write`` for writers.
+
+        Connectivity failures, here or in the block, become ``StoreUnavailable``.
+        """
+        with unavailable_on_connectivity_errors(self._engine.url):
+            async with (self._writer if write else self._engine).begin() as connection:
+                yield connection
+
+    def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
+        """Return an INSERT that supports ON CONFLICT on this dialect."""
+        return postgresql.insert(table) if self._is_postgres else sqlite.insert(table)
+
+    def _binary(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        """Return ``column`` ordered by code point, as SQLite and the in-memory store order it.
+
+        A PostgreSQL database created with a linguistic collation would otherwise disagree.
+        """
+        return column.collate("C") if self._is_postgres else column
