@@ -77,7 +77,7 @@ def _describe(error: ValidationError, raw: dict[str, Any]) -> list[str]:
             field, message = message.split(": ", 1)
         if detail["type"] == "extra_forbidden":
             message = "unknown key (not part of the challenge format)"
-        elif detail["type"] == "union_tag_invalid":
+        elif detail["type"] in ("union_tag_invalid", "union_tag_not_found"):
             field, message = "type", "must be one of gate, mcq, multi, true_false, chat"
         problems.append(f"{where}: field {field or '(whole)'!r}: {message}")
     return problems

@@ -331,6 +331,9 @@ def _request_hint(
     current, step = _current(challenge, state, command.step_id)
     if current.pending_hint is not None:
         return []  # already asked for; the pending hint will arrive
+    if current.pending_attempt is not None:
+        # A hint must not lower what an answer already submitted can earn.
+        raise AnswerConflict("your answer is being graded; ask for a hint once you see the result")
     index = current.hints_taken
     if index >= current.hints_available:
         raise NoHintsLeft("there are no hints left for this step")

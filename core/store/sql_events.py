@@ -56,11 +56,14 @@ class SqlEventStore(SqlStoreBase):
             async with self._transaction(write=True) as connection:
                 if self._serialize_appends:
                     await connection.execute(select(func.pg_advisory_xact_lock(_APPEND_LOCK)))
+                # Version first, key second: under READ COMMITTED a twin that committed before
+                # the version read is then visible to the key read, so a retry is reported as a
+                # duplicate rather than a clash even without the append lock.
+                actual = await _stream_version(connection, stream_id)
                 if idempotency_key is not None:
                     seen = await _find_idempotent(connection, stream_id, idempotency_key)
                     if seen is not None:
                         return AppendResult(seen.first_version, seen.last_version, duplicate=True)
-                actual = await _stream_version(connection, stream_id)
                 if actual != expected_version:
                     raise ConcurrencyError(stream_id, expected_version, actual)
                 await connection.execute(insert(game_events), rows)

@@ -453,13 +453,6 @@ def test_the_schema_is_a_json_schema_of_the_step_types():
     assert "rubric" in schema["$defs"]["ChatStep"]["required"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: core/content/loader._describe maps pydantic's union_tag_invalid to field 'type' but "
-        "not union_tag_not_found, so a step with no type reports field '(whole)'"
-    ),
-)
 def test_a_step_without_a_type_names_the_type_field(tmp_path):
     data = valid()
     del step(data, "what-is")["type"]

@@ -38,7 +38,9 @@ LEARNER_ID = "learner-1"
 # --- challenge specs ------------------------------------------------------------------------------
 
 
-def gate(step_id: str = "welcome", *, narrate: bool = False, explanation: str | None = None):
+def gate(
+    step_id: str = "welcome", *, narrate: bool = False, explanation: str | None = None
+) -> StepSpec:
     return StepSpec(
         id=step_id,
         kind=StepKind.GATE,

@@ -16,7 +16,7 @@ from core.engine.events import (
 )
 from core.engine.scoring import hint_cost
 from core.engine.state import fold
-from core.errors import Conflict, NoHintsLeft
+from core.errors import AnswerConflict, Conflict, NoHintsLeft
 from tests.core.engine.builders import (
     AT,
     LATER,
@@ -27,6 +27,7 @@ from tests.core.engine.builders import (
     given,
     mcq,
     on_step,
+    pending_chat,
     play,
     then,
     when,
@@ -296,3 +297,11 @@ def test_a_recorded_llm_hint_never_grades_the_step():
     )
 
     assert [type(e) for e in events] == [HintGiven]
+
+
+def test_a_hint_is_refused_while_an_answer_is_being_graded():
+    ch = challenge(chat("why", hints=("a",), hint_cost=50), gate("end"))
+    state = pending_chat(ch)
+
+    with pytest.raises(AnswerConflict):
+        when(ch, state, RequestHint(at=LATER, step_id="why"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -608,6 +609,12 @@ async def test_unreachable_database_raises_store_unavailable_without_the_passwor
 
 async def test_unopenable_sqlite_file_raises_store_unavailable(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'missing-dir' / 'store.db'}"
+    threads_before = set(threading.enumerate())
 
     with pytest.raises(StoreUnavailable):
         await open_store(url)
+
+    # After a failed connect aiosqlite stops its worker thread without waiting for it; let the
+    # thread finish while this test's event loop is still open, or it reports "loop is closed".
+    for thread in set(threading.enumerate()) - threads_before:
+        thread.join(timeout=10)
