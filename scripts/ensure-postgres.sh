@@ -36,14 +36,17 @@ ensure_postgres() {
   if [ -z "$bindir" ]; then
     echo "No PostgreSQL found: install it or set TEST_DATABASE_URL" >&2; return 1
   fi
-  local dir port=55432 runas=()
-  dir=$(mktemp -d /tmp/curiouscore-pg.XXXXXX)
-  if [ "$(id -u)" = 0 ]; then chown postgres "$dir" 2>/dev/null && runas=(runuser -u postgres --); fi
-  echo "Starting a throwaway PostgreSQL in $dir on port $port" >&2
-  "${runas[@]}" "$bindir/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
-  "${runas[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
-    -o "-p $port -k $dir -c listen_addresses=127.0.0.1" start >&2
-  "${runas[@]}" "$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres test
+  local port=55432
+  # Globals, not locals: the EXIT trap runs after this function has returned.
+  CC_PG_BIN=$bindir
+  CC_PG_DIR=$(mktemp -d /tmp/curiouscore-pg.XXXXXX)
+  CC_PG_AS=()
+  if [ "$(id -u)" = 0 ]; then chown postgres "$CC_PG_DIR" 2>/dev/null && CC_PG_AS=(runuser -u postgres --); fi
+  echo "Starting a throwaway PostgreSQL in $CC_PG_DIR on port $port" >&2
+  "${CC_PG_AS[@]}" "$CC_PG_BIN/initdb" -D "$CC_PG_DIR/data" -A trust -U postgres >/dev/null
+  "${CC_PG_AS[@]}" "$CC_PG_BIN/pg_ctl" -D "$CC_PG_DIR/data" -l "$CC_PG_DIR/log" -w \
+    -o "-p $port -k $CC_PG_DIR -c listen_addresses=127.0.0.1" start >&2
+  trap '"${CC_PG_AS[@]}" "$CC_PG_BIN/pg_ctl" -D "$CC_PG_DIR/data" -m fast stop >/dev/null 2>&1; rm -rf "$CC_PG_DIR"' EXIT
+  "${CC_PG_AS[@]}" "$CC_PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres test
   export TEST_DATABASE_URL="postgresql+asyncpg://postgres@127.0.0.1:$port/test"
-  trap '"${runas[@]}" "$bindir/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1; rm -rf "$dir"' EXIT
 }
