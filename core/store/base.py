@@ -33,6 +33,10 @@ class StoreUnavailable(StoreError):
     """The database cannot be reached."""
 
 
+class SchemaNotMigrated(StoreUnavailable):
+    """The database answers but has no CuriousCore tables (or an older schema)."""
+
+
 @dataclass(frozen=True, slots=True)
 class NewEvent:
     """An event about to be stored: its stable name, schema version and JSON-able data."""

@@ -17,7 +17,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from core.store.base import StoreUnavailable
+from core.store.base import SchemaNotMigrated, StoreUnavailable
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
@@ -141,9 +141,23 @@ def unavailable_on_connectivity_errors(url: URL) -> Iterator[None]:
     try:
         yield
     except (OSError, exc.DBAPIError) as error:
+        if is_missing_table_error(error):
+            target = url.render_as_string(hide_password=True)
+            raise SchemaNotMigrated(
+                f"database {target} has no CuriousCore schema yet; run: curiouscore db migrate"
+            ) from error
         if not is_connectivity_error(error):
             raise
         raise StoreUnavailable(describe_unavailable(url, error)) from error
+
+
+def is_missing_table_error(error: BaseException) -> bool:
+    """Return whether ``error`` says a table does not exist (the schema was never migrated)."""
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    if getattr(error.orig, "sqlstate", None) == "42P01":  # PostgreSQL undefined_table
+        return True
+    return "no such table" in str(error.orig)
 
 
 def describe_unavailable(url: URL, error: BaseException) -> str:

@@ -618,3 +618,26 @@ async def test_unopenable_sqlite_file_raises_store_unavailable(tmp_path: Path) -
     # thread finish while this test's event loop is still open, or it reports "loop is closed".
     for thread in set(threading.enumerate()) - threads_before:
         thread.join(timeout=10)
+
+
+@pytest.mark.postgres
+async def test_an_unmigrated_postgres_database_says_to_run_migrate(postgres_url):
+    from core.store import SchemaNotMigrated, SqlStore
+
+    store = SqlStore(postgres_url)
+    try:
+        with pytest.raises(SchemaNotMigrated, match="curiouscore db migrate"):
+            await store.read_stream("s1")
+    finally:
+        await store.close()
+
+
+async def test_an_unmigrated_sqlite_file_says_to_run_migrate(tmp_path):
+    from core.store import SchemaNotMigrated, SqlStore
+
+    store = SqlStore(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    try:
+        with pytest.raises(SchemaNotMigrated, match="curiouscore db migrate"):
+            await store.load_snapshot("s1")
+    finally:
+        await store.close()
