@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from prometheus_client import CollectorRegistry
+
 from core.config import Settings
 from core.llm.base import LlmProvider
 from core.llm.offline import OfflineProvider
@@ -29,6 +31,7 @@ class Services:
     learners: LearnerService
     llm: LlmOrchestrator
     clock: Clock
+    registry: CollectorRegistry
 
     async def close(self) -> None:
         await self.store.close()
@@ -54,6 +57,7 @@ async def build_services(
     """Wire the core for one process; pass fakes (store, clock, provider) in tests."""
     settings = settings or Settings()
     clock = clock or SystemClock()
+    registry = CollectorRegistry()  # per process; /metrics renders it
     store = store or await open_store(settings.database_url)
     catalog = Catalog(store)
     llm = LlmOrchestrator(

@@ -120,3 +120,76 @@ xp_grants = Table(
     Column("granted_at", String(TIMESTAMP_LENGTH), nullable=False),
     PrimaryKeyConstraint("learner_id", "challenge_id", name="pk_xp_grants"),
 )
+
+# -- 0002: accounts, chat identities and the LLM usage ledger --------------------------------------
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("learner_id", String(ID_LENGTH), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("password_hash", String(ID_LENGTH), nullable=False),
+    Column("created_at", String(TIMESTAMP_LENGTH), nullable=False),
+    PrimaryKeyConstraint("learner_id", name="pk_accounts"),
+    UniqueConstraint("email", name="uq_accounts_email"),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("token_hash", String(128), nullable=False),
+    Column("family_id", String(ID_LENGTH), nullable=False),
+    Column("learner_id", String(ID_LENGTH), nullable=False),
+    Column("issued_at", String(TIMESTAMP_LENGTH), nullable=False),
+    Column("expires_at", String(TIMESTAMP_LENGTH), nullable=False),
+    Column("spent_at", String(TIMESTAMP_LENGTH), nullable=True),
+    Column("revoked_at", String(TIMESTAMP_LENGTH), nullable=True),
+    PrimaryKeyConstraint("token_hash", name="pk_refresh_tokens"),
+    Index("ix_refresh_tokens_family_id", "family_id"),
+    Index("ix_refresh_tokens_learner_id", "learner_id"),
+)
+
+learner_identities = Table(
+    "learner_identities",
+    metadata,
+    Column("platform", String(32), nullable=False),
+    Column("external_id", String(ID_LENGTH), nullable=False),
+    Column("learner_id", String(ID_LENGTH), nullable=False),
+    Column("display_name", String(ID_LENGTH), nullable=False),
+    Column("created_at", String(TIMESTAMP_LENGTH), nullable=False),
+    PrimaryKeyConstraint("platform", "external_id", name="pk_learner_identities"),
+    Index("ix_learner_identities_learner_id", "learner_id"),
+)
+
+link_codes = Table(
+    "link_codes",
+    metadata,
+    Column("code_hash", String(128), nullable=False),
+    Column("learner_id", String(ID_LENGTH), nullable=False),
+    Column("expires_at", String(TIMESTAMP_LENGTH), nullable=False),
+    Column("used_at", String(TIMESTAMP_LENGTH), nullable=True),
+    PrimaryKeyConstraint("code_hash", name="pk_link_codes"),
+)
+
+llm_usage = Table(
+    "llm_usage",
+    metadata,
+    Column("id", Integer, nullable=False, autoincrement=True),
+    Column("learner_id", String(ID_LENGTH), nullable=False),
+    Column("session_id", String(ID_LENGTH), nullable=True),
+    Column("day", String(10), nullable=False),
+    Column("task", String(32), nullable=False),
+    Column("provider", String(64), nullable=False),
+    Column("model", String(ID_LENGTH), nullable=False),
+    Column("tokens_in", Integer, nullable=False),
+    Column("tokens_out", Integer, nullable=False),
+    Column("cost_usd", Float, nullable=False),
+    Column("latency_ms", Integer, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("provisional", Boolean, nullable=False),
+    Column("created_at", String(TIMESTAMP_LENGTH), nullable=False),
+    PrimaryKeyConstraint("id", name="pk_llm_usage"),
+    Index("ix_llm_usage_learner_id_day", "learner_id", "day"),
+    Index("ix_llm_usage_day", "day"),
+    sqlite_autoincrement=True,
+)
