@@ -10,6 +10,7 @@ from rich.prompt import Prompt
 from rich.table import Table
 from rich.text import Text
 
+from cli.menu import HINT, QUIT, ask_menu, interactive
 from core.bootstrap import Services
 from core.engine import SessionView, UiMode
 from core.engine.events import Answer
@@ -18,6 +19,7 @@ from core.errors import DomainError
 from core.service.actor import Actor
 from seeds import ensure_seeded
 
+MENU_MODES = (UiMode.MCQ_SINGLE, UiMode.MCQ_MULTI, UiMode.TRUE_FALSE)
 HELP = "Commands: [bold]/hint[/bold] for a hint, [bold]/quit[/bold] to stop (you can resume later)."
 STYLE = {"narration": "magenta", "hint": "yellow", "explanation": "cyan", "answer": "bold"}
 
@@ -31,6 +33,7 @@ class TerminalGame:
         self._services = services
         self._console = console
         self._seen: set[tuple[str, str, str, str]] = set()
+        self._menus = interactive(console)
 
     async def run(self, challenge_id: str | None, learner_id: str, display_name: str) -> None:
         services = self._services
@@ -132,8 +135,9 @@ class TerminalGame:
         header = f"Step {progress.step_index + 1}/{progress.total_steps} · score {progress.score:g}/{progress.max_score}"
         body = Markdown("\n\n".join(part for part in (step.body, step.prompt) if part))
         self._console.print(Panel(body, title=Text(step.title, style="bold"), subtitle=header))
-        for number, choice in enumerate(step.choices, start=1):
-            self._console.print(Text(f"  {number}. ") + Text(choice))
+        if not self._menus or view.ui_mode not in MENU_MODES:
+            for number, choice in enumerate(step.choices, start=1):
+                self._console.print(Text(f"  {number}. ") + Text(choice))
         if step.kind != "gate":
             self._console.print(
                 Text(
@@ -146,6 +150,8 @@ class TerminalGame:
         step = view.step
         assert step is not None
         game = self._services.game
+        if self._menus and view.ui_mode in MENU_MODES:
+            return await self._act_with_menu(actor, view)
         raw = Prompt.ask(
             _prompt_for(view.ui_mode), console=self._console, default="", show_default=False
         )
@@ -160,6 +166,24 @@ class TerminalGame:
             answer = parse_answer(view.ui_mode, text, len(step.choices))
             return await game.submit_answer(actor, view.session_id, step.id, answer)
         except (DomainError, ValueError) as error:
+            self._console.print(Text(str(error), style="red"))
+            return await game.get_view(actor, view.session_id)
+
+    async def _act_with_menu(self, actor: Actor, view: SessionView) -> SessionView:
+        step = view.step
+        assert step is not None
+        game = self._services.game
+        truth = view.ui_mode is UiMode.TRUE_FALSE
+        options = ["True", "False"] if truth else list(step.choices)
+        picked = ask_menu(self._console, options, multi=view.ui_mode is UiMode.MCQ_MULTI)
+        if picked == QUIT:
+            raise Quit
+        try:
+            if picked == HINT:
+                return await game.request_hint(actor, view.session_id, step.id)
+            answer: Answer = (picked == 0) if truth else picked
+            return await game.submit_answer(actor, view.session_id, step.id, answer)
+        except DomainError as error:
             self._console.print(Text(str(error), style="red"))
             return await game.get_view(actor, view.session_id)
 
