@@ -79,4 +79,5 @@ async def build_services(
         learners=learners,
         llm=llm,
         clock=clock,
+        registry=registry,
     )
