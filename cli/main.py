@@ -14,6 +14,10 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from cli.admin import admin_app
+from cli.author import author_app
+from cli.bots import bots_app
+from cli.server import register as register_server_commands
 from core.bootstrap import ConfigurationError, Services, build_services
 from core.config import Settings
 from core.content import challenge_schema
@@ -26,6 +30,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database: migrations and integrity checks.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(admin_app, name="admin")
+app.add_typer(author_app, name="author")
+app.add_typer(bots_app, name="bots")
+register_server_commands(app)
 
 console = Console()
 err = Console(stderr=True)

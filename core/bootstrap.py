@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from argon2 import PasswordHasher
 from prometheus_client import CollectorRegistry
 
 from core.config import Settings
 from core.llm.base import LlmProvider
-from core.llm.offline import OfflineProvider
-from core.llm.orchestrator import LlmOrchestrator
+from core.llm.errors import ProviderConfigError
+from core.llm.factory import ProviderFactory
+from core.llm.metrics import LlmMetrics
+from core.llm.orchestrator import LlmOrchestrator, LlmPolicy
+from core.service.accounts import AccountService
+from core.service.analytics import AnalyticsService
 from core.service.catalog import Catalog
+from core.service.chat import ChatService
 from core.service.clock import Clock, SystemClock
 from core.service.learners import LearnerService
 from core.service.sessions import GameService
+from core.service.telemetry import SessionMetrics
+from core.service.usage import UsageService
 from core.store import open_store
 from core.store.base import Store
 
@@ -32,18 +41,35 @@ class Services:
     llm: LlmOrchestrator
     clock: Clock
     registry: CollectorRegistry
+    accounts: AccountService
+    analytics: AnalyticsService
+    usage: UsageService
+    chat: ChatService
 
     async def close(self) -> None:
+        await self.llm.aclose()
         await self.store.close()
 
 
-def build_provider(settings: Settings) -> LlmProvider:
-    """The provider named by ``LLM_PROVIDER``; ``offline`` needs no key and no network."""
-    if settings.llm_provider == "offline":
-        return OfflineProvider()
-    raise ConfigurationError(
-        f"LLM_PROVIDER={settings.llm_provider} is not available in this build yet; "
-        "use LLM_PROVIDER=offline (the default)"
+def build_provider(settings: Settings, factory: ProviderFactory | None = None) -> LlmProvider:
+    """The provider named by ``LLM_PROVIDER``/``LLM_MODEL``; ``offline`` needs no key and no
+    network. A provider without its API key (or SDK) raises ConfigurationError naming it."""
+    try:
+        return (factory or ProviderFactory(settings)).default()
+    except ProviderConfigError as error:
+        raise ConfigurationError(str(error)) from None
+
+
+def llm_policy(settings: Settings) -> LlmPolicy:
+    """The orchestration policy from the ``LLM_*`` settings."""
+    return LlmPolicy(
+        timeout_seconds=settings.llm_timeout_seconds,
+        max_retries=settings.llm_max_retries,
+        retry_base_seconds=settings.llm_retry_base_seconds,
+        max_requests_per_minute=settings.llm_max_requests_per_minute,
+        max_concurrency=settings.llm_max_concurrency,
+        daily_budget_usd=settings.llm_daily_budget_usd,
+        cache_size=settings.llm_cache_size,
     )
 
 
@@ -53,6 +79,7 @@ async def build_services(
     store: Store | None = None,
     clock: Clock | None = None,
     provider: LlmProvider | None = None,
+    password_hasher: PasswordHasher | None = None,
 ) -> Services:
     """Wire the core for one process; pass fakes (store, clock, provider) in tests."""
     settings = settings or Settings()
@@ -60,8 +87,13 @@ async def build_services(
     registry = CollectorRegistry()  # per process; /metrics renders it
     store = store or await open_store(settings.database_url)
     catalog = Catalog(store)
+    providers = ProviderFactory(settings)
     llm = LlmOrchestrator(
-        provider or build_provider(settings), timeout_seconds=settings.llm_timeout_seconds
+        provider or build_provider(settings, providers),
+        policy=llm_policy(settings),
+        providers=providers,
+        usage=store,
+        metrics=LlmMetrics(registry),
     )
     game = GameService(
         store=store,
@@ -69,8 +101,17 @@ async def build_services(
         llm=llm,
         clock=clock,
         snapshot_interval=settings.snapshot_interval,
+        metrics=SessionMetrics(registry),
     )
     learners = LearnerService(store=store, clock=clock)
+    accounts = AccountService(
+        store=store,
+        learners=learners,
+        clock=clock,
+        hasher=password_hasher,
+        refresh_ttl=timedelta(days=settings.refresh_token_expire_days),
+        link_code_ttl=timedelta(minutes=settings.link_code_expire_minutes),
+    )
     return Services(
         settings=settings,
         store=store,
@@ -80,4 +121,8 @@ async def build_services(
         llm=llm,
         clock=clock,
         registry=registry,
+        accounts=accounts,
+        analytics=AnalyticsService(store=store, catalog=catalog, clock=clock),
+        usage=UsageService(store=store, daily_budget_usd=settings.llm_daily_budget_usd),
+        chat=ChatService(store=store, game=game, accounts=accounts, clock=clock),
     )

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LlmPrice(BaseModel):
+    """US dollars per million tokens in and out (an ``LLM_PRICES`` entry)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
 
 
 class Settings(BaseSettings):
@@ -18,6 +27,12 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     algorithm: str = "HS256"
     access_token_expire_minutes: int = 30
+    refresh_token_expire_days: int = Field(default=14, ge=1)
+    link_code_expire_minutes: int = Field(default=10, ge=1)
+    # Per client IP and per email, in-process sliding windows (see api/ratelimit.py).
+    login_rate_limit_per_minute: int = Field(default=10, ge=1)
+    register_rate_limit_per_hour: int = Field(default=20, ge=1)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
     llm_provider: Literal["offline", "anthropic", "openai", "gemini"] = "offline"
     llm_model: str | None = None
@@ -26,6 +41,19 @@ class Settings(BaseSettings):
     anthropic_api_key: SecretStr | None = None
     openai_api_key: SecretStr | None = None
     gemini_api_key: SecretStr | None = None
+    # The SDKs' base-URL variables (a gateway, or a local fake server in tests).
+    anthropic_base_url: str | None = None
+    openai_base_url: str | None = None
+    gemini_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("gemini_base_url", "google_gemini_base_url")
+    )
+    llm_max_concurrency: int = Field(default=8, ge=1)
+    llm_max_retries: int = Field(default=2, ge=0, le=10)
+    llm_retry_base_seconds: float = Field(default=0.5, ge=0)
+    llm_cache_size: int = Field(default=1024, ge=0)
+    llm_daily_budget_usd: float | None = Field(default=None, ge=0)
+    # JSON, e.g. {"my-model": {"input": 1.0, "output": 4.0}}: US dollars per million tokens.
+    llm_prices: dict[str, LlmPrice] = Field(default_factory=dict)
 
     cors_origins: str = ""
     host: str = "127.0.0.1"
@@ -33,9 +61,17 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     discord_token: SecretStr | None = None
+    # Discord's HTTP API base; the gateway address then comes from its /gateway/bot.
+    discord_api_url: str | None = None
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
+    # Multi-workspace OAuth installs (instead of one SLACK_BOT_TOKEN); the Web API base URL ends
+    # with "/" and can point at a local fake Slack.
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_scopes: str = "commands,chat:write,app_mentions:read,channels:history,groups:history"
+    slack_api_url: str = "https://slack.com/api/"
 
     snapshot_interval: int = Field(default=5, ge=1)
     challenges_dir: str = "challenges"

@@ -81,3 +81,35 @@ class InvalidContent(DomainError):
 
 class Forbidden(DomainError):
     code = "forbidden"
+
+
+class Unauthorized(DomainError):
+    """The caller is not signed in, or their credentials or token are not valid (HTTP 401)."""
+
+    code = "unauthorized"
+
+
+class InvalidCredentials(Unauthorized):
+    """Wrong email or password; deliberately the same message whichever was wrong."""
+
+    code = "invalid_credentials"
+
+
+class InvalidInput(DomainError):
+    """A value has the wrong shape or breaks a rule (HTTP 422): a weak password, a bad email, …"""
+
+    code = "invalid_input"
+
+
+class AlreadyExists(Conflict):
+    code = "already_exists"
+
+
+class RateLimited(DomainError):
+    """Too many attempts; ``retry_after`` says how many seconds to wait (HTTP 429)."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

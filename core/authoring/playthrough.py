@@ -8,7 +8,7 @@ author expects.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core.engine import ChallengeSpec, SessionState, Status, StepKind, StepSpec, run
 from core.engine.commands import (
@@ -18,19 +18,25 @@ from core.engine.commands import (
     RecordEvaluation,
     StartSession,
     SubmitAnswer,
+    Verdict,
 )
-from core.engine.events import Answer, LlmTrace
+from core.engine.events import Answer, LlmTrace, StepClosed
 from core.llm.base import EvaluationRequest, RubricCriterion
 from core.llm.offline import evaluate_offline, prompt_hash
 
 Chooser = Callable[[StepSpec, int], Answer]
+Evaluate = Callable[[EvaluationRequest], Verdict]
 AT = "2000-01-01T00:00:00.000+00:00"
 
 
 @dataclass(frozen=True, slots=True)
 class PathResult:
+    """The completed session, each step's closing score and pass, and the last answer given."""
+
     state: SessionState
     step_scores: dict[str, float]
+    step_passed: dict[str, bool] = field(default_factory=dict)
+    answers: dict[str, Answer] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -65,7 +71,15 @@ def wrong_answer(step: StepSpec, attempt: int) -> Answer:
     return "I am not sure, maybe it is about making the computer faster."
 
 
+def offline_verdict(request: EvaluationRequest) -> Verdict:
+    """The offline evaluator's verdict, the default grader of a playthrough."""
+    return evaluate_offline(
+        request, trace=LlmTrace("offline", "offline", prompt_hash(request.answer))
+    )
+
+
 def evaluation_request(step: StepSpec, answer: str) -> EvaluationRequest:
+    """The evaluation request a session would send for ``answer`` to chat step ``step``."""
     return EvaluationRequest(
         prompt=step.prompt or step.title,
         rubric=tuple(
@@ -78,14 +92,19 @@ def evaluation_request(step: StepSpec, answer: str) -> EvaluationRequest:
     )
 
 
-def play_path(challenge: ChallengeSpec, choose: Chooser) -> PathResult:
-    """Play every step with ``choose(step, attempt)`` until the session completes."""
+def play_path(
+    challenge: ChallengeSpec, choose: Chooser, evaluate: Evaluate = offline_verdict
+) -> PathResult:
+    """Play every step with ``choose(step, attempt)`` until the session completes; chat answers are
+    graded by ``evaluate`` (the offline evaluator unless given)."""
     state = SessionState()
     state, _ = run(
         challenge, state, CreateSession(at=AT, session_id="playthrough", learner_id="author")
     )
     state, _ = run(challenge, state, StartSession(at=AT))
     scores: dict[str, float] = {}
+    passed: dict[str, bool] = {}
+    answers: dict[str, Answer] = {}
     guard = sum(step.max_attempts for step in challenge.steps) + len(challenge.steps) + 1
     for _ in range(guard):
         current = state.current
@@ -96,7 +115,8 @@ def play_path(challenge: ChallengeSpec, choose: Chooser) -> PathResult:
         if step.kind is StepKind.GATE:
             command = ContinueGate(at=AT, step_id=step.id)
         else:
-            command = SubmitAnswer(at=AT, step_id=step.id, answer=choose(step, current.attempts))
+            answers[step.id] = choose(step, current.attempts)
+            command = SubmitAnswer(at=AT, step_id=step.id, answer=answers[step.id])
         state, events = run(challenge, state, command)
         if (
             step.kind is StepKind.CHAT
@@ -104,9 +124,7 @@ def play_path(challenge: ChallengeSpec, choose: Chooser) -> PathResult:
             and state.current.pending_attempt
         ):
             request = evaluation_request(step, str(state.current.pending_answer))
-            verdict = evaluate_offline(
-                request, trace=LlmTrace("offline", "offline", prompt_hash(request.answer))
-            )
+            verdict = evaluate(request)
             state, events = run(
                 challenge,
                 state,
@@ -115,6 +133,7 @@ def play_path(challenge: ChallengeSpec, choose: Chooser) -> PathResult:
                 ),
             )
         for event in events:
-            if event.NAME == "StepClosed":
-                scores[step.id] = getattr(event, "score", 0.0)
-    return PathResult(state, scores)
+            if isinstance(event, StepClosed):
+                scores[step.id] = event.score
+                passed[step.id] = event.passed
+    return PathResult(state, scores, passed, answers)

@@ -33,6 +33,8 @@ def to_spec(challenge: ChallengeFile, *, version: int | None = None) -> Challeng
         tone=challenge.narrator.tone,
         persona=challenge.narrator.persona,
         steps=tuple(_step(step) for step in challenge.steps),
+        llm_provider=challenge.llm.provider if challenge.llm else None,
+        llm_model=challenge.llm.model if challenge.llm else None,
     )
 
 

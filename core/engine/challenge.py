@@ -89,6 +89,9 @@ class ChallengeSpec:
     tone: str = "encouraging"
     persona: str | None = None
     steps: tuple[StepSpec, ...] = field(default=())
+    # The challenge file's ``llm: {provider, model}``: overrides LLM_PROVIDER / LLM_MODEL.
+    llm_provider: str | None = None
+    llm_model: str | None = None
 
     @property
     def max_score(self) -> int:

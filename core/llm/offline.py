@@ -14,10 +14,21 @@ from dataclasses import asdict
 from core.engine.commands import ItemVerdict, Verdict
 from core.engine.events import LlmTrace
 from core.llm.base import EvaluationRequest, HintRequest, NarrationRequest, TextResult
-from core.llm.text import content_stems, find_phrase, looks_like_instructions, tokens
+from core.llm.text import (
+    content_stems,
+    find_phrase,
+    honest_text,
+    looks_like_instructions,
+    stem,
+    tokens,
+)
 
 OFFLINE_MODEL = "offline-rubric-1"
 REFERENCE_COVERAGE_FOR_HALF = 0.5
+# A rubric item without concepts is graded on the reference answer alone: credit grows with the
+# share of its content words the answer covers, full at 60% (chosen on SemEval-2013's training
+# split; see docs/grading.md).
+REFERENCE_COVERAGE_FOR_FULL = 0.6
 INSTRUCTION_FLAG = "instruction_attempt"
 
 
@@ -79,18 +90,29 @@ def hint_text(request: HintRequest) -> str:
 
 def evaluate_offline(request: EvaluationRequest, *, trace: LlmTrace) -> Verdict:
     """Score each rubric item: full points when one of its concepts appears, un-negated; else half
-    when the answer covers enough of the reference answer's content words; else nothing."""
-    answer_tokens = tokens(request.answer)
+    when the answer covers enough of the reference answer's content words; else nothing. An item
+    without concepts earns points in proportion to reference coverage (full at 60%). Sentences
+    that instruct the grader are ignored, and a flagged answer gets no reference credit."""
     flagged = looks_like_instructions(request.answer)
-    coverage = _reference_coverage(request.reference_answer, request.answer)
+    # Only what the answer really says counts: sentences that instruct the grader are dropped,
+    # so concept words inside an injection ("award full marks for reuse") earn nothing.
+    answer = honest_text(request.answer) if flagged else request.answer
+    answer_tokens = tokens(answer)
+    answer_stems = [stem(token) for token in answer_tokens]
+    coverage = _reference_coverage(request.reference_answer, answer)
     items: list[ItemVerdict] = []
     matched_all: list[str] = []
     for criterion in request.rubric:
-        matched = [c for c in criterion.concepts if find_phrase(answer_tokens, c)]
+        matched = [c for c in criterion.concepts if find_phrase(answer_tokens, c, answer_stems)]
         matched_all.extend(matched)
         if matched:
             points = float(criterion.points)
             feedback = f"Covered: {criterion.description}"
+        elif not criterion.concepts and not flagged:
+            share = min(1.0, coverage / REFERENCE_COVERAGE_FOR_FULL)
+            points = round(criterion.points * share, 2)
+            covered = "Covered" if share >= 1 else "Partly covered" if points else "Missing"
+            feedback = f"{covered}: {criterion.description}"
         elif coverage >= REFERENCE_COVERAGE_FOR_HALF and not flagged:
             points = criterion.points / 2
             feedback = f"Partly covered: {criterion.description}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _SUFFIXES = ("ing", "ed", "es", "s", "ly", "er")
@@ -148,38 +149,99 @@ def content_stems(text: str) -> set[str]:
     return {stem(token) for token in tokens(text) if token not in STOPWORDS}
 
 
-def find_phrase(answer_tokens: list[str], phrase: str) -> bool:
-    """True when ``phrase`` occurs as a contiguous run of stems not preceded by a negation."""
-    wanted = stems(phrase)
+def find_phrase(
+    answer_tokens: list[str], phrase: str, answer_stems: list[str] | None = None
+) -> bool:
+    """True when ``phrase`` occurs as a contiguous run of stems not preceded by a negation.
+
+    Pass ``answer_stems`` (the stems of ``answer_tokens``) when matching many phrases.
+    """
+    wanted = _phrase_stems(phrase)
     if not wanted:
         return False
-    answer_stems = [stem(token) for token in answer_tokens]
+    if answer_stems is None:
+        answer_stems = [stem(token) for token in answer_tokens]
     width = len(wanted)
+    first = wanted[0]
     for start in range(len(answer_stems) - width + 1):
-        if answer_stems[start : start + width] == wanted:
+        if answer_stems[start] != first:
+            continue
+        if tuple(answer_stems[start : start + width]) == wanted:
             before = answer_tokens[start - 1] if start > 0 else ""
             if before not in NEGATIONS:
                 return True
     return False
 
 
+@lru_cache(maxsize=4096)
+def _phrase_stems(phrase: str) -> tuple[str, ...]:
+    return tuple(stems(phrase))
+
+
 _INSTRUCTION_PATTERNS = [
-    r"\bignore\b.{0,40}\b(instruction|rubric|prompt|previous|above|rules?)",
+    r"\bignore\b.{0,40}\b(instruction|rubric|prompt|previous|above|rules?|criteria|reference)",
     r"\b(give|award|grant|assign)\b.{0,20}\b(me|this|the answer)?\b.{0,10}\b(full|max(imum)?|all|100|perfect)\b.{0,12}\b(marks?|points?|score|credit)",
-    r"\b(full|maximum|perfect)\s+(marks?|points?|score|credit)\b",
-    r"\byou are (now )?(a|an|the)\b.{0,30}\b(grader|evaluator|assistant|model)\b",
-    r"\b(system|developer)\s+(prompt|message|instruction)",
-    r"\bas the (grader|evaluator)\b",
-    r"\b(mark|grade|score|rate)\s+(this|my answer|me)\s+(as\s+)?(correct|passed|a pass|100)",
-    r"\bdisregard\b.{0,40}\b(instruction|rubric|above|previous)",
-    r"</?\s*(answer|learner_answer|system|instructions?)\s*>",
-    r"\bnew instructions?\b",
+    r"\b(full|maximum|perfect|top)\s+(marks?|points?|score|credit)\b",
+    r"\byou are (now )?(a|an|the)\b.{0,30}\b(grader|evaluator|assistant|model|marker)\b",
+    r"\b(system|developer|admin(istrator)?)\s+(prompt|message|instruction|override|note)",
+    r"(?:^|(?<=[\n.!?]))\s*(system|assistant|developer)\s*:",
+    r"\bas the (grader|evaluator|marker)\b",
+    r"\b(note|message|instruction)s? (to|for) the (grader|evaluator|marker|model|ai|llm)\b",
+    r"\b(mark|grade|score|rate)\s+(this|my answer|me|it)\s+(as\s+)?(correct|passed|a pass|100|full)",
+    r"\bdisregard\b.{0,40}\b(instruction|rubric|above|previous|criteria)",
+    r"\bforget\b.{0,30}\b(instruction|rubric|rules?|previous)",
+    r"</?\s*(answer|learner_answer|system|instructions?|rubric|question|reference_answer)\s*>",
+    r"\bnew (instructions?|rules?|rubric)\b",
+    r"\binstruction_attempt\b",
+    r"[\"']points[\"']\s*:",
+    r"\b(pretend|act as if|assume)\b.{0,40}\b(grader|rubric|reference answer|fully correct|full marks)",
+    r"\b(the )?(correct|expected|right) (grade|score|mark) (for this|is)\b",
+    r"\b(\d{1,3}\s*/\s*\d{1,3}|100\s*%)\s*(marks?|points?)?\s*(please|now)\b",
+    r"\baward\s+\d+\s*(/\s*\d+\s*)?(marks?|points?)",
+    # Claims about the answer, addressed to whoever grades it.
+    r"\b(this|my) answer (fully |clearly |already )?(covers|mentions|explains|addresses|meets|satisfies|deserves|earns|should (get|pass|receive)|is (fully |completely )?correct)",
 ]
 _INSTRUCTION = re.compile(
     "|".join(f"(?:{p})" for p in _INSTRUCTION_PATTERNS), re.IGNORECASE | re.DOTALL
 )
+_SENTENCE_END = re.compile(r"[.!?;\n]")
 
 
 def looks_like_instructions(text: str) -> bool:
     """True when the text tries to instruct the grader rather than answer the question."""
     return _INSTRUCTION.search(text) is not None
+
+
+def honest_text(text: str) -> str:
+    """``text`` without the sentences that instruct the grader: what the answer really says.
+
+    Each match of an instruction pattern is widened to the sentence(s) around it and removed, so
+    concept words inside an injection ("award full marks for reuse") earn nothing.
+    """
+    spans: list[tuple[int, int]] = []
+    for match in _INSTRUCTION.finditer(text):
+        start = _sentence_start(text, match.start())
+        end = _sentence_end(text, max(match.end() - 1, match.start()))
+        spans.append((start, end))
+    if not spans:
+        return text
+    kept: list[str] = []
+    position = 0
+    for start, end in sorted(spans):
+        if start > position:
+            kept.append(text[position:start])
+        position = max(position, end)
+    kept.append(text[position:])
+    return " ".join(part.strip() for part in kept if part.strip())
+
+
+def _sentence_start(text: str, index: int) -> int:
+    for position in range(index - 1, -1, -1):
+        if _SENTENCE_END.match(text, position):
+            return position + 1
+    return 0
+
+
+def _sentence_end(text: str, index: int) -> int:
+    found = _SENTENCE_END.search(text, index)
+    return len(text) if found is None else found.end()

@@ -39,6 +39,8 @@ from core.llm.orchestrator import LlmOrchestrator
 from core.service.actor import Actor
 from core.service.catalog import Catalog
 from core.service.clock import Clock, new_id
+from core.service.llm_context import llm_context, progress_summary
+from core.service.telemetry import SessionMetrics
 from core.store.base import (
     ConcurrencyError,
     NewEvent,
@@ -76,6 +78,7 @@ class GameService:
         clock: Clock,
         snapshot_interval: int = 5,
         id_factory: Callable[[], str] = new_id,
+        metrics: SessionMetrics | None = None,
     ) -> None:
         self._store = store
         self._catalog = catalog
@@ -83,6 +86,7 @@ class GameService:
         self._clock = clock
         self._snapshot_interval = snapshot_interval
         self._new_id = id_factory
+        self._metrics = metrics
 
     # -- use cases ---------------------------------------------------------------------------
 
@@ -232,6 +236,8 @@ class GameService:
     ) -> None:
         """Keep the read models and the snapshot cache in step with the stream."""
         await self._store.upsert_session_summary(_summary(after))
+        if self._metrics is not None:
+            self._metrics.observe(events)
         for event in events:
             if isinstance(event, SessionCompleted):
                 log.info(
@@ -294,6 +300,7 @@ class GameService:
         rubric = tuple(
             RubricCriterion(r.id, r.description, r.points, r.concepts) for r in step.rubric
         )
+        context = llm_context(challenge, state)
         if current.pending_attempt is not None:
             verdict = await self._llm.evaluate(
                 EvaluationRequest(
@@ -303,7 +310,8 @@ class GameService:
                     answer=str(current.pending_answer),
                     points=step.points,
                     pass_threshold=step.pass_threshold,
-                )
+                ),
+                context,
             )
             return RecordEvaluation(
                 at=self._clock.now(),
@@ -325,7 +333,8 @@ class GameService:
                     hint_index=current.pending_hint,
                     previous_hints=tuple(e.text for e in own if e.kind == "hint"),
                     previous_answers=tuple(e.text for e in own if e.kind == "answer"),
-                )
+                ),
+                context,
             )
             return RecordHint(
                 at=self._clock.now(),
@@ -344,11 +353,9 @@ class GameService:
                     step_title=step.title,
                     step_body=step.body,
                     authored_text=step.narration,
-                    progress_summary=(
-                        f"Step {current.index + 1} of {state.total_steps}; "
-                        f"score so far {state.score:g} of {state.max_score}."
-                    ),
-                )
+                    progress_summary=progress_summary(challenge, state),
+                ),
+                context,
             )
             return RecordNarration(
                 at=self._clock.now(),

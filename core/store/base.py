@@ -12,6 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from core.store.accounts import AccountStore
+from core.store.chat import ChatStore
+from core.store.usage import UsageStore
+
 
 class StoreError(Exception):
     """Base class for store failures the service knows how to handle."""
@@ -237,7 +241,7 @@ class LearnerStore(Protocol):
         ...
 
 
-class Store(EventStore, ContentStore, LearnerStore, Protocol):
+class Store(EventStore, ContentStore, LearnerStore, AccountStore, UsageStore, ChatStore, Protocol):
     """Everything the service needs from persistence, plus lifecycle."""
 
     async def ping(self) -> None:

@@ -23,7 +23,10 @@ from core.store.base import (
     StoredEvent,
     XpGrant,
 )
+from core.store.chat import InMemoryChat
 from core.store.json_codec import dump_json, load_json
+from core.store.memory_accounts import InMemoryAccounts
+from core.store.usage import InMemoryUsage
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +65,7 @@ class _ChallengeRow:
     created_at: str
 
 
-class InMemoryStore:
+class InMemoryStore(InMemoryAccounts, InMemoryUsage, InMemoryChat):
     """Every store protocol in process memory; nothing survives :meth:`close`-and-reopen."""
 
     def __init__(self) -> None:

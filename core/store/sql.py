@@ -12,11 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.engine import URL
 
 from core.store.engine import create_store_engine
+from core.store.sql_accounts import SqlAccounts
+from core.store.sql_chat import SqlChat
 from core.store.sql_events import SqlEventStore
 from core.store.sql_read_models import SqlReadModels
+from core.store.sql_usage import SqlUsage
 
 
-class SqlStore(SqlEventStore, SqlReadModels):
+class SqlStore(SqlEventStore, SqlReadModels, SqlAccounts, SqlUsage, SqlChat):
     """Every store protocol on SQLite (``sqlite+aiosqlite://``) or PostgreSQL (``+asyncpg``).
 
     Pool options apply to PostgreSQL. ``serialize_appends`` (PostgreSQL only) takes a global

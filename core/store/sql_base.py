@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table
@@ -21,6 +22,9 @@ class SqlStoreBase:
         self._writer = writer(engine)
         self._is_postgres = engine.url.get_backend_name() == "postgresql"
         self._serialize_appends = serialize_appends and self._is_postgres
+        # SQLite has one writer at a time and makes the others sleep-and-retry (busy timeout),
+        # which under concurrent load adds long stalls; within a process, queue writers instead.
+        self._sqlite_writers = None if self._is_postgres else asyncio.Lock()
 
     @asynccontextmanager
     async def _transaction(self, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
@@ -28,9 +32,13 @@ class SqlStoreBase:
 
         Connectivity failures, here or in the block, become ``StoreUnavailable``.
         """
-        with unavailable_on_connectivity_errors(self._engine.url):
-            async with (self._writer if write else self._engine).begin() as connection:
-                yield connection
+        turn: AbstractAsyncContextManager[object] = (
+            self._sqlite_writers if write and self._sqlite_writers is not None else nullcontext()
+        )
+        async with turn:
+            with unavailable_on_connectivity_errors(self._engine.url):
+                async with (self._writer if write else self._engine).begin() as connection:
+                    yield connection
 
     def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
         """Return an INSERT that supports ON CONFLICT on this dialect."""

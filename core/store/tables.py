@@ -193,3 +193,49 @@ llm_usage = Table(
     Index("ix_llm_usage_day", "day"),
     sqlite_autoincrement=True,
 )
+
+# -- 0003: chat threads and delivery de-duplication (Discord and Slack) ---------------------------
+
+chat_threads = Table(
+    "chat_threads",
+    metadata,
+    Column("platform", String(32), nullable=False),
+    Column("scope_id", String(ID_LENGTH), nullable=False),
+    Column("thread_id", String(ID_LENGTH), nullable=False),
+    Column("channel_id", String(ID_LENGTH), nullable=False),
+    Column("session_id", String(ID_LENGTH), nullable=False),
+    Column("learner_id", String(ID_LENGTH), nullable=False),
+    Column("created_at", String(TIMESTAMP_LENGTH), nullable=False),
+    PrimaryKeyConstraint("platform", "scope_id", "thread_id", name="pk_chat_threads"),
+    UniqueConstraint("session_id", name="uq_chat_threads_session_id"),
+)
+
+chat_deliveries = Table(
+    "chat_deliveries",
+    metadata,
+    Column("platform", String(32), nullable=False),
+    Column("delivery_id", String(ID_LENGTH), nullable=False),
+    Column("received_at", String(TIMESTAMP_LENGTH), nullable=False),
+    PrimaryKeyConstraint("platform", "delivery_id", name="pk_chat_deliveries"),
+)
+
+# -- 0004: Slack OAuth installations and one-time OAuth states (multi-workspace installs) ---------
+
+slack_installations = Table(
+    "slack_installations",
+    metadata,
+    Column("enterprise_id", String(ID_LENGTH), nullable=False),
+    Column("team_id", String(ID_LENGTH), nullable=False),
+    Column("user_id", String(ID_LENGTH), nullable=False),
+    Column("installed_at", String(TIMESTAMP_LENGTH), nullable=False),
+    Column("data", Text, nullable=False),
+    PrimaryKeyConstraint("enterprise_id", "team_id", "user_id", name="pk_slack_installations"),
+)
+
+slack_oauth_states = Table(
+    "slack_oauth_states",
+    metadata,
+    Column("state", String(ID_LENGTH), nullable=False),
+    Column("expires_at", String(TIMESTAMP_LENGTH), nullable=False),
+    PrimaryKeyConstraint("state", name="pk_slack_oauth_states"),
+)

@@ -1,0 +1,113 @@
+"""The FastAPI application: ``create_app()`` (also a uvicorn factory: ``api.app:create_app``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
+
+from api.errors import install_error_handlers
+from api.logs import configure_logging
+from api.middleware import BodyLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
+from api.ratelimit import AuthRateLimits
+from api.routes import admin, auth, challenges, health, leaderboard, me, metrics, sessions
+from api.runtime import Runtime
+from api.spa import mount_spa
+from api.tokens import AccessTokens, resolve_secret
+from core.bootstrap import Services, build_services
+from core.config import Settings
+from core.store.base import StoreUnavailable
+from seeds import ensure_seeded
+
+log = logging.getLogger(__name__)
+
+BackgroundJob = Callable[[Services], Coroutine[Any, Any, None]]
+
+DESCRIPTION = """Narrated technical challenges run by an event-sourced Game Master.
+
+Sign in with `POST /api/auth/login` (the **Authorize** button takes the same email and password),
+then create a session, start it and play it step by step. Every text field in a session view has an
+`*_html` twin rendered from Markdown on the server and sanitised."""
+
+
+def create_app(
+    services: Services | None = None,
+    settings: Settings | None = None,
+    *,
+    background: Sequence[BackgroundJob] = (),
+    mounts: Sequence[tuple[str, ASGIApp]] = (),
+) -> FastAPI:
+    """Build the API around ``services`` (built from ``settings`` at startup when omitted).
+
+    Refuses to start (``ConfigurationError``) without a strong ``SECRET_KEY`` unless
+    ``ENV=development``. At startup it seeds the shipped challenges into an empty catalogue, then
+    runs each ``background`` job (e.g. a chat bot, see ``curiouscore up``) until shutdown.
+    ``mounts`` adds ASGI apps under a path prefix (e.g. Slack's ``/slack/events``).
+    """
+    settings = settings or (services.settings if services is not None else Settings())
+    configure_logging(settings.log_level)
+    tokens = AccessTokens(
+        resolve_secret(settings),
+        algorithm=settings.algorithm,
+        ttl=timedelta(minutes=settings.access_token_expire_minutes),
+    )
+    runtime = Runtime(settings=settings, tokens=tokens, limits=AuthRateLimits(settings))
+    if services is not None:
+        runtime.attach(services, owned=False)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if runtime.services is None:
+            runtime.attach(await build_services(settings), owned=True)
+        assert runtime.services is not None
+        try:
+            report = await ensure_seeded(runtime.services)
+            if report is not None:
+                log.info("seeded the shipped challenges", extra={"challenges": len(report.results)})
+        except StoreUnavailable as error:
+            log.warning("could not check the catalogue at startup: %s", error)
+        jobs = [asyncio.create_task(job(runtime.services)) for job in background]
+        try:
+            yield
+        finally:
+            for task in jobs:
+                task.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
+            if runtime.owns_services:
+                await runtime.services.close()
+
+    app = FastAPI(
+        title="CuriousCore",
+        description=DESCRIPTION,
+        version=health.VERSION,
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    for module in (health, metrics, auth, me, challenges, sessions, leaderboard, admin):
+        app.include_router(module.router)
+    for prefix, mounted in mounts:
+        app.mount(prefix, mounted)
+    mount_spa(app)
+    # Added innermost first: the request context wraps everything, including CORS preflights.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestContextMiddleware, runtime=runtime)
+    return app

@@ -1,0 +1,69 @@
+"""FastAPI dependencies: the services, the signed-in actor, the client address, idempotency keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from api.runtime import Runtime
+from core.bootstrap import Services
+from core.errors import Unauthorized
+from core.service.actor import Actor
+from core.store.base import StoreUnavailable
+
+bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/login", auto_error=False)
+
+
+async def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def get_services(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Services:
+    if runtime.services is None:  # still starting, or startup could not reach the database
+        raise StoreUnavailable("the services are not ready yet")
+    return runtime.services
+
+
+async def current_actor(
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    token: Annotated[str | None, Depends(bearer)],
+) -> Actor:
+    if not token:
+        raise Unauthorized("sign in first")
+    return runtime.tokens.verify(token)
+
+
+async def optional_actor(
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    token: Annotated[str | None, Depends(bearer)],
+) -> Actor | None:
+    if not token:
+        return None
+    try:
+        return runtime.tokens.verify(token)
+    except Unauthorized:
+        return None
+
+
+async def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Retrying with the same key returns the same result and appends nothing.",
+    ),
+]
+ServicesDep = Annotated[Services, Depends(get_services)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+ActorDep = Annotated[Actor, Depends(current_actor)]
+OptionalActorDep = Annotated[Actor | None, Depends(optional_actor)]
+ClientIp = Annotated[str, Depends(client_ip)]

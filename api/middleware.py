@@ -1,0 +1,195 @@
+"""Pure ASGI middleware: request id + access log + metrics + last-resort errors, security headers,
+and the request body limit."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+from fastapi import HTTPException
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.logs import request_id_var
+from api.metrics import UNMATCHED
+
+if TYPE_CHECKING:
+    from api.runtime import Runtime
+
+log = logging.getLogger("api.request")
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+UNEXPECTED = "something went wrong on our side; please try again (request id {request_id})"
+
+APP_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+# FastAPI's /docs and /redoc pages load Swagger UI / ReDoc from a CDN with an inline bootstrap.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
+    "https://cdn.redoc.ly; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+DOCS_PATHS = ("/docs", "/redoc")
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Cross-Origin-Resource-Policy", "same-origin"),
+)
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (``/api/sessions/{session_id}``), never the raw path."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if isinstance(path, str) and path:
+        return path
+    if scope["path"].startswith("/static/"):  # the SPA's files (a mount, not a route)
+        return "/static/{path}"
+    return UNMATCHED
+
+
+class RequestContextMiddleware:
+    """Outermost: gives each request an id (``X-Request-ID`` in and out), logs one line per
+    request, records latency and status per route, and turns any unexpected exception into a
+    generic JSON error that names only the request id."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = Headers(scope=scope).get("x-request-id", "")
+        request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        reset = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                MutableHeaders(scope=message).append("X-Request-ID", request_id)
+            await send(message)
+
+        metrics = self.runtime.metrics
+        if metrics is not None:
+            metrics.in_progress.inc()
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception(
+                "unexpected error",
+                extra={"method": scope["method"], "path": scope["path"], "request_id": request_id},
+            )
+            status = 500
+            if not response_started:
+                body = {"detail": UNEXPECTED.format(request_id=request_id)}
+                await JSONResponse(body, status_code=500)(scope, receive, send_with_id)
+        finally:
+            seconds = time.perf_counter() - started
+            route = route_template(scope)
+            if metrics is not None:
+                metrics.in_progress.dec()
+                metrics.observe(scope["method"], route, status, seconds)
+            log.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 2),
+                    "client": (scope.get("client") or ("-",))[0],
+                },
+            )
+            request_id_var.reset(reset)
+
+
+class SecurityHeadersMiddleware:
+    """Adds a strict Content-Security-Policy and the usual hardening headers to every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        csp = DOCS_CSP if path.startswith(DOCS_PATHS) else APP_CSP
+        https = scope.get("scheme") == "https"
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Content-Security-Policy", csp)
+                for name, value in SECURITY_HEADERS:
+                    headers.setdefault(name, value)
+                if path.startswith("/api/"):
+                    headers.setdefault("Cache-Control", "no-store")
+                if https:
+                    headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than {limit // 1024} KiB")
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over ``limit`` bytes with 413: up front when Content-Length says so,
+    else as soon as the streamed body passes the limit."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await JSONResponse({"detail": "invalid Content-Length"}, 400)(scope, receive, send)
+                return
+            if int(declared) > self.limit:
+                error = BodyTooLarge(self.limit)
+                await JSONResponse({"detail": error.detail}, 413)(scope, receive, send)
+                return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        await self.app(scope, limited_receive, send)

@@ -1,0 +1,114 @@
+"""Server-side rendering: Markdown to sanitised HTML, and the session view as JSON with ``*_html``.
+
+Authored text, narration, hints and feedback are Markdown (raw HTML disabled), code blocks are
+highlighted by Pygments into ``hl-*`` classes (styles at ``/highlight.css``), and the result goes
+through nh3 with a small allow-list, so whatever an author, an LLM or a learner wrote, the SPA can
+insert it without it ever running script. A learner's own answer is shown as plain text.
+"""
+
+from __future__ import annotations
+
+import html
+from functools import lru_cache
+from typing import Any
+
+import nh3
+from markdown_it import MarkdownIt
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
+
+from core.engine.view import SessionView, view_to_dict
+
+CODE_CLASS_PREFIX = "hl-"
+_FORMATTER = HtmlFormatter(nowrap=True, classprefix=CODE_CLASS_PREFIX)
+_ALLOWED_TAGS = {
+    "p", "br", "hr", "em", "strong", "del", "s", "code", "pre", "span", "a", "blockquote",
+    "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6",
+    "table", "thead", "tbody", "tr", "th", "td",
+}  # fmt: skip
+_ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "code": {"class"},
+    "pre": {"class"},
+    "span": {"class"},
+    "ol": {"start"},
+    "th": {"align"},
+    "td": {"align"},
+}
+_CLEANER = nh3.Cleaner(
+    tags=_ALLOWED_TAGS,
+    attributes=_ALLOWED_ATTRIBUTES,
+    url_schemes={"http", "https", "mailto"},
+    link_rel="noopener noreferrer nofollow",
+    strip_comments=True,
+)
+# Transcript kinds whose text is the learner's own words: shown verbatim, never as Markdown.
+PLAIN_TEXT_KINDS = frozenset({"answer"})
+
+
+def _highlight(code: str, language: str, _attrs: str) -> str:
+    name = language.strip().split()[0] if language.strip() else ""
+    try:
+        lexer = get_lexer_by_name(name) if name else None
+    except ClassNotFound:
+        lexer = None
+    body = highlight(code, lexer, _FORMATTER) if lexer is not None else html.escape(code)
+    label = f' class="language-{html.escape(name)}"' if lexer is not None else ""
+    return f'<pre class="code"><code{label}>{body}</code></pre>\n'
+
+
+_MARKDOWN = MarkdownIt(
+    "commonmark", {"html": False, "linkify": False, "typographer": False, "highlight": _highlight}
+).enable(["table", "strikethrough"])
+
+
+@lru_cache(maxsize=8192)
+def markdown_html(text: str) -> str:
+    """Given Markdown, return sanitised HTML (block level)."""
+    return _CLEANER.clean(_MARKDOWN.render(text))
+
+
+@lru_cache(maxsize=8192)
+def inline_html(text: str) -> str:
+    """Given a line of Markdown (e.g. a choice), return sanitised inline HTML."""
+    return _CLEANER.clean(_MARKDOWN.renderInline(text))
+
+
+def plain_html(text: str) -> str:
+    """Given untrusted plain text, return it escaped, paragraphs and line breaks kept."""
+    paragraphs = [p for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
+    return "".join(
+        "<p>" + "<br>".join(html.escape(line) for line in p.split("\n")) + "</p>"
+        for p in paragraphs
+    )
+
+
+def highlight_css() -> str:
+    """The stylesheet for highlighted code (light, with a dark-scheme variant)."""
+    light = _FORMATTER.get_style_defs(".code")
+    dark = HtmlFormatter(nowrap=True, classprefix=CODE_CLASS_PREFIX, style="monokai")
+    return f"{light}\n@media (prefers-color-scheme: dark) {{\n{dark.get_style_defs('.code')}\n}}\n"
+
+
+def render_view(view: SessionView) -> dict[str, Any]:
+    """The session view as JSON (``view_to_dict``) plus sanitised HTML for every text in it."""
+    data = view_to_dict(view)
+    step = data.get("step")
+    if step is not None:
+        step["body_html"] = markdown_html(step["body"]) if step.get("body") else None
+        step["prompt_html"] = markdown_html(step["prompt"]) if step.get("prompt") else None
+        step["choices_html"] = [inline_html(choice) for choice in step.get("choices", [])]
+        if isinstance(step.get("explanation"), str):
+            step["explanation_html"] = markdown_html(step["explanation"])
+    for entry in data.get("transcript", []):
+        text = entry.get("text") or ""
+        entry["html"] = (
+            plain_html(text) if entry.get("kind") in PLAIN_TEXT_KINDS else markdown_html(text)
+        )
+        if isinstance(entry.get("explanation"), str):
+            entry["explanation_html"] = markdown_html(entry["explanation"])
+        for item in entry.get("items", []):
+            item["feedback_html"] = markdown_html(item.get("feedback") or "")
+    return data

@@ -1,0 +1,1 @@
+"""Pydantic request and response models: the typed edge of the HTTP API (and its OpenAPI)."""

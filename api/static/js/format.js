@@ -1,0 +1,74 @@
+// Labels and number formatting shared by the views.
+
+export const KIND_LABELS = {
+  gate: "Reading",
+  mcq: "Single choice",
+  multi: "Multiple choice",
+  true_false: "True or false",
+  chat: "Written answer",
+};
+
+export const STATUS_LABELS = {
+  created: "Not started",
+  active: "In progress",
+  completed: "Completed",
+  abandoned: "Abandoned",
+};
+
+export const LEVEL_XP = 500;
+
+/** A score with at most two decimals and no trailing zeros: 13.5, 15, 0.33. */
+export function points(value) {
+  const n = Number(value) || 0;
+  return String(Math.round(n * 100) / 100);
+}
+
+export function percent(value) {
+  return `${Math.round(Number(value) || 0)}%`;
+}
+
+export function capitalise(text) {
+  const t = String(text || "");
+  return t ? t[0].toUpperCase() + t.slice(1) : t;
+}
+
+/** "print-displays" → "Print displays". */
+export function humanise(id) {
+  return capitalise(String(id || "").replace(/[-_]+/g, " ").trim());
+}
+
+export function date(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  return d.toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
+}
+
+export function dateTime(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  return d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+
+export function money(value) {
+  const n = Number(value) || 0;
+  if (n === 0) return "$0";
+  if (n < 0.01) return `$${n.toFixed(4)}`;
+  return `$${n.toFixed(2)}`;
+}
+
+export function levelFor(xp) {
+  return 1 + Math.floor((Number(xp) || 0) / LEVEL_XP);
+}
+
+export function plural(n, one, many = `${one}s`) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** Initials for an avatar: "Ada Lovelace" → "AL". */
+export function initials(name) {
+  const parts = String(name || "?").trim().split(/\s+/).filter(Boolean);
+  const letters = parts.slice(0, 2).map((p) => Array.from(p)[0] || "");
+  return (letters.join("") || "?").toUpperCase();
+}

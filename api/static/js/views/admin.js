@@ -1,0 +1,89 @@
+// Admin analytics: completions, pass rate per challenge, most-failed steps, daily active learners,
+// XP and LLM cost, drawn as SVG charts (GET /api/admin/analytics).
+
+import * as api from "../api.js";
+import { barChart, seriesChart } from "../charts.js";
+import { h } from "../dom.js";
+import { money, percent } from "../format.js";
+
+function num(value) {
+  const n = Number(value);
+  return Number.isFinite(n) ? n : 0;
+}
+
+function list(value) {
+  return Array.isArray(value) ? value : [];
+}
+
+/** A pass rate as a percentage: the API sends a fraction (0–1), or null with nothing completed. */
+function passPercent(row) {
+  if (row.pass_rate === null || row.pass_rate === undefined) {
+    return row.completed ? (100 * num(row.passed)) / num(row.completed) : 0;
+  }
+  return num(row.pass_rate) * 100;
+}
+
+function tile(label, value, note) {
+  return h(
+    "div",
+    { class: "card stat" },
+    h("p", { class: "stat-label", text: label }),
+    h("p", { class: "stat-value", text: value }),
+    note ? h("p", { class: "muted small", text: note }) : null,
+  );
+}
+
+function series(rows, key) {
+  return list(rows)
+    .map((r) => ({ x: String(r.day ?? r.date ?? ""), y: num(r[key]) }))
+    .filter((p) => p.x)
+    .sort((a, b) => a.x.localeCompare(b.x));
+}
+
+export async function renderAdmin() {
+  const data = (await api.analytics()) || {};
+  const challenges = list(data.challenges);
+  const passItems = challenges.map((r) => ({
+    label: `${r.title || r.challenge_id} (${num(r.completed)} completed)`,
+    value: passPercent(r),
+    display: r.completed ? percent(passPercent(r)) : "—",
+  }));
+  const failedItems = list(data.most_failed_steps)
+    .slice(0, 10)
+    .map((r) => ({
+      label: `${r.challenge_title || r.challenge_id} · ${r.step_title || r.step_id}`,
+      value: num(r.failures),
+      display: String(num(r.failures)),
+    }));
+  const active = series(data.daily_active_learners, "learners");
+  const cost = series(data.llm_cost_per_day, "cost_usd");
+  const overall = data.pass_rate === null || data.pass_rate === undefined ? null : num(data.pass_rate) * 100;
+
+  const el = h(
+    "section",
+    { class: "admin" },
+    h(
+      "div",
+      { class: "page-head" },
+      h("div", {}, h("h1", {}, "Analytics"), h("p", { class: "muted" }, "How learners are doing across all challenges.")),
+    ),
+    h(
+      "div",
+      { class: "stats" },
+      tile("Learners", String(num(data.learners)), `${num(data.sessions)} sessions`),
+      tile("Completions", String(num(data.completions)), overall === null ? null : `${percent(overall)} passed`),
+      tile("XP granted", String(num(data.xp_granted))),
+      tile("LLM cost", money(num(data.llm_cost_usd)), `${num(data.llm_calls)} calls`),
+    ),
+    h(
+      "div",
+      { class: "chart-grid" },
+      h("div", { class: "card" }, barChart({ title: "Pass rate per challenge", items: passItems, max: 100, unitLabel: "Pass rate", tone: "success" })),
+      h("div", { class: "card" }, barChart({ title: "Most-failed steps", items: failedItems, unitLabel: "Failed attempts", tone: "danger" })),
+      h("div", { class: "card" }, seriesChart({ title: "Daily active learners", points: active, kind: "line", integer: true, unitLabel: "Learners", format: (v) => String(Math.round(v)) })),
+      h("div", { class: "card" }, seriesChart({ title: "LLM cost per day", points: cost, kind: "columns", unitLabel: "Cost", tone: "accent", format: money })),
+    ),
+    data.generated_at ? h("p", { class: "muted small" }, `Generated ${new Date(data.generated_at).toLocaleString()}.`) : null,
+  );
+  return { el, title: "Analytics" };
+}

@@ -1,0 +1,190 @@
+// The session transcript: GM narration, the learner's answers, feedback per rubric item, hints and
+// explanations. New lines are appended (never re-rendered), so the log's live region announces only them.
+
+import { h, richText } from "../dom.js";
+import { humanise, points } from "../format.js";
+
+const FLAG_TEXT = {
+  instruction_attempt: "This answer tried to give the grader instructions; only its content was graded.",
+};
+
+function sourceLabel(source) {
+  if (!source || source === "authored" || source === "engine") return null;
+  if (source === "offline" || source.startsWith("offline")) return "offline";
+  return "AI";
+}
+
+function narration(entry) {
+  const label = sourceLabel(entry.source);
+  return h(
+    "li",
+    { class: "entry entry-narration" },
+    h("div", { class: "entry-avatar gm", "aria-hidden": "true" }, "GM"),
+    h(
+      "div",
+      { class: "entry-body" },
+      h("p", { class: "entry-who" }, "Game Master", label === "AI" ? h("span", { class: "tag-ai" }, "AI") : null),
+      richText("div", { class: "prose" }, entry.html, entry.text),
+    ),
+  );
+}
+
+function answer(entry) {
+  // The learner's own words: always text, whatever the server sends alongside.
+  return h(
+    "li",
+    { class: "entry entry-answer" },
+    h(
+      "div",
+      { class: "entry-body" },
+      h("p", { class: "entry-who" }, "You"),
+      h("p", { class: "answer-text", text: entry.text }),
+    ),
+  );
+}
+
+function feedback(entry) {
+  const passed = entry.passed === true;
+  const hasScore = entry.score !== null && entry.score !== undefined;
+  const items = Array.isArray(entry.items) ? entry.items : [];
+  const flags = Array.isArray(entry.flags) ? entry.flags : [];
+  return h(
+    "li",
+    { class: ["entry", "entry-feedback", passed ? "is-pass" : "is-fail"] },
+    h("div", { class: ["entry-avatar", passed ? "pass" : "fail"], "aria-hidden": "true" }, passed ? "✓" : "✗"),
+    h(
+      "div",
+      { class: "entry-body" },
+      h(
+        "p",
+        { class: "entry-who" },
+        passed ? "Correct" : "Not yet",
+        hasScore
+          ? h("span", { class: "score-pill", text: `${points(entry.score)} / ${points(entry.max_points)} points` })
+          : null,
+      ),
+      richText("div", { class: "prose feedback-text" }, entry.html, entry.text),
+      items.length
+        ? h(
+            "ul",
+            { class: "rubric", "aria-label": "Score per rubric item" },
+            items.map((item) => {
+              const full = Number(item.points) >= Number(item.max_points);
+              const none = Number(item.points) <= 0;
+              return h(
+                "li",
+                { class: ["rubric-item", full ? "full" : none ? "none" : "part"] },
+                h(
+                  "div",
+                  { class: "rubric-head" },
+                  h("span", { class: "rubric-name", text: humanise(item.id) }),
+                  h("span", { class: "rubric-points", text: `${points(item.points)} / ${points(item.max_points)}` }),
+                ),
+                item.feedback ? richText("div", { class: "rubric-feedback prose" }, item.feedback_html, item.feedback) : null,
+              );
+            }),
+          )
+        : null,
+      flags.map((flag) => h("p", { class: "flag", text: FLAG_TEXT[flag] || `Flagged: ${humanise(flag)}` })),
+      entry.provisional
+        ? h("p", { class: "provisional" }, "Provisional grade: the AI grader was unavailable, so the offline grader scored this answer.")
+        : null,
+    ),
+  );
+}
+
+function hint(entry) {
+  return h(
+    "li",
+    { class: "entry entry-hint" },
+    h("div", { class: "entry-avatar hint", "aria-hidden": "true" }, "?"),
+    h(
+      "div",
+      { class: "entry-body" },
+      h("p", { class: "entry-who" }, "Hint", sourceLabel(entry.source) === "AI" ? h("span", { class: "tag-ai" }, "AI") : null),
+      richText("div", { class: "prose" }, entry.html, entry.text),
+    ),
+  );
+}
+
+function explanation(entry) {
+  return h(
+    "li",
+    { class: "entry entry-explanation" },
+    h("div", { class: "entry-avatar explain", "aria-hidden": "true" }, "i"),
+    h(
+      "div",
+      { class: "entry-body" },
+      h("p", { class: "entry-who" }, "Explanation"),
+      richText("div", { class: "prose" }, entry.html, entry.text),
+    ),
+  );
+}
+
+const RENDERERS = { narration, answer, feedback, hint, explanation };
+
+function renderEntry(entry) {
+  const render = RENDERERS[entry.kind] || narration;
+  const li = render(entry);
+  li.dataset.kind = entry.kind;
+  li.dataset.step = entry.step_id || "";
+  return li;
+}
+
+function keyOf(entry) {
+  return [entry.at, entry.kind, entry.step_id, entry.attempt ?? "", (entry.text || "").length].join("|");
+}
+
+function sameKeys(a, b) {
+  return a.length === b.length && a.every((k, i) => k === b[i]);
+}
+
+/** A transcript list that appends only the entries it has not shown yet; ``titles`` names the steps. */
+export function createTranscript(titles = {}) {
+  const list = h("ol", { class: "transcript", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
+  let shown = []; // keys of the entries on screen, in order
+  let lastStep = null;
+
+  function divider(stepId) {
+    return h("li", { class: "entry-divider", "aria-hidden": "true" }, h("span", { text: titles[stepId] || humanise(stepId) }));
+  }
+
+  function appendEntries(entries) {
+    const added = [];
+    for (const entry of entries) {
+      if (entry.step_id && entry.step_id !== lastStep) {
+        list.appendChild(divider(entry.step_id));
+        lastStep = entry.step_id;
+      }
+      const li = renderEntry(entry);
+      list.appendChild(li);
+      added.push(li);
+    }
+    return added;
+  }
+
+  /** Show ``entries``; return the list items that are new. */
+  function update(entries) {
+    const keys = entries.map(keyOf);
+    // The server keeps a bounded tail, so the old window may have slid: find where it overlaps.
+    for (let drop = 0; drop <= shown.length; drop += 1) {
+      const kept = shown.slice(drop);
+      if (kept.length > keys.length || !sameKeys(kept, keys.slice(0, kept.length))) continue;
+      if (drop > 0) {
+        let removed = 0;
+        while (removed < drop && list.firstChild) {
+          if (!list.firstChild.classList.contains("entry-divider")) removed += 1;
+          list.removeChild(list.firstChild);
+        }
+      }
+      shown = keys;
+      return appendEntries(entries.slice(kept.length));
+    }
+    list.textContent = "";
+    lastStep = null;
+    shown = keys;
+    return appendEntries(entries);
+  }
+
+  return { el: list, update };
+}

@@ -1,0 +1,103 @@
+"""JWT access tokens (HS256 by default) and the SECRET_KEY they are signed with."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from core.bootstrap import ConfigurationError
+from core.config import Settings
+from core.errors import Unauthorized
+from core.service.actor import Actor
+
+log = logging.getLogger(__name__)
+
+# RFC 7518 §3.2: an HMAC key at least as long as the hash output.
+MIN_SECRET_LENGTH = {"HS256": 32, "HS384": 48, "HS512": 64}
+ALGORITHMS = frozenset(MIN_SECRET_LENGTH)
+ISSUER = "curiouscore"
+TOKEN_INVALID = "your sign-in is not valid or has expired; please log in again"  # noqa: S105
+
+
+def resolve_secret(settings: Settings) -> str:
+    """Return the signing key; refuse a missing or weak one unless ``ENV=development``.
+
+    In development a random key is made for this process only (access tokens end with it; the
+    refresh tokens in the database keep working). The key itself is never logged.
+    """
+    configured = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    minimum = MIN_SECRET_LENGTH.get(settings.algorithm, 64)
+    if len(configured.encode("utf-8")) >= minimum:
+        return configured
+    if settings.env != "development":
+        problem = "missing" if not configured else f"shorter than {minimum} bytes"
+        raise ConfigurationError(
+            f"SECRET_KEY is {problem}: set it to at least {minimum} random characters for "
+            f"{settings.algorithm} (e.g. `openssl rand -hex 32`); only ENV=development may run "
+            "without one"
+        )
+    log.warning(
+        "SECRET_KEY is missing or weak; using a random key for this development process only "
+        "(access tokens stop working when it restarts)"
+    )
+    return secrets.token_urlsafe(64)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    token: str
+    expires_in: int
+
+
+class AccessTokens:
+    """Issues and checks short-lived access tokens: ``sub``, ``role``, ``iat``, ``exp``, ``jti``."""
+
+    def __init__(self, secret: str, *, algorithm: str = "HS256", ttl: timedelta) -> None:
+        if algorithm not in ALGORITHMS:
+            raise ConfigurationError(
+                f"ALGORITHM={algorithm} is not supported; use one of {', '.join(sorted(ALGORITHMS))}"
+            )
+        self._secret = secret
+        self._algorithm = algorithm
+        self._ttl = ttl
+
+    def issue(self, learner_id: str, role: str) -> AccessToken:
+        now = datetime.now(UTC)
+        claims = {
+            "iss": ISSUER,
+            "sub": learner_id,
+            "role": role,
+            "iat": now,
+            "exp": now + self._ttl,
+            "jti": uuid.uuid4().hex,
+            "typ": "access",
+        }
+        token = jwt.encode(claims, self._secret, algorithm=self._algorithm)
+        return AccessToken(token, int(self._ttl.total_seconds()))
+
+    def verify(self, token: str) -> Actor:
+        """Return the actor the token names, or raise ``Unauthorized``."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[self._algorithm],
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "sub", "jti"]},
+                leeway=5,
+            )
+        except jwt.PyJWTError:
+            raise Unauthorized(TOKEN_INVALID) from None
+        subject, role = claims.get("sub"), claims.get("role", "learner")
+        if (
+            claims.get("typ") != "access"
+            or not isinstance(subject, str)
+            or not isinstance(role, str)
+        ):
+            raise Unauthorized(TOKEN_INVALID)
+        return Actor(subject, role)

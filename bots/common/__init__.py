@@ -1,0 +1,1 @@
+"""What the Discord and Slack adapters share: component ids and platform-neutral text."""

@@ -1,0 +1,127 @@
+"""The discord.py client: intents, sharding, the API base, and the cogs loaded in ``setup_hook``."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import discord
+from discord.ext import commands
+
+from bots.discord.api import use_gateway_of_api
+from bots.discord.errors import report_error
+from bots.discord.options import DiscordOptions
+from bots.discord.threads import Archiver, EditThrottle
+from core.bootstrap import Services
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+EXTENSIONS = ("bots.discord.cogs.commands", "bots.discord.cogs.steps")
+
+
+@dataclass(slots=True)
+class BotContext:
+    """What the cogs share: the core services and the bot's own options and helpers."""
+
+    services: Services
+    options: DiscordOptions
+    throttle: EditThrottle
+    archiver: Archiver
+    api_url: str | None
+
+
+class CuriousBot(commands.Bot):
+    """One connection to the gateway (the default)."""
+
+    curious: BotContext
+
+    async def setup_hook(self) -> None:
+        await prepare(self)
+
+    async def close(self) -> None:
+        await self.curious.archiver.drain()
+        await super().close()
+
+
+class ShardedCuriousBot(commands.AutoShardedBot):
+    """``DISCORD_SHARDS`` set: discord.py's AutoShardedClient over several gateway connections."""
+
+    curious: BotContext
+
+    async def setup_hook(self) -> None:
+        await prepare(self)
+
+    async def close(self) -> None:
+        await self.curious.archiver.drain()
+        await super().close()
+
+
+AnyBot = CuriousBot | ShardedCuriousBot
+
+
+def intents_for(options: DiscordOptions) -> discord.Intents:
+    """Slash commands and components need only ``guilds``; thread messages need the privileged
+    message-content intent, so they are read only when ``DISCORD_MESSAGE_CONTENT`` is on."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    if options.message_content:
+        intents.guild_messages = True
+        intents.message_content = True
+    return intents
+
+
+def create_bot(
+    services: Services, options: DiscordOptions | None = None, *, api_url: str | None = None
+) -> AnyBot:
+    options = options or DiscordOptions()
+    common: dict[str, object] = {
+        "command_prefix": commands.when_mentioned,
+        "intents": intents_for(options),
+        "help_command": None,
+        "allowed_mentions": discord.AllowedMentions.none(),
+    }
+    bot: AnyBot
+    if options.shards is not None:
+        # 0 lets Discord recommend the count (GET /gateway/bot).
+        shard_count = options.shards or None
+        bot = ShardedCuriousBot(shard_count=shard_count, **common)  # type: ignore[arg-type]
+    else:
+        bot = CuriousBot(**common)  # type: ignore[arg-type]
+    bot.curious = BotContext(
+        services=services,
+        options=options,
+        throttle=EditThrottle(options.edit_interval_seconds),
+        archiver=Archiver(bot.http, options.archive_after_seconds),
+        api_url=api_url,
+    )
+    return bot
+
+
+def context_of(bot: commands.Bot | commands.AutoShardedBot) -> BotContext:
+    context = getattr(bot, "curious", None)
+    if not isinstance(context, BotContext):
+        raise TypeError("the CuriousCore cogs need a bot made by create_bot")
+    return context
+
+
+async def prepare(bot: AnyBot) -> None:
+    """Runs after login, before the gateway connects: gateway address, cogs, command sync."""
+    context = bot.curious
+    if context.api_url:
+        await use_gateway_of_api(bot)
+    for extension in EXTENSIONS:
+        await bot.load_extension(extension)
+    bot.tree.on_error = _on_tree_error  # type: ignore[method-assign]
+    for guild_id in context.options.sync_guilds:
+        guild = discord.Object(id=guild_id)
+        bot.tree.copy_global_to(guild=guild)
+        await bot.tree.sync(guild=guild)
+    synced = await bot.tree.sync()
+    log.info("discord commands synced: %s", ", ".join(sorted(c.name for c in synced)))
+
+
+async def _on_tree_error(
+    interaction: discord.Interaction, error: discord.app_commands.AppCommandError
+) -> None:
+    await report_error(interaction, error)

@@ -1,0 +1,193 @@
+"""Slash commands: /challenges, /play, /hint, /status, /leaderboard, /link, /abandon.
+
+Each one defers first (Discord allows 3 seconds), then calls one service function, then renders.
+"""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bots.discord.bot import PLATFORM, BotContext, context_of
+from bots.discord.errors import NotHere
+from bots.discord.render import (
+    autocomplete_choices,
+    challenges_embed,
+    leaderboard_embed,
+    profile_embed,
+    progress_messages,
+    session_messages,
+    status_embed,
+)
+from bots.discord.text import clip, untrusted
+from bots.discord.threads import NO_PINGS, THREAD_NAME_LIMIT, post, post_first_as_reply
+from core.engine.view import UiMode
+from core.service.actor import Actor
+from core.store.chat import ChatThread
+
+
+class SessionCommands(commands.Cog):
+    def __init__(self, bot: commands.Bot, context: BotContext) -> None:
+        self.bot = bot
+        self.context = context
+        self.services = context.services
+
+    # -- catalogue and learners ----------------------------------------------------------------
+
+    @app_commands.command(name="challenges", description="List the challenges you can play.")
+    async def challenges(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        summaries = await self.services.catalog.summaries()
+        await interaction.followup.send(
+            embed=challenges_embed(summaries), allowed_mentions=NO_PINGS
+        )
+
+    @app_commands.command(name="leaderboard", description="The learners with the most XP.")
+    async def leaderboard(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        entries = await self.services.learners.leaderboard(10)
+        await interaction.followup.send(embed=leaderboard_embed(entries), allowed_mentions=NO_PINGS)
+
+    @app_commands.command(name="link", description="Link this Discord account to your web account.")
+    @app_commands.describe(
+        code="The one-time code from the web app (Profile → Link a chat account)."
+    )
+    async def link(self, interaction: discord.Interaction, code: str) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if not await self._first(interaction):
+            return
+        learner = await self.services.accounts.link(PLATFORM, str(interaction.user.id), code)
+        await interaction.followup.send(
+            f"Linked: you now play as **{untrusted(learner.display_name)}**, "
+            "with the same XP and history on the web and here.",
+            ephemeral=True,
+            allowed_mentions=NO_PINGS,
+        )
+
+    # -- sessions -------------------------------------------------------------------------------
+
+    @app_commands.command(name="play", description="Start (or resume) a challenge in a thread.")
+    @app_commands.describe(challenge="The challenge to play.")
+    async def play(self, interaction: discord.Interaction, challenge: str) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        channel = interaction.channel
+        if isinstance(channel, discord.Thread):
+            channel = channel.parent
+        if interaction.guild is None or not isinstance(channel, discord.TextChannel):
+            raise NotHere(
+                "Use /play in a text channel of a server: each session gets a thread there."
+            )
+        if not await self._first(interaction):
+            return
+        actor = await self._actor(interaction)
+        start = await self.services.chat.play(actor, challenge)
+        view = start.view
+        if start.thread is not None:
+            resumed = self.bot.get_partial_messageable(int(start.thread.thread_id))
+            await post(resumed, session_messages(view))
+            await interaction.followup.send(
+                f"You already have **{untrusted(view.title)}** in progress: carry on in "
+                f"<#{start.thread.thread_id}>.",
+                ephemeral=True,
+            )
+            return
+        private = self.context.options.private_in(interaction.guild.id)
+        thread = await channel.create_thread(
+            name=clip(f"{view.title} · {interaction.user.display_name}", THREAD_NAME_LIMIT),
+            type=discord.ChannelType.private_thread
+            if private
+            else discord.ChannelType.public_thread,
+            invitable=not private,  # only moderators add people to a private session
+            auto_archive_duration=1440,
+        )
+        await thread.add_user(interaction.user)
+        await self.services.chat.bind_thread(
+            actor,
+            platform=PLATFORM,
+            scope_id=str(interaction.guild.id),
+            thread_id=str(thread.id),
+            channel_id=str(channel.id),
+            session_id=view.session_id,
+        )
+        await post(thread, progress_messages(None, view))
+        verb = "Resumed" if start.resumed else "Started"
+        await interaction.followup.send(
+            f"{verb} **{untrusted(view.title)}** in {thread.mention}.", ephemeral=True
+        )
+
+    @play.autocomplete("challenge")
+    async def play_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        summaries = await self.services.catalog.summaries()
+        return [
+            app_commands.Choice(name=name, value=value)
+            for name, value in autocomplete_choices(summaries, current)
+        ]
+
+    @app_commands.command(name="hint", description="Take a hint on the current step.")
+    async def hint(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        if not await self._first(interaction):
+            return
+        actor, bound = await self._session_here(interaction)
+        before = await self.services.game.get_view(actor, bound.session_id)
+        if before.step is None:
+            raise NotHere("This session has no step to take a hint on.")
+        after = await self.services.game.request_hint(
+            actor, bound.session_id, before.step.id, idempotency_key=str(interaction.id)
+        )
+        await post_first_as_reply(interaction, progress_messages(before, after))
+
+    @app_commands.command(name="status", description="Your progress here, or your profile.")
+    async def status(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        actor = await self._actor(interaction)
+        bound = await self._binding(interaction)
+        if bound is None:
+            profile = await self.services.learners.profile(actor)
+            await interaction.followup.send(embed=profile_embed(profile), ephemeral=True)
+            return
+        view = await self.services.game.get_view(actor, bound.session_id)
+        await interaction.followup.send(embed=status_embed(view), ephemeral=True)
+
+    @app_commands.command(name="abandon", description="Give up the session in this thread.")
+    async def abandon(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        if not await self._first(interaction):
+            return
+        actor, bound = await self._session_here(interaction)
+        view = await self.services.game.abandon(
+            actor, bound.session_id, idempotency_key=str(interaction.id)
+        )
+        await post_first_as_reply(interaction, session_messages(view))
+        if view.ui_mode is UiMode.ABANDONED:
+            self.context.archiver.schedule(int(bound.thread_id))
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    async def _first(self, interaction: discord.Interaction) -> bool:
+        """False for a repeated delivery of the same interaction: it must append nothing."""
+        return await self.services.chat.first_delivery(PLATFORM, str(interaction.id))
+
+    async def _actor(self, interaction: discord.Interaction) -> Actor:
+        user = interaction.user
+        return await self.services.chat.actor(PLATFORM, str(user.id), user.display_name)
+
+    async def _binding(self, interaction: discord.Interaction) -> ChatThread | None:
+        if interaction.guild_id is None or interaction.channel_id is None:
+            return None
+        return await self.services.chat.session_in_thread(
+            PLATFORM, str(interaction.guild_id), str(interaction.channel_id)
+        )
+
+    async def _session_here(self, interaction: discord.Interaction) -> tuple[Actor, ChatThread]:
+        bound = await self._binding(interaction)
+        if bound is None:
+            raise NotHere("Use this inside a session thread (start one with /play).")
+        return await self._actor(interaction), bound
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(SessionCommands(bot, context_of(bot)))

@@ -1,0 +1,226 @@
+"""Buttons, selects, the Answer modal and (with the message-content intent) thread messages.
+
+Every component carries ``cc:<session>:<step>:<action>[:<arg>]``, so one listener routes clicks on
+messages from any earlier run of the bot: nothing has to be registered again after a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+from discord.ext import commands
+
+from bots.common.ids import ComponentId, decode, encode
+from bots.discord.bot import PLATFORM, BotContext, context_of
+from bots.discord.components import apply_selection, disabled
+from bots.discord.errors import report_error, report_message_error, send_private
+from bots.discord.render import progress_messages, selection_from_mask
+from bots.discord.threads import post
+from core.engine.events import Answer
+from core.engine.view import SessionView, StepView, UiMode
+from core.errors import InvalidAnswer, SessionNotActive, StepNotCurrent
+from core.service.actor import Actor
+
+log = logging.getLogger(__name__)
+
+ANSWER_FIELD = "answer"
+ANSWER_MAX = 4000  # Discord's text input limit (the engine accepts up to 5,000)
+PICK_FIRST = "Choose at least one answer in the menu, then press Submit."
+
+
+class AnswerModal(discord.ui.Modal, title="Your answer"):
+    """The chat-step answer form; its submission is routed by custom id like any component."""
+
+    answer: discord.ui.TextInput[AnswerModal] = discord.ui.TextInput(
+        label="Answer",
+        custom_id=ANSWER_FIELD,
+        style=discord.TextStyle.paragraph,
+        min_length=1,
+        max_length=ANSWER_MAX,
+    )
+
+    def __init__(self, custom_id: str) -> None:
+        super().__init__(custom_id=custom_id, timeout=900)
+
+
+class StepInteractions(commands.Cog):
+    def __init__(self, context: BotContext) -> None:
+        self.context = context
+        self.services = context.services
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        if interaction.type not in (
+            discord.InteractionType.component,
+            discord.InteractionType.modal_submit,
+        ):
+            return
+        data: dict[str, Any] = dict(interaction.data or {})
+        raw = data.get("custom_id")
+        parsed = decode(raw) if isinstance(raw, str) else None
+        if parsed is None:
+            return
+        try:
+            await self._route(interaction, parsed, data)
+        except Exception as error:  # one handler turns every failure into a friendly message
+            await report_error(interaction, error)
+
+    async def _route(
+        self, interaction: discord.Interaction, parsed: ComponentId, data: dict[str, Any]
+    ) -> None:
+        # Answers that need no database are given at once, as the interaction's own response.
+        if parsed.action == "modal":
+            answer_id = encode(ComponentId(parsed.session_id, parsed.step_id, "answer"))
+            await interaction.response.send_modal(AnswerModal(answer_id))
+            return
+        if parsed.action == "toggle":
+            await self._toggle(interaction, [str(v) for v in data.get("values", [])])
+            return
+        if parsed.action == "submit" and not parsed.arg:
+            await send_private(interaction, PICK_FIRST)
+            return
+        await interaction.response.defer()
+        if not await self.services.chat.first_delivery(PLATFORM, str(interaction.id)):
+            return
+        user = interaction.user
+        actor = await self.services.chat.actor(PLATFORM, str(user.id), user.display_name)
+        before = await self.services.game.get_view(actor, parsed.session_id)
+        step = _current_step(before, parsed.step_id)
+        after = await self._act(actor, parsed, step, interaction, data)
+        channel = interaction.channel
+        if isinstance(channel, discord.abc.Messageable):
+            await post(channel, progress_messages(before, after))
+        if after.step is None or after.step.id != step.id:
+            await self._close_buttons(interaction)
+        if after.ui_mode in (UiMode.COMPLETED, UiMode.ABANDONED) and interaction.channel_id:
+            self.context.archiver.schedule(interaction.channel_id)
+
+    async def _act(
+        self,
+        actor: Actor,
+        parsed: ComponentId,
+        step: StepView,
+        interaction: discord.Interaction,
+        data: dict[str, Any],
+    ) -> SessionView:
+        game, key = self.services.game, str(interaction.id)
+        session_id, step_id = parsed.session_id, parsed.step_id
+        if parsed.action == "continue":
+            return await game.continue_gate(actor, session_id, step_id, idempotency_key=key)
+        if parsed.action == "hint":
+            return await game.request_hint(actor, session_id, step_id, idempotency_key=key)
+        answer = _answer(step, parsed, data)
+        return await game.submit_answer(actor, session_id, step_id, answer, idempotency_key=key)
+
+    async def _toggle(self, interaction: discord.Interaction, values: list[str]) -> None:
+        if interaction.message is None:
+            return
+        view = discord.ui.View.from_message(interaction.message, timeout=None)
+        await interaction.response.edit_message(view=apply_selection(view, values))
+        view.stop()
+
+    async def _close_buttons(self, interaction: discord.Interaction) -> None:
+        """Grey out the answered step's components (an edit: throttled per thread)."""
+        message = interaction.message
+        if message is None or not message.components or interaction.channel_id is None:
+            return
+        view = disabled(discord.ui.View.from_message(message, timeout=None))
+
+        async def edit() -> None:
+            await interaction.edit_original_response(view=view)
+            view.stop()
+
+        try:
+            await self.context.throttle.run(interaction.channel_id, edit)
+        except discord.HTTPException as error:
+            # Cosmetic only: the answer is recorded, and old buttons say "that step is closed".
+            log.warning("could not disable old components: %s", error.status)
+
+    # -- plain thread messages (needs the message-content intent) -------------------------------
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if (
+            not self.context.options.message_content
+            or message.author.bot
+            or message.guild is None
+            or not message.content.strip()
+        ):
+            return
+        bound = await self.services.chat.session_in_thread(
+            PLATFORM, str(message.guild.id), str(message.channel.id)
+        )
+        if bound is None:
+            return
+        author = message.author
+        actor = await self.services.chat.actor(PLATFORM, str(author.id), author.display_name)
+        if actor.learner_id != bound.learner_id:
+            return
+        try:
+            view = await self.services.game.get_view(actor, bound.session_id)
+            if view.step is None or view.step.kind != "chat":
+                return
+            if not await self.services.chat.first_delivery(PLATFORM, f"message:{message.id}"):
+                return
+            async with message.channel.typing():
+                after = await self.services.game.submit_answer(
+                    actor,
+                    bound.session_id,
+                    view.step.id,
+                    message.content[:5000],
+                    idempotency_key=f"message:{message.id}",
+                )
+            await post(message.channel, progress_messages(view, after))
+            if after.ui_mode is UiMode.COMPLETED:
+                self.context.archiver.schedule(message.channel.id)
+        except Exception as error:  # the same single translation as for interactions
+            await report_message_error(message, error)
+
+
+def _current_step(view: SessionView, step_id: str) -> StepView:
+    if view.status != "active" or view.step is None:
+        raise SessionNotActive("this session is over")
+    if view.step.id != step_id:
+        raise StepNotCurrent("that step is closed")
+    return view.step
+
+
+def _answer(step: StepView, parsed: ComponentId, data: dict[str, Any]) -> Answer:
+    """The answer a component carries, in the shape the step's kind takes."""
+    if step.kind == "true_false":
+        return parsed.arg == "t"
+    if step.kind == "multi":
+        return selection_from_mask(parsed.arg)
+    if step.kind == "mcq":
+        raw = parsed.arg or next(iter(data.get("values", [])), "")
+        if not raw.isdigit():
+            raise InvalidAnswer("choose one of the answers")
+        return int(raw)
+    if step.kind == "chat":
+        text = _text_input(data.get("components", []), ANSWER_FIELD)
+        if not text or not text.strip():
+            raise InvalidAnswer("write an answer first")
+        return text
+    raise InvalidAnswer("this step takes no answer; press Continue")
+
+
+def _text_input(components: list[Any], custom_id: str) -> str | None:
+    """The value of a modal text input, wherever it sits (action rows or labels)."""
+    for component in components:
+        if not isinstance(component, dict):
+            continue
+        if component.get("custom_id") == custom_id and "value" in component:
+            return str(component["value"])
+        nested = component.get("components") or (
+            [component["component"]] if "component" in component else []
+        )
+        found = _text_input(nested, custom_id)
+        if found is not None:
+            return found
+    return None
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(StepInteractions(context_of(bot)))

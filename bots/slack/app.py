@@ -1,0 +1,126 @@
+"""Building the bolt ``AsyncApp``: single-workspace (``SLACK_BOT_TOKEN``) or multi-workspace OAuth."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bots.slack.conversation import Conversation
+from bots.slack.installations import memory_stores, sql_stores
+from bots.slack.listeners import register
+from bots.slack.poster import ChannelPacer, Poster
+from core.bootstrap import ConfigurationError, Services
+from core.config import Settings
+
+log = logging.getLogger(__name__)
+
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
+EVENTS_PATH = "/slack/events"
+
+
+def _secret(value: object) -> str | None:
+    getter = getattr(value, "get_secret_value", None)
+    return str(getter()) if getter is not None else None
+
+
+def socket_mode(settings: Settings) -> bool:
+    """Socket Mode (no public URL) when an app-level token is set; otherwise HTTP mode."""
+    return settings.slack_app_token is not None
+
+
+def multi_workspace(settings: Settings) -> bool:
+    return bool(settings.slack_client_id and settings.slack_client_secret) and not socket_mode(
+        settings
+    )
+
+
+def configured(settings: Settings) -> bool:
+    """True when Slack settings are there to run the bot at all."""
+    return settings.slack_bot_token is not None or multi_workspace(settings)
+
+
+def web_client(settings: Settings, token: str | None = None) -> AsyncWebClient:
+    """A Web API client on ``SLACK_API_URL`` that retries connection errors and 429s."""
+    base_url = (
+        settings.slack_api_url
+        if settings.slack_api_url.endswith("/")
+        else settings.slack_api_url + "/"
+    )
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        timeout=30,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+def check_settings(settings: Settings) -> None:
+    """Raise ``ConfigurationError`` naming what is missing for the chosen mode."""
+    if not configured(settings):
+        raise ConfigurationError(
+            "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET"
+        )
+    if not socket_mode(settings) and settings.slack_signing_secret is None:
+        raise ConfigurationError(
+            "SLACK_SIGNING_SECRET is needed in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
+        )
+
+
+@dataclass(slots=True)
+class SlackBot:
+    app: AsyncApp
+    conversation: Conversation
+    oauth_engine: AsyncEngine | None = None
+
+    async def aclose(self) -> None:
+        if self.oauth_engine is not None:
+            await self.oauth_engine.dispose()
+
+
+async def build_bot(services: Services, *, message_interval: float = 1.0) -> SlackBot:
+    """The bolt app with every listener registered, for Socket Mode or HTTP mode.
+
+    Raises ``ConfigurationError`` naming the missing setting.
+    """
+    settings = services.settings
+    check_settings(settings)
+    signing_secret = _secret(settings.slack_signing_secret)
+    engine = None
+    if multi_workspace(settings):
+        client_id = str(settings.slack_client_id)
+        if services.settings.database_url == "memory://":
+            installations, states, engine = await memory_stores(client_id)
+        else:
+            installations, states, engine = sql_stores(settings.database_url, client_id)
+        app = AsyncApp(
+            client=web_client(settings),
+            signing_secret=signing_secret or "",
+            oauth_settings=AsyncOAuthSettings(
+                client_id=client_id,
+                client_secret=_secret(settings.slack_client_secret),
+                scopes=[s.strip() for s in settings.slack_scopes.split(",") if s.strip()],
+                installation_store=installations,
+                state_store=states,
+                install_path=INSTALL_PATH,
+                redirect_uri_path=REDIRECT_PATH,
+            ),
+        )
+    else:
+        token = _secret(settings.slack_bot_token)
+        app = AsyncApp(client=web_client(settings, token), signing_secret=signing_secret or "")
+    conversation = Conversation(services, Poster(ChannelPacer(message_interval)))
+    register(app, conversation)
+    return SlackBot(app, conversation, engine)

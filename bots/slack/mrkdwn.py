@@ -1,0 +1,62 @@
+"""Slack ``mrkdwn`` text: escaping untrusted text and keeping within Block Kit's size limits."""
+
+from __future__ import annotations
+
+import re
+
+SECTION_LIMIT = 3000
+PLAIN_TEXT_LIMIT = 75  # button labels
+ELLIPSIS = "…"
+
+# Broadcasts typed without angle brackets still notify in some clients; a zero-width joiner after
+# the "@" keeps the word readable but inert.
+_BROADCAST = re.compile(r"@(here|channel|everyone)\b", re.IGNORECASE)
+
+
+def escape(text: str) -> str:
+    """Make learner or LLM text safe for mrkdwn: no links, mentions or ``<!here>`` broadcasts.
+
+    Slack's own control characters are ``&``, ``<`` and ``>``; once escaped, ``<!channel>`` and
+    ``<@U123>`` are shown as text and never notify anyone.
+    """
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _BROADCAST.sub("@\u2060\\1", escaped)
+
+
+def plain(text: str, limit: int = PLAIN_TEXT_LIMIT) -> str:
+    """Untrusted text for a ``plain_text`` field (a button label): one line, at most ``limit``."""
+    # plain_text is never parsed, but angle brackets are swapped anyway so that no label can even
+    # look like a mention or a link.
+    line = " ".join(text.split()).replace("<", "‹").replace(">", "›")
+    line = _BROADCAST.sub("@\u2060\\1", line)
+    return clip(line, limit) or "…"
+
+
+def clip(text: str, limit: int) -> str:
+    """Cut ``text`` to at most ``limit`` characters, marking the cut with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - len(ELLIPSIS)].rstrip() + ELLIPSIS
+
+
+def chunks(text: str, limit: int = SECTION_LIMIT) -> list[str]:
+    """Split escaped text into pieces of at most ``limit`` characters, at line breaks if it can.
+
+    Never splits inside an ``&amp;``-style entity, so each piece stays valid mrkdwn.
+    """
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = rest.rfind(" ", 0, limit)
+        if cut <= 0:
+            cut = limit
+            amp = rest.rfind("&", max(0, cut - 5), cut)
+            if amp != -1 and ";" not in rest[amp:cut]:
+                cut = amp
+        pieces.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n")
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces

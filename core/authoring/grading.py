@@ -1,0 +1,235 @@
+"""Grading chat answers the way a session would: the evaluator's verdict, clamped by the real engine.
+
+``grade_answer`` plays one answer on a one-step copy of the challenge, so the per-item points, the
+pass mark and the flags are exactly what a learner would get. ``grade_examples`` does it for every
+labelled example and reports each disagreement as a finding naming the step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from core.authoring.evaluators import Evaluator
+from core.authoring.findings import Finding, Severity
+from core.authoring.playthrough import AT, evaluation_request
+from core.authoring.render import BAD, OK, html_table, points, shorten
+from core.content.models import ChallengeFile, ChatStep
+from core.engine import ChallengeSpec, SessionState, StepKind, StepSpec, run
+from core.engine.commands import CreateSession, RecordEvaluation, StartSession, SubmitAnswer
+from core.engine.events import AnswerGraded
+from core.errors import InvalidContent
+
+CHECK = "examples"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemGrade:
+    id: str
+    points: float
+    max_points: int
+    feedback: str
+
+
+@dataclass(frozen=True, slots=True)
+class GradeResult:
+    """One graded answer: what the engine recorded for it."""
+
+    step_id: str
+    answer: str
+    passed: bool
+    score: float
+    max_score: int
+    pass_threshold: int
+    items: tuple[ItemGrade, ...]
+    feedback: str
+    rationale: str
+    flags: tuple[str, ...]
+    grader: str
+    model: str | None
+    provisional: bool
+
+    @property
+    def breakdown(self) -> str:
+        """``reuse 10/10, organisation 0/10``."""
+        return ", ".join(f"{i.id} {points(i.points)}/{i.max_points}" for i in self.items)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step_id,
+            "passed": self.passed,
+            "score": self.score,
+            "max_score": self.max_score,
+            "pass_threshold": self.pass_threshold,
+            "items": [
+                {"id": i.id, "points": i.points, "max_points": i.max_points, "feedback": i.feedback}
+                for i in self.items
+            ],
+            "feedback": self.feedback,
+            "rationale": self.rationale,
+            "flags": list(self.flags),
+            "grader": self.grader,
+            "model": self.model,
+            "provisional": self.provisional,
+        }
+
+
+def find_chat_step(challenge: ChallengeSpec, step_id: str) -> StepSpec:
+    """Return the chat step ``step_id``, or raise a message listing the chat steps there are."""
+    chat_ids = [s.id for s in challenge.steps if s.kind is StepKind.CHAT]
+    index = challenge.index_of(step_id)
+    if index is None:
+        raise InvalidContent(
+            f"challenge {challenge.id!r} has no step {step_id!r}; "
+            f"its chat steps are: {', '.join(chat_ids) or 'none'}"
+        )
+    step = challenge.steps[index]
+    if step.kind is not StepKind.CHAT:
+        raise InvalidContent(
+            f"step {step_id!r} is a {step.kind.value} step; only chat steps are graded by an "
+            f"evaluator (chat steps here: {', '.join(chat_ids) or 'none'})"
+        )
+    return step
+
+
+def grade_answer(
+    challenge: ChallengeSpec, step_id: str, answer: str, evaluator: Evaluator
+) -> GradeResult:
+    """Grade ``answer`` to chat step ``step_id`` with ``evaluator``, through the real engine.
+
+    Raises :class:`core.errors.InvalidContent` for a missing or non-chat step and
+    :class:`core.errors.InvalidAnswer` for an answer the engine refuses (empty, too long)."""
+    step = replace(find_chat_step(challenge, step_id), narrate=False, max_attempts=1)
+    alone = replace(challenge, steps=(step,))
+    state = SessionState()
+    create = CreateSession(at=AT, session_id="grade", learner_id="author")
+    state, _ = run(alone, state, create)
+    state, _ = run(alone, state, StartSession(at=AT))
+    state, _ = run(alone, state, SubmitAnswer(at=AT, step_id=step.id, answer=answer))
+    assert state.current is not None and state.current.pending_attempt is not None
+    verdict = evaluator.evaluate(evaluation_request(step, str(state.current.pending_answer)))
+    record = RecordEvaluation(
+        at=AT, step_id=step.id, attempt=state.current.pending_attempt, verdict=verdict
+    )
+    _, events = run(alone, state, record)
+    graded = next(e for e in events if isinstance(e, AnswerGraded))
+    trace = graded.trace
+    return GradeResult(
+        step_id=step.id,
+        answer=answer,
+        passed=graded.passed,
+        score=graded.score,
+        max_score=step.points,
+        pass_threshold=step.pass_threshold,
+        items=tuple(ItemGrade(i.id, i.points, i.max_points, i.feedback) for i in graded.items),
+        feedback=graded.feedback,
+        rationale=graded.rationale,
+        flags=graded.flags,
+        grader=graded.grader,
+        model=trace.model if trace else None,
+        provisional=bool(trace and trace.provisional),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ExampleGrade:
+    step_id: str
+    index: int
+    expected: str
+    result: GradeResult
+
+    @property
+    def got(self) -> str:
+        return "pass" if self.result.passed else "fail"
+
+    @property
+    def agrees(self) -> bool:
+        return self.got == self.expected
+
+    def finding(self) -> Finding | None:
+        """A finding when the evaluator disagrees with the label or could not really grade."""
+        result = self.result
+        field = f"examples[{self.index}]"
+        if not self.agrees:
+            hint = (
+                "add the idea it expresses to a rubric item's concepts or to the reference answer"
+                if self.expected == "pass"
+                else "it matched concepts a wrong answer should not match; tighten them"
+            )
+            message = (
+                f"labelled {self.expected} but graded {self.got}: "
+                f"{points(result.score)}/{result.max_score} ({result.breakdown}; "
+                f"pass mark {result.pass_threshold}%) for {shorten(result.answer, 70)!r}; "
+                f"{result.rationale}. Fix the label, or {hint}"
+            )
+            return Finding(CHECK, Severity.ERROR, message, self.step_id, field)
+        if result.provisional:
+            message = (
+                f"graded provisionally by the offline fallback ({result.grader}): the provider "
+                "did not answer in time or failed"
+            )
+            return Finding(CHECK, Severity.WARNING, message, self.step_id, field)
+        return None
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class ExampleGrades:
+    """Every labelled example of every chat step, graded; displays as a table in a notebook."""
+
+    challenge_id: str
+    evaluator: str
+    grades: tuple[ExampleGrade, ...]
+
+    def __repr__(self) -> str:
+        return (
+            f"<{self.agreed} of {len(self.grades)} examples graded as labelled ({self.evaluator})>"
+        )
+
+    @property
+    def agreed(self) -> int:
+        return sum(grade.agrees for grade in self.grades)
+
+    def findings(self) -> list[Finding]:
+        return [f for grade in self.grades if (f := grade.finding()) is not None]
+
+    def _repr_html_(self) -> str:
+        if not self.grades:
+            return "<p>No chat step has labelled examples.</p>"
+        rows = []
+        for g in self.grades:
+            r = g.result
+            mark = "✓" if g.agrees else "✗ disagrees"
+            flags = ", ".join(r.flags) + (" provisional" if r.provisional else "")
+            rows.append(
+                [
+                    g.step_id,
+                    str(g.index),
+                    g.expected,
+                    f"{g.got} {mark}",
+                    f"{points(r.score)}/{r.max_score}",
+                    r.breakdown,
+                    flags.strip(),
+                    shorten(r.answer, 80),
+                ]
+            )
+        headers = ["step", "#", "expected", "got", "score", "per rubric item", "flags", "answer"]
+        summary = (
+            f"<p>{self.agreed} of {len(self.grades)} examples graded as labelled "
+            f"(evaluator: {self.evaluator}).</p>"
+        )
+        colours = [OK if g.agrees else BAD for g in self.grades]
+        return summary + html_table(headers, rows, colours=colours)
+
+
+def grade_examples(
+    challenge: ChallengeFile, spec: ChallengeSpec, evaluator: Evaluator
+) -> ExampleGrades:
+    """Grade every ``examples`` answer of every chat step of ``challenge`` with ``evaluator``."""
+    grades = []
+    for step in challenge.steps:
+        if not isinstance(step, ChatStep):
+            continue
+        for index, example in enumerate(step.examples):
+            result = grade_answer(spec, step.id, example.answer, evaluator)
+            grades.append(ExampleGrade(step.id, index, example.expect, result))
+    return ExampleGrades(challenge.id, evaluator.name, tuple(grades))

@@ -1,0 +1,314 @@
+"""Admin analytics: a projection over the whole event log, computed on demand.
+
+Completions and pass rate per challenge, the most failed steps, daily active learners, XP granted
+and LLM cost — all folded from events read in pages, so they can always be rebuilt from the log.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core.engine.events import (
+    AnswerGraded,
+    HintGiven,
+    LlmTrace,
+    SessionCompleted,
+    SessionCreated,
+    SessionStarted,
+    StepClosed,
+    StepNarrated,
+    UnknownEvent,
+    decode,
+)
+from core.errors import Forbidden, NotFound
+from core.service.actor import Actor
+from core.service.catalog import Catalog
+from core.service.clock import Clock
+from core.store.base import EventStore
+
+PAGE = 1000
+TOP_FAILED_STEPS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeStats:
+    challenge_id: str
+    title: str
+    sessions: int
+    completed: int
+    passed: int
+    pass_rate: float | None
+    average_percent: float | None
+    average_minutes: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class StepFailures:
+    """A step's failed gradings (``failures``) and how often it closed as failed."""
+
+    challenge_id: str
+    challenge_title: str
+    step_id: str
+    step_title: str
+    failures: int
+    closed_failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class DayLearners:
+    day: str
+    learners: int
+
+
+@dataclass(frozen=True, slots=True)
+class DayCost:
+    day: str
+    cost_usd: float
+    calls: int
+
+
+@dataclass(frozen=True, slots=True)
+class DailyStats:
+    day: str
+    active_learners: int
+    sessions_started: int
+    completions: int
+    xp_granted: int
+    llm_calls: int
+    llm_cost_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyticsReport:
+    generated_at: str
+    events: int
+    learners: int
+    sessions: int
+    completions: int
+    passed: int
+    pass_rate: float | None
+    xp_granted: int
+    llm_calls: int
+    llm_tokens_in: int
+    llm_tokens_out: int
+    llm_cost_usd: float
+    challenges: tuple[ChallengeStats, ...]
+    most_failed_steps: tuple[StepFailures, ...]
+    daily_active_learners: tuple[DayLearners, ...]
+    llm_cost_per_day: tuple[DayCost, ...]
+    daily: tuple[DailyStats, ...]
+
+
+@dataclass(slots=True)
+class _Session:
+    learner_id: str
+    challenge_id: str
+    challenge_version: int
+    created_at: str
+    started_at: str | None = None
+
+
+@dataclass(slots=True)
+class _Challenge:
+    title: str
+    version: int
+    sessions: int = 0
+    completed: int = 0
+    passed: int = 0
+    percents: list[float] = field(default_factory=list)
+    minutes: list[float] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Day:
+    learners: set[str] = field(default_factory=set)
+    started: int = 0
+    completions: int = 0
+    xp: int = 0
+    llm_calls: int = 0
+    llm_cost: float = 0.0
+
+
+class AnalyticsService:
+    """Folds the event log into the admin report."""
+
+    def __init__(self, *, store: EventStore, catalog: Catalog, clock: Clock) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._clock = clock
+
+    async def report(self, actor: Actor) -> AnalyticsReport:
+        """Given an admin actor, return the analytics over every event stored so far."""
+        if not actor.is_admin:
+            raise Forbidden("analytics are for admins only")
+        fold = _Fold()
+        position = 0
+        while page := await self._store.read_all(position, PAGE):
+            for stored in page:
+                fold.add(stored.stream_id, stored.type, stored.schema_version, stored.data)
+            position = page[-1].position
+        return fold.report(self._clock.now(), await self._step_titles(fold))
+
+    async def _step_titles(self, fold: _Fold) -> dict[tuple[str, str], str]:
+        titles: dict[tuple[str, str], str] = {}
+        for challenge_id, challenge in fold.challenges.items():
+            try:
+                spec = await self._catalog.spec(challenge_id, challenge.version)
+            except NotFound:
+                continue
+            titles.update({(challenge_id, step.id): step.title for step in spec.steps})
+        return titles
+
+
+class _Fold:
+    def __init__(self) -> None:
+        self.events = 0
+        self.sessions: dict[str, _Session] = {}
+        self.challenges: dict[str, _Challenge] = {}
+        self.days: defaultdict[str, _Day] = defaultdict(_Day)
+        self.failed_attempts: Counter[tuple[str, str]] = Counter()
+        self.closed_failed: Counter[tuple[str, str]] = Counter()
+        self.completions = 0
+        self.passed = 0
+        self.xp = 0
+        self.llm_calls = 0
+        self.tokens_in = 0
+        self.tokens_out = 0
+        self.cost = 0.0
+
+    def add(self, stream_id: str, name: str, schema_version: int, data: dict[str, object]) -> None:
+        try:
+            event = decode(name, schema_version, dict(data))
+        except UnknownEvent:
+            return
+        self.events += 1
+        if isinstance(event, SessionCreated):
+            self.sessions[stream_id] = _Session(
+                event.learner_id, event.challenge_id, event.challenge_version, event.at
+            )
+            challenge = self.challenges.setdefault(
+                event.challenge_id, _Challenge(event.title, event.challenge_version)
+            )
+            challenge.sessions += 1
+        session = self.sessions.get(stream_id)
+        if session is None:
+            return
+        day = self.days[event.at[:10]]
+        day.learners.add(session.learner_id)
+        key = (session.challenge_id, getattr(event, "step_id", ""))
+        match event:
+            case SessionStarted():
+                session.started_at = event.at
+                day.started += 1
+            case AnswerGraded(passed=False):
+                self.failed_attempts[key] += 1
+            case StepClosed(passed=False):
+                self.closed_failed[key] += 1
+            case SessionCompleted():
+                self._completed(session, event, day)
+        trace = getattr(event, "trace", None)
+        if isinstance(event, StepNarrated | AnswerGraded | HintGiven) and isinstance(
+            trace, LlmTrace
+        ):
+            self.llm_calls += 1
+            self.tokens_in += trace.tokens_in
+            self.tokens_out += trace.tokens_out
+            self.cost += trace.cost_usd
+            day.llm_calls += 1
+            day.llm_cost += trace.cost_usd
+
+    def _completed(self, session: _Session, event: SessionCompleted, day: _Day) -> None:
+        challenge = self.challenges[session.challenge_id]
+        challenge.completed += 1
+        self.completions += 1
+        day.completions += 1
+        if event.passed:
+            challenge.passed += 1
+            self.passed += 1
+        if event.max_score:
+            challenge.percents.append(100 * event.score / event.max_score)
+        began = session.started_at or session.created_at
+        challenge.minutes.append(_minutes_between(began, event.at))
+        self.xp += event.xp_granted
+        day.xp += event.xp_granted
+
+    def report(self, now: str, step_titles: dict[tuple[str, str], str]) -> AnalyticsReport:
+        keys = set(self.failed_attempts) | set(self.closed_failed)
+        failures = sorted(
+            (
+                StepFailures(
+                    challenge_id=cid,
+                    challenge_title=self.challenges[cid].title,
+                    step_id=sid,
+                    step_title=step_titles.get((cid, sid), sid),
+                    failures=self.failed_attempts[(cid, sid)],
+                    closed_failed=self.closed_failed[(cid, sid)],
+                )
+                for cid, sid in keys
+            ),
+            key=lambda f: (-f.failures, -f.closed_failed, f.challenge_id, f.step_id),
+        )
+        days = sorted(self.days.items())
+        return AnalyticsReport(
+            generated_at=now,
+            events=self.events,
+            learners=len({s.learner_id for s in self.sessions.values()}),
+            sessions=len(self.sessions),
+            completions=self.completions,
+            passed=self.passed,
+            pass_rate=_ratio(self.passed, self.completions),
+            xp_granted=self.xp,
+            llm_calls=self.llm_calls,
+            llm_tokens_in=self.tokens_in,
+            llm_tokens_out=self.tokens_out,
+            llm_cost_usd=round(self.cost, 6),
+            challenges=tuple(
+                ChallengeStats(
+                    challenge_id=cid,
+                    title=c.title,
+                    sessions=c.sessions,
+                    completed=c.completed,
+                    passed=c.passed,
+                    pass_rate=_ratio(c.passed, c.completed),
+                    average_percent=_mean(c.percents),
+                    average_minutes=_mean(c.minutes),
+                )
+                for cid, c in sorted(self.challenges.items())
+            ),
+            most_failed_steps=tuple(failures[:TOP_FAILED_STEPS]),
+            daily_active_learners=tuple(DayLearners(day, len(d.learners)) for day, d in days),
+            llm_cost_per_day=tuple(
+                DayCost(day, round(d.llm_cost, 6), d.llm_calls) for day, d in days
+            ),
+            daily=tuple(
+                DailyStats(
+                    day=day,
+                    active_learners=len(d.learners),
+                    sessions_started=d.started,
+                    completions=d.completions,
+                    xp_granted=d.xp,
+                    llm_calls=d.llm_calls,
+                    llm_cost_usd=round(d.llm_cost, 6),
+                )
+                for day, d in days
+            ),
+        )
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 2) if values else None
+
+
+def _minutes_between(start: str, end: str) -> float:
+    try:
+        return max(
+            0.0, (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds() / 60
+        )
+    except ValueError:
+        return 0.0

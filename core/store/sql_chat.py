@@ -1,0 +1,72 @@
+"""Chat threads and delivery de-duplication on SQL (tables from migration 0003)."""
+
+from __future__ import annotations
+
+from sqlalchemy import exc, insert, select
+from sqlalchemy.engine import Row
+
+from core.store.chat import ChatThread
+from core.store.sql_base import SqlStoreBase
+from core.store.tables import chat_deliveries, chat_threads
+
+
+class SqlChat(SqlStoreBase):
+    """:class:`~core.store.chat.ChatStore` on SQLite or PostgreSQL."""
+
+    async def bind_thread(self, thread: ChatThread) -> bool:
+        statement = insert(chat_threads).values(
+            platform=thread.platform,
+            scope_id=thread.scope_id,
+            thread_id=thread.thread_id,
+            channel_id=thread.channel_id,
+            session_id=thread.session_id,
+            learner_id=thread.learner_id,
+            created_at=thread.created_at,
+        )
+        try:
+            async with self._transaction(write=True) as connection:
+                await connection.execute(statement)
+        except exc.IntegrityError:
+            return False
+        return True
+
+    async def thread_for_session(self, session_id: str) -> ChatThread | None:
+        query = select(chat_threads).where(chat_threads.c.session_id == session_id)
+        async with self._transaction() as connection:
+            row = (await connection.execute(query)).first()
+        return None if row is None else _thread(row)
+
+    async def session_in_thread(
+        self, platform: str, scope_id: str, thread_id: str
+    ) -> ChatThread | None:
+        query = select(chat_threads).where(
+            chat_threads.c.platform == platform,
+            chat_threads.c.scope_id == scope_id,
+            chat_threads.c.thread_id == thread_id,
+        )
+        async with self._transaction() as connection:
+            row = (await connection.execute(query)).first()
+        return None if row is None else _thread(row)
+
+    async def first_delivery(self, platform: str, delivery_id: str, received_at: str) -> bool:
+        statement = (
+            self._insert(chat_deliveries)
+            .values(platform=platform, delivery_id=delivery_id, received_at=received_at)
+            .on_conflict_do_nothing()
+        )
+        async with self._transaction(write=True) as connection:
+            result = await connection.execute(statement)
+        return bool(result.rowcount)
+
+
+def _thread(row: Row[object]) -> ChatThread:
+    m = row._mapping
+    return ChatThread(
+        platform=m["platform"],
+        scope_id=m["scope_id"],
+        thread_id=m["thread_id"],
+        channel_id=m["channel_id"],
+        session_id=m["session_id"],
+        learner_id=m["learner_id"],
+        created_at=m["created_at"],
+    )

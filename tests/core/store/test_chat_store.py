@@ -1,0 +1,31 @@
+"""Chat threads and delivery ids, on every store."""
+
+from __future__ import annotations
+
+from core.store.chat import ChatThread
+
+
+def _thread(thread_id: str = "t1", session_id: str = "s1") -> ChatThread:
+    return ChatThread(
+        "discord", "guild-1", thread_id, "channel-1", session_id, "ada", "2026-01-01T00:00:00Z"
+    )
+
+
+async def test_a_thread_holds_one_session_and_is_found_both_ways(store):
+    assert await store.bind_thread(_thread())
+    assert await store.session_in_thread("discord", "guild-1", "t1") == _thread()
+    assert await store.thread_for_session("s1") == _thread()
+    assert await store.session_in_thread("slack", "guild-1", "t1") is None
+
+
+async def test_a_thread_or_session_cannot_be_bound_twice(store):
+    assert await store.bind_thread(_thread())
+    assert not await store.bind_thread(_thread(session_id="s2"))
+    assert not await store.bind_thread(_thread(thread_id="t2"))
+    assert await store.thread_for_session("s2") is None
+
+
+async def test_a_delivery_id_is_first_only_once_per_platform(store):
+    assert await store.first_delivery("slack", "Ev1", "2026-01-01T00:00:00Z")
+    assert not await store.first_delivery("slack", "Ev1", "2026-01-01T00:00:01Z")
+    assert await store.first_delivery("discord", "Ev1", "2026-01-01T00:00:02Z")
