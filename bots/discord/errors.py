@@ -61,6 +61,23 @@ async def report_error(interaction: discord.Interaction, error: BaseException) -
     await send_private(interaction, message)
 
 
+ALREADY_ACKNOWLEDGED = 40060  # Discord's code for a second response to one interaction
+
+
+async def acknowledge(
+    interaction: discord.Interaction, *, ephemeral: bool = False, thinking: bool = False
+) -> bool:
+    """Defer ``interaction``; False when Discord says it was already acknowledged (a repeated
+    delivery of the same interaction, e.g. replayed after a gateway resume)."""
+    try:
+        await interaction.response.defer(ephemeral=ephemeral, thinking=thinking)
+    except discord.HTTPException as error:
+        if error.code == ALREADY_ACKNOWLEDGED:
+            return False
+        raise
+    return True
+
+
 async def report_message_error(message: discord.Message, error: BaseException) -> None:
     """The same translation for a plain thread message (there is no ephemeral reply there)."""
     text = friendly_message(error)

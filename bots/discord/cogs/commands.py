@@ -10,7 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bots.discord.bot import PLATFORM, BotContext, context_of
-from bots.discord.errors import NotHere
+from bots.discord.errors import NotHere, acknowledge
 from bots.discord.render import (
     autocomplete_choices,
     challenges_embed,
@@ -37,7 +37,8 @@ class SessionCommands(commands.Cog):
 
     @app_commands.command(name="challenges", description="List the challenges you can play.")
     async def challenges(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(thinking=True)
+        if not await acknowledge(interaction, thinking=True):
+            return
         summaries = await self.services.catalog.summaries()
         await interaction.followup.send(
             embed=challenges_embed(summaries), allowed_mentions=NO_PINGS
@@ -45,7 +46,8 @@ class SessionCommands(commands.Cog):
 
     @app_commands.command(name="leaderboard", description="The learners with the most XP.")
     async def leaderboard(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(thinking=True)
+        if not await acknowledge(interaction, thinking=True):
+            return
         entries = await self.services.learners.leaderboard(10)
         await interaction.followup.send(embed=leaderboard_embed(entries), allowed_mentions=NO_PINGS)
 
@@ -54,7 +56,8 @@ class SessionCommands(commands.Cog):
         code="The one-time code from the web app (Profile → Link a chat account)."
     )
     async def link(self, interaction: discord.Interaction, code: str) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        if not await acknowledge(interaction, ephemeral=True, thinking=True):
+            return
         if not await self._first(interaction):
             return
         learner = await self.services.accounts.link(PLATFORM, str(interaction.user.id), code)
@@ -70,7 +73,8 @@ class SessionCommands(commands.Cog):
     @app_commands.command(name="play", description="Start (or resume) a challenge in a thread.")
     @app_commands.describe(challenge="The challenge to play.")
     async def play(self, interaction: discord.Interaction, challenge: str) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        if not await acknowledge(interaction, ephemeral=True, thinking=True):
+            return
         channel = interaction.channel
         if isinstance(channel, discord.Thread):
             channel = channel.parent
@@ -128,7 +132,8 @@ class SessionCommands(commands.Cog):
 
     @app_commands.command(name="hint", description="Take a hint on the current step.")
     async def hint(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(thinking=True)
+        if not await acknowledge(interaction, thinking=True):
+            return
         if not await self._first(interaction):
             return
         actor, bound = await self._session_here(interaction)
@@ -142,7 +147,8 @@ class SessionCommands(commands.Cog):
 
     @app_commands.command(name="status", description="Your progress here, or your profile.")
     async def status(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        if not await acknowledge(interaction, ephemeral=True, thinking=True):
+            return
         actor = await self._actor(interaction)
         bound = await self._binding(interaction)
         if bound is None:
@@ -154,7 +160,8 @@ class SessionCommands(commands.Cog):
 
     @app_commands.command(name="abandon", description="Give up the session in this thread.")
     async def abandon(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(thinking=True)
+        if not await acknowledge(interaction, thinking=True):
+            return
         if not await self._first(interaction):
             return
         actor, bound = await self._session_here(interaction)

@@ -15,7 +15,7 @@ from discord.ext import commands
 from bots.common.ids import ComponentId, decode, encode
 from bots.discord.bot import PLATFORM, BotContext, context_of
 from bots.discord.components import apply_selection, disabled
-from bots.discord.errors import report_error, report_message_error, send_private
+from bots.discord.errors import acknowledge, report_error, report_message_error, send_private
 from bots.discord.render import progress_messages, selection_from_mask
 from bots.discord.threads import post
 from core.engine.events import Answer
@@ -81,7 +81,8 @@ class StepInteractions(commands.Cog):
         if parsed.action == "submit" and not parsed.arg:
             await send_private(interaction, PICK_FIRST)
             return
-        await interaction.response.defer()
+        if not await acknowledge(interaction):
+            return
         if not await self.services.chat.first_delivery(PLATFORM, str(interaction.id)):
             return
         user = interaction.user

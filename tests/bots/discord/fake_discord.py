@@ -30,6 +30,12 @@ TIMESTAMP = "2026-01-01T00:00:00.000000+00:00"
 
 
 @dataclass
+class _Refusal:
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass
 class Recorded:
     method: str
     path: str
@@ -69,6 +75,7 @@ class FakeDiscord:
         self.channels: dict[int, dict[str, Any]] = {CHANNEL_ID: text_channel()}
         self.messages: dict[int, dict[str, Any]] = {}
         self.sent: dict[int, list[dict[str, Any]]] = {}
+        self._answered: set[str] = set()
         self.sockets: list[web.WebSocketResponse] = []
         self.identified = asyncio.Event()
         self.callback_delay = 0.0
@@ -225,6 +232,8 @@ class FakeDiscord:
             match = pattern.fullmatch(path)
             if match and method == request.method:
                 result = await handler(body, *match.groups())
+                if isinstance(result, _Refusal):
+                    return _json(result.body, status=result.status)
                 if result is None:
                     return web.Response(status=204)
                 return _json(result)
@@ -271,9 +280,15 @@ class FakeDiscord:
             for command in body
         ]
 
-    async def _callback(self, body: Any, interaction_id: str, token: str) -> dict[str, Any]:
+    async def _callback(self, body: Any, interaction_id: str, token: str) -> Any:
         if self.callback_delay:
             await asyncio.sleep(self.callback_delay)
+        if interaction_id in self._answered:
+            # Discord refuses a second response to one interaction.
+            return _Refusal(
+                400, {"message": "Interaction has already been acknowledged.", "code": 40060}
+            )
+        self._answered.add(interaction_id)
         kind = body["type"]
         flags = (body.get("data") or {}).get("flags", 0) or 0
         result: dict[str, Any] = {
@@ -375,6 +390,10 @@ class FakeDiscord:
             "guild_id": str(GUILD_ID),
             "member": {"roles": [], "joined_at": TIMESTAMP, "deaf": False, "mute": False},
         }
+
+    def forget_responses(self) -> None:
+        """Accept a new response to interactions already answered."""
+        self._answered.clear()
 
     def next_id(self) -> int:
         return next(self._ids)

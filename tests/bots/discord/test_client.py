@@ -57,8 +57,9 @@ async def settle(fake: FakeDiscord, quiet: float = 0.3) -> None:
 
 
 async def start_play(fake: FakeDiscord) -> tuple[dict[str, Any], int]:
+    before = len(fake.followups())
     interaction_id = await send(fake, slash(fake, "play", challenge="quiz"))
-    await fake.wait_for(lambda: len(fake.followups()) >= 1, TIMEOUT, "the /play follow-up")
+    await fake.wait_for(lambda: len(fake.followups()) > before, TIMEOUT, "the /play follow-up")
     thread = fake.threads()[-1]
     return thread, interaction_id
 
@@ -211,10 +212,16 @@ async def test_a_duplicated_interaction_appends_nothing(
         await settle(fake, 0.2)
         events = len(await services.store.read_stream(session_id))
         posted = len(fake.channel_messages(int(thread["id"])))
+        followups = len(fake.followups())
         await send(fake, payload)  # Discord delivers the same interaction again
+        await settle(fake, 0.3)
+        assert fake.calls("POST", rf"/interactions/{payload['id']}/[^/]+/callback")[1:]
+        fake.forget_responses()  # as if the repeat reached a process whose ack went through
+        await send(fake, payload)
         await settle(fake, 0.3)
         assert len(await services.store.read_stream(session_id)) == events
         assert len(fake.channel_messages(int(thread["id"]))) == posted
+        assert len(fake.followups()) == followups  # and no error message either
 
 
 async def test_a_click_on_a_closed_step_gets_a_private_notice(
@@ -351,3 +358,44 @@ async def test_the_acknowledgement_does_not_wait_for_slow_work(
         await fake.wait_for(lambda: fake.followups(), TIMEOUT, "the follow-up")
     assert acked_after < 0.5
     assert fake.callbacks(interaction_id)[0]["type"] == 5
+
+
+async def test_catalogue_autocomplete_status_and_abandon(
+    services: Services, fake: FakeDiscord
+) -> None:
+    async with running_bot(services, fake):
+        listed = await send(fake, slash(fake, "challenges"))
+        await fake.wait_for(lambda: fake.followups(), TIMEOUT, "the catalogue")
+        catalogue = fake.followups()[-1]["embeds"][0]
+        assert fake.callbacks(listed)[0]["type"] == 5
+        assert catalogue["fields"][0]["name"] == "A small quiz"
+        assert "100 XP" in catalogue["fields"][0]["value"]
+
+        typed = slash(fake, "play", challenge="sma")
+        typed["type"] = 4
+        typed["data"]["options"][0]["focused"] = True
+        completing = await send(fake, typed)
+        await fake.wait_for(lambda: fake.callbacks(completing), TIMEOUT, "the suggestions")
+        suggestions = fake.callbacks(completing)[0]
+        assert suggestions["type"] == 8
+        assert suggestions["data"]["choices"][0]["value"] == "quiz"
+
+        thread, _ = await start_play(fake)
+        await settle(fake, 0.2)
+        in_thread = slash(fake, "status")
+        in_thread["channel"] = thread
+        in_thread["channel_id"] = thread["id"]
+        await send(fake, in_thread)
+        await fake.wait_for(
+            lambda: any("Status" in str(f.get("embeds")) for f in fake.followups()),
+            TIMEOUT,
+            "the status",
+        )
+        quitting = slash(fake, "abandon")
+        quitting["channel"] = thread
+        quitting["channel_id"] = thread["id"]
+        await send(fake, quitting)
+        await fake.wait_for(
+            lambda: fake.calls("PATCH", rf"/channels/{thread['id']}"), TIMEOUT, "the archive"
+        )
+    assert any("abandoned" in (f.get("content") or "") for f in fake.followups())

@@ -45,7 +45,7 @@ class SlackHarness:
     http: httpx.AsyncClient
     bot: SlackBot
     team: str = TEAM
-    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def post(self, body: str, content_type: str, **headers: str) -> httpx.Response:
         signed = signature_headers(body)

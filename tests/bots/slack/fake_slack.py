@@ -34,7 +34,7 @@ class FakeSlack:
     rate_limits: dict[str, int] = field(default_factory=dict)
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
-    _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
 
