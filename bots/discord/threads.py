@@ -65,6 +65,17 @@ async def post_first_as_reply(
         await post(channel, rest)
 
 
+async def post_to_thread(interaction: discord.Interaction, messages: Sequence[Outgoing]) -> None:
+    """Post a privately deferred command's results in its thread for everyone, then close the
+    private "thinking…" with a short note (errors before this point stay private)."""
+    channel = interaction.channel
+    if messages and isinstance(channel, discord.abc.Messageable):
+        await post(channel, messages)
+        await interaction.followup.send("Done — see the thread.", ephemeral=True)
+        return
+    await post_first_as_reply(interaction, messages, ephemeral=True)
+
+
 class EditThrottle:
     """At most one message edit per ``interval`` seconds per thread (Discord's edit rate limits
     are per channel; discord.py retries on 429, this keeps us from provoking them)."""

@@ -21,7 +21,12 @@ from bots.discord.render import (
     status_embed,
 )
 from bots.discord.text import clip, untrusted
-from bots.discord.threads import NO_PINGS, THREAD_NAME_LIMIT, post, post_first_as_reply
+from bots.discord.threads import (
+    NO_PINGS,
+    THREAD_NAME_LIMIT,
+    post,
+    post_to_thread,
+)
 from core.engine.view import UiMode
 from core.service.actor import Actor
 from core.store.chat import ChatThread
@@ -132,7 +137,9 @@ class SessionCommands(commands.Cog):
 
     @app_commands.command(name="hint", description="Take a hint on the current step.")
     async def hint(self, interaction: discord.Interaction) -> None:
-        if not await acknowledge(interaction, thinking=True):
+        # Deferred privately so a refusal ("not your session", "no hints left") stays private;
+        # the hint itself is then posted in the thread.
+        if not await acknowledge(interaction, ephemeral=True, thinking=True):
             return
         if not await self._first(interaction):
             return
@@ -143,7 +150,7 @@ class SessionCommands(commands.Cog):
         after = await self.services.game.request_hint(
             actor, bound.session_id, before.step.id, idempotency_key=str(interaction.id)
         )
-        await post_first_as_reply(interaction, progress_messages(before, after))
+        await post_to_thread(interaction, progress_messages(before, after))
 
     @app_commands.command(name="status", description="Your progress here, or your profile.")
     async def status(self, interaction: discord.Interaction) -> None:
@@ -160,7 +167,7 @@ class SessionCommands(commands.Cog):
 
     @app_commands.command(name="abandon", description="Give up the session in this thread.")
     async def abandon(self, interaction: discord.Interaction) -> None:
-        if not await acknowledge(interaction, thinking=True):
+        if not await acknowledge(interaction, ephemeral=True, thinking=True):
             return
         if not await self._first(interaction):
             return
@@ -168,7 +175,7 @@ class SessionCommands(commands.Cog):
         view = await self.services.game.abandon(
             actor, bound.session_id, idempotency_key=str(interaction.id)
         )
-        await post_first_as_reply(interaction, session_messages(view))
+        await post_to_thread(interaction, session_messages(view))
         if view.ui_mode is UiMode.ABANDONED:
             self.context.archiver.schedule(int(bound.thread_id))
 

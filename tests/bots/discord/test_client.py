@@ -398,4 +398,5 @@ async def test_catalogue_autocomplete_status_and_abandon(
         await fake.wait_for(
             lambda: fake.calls("PATCH", rf"/channels/{thread['id']}"), TIMEOUT, "the archive"
         )
-    assert any("abandoned" in (f.get("content") or "") for f in fake.followups())
+    posted = fake.channel_messages(int(thread["id"]))
+    assert any("abandoned" in (m.get("content") or "") for m in posted)
