@@ -32,7 +32,8 @@ def mount_spa(app: FastAPI, static_dir: Path = STATIC_DIR) -> None:
     if not index.is_file():
         return
 
-    @app.get("/", include_in_schema=False)
+    # HEAD too: uptime probes and load balancers often check the front page that way.
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def spa_index() -> FileResponse:
         return FileResponse(index, headers={"Cache-Control": "no-cache"})
 

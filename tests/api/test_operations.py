@@ -155,9 +155,11 @@ async def test_security_headers_and_a_strict_csp(client):
     assert api.headers["Referrer-Policy"] == "no-referrer"
     assert api.headers["Cache-Control"] == "no-store"
     index = await client.get("/")
-    if index.status_code == 200:  # the SPA's files are present
-        assert index.headers["Content-Security-Policy"] == csp
-        assert '<script type="module"' in index.text
+    assert index.status_code == 200
+    assert index.headers["Content-Security-Policy"] == csp
+    assert '<script type="module"' in index.text
+    probe = await client.head("/")
+    assert probe.status_code == 200 and probe.content == b""
     docs = await client.get("/docs")
     assert docs.status_code == 200
     assert "cdn.jsdelivr.net" in docs.headers["Content-Security-Policy"]
