@@ -1,7 +1,7 @@
 """HTTP load benchmark: N concurrent learners play a challenge's choice steps through the API.
 
-The server runs as a subprocess (``curiouscore serve``, one uvicorn worker) on a free loopback
-port; this process is the load generator. Each learner registers, then per round creates a
+The server runs as a subprocess (``curiouscore serve``, one uvicorn worker; ``--workers N`` seeds
+once, then runs ``uvicorn --workers N`` as docs/deploy.md does) on a free loopback port; this process is the load generator. Each learner registers, then per round creates a
 session, starts it, and for every step reads the state (GET) and answers it (gates: continue;
 mcq / multi / true_false: the right answer) until the first chat step, where the round ends. Then
 the same server's throughput on ``/livez`` (no database, no auth) gives the ceiling.
@@ -210,7 +210,7 @@ async def ceiling(connections: list[Connection], per_worker: int, samples: Sampl
 
 
 def start_server(
-    database_url: str, workdir: Path, log_level: str
+    database_url: str, workdir: Path, log_level: str, workers: int = 1
 ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {
@@ -223,6 +223,20 @@ def start_server(
         "LOGIN_RATE_LIMIT_PER_MINUTE": "100000",
     }
     command = [sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if workers > 1:
+        # As in production (docs/deploy.md): seed once, then workers that never migrate or race.
+        subprocess.run(
+            [sys.executable, "-m", "cli", "seed"],
+            env=env,
+            cwd=workdir,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        command = [
+            sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+            "--no-access-log", "--app-dir", str(ROOT),
+        ]  # fmt: skip
     server = subprocess.Popen(
         command, env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -260,6 +274,27 @@ async def reset_postgres(url: str) -> None:
     finally:
         await engine.dispose()
     await migrate(url)
+
+
+async def prefill(url: str, events: int) -> None:
+    """Put ``events`` filler events (20 per session) in the log first: the "big table" case."""
+    started = time.perf_counter()
+    engine = create_store_engine(url, pooled=False)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO game_events (session_id, sequence_number, event_type, "
+                    "schema_version, data, recorded_at) SELECT 'prefill-' || (g / 20), "
+                    "(g % 20) + 1, 'Prefilled', 1, :data, '2026-01-01T00:00:00.000+00:00' "
+                    "FROM generate_series(0, :n - 1) AS g"
+                ),
+                {"n": events, "data": '{"n":1}'},
+            )
+            await connection.execute(text("ANALYZE game_events"))
+    finally:
+        await engine.dispose()
+    print(f"prefilled {events} events in {time.perf_counter() - started:.1f} s")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -305,9 +340,11 @@ async def run_backend(label: str, database_url: str, args: argparse.Namespace) -
     with tempfile.TemporaryDirectory(prefix="cc-bench-api-") as workdir:
         if database_url.startswith("postgresql"):
             await reset_postgres(database_url)
+            if args.prefill_events:
+                await prefill(database_url, args.prefill_events)
         elif database_url == "sqlite":
             database_url = f"sqlite+aiosqlite:///{Path(workdir) / 'bench.db'}"
-        server, port = start_server(database_url, Path(workdir), args.log_level)
+        server, port = start_server(database_url, Path(workdir), args.log_level, args.workers)
         connections = [Connection("127.0.0.1", port) for _ in range(args.learners)]
         try:
             samples = Samples()
@@ -351,6 +388,13 @@ async def main() -> None:
         help="mean pause before each action (0: no pause, every learner hammers the server)",
     )
     parser.add_argument("--log-level", default="WARNING", help="the server's LOG_LEVEL")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--prefill-events",
+        type=int,
+        default=0,
+        help="PostgreSQL: store this many filler events before the run (e.g. 1000000)",
+    )
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get(
@@ -362,7 +406,8 @@ async def main() -> None:
     print(
         f"machine: {platform.machine()} · {os.cpu_count()} cores · Python {platform.python_version()}"
         f" · {args.learners} concurrent learners × {args.rounds} rounds of {CHALLENGE}'s choice steps"
-        f" · think time {args.think_ms:g} ms · one uvicorn worker · server LOG_LEVEL={args.log_level}"
+        f" · think time {args.think_ms:g} ms · {args.workers} uvicorn worker(s)"
+        f" · server LOG_LEVEL={args.log_level}"
     )
     print(f"load average before the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.backend in ("sqlite", "both"):

@@ -7,20 +7,14 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from cli.common import DatabaseOption, console, err, run_with_services, settings_for
 from core.bootstrap import Services
 from core.errors import DomainError
 
 admin_app = typer.Typer(
     help="Administrators: create one, or promote an account.", no_args_is_help=True
 )
-console = Console()
-err = Console(stderr=True)
-
-DatabaseOption = Annotated[
-    str | None, typer.Option("--database-url", help="Overrides DATABASE_URL.")
-]
 
 
 @admin_app.command("create")
@@ -62,10 +56,8 @@ def promote(
 
 
 def _run(database_url: str | None, work: Callable[[Services], Awaitable[str]]) -> str:
-    from cli.main import _run_with_services, _settings  # here: cli.main imports this module
-
     try:
-        return _run_with_services(_settings(database_url), work)
+        return run_with_services(settings_for(database_url), work)
     except DomainError as error:
         err.print(f"[red]error:[/red] {error.message}", highlight=False)
         raise typer.Exit(1) from None

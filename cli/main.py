@@ -5,21 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from cli.admin import admin_app
 from cli.author import author_app
 from cli.bots import bots_app
+from cli.common import DatabaseOption, console, err, run_with_services, settings_for
+from cli.db_ops import register as register_db_commands
 from cli.server import register as register_server_commands
-from core.bootstrap import ConfigurationError, Services, build_services
-from core.config import Settings
+from core.bootstrap import Services
 from core.content import challenge_schema
 from core.service.verify import verify_store
 from core.store.base import StoreUnavailable
@@ -28,45 +27,13 @@ from seeds import default_challenge_dir, seed_challenges
 app = typer.Typer(
     help="CuriousCore: narrated technical challenges run by a Game Master.", no_args_is_help=True
 )
-db_app = typer.Typer(help="Database: migrations and integrity checks.", no_args_is_help=True)
+db_app = typer.Typer(help="Database: migrations, integrity checks, archives.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 app.add_typer(author_app, name="author")
 app.add_typer(bots_app, name="bots")
 register_server_commands(app)
-
-console = Console()
-err = Console(stderr=True)
-T = TypeVar("T")
-
-DatabaseOption = Annotated[
-    str | None, typer.Option("--database-url", help="Overrides DATABASE_URL.")
-]
-
-
-def _settings(database_url: str | None) -> Settings:
-    settings = Settings()
-    if database_url:
-        settings = settings.model_copy(update={"database_url": database_url})
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
-    return settings
-
-
-def _run_with_services(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
-    async def main() -> T:
-        services = await build_services(settings)
-        try:
-            return await work(services)
-        finally:
-            await services.close()
-
-    try:
-        return asyncio.run(main())
-    except (ConfigurationError, StoreUnavailable) as error:
-        err.print(f"[red]error:[/red] {error}", markup=True, highlight=False)
-        raise typer.Exit(2) from None
+register_db_commands(app, db_app)
 
 
 @app.command()
@@ -81,9 +48,9 @@ def play(
     """Play a whole challenge in the terminal (offline by default; resumes where you left off)."""
     from cli.play import TerminalGame
 
-    settings = _settings(database_url)
+    settings = settings_for(database_url)
     logging.getLogger().setLevel(logging.WARNING)
-    _run_with_services(
+    run_with_services(
         settings, lambda services: TerminalGame(services, console).run(challenge, learner, name)
     )
 
@@ -96,7 +63,7 @@ def seed(
     database_url: DatabaseOption = None,
 ) -> None:
     """Load challenge files idempotently: a changed file becomes a new version; nothing is deleted."""
-    settings = _settings(database_url)
+    settings = settings_for(database_url)
     targets = paths or [default_challenge_dir(settings.challenges_dir)]
 
     async def work(services: Services) -> bool:
@@ -117,7 +84,7 @@ def seed(
         console.print(table)
         return True
 
-    if not _run_with_services(settings, work):
+    if not run_with_services(settings, work):
         raise typer.Exit(1)
 
 
@@ -126,7 +93,7 @@ def db_migrate(database_url: DatabaseOption = None) -> None:
     """Bring the database schema to the latest migration (safe to run from several workers)."""
     from core.store.migrate import migrate
 
-    settings = _settings(database_url)
+    settings = settings_for(database_url)
     try:
         asyncio.run(migrate(settings.database_url))
     except StoreUnavailable as error:
@@ -137,8 +104,9 @@ def db_migrate(database_url: DatabaseOption = None) -> None:
 
 @db_app.command("verify")
 def db_verify(database_url: DatabaseOption = None) -> None:
-    """Replay every session; report sequence gaps, unreadable events and snapshot mismatches."""
-    settings = _settings(database_url)
+    """Replay every session; report hash-chain breaks, sequence gaps, unreadable events and
+    snapshot mismatches, naming the session and version."""
+    settings = settings_for(database_url)
 
     async def work(services: Services) -> bool:
         with Progress(console=console, transient=True) as progress:
@@ -152,10 +120,12 @@ def db_verify(database_url: DatabaseOption = None) -> None:
         summary = (
             f"{report.sessions} sessions, {report.events} events, {len(report.findings)} problems"
         )
+        if report.unchained_events:
+            summary += f" ({report.unchained_events} events predate the hash chain)"
         console.print(summary, style="green" if report.ok else "red")
         return report.ok
 
-    if not _run_with_services(settings, work):
+    if not run_with_services(settings, work):
         raise typer.Exit(1)
 
 

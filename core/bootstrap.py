@@ -85,7 +85,13 @@ async def build_services(
     settings = settings or Settings()
     clock = clock or SystemClock()
     registry = CollectorRegistry()  # per process; /metrics renders it
-    store = store or await open_store(settings.database_url)
+    store = store or await open_store(
+        settings.database_url,
+        read_url=settings.database_read_url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_pre_ping=settings.pool_pre_ping,
+    )
     catalog = Catalog(store)
     providers = ProviderFactory(settings)
     llm = LlmOrchestrator(

@@ -24,6 +24,12 @@ class Settings(BaseSettings):
 
     env: Literal["development", "production", "test"] = "development"
     database_url: str = "sqlite+aiosqlite:///./curiouscore.db"
+    # Optional read replica for lag-tolerant reads (session lists, leaderboard, analytics).
+    database_read_url: str | None = None
+    # PostgreSQL connection pool, per process (the guide's values).
+    pool_size: int = Field(default=10, ge=1)
+    max_overflow: int = Field(default=20, ge=0)
+    pool_pre_ping: bool = True
     secret_key: SecretStr | None = None
     algorithm: str = "HS256"
     access_token_expire_minutes: int = 30

@@ -1,4 +1,4 @@
-"""Admin analytics: a projection over the whole event log, computed on demand.
+"""Admin analytics: a projection over the whole event log, caught up on demand.
 
 Completions and pass rate per challenge, the most failed steps, daily active learners, XP granted
 and LLM cost — all folded from events read in pages, so they can always be rebuilt from the log.
@@ -6,6 +6,7 @@ and LLM cost — all folded from events read in pages, so they can always be reb
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -132,24 +133,42 @@ class _Day:
 
 
 class AnalyticsService:
-    """Folds the event log into the admin report."""
+    """Folds the event log into the admin report.
+
+    The fold is a projection kept for the life of the process: each report resumes from the last
+    position it read, so it reads only the events appended since (event positions commit in
+    order, see ``SqlStore``); :meth:`rebuild` starts it again from the first event.
+    """
 
     def __init__(self, *, store: EventStore, catalog: Catalog, clock: Clock) -> None:
         self._store = store
         self._catalog = catalog
         self._clock = clock
+        self._fold = _Fold()
+        self._position = 0
+        self._catching_up = asyncio.Lock()
+
+    @property
+    def position(self) -> int:
+        """The position of the last event folded into the projection."""
+        return self._position
+
+    def rebuild(self) -> None:
+        """Forget the projection; the next report folds the whole log again."""
+        self._fold = _Fold()
+        self._position = 0
 
     async def report(self, actor: Actor) -> AnalyticsReport:
         """Given an admin actor, return the analytics over every event stored so far."""
         if not actor.is_admin:
             raise Forbidden("analytics are for admins only")
-        fold = _Fold()
-        position = 0
-        while page := await self._store.read_all(position, PAGE):
-            for stored in page:
-                fold.add(stored.stream_id, stored.type, stored.schema_version, stored.data)
-            position = page[-1].position
-        return fold.report(self._clock.now(), await self._step_titles(fold))
+        async with self._catching_up:
+            fold = self._fold
+            while page := await self._store.read_all(self._position, PAGE):
+                for stored in page:
+                    fold.add(stored.stream_id, stored.type, stored.schema_version, stored.data)
+                    self._position = stored.position
+            return fold.report(self._clock.now(), await self._step_titles(fold))
 
     async def _step_titles(self, fold: _Fold) -> dict[tuple[str, str], str]:
         titles: dict[tuple[str, str], str] = {}

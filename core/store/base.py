@@ -52,7 +52,11 @@ class NewEvent:
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    """An event as stored: ``version`` counts from 1 within its stream, ``position`` is global."""
+    """An event as stored: ``version`` counts from 1 within its stream, ``position`` is global.
+
+    ``event_hash`` chains it to the previous event of its stream (see ``core.store.integrity``);
+    None for events stored before the chain existed.
+    """
 
     stream_id: str
     version: int
@@ -61,6 +65,7 @@ class StoredEvent:
     schema_version: int
     data: dict[str, Any]
     recorded_at: str
+    event_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

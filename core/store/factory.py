@@ -11,12 +11,21 @@ from core.store.sql import SqlStore
 MEMORY_URL = "memory://"
 
 
-async def open_store(url: str, *, auto_migrate: bool | None = None) -> Store:
+async def open_store(
+    url: str,
+    *,
+    auto_migrate: bool | None = None,
+    read_url: str | None = None,
+    pool_size: int = 10,
+    max_overflow: int = 20,
+    pool_pre_ping: bool = True,
+) -> Store:
     """Given a store URL, return a ready store.
 
     ``memory://`` gives an :class:`InMemoryStore`; a SQLite or PostgreSQL URL gives a
     :class:`SqlStore`. ``auto_migrate`` None means migrate SQLite (a local file should just work)
     but not PostgreSQL, whose schema is upgraded by a deploy step running ``migrate``.
+    ``read_url`` names a read replica (never migrated here); the pool options apply to PostgreSQL.
     """
     if url == MEMORY_URL:
         return InMemoryStore()
@@ -24,4 +33,10 @@ async def open_store(url: str, *, auto_migrate: bool | None = None) -> Store:
         auto_migrate = async_url(url).get_backend_name() == "sqlite"
     if auto_migrate:
         await migrate(url)
-    return SqlStore(url)
+    return SqlStore(
+        url,
+        read_url=read_url or None,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=pool_pre_ping,
+    )

@@ -24,6 +24,7 @@ from core.store.base import (
     XpGrant,
 )
 from core.store.chat import InMemoryChat
+from core.store.integrity import chain_hashes
 from core.store.json_codec import dump_json, load_json
 from core.store.memory_accounts import InMemoryAccounts
 from core.store.usage import InMemoryUsage
@@ -38,6 +39,7 @@ class _EventRow:
     schema_version: int
     data: str
     recorded_at: str
+    event_hash: str | None
 
     def to_event(self) -> StoredEvent:
         return StoredEvent(
@@ -48,6 +50,7 @@ class _EventRow:
             schema_version=self.schema_version,
             data=load_json(self.data),
             recorded_at=self.recorded_at,
+            event_hash=self.event_hash,
         )
 
 
@@ -103,6 +106,15 @@ class InMemoryStore(InMemoryAccounts, InMemoryUsage, InMemoryChat):
                 raise ConcurrencyError(stream_id, expected_version, len(stream))
             # Encode everything before touching state so a bad payload leaves the stream as it was.
             payloads = [dump_json(event.data) for event in events]
+            hashes = chain_hashes(
+                stream_id,
+                expected_version + 1,
+                [
+                    (e.type, e.schema_version, load_json(p))
+                    for e, p in zip(events, payloads, strict=True)
+                ],
+                stream[-1].event_hash if stream else None,
+            )
             rows = [
                 _EventRow(
                     stream_id=stream_id,
@@ -112,8 +124,11 @@ class InMemoryStore(InMemoryAccounts, InMemoryUsage, InMemoryChat):
                     schema_version=event.schema_version,
                     data=payload,
                     recorded_at=recorded_at,
+                    event_hash=event_hash,
                 )
-                for offset, (event, payload) in enumerate(zip(events, payloads, strict=True), 1)
+                for offset, (event, payload, event_hash) in enumerate(
+                    zip(events, payloads, hashes, strict=True), 1
+                )
             ]
             self._events.extend(rows)
             self._streams.setdefault(stream_id, []).extend(rows)

@@ -23,6 +23,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 # Key of the transaction-scoped PostgreSQL advisory lock held while upgrading.
 MIGRATION_LOCK_KEY = 0x43435F4D47  # "CC_MG"
+# How long a SQLite migration waits for another process's upgrade to finish.
+MIGRATION_WAIT_MS = 60_000
 
 # Alembic keeps the running migration in module globals (alembic.context, alembic.op), so two
 # upgrades interleaving in one process would trample each other: run them one at a time per loop.
@@ -54,7 +56,9 @@ async def migrate(url: str) -> None:
     cannot be reached.
     """
     lock = _alembic_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
-    engine = create_store_engine(url, pooled=False)
+    # A SQLite worker waits behind another's whole upgrade, which on a busy machine can take
+    # longer than a request's busy timeout.
+    engine = create_store_engine(url, pooled=False, sqlite_busy_timeout_ms=MIGRATION_WAIT_MS)
     try:
         with unavailable_on_connectivity_errors(engine.url):
             async with lock, writer(engine).begin() as connection:

@@ -13,16 +13,19 @@ from sqlalchemy.engine import URL
 
 from core.store.engine import create_store_engine
 from core.store.sql_accounts import SqlAccounts
+from core.store.sql_archive import SqlArchive
 from core.store.sql_chat import SqlChat
 from core.store.sql_events import SqlEventStore
 from core.store.sql_read_models import SqlReadModels
 from core.store.sql_usage import SqlUsage
+from core.store.tables import game_events
 
 
-class SqlStore(SqlEventStore, SqlReadModels, SqlAccounts, SqlUsage, SqlChat):
+class SqlStore(SqlEventStore, SqlReadModels, SqlAccounts, SqlUsage, SqlChat, SqlArchive):
     """Every store protocol on SQLite (``sqlite+aiosqlite://``) or PostgreSQL (``+asyncpg``).
 
-    Pool options apply to PostgreSQL. ``serialize_appends`` (PostgreSQL only) takes a global
+    Pool options apply to PostgreSQL (and to the ``read_url`` replica's own pool, which serves
+    session lists, the leaderboard, XP totals and ``read_all`` for analytics). ``serialize_appends`` (PostgreSQL only) takes a global
     advisory lock inside each append so that event positions become visible in increasing order
     and ``read_all`` never skips an event that commits late; turn it off only if nothing relies on
     ``read_all`` for projections. Connectivity failures raise
@@ -40,6 +43,7 @@ class SqlStore(SqlEventStore, SqlReadModels, SqlAccounts, SqlUsage, SqlChat):
         connect_timeout: float = 10.0,
         sqlite_busy_timeout_ms: int = 5000,
         serialize_appends: bool = True,
+        read_url: str | URL | None = None,
     ) -> None:
         engine = create_store_engine(
             url,
@@ -50,7 +54,18 @@ class SqlStore(SqlEventStore, SqlReadModels, SqlAccounts, SqlUsage, SqlChat):
             connect_timeout=connect_timeout,
             sqlite_busy_timeout_ms=sqlite_busy_timeout_ms,
         )
-        super().__init__(engine, serialize_appends=serialize_appends)
+        replica = None
+        if read_url is not None:
+            replica = create_store_engine(
+                read_url,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                pool_pre_ping=pool_pre_ping,
+                pool_timeout=pool_timeout,
+                connect_timeout=connect_timeout,
+                sqlite_busy_timeout_ms=sqlite_busy_timeout_ms,
+            )
+        super().__init__(engine, serialize_appends=serialize_appends, replica=replica)
 
     @property
     def url(self) -> URL:
@@ -58,10 +73,13 @@ class SqlStore(SqlEventStore, SqlReadModels, SqlAccounts, SqlUsage, SqlChat):
         return self._engine.url
 
     async def ping(self) -> None:
-        """Raise :class:`StoreUnavailable` when the database cannot be reached."""
+        """Raise :class:`StoreUnavailable` when the database cannot be reached, and
+        :class:`SchemaNotMigrated` when it answers but was never migrated."""
         async with self._transaction() as connection:
-            await connection.execute(select(1))
+            await connection.execute(select(game_events.c.position).limit(1))
 
     async def close(self) -> None:
         """Close every pooled connection; the store must not be used afterwards."""
+        if self._replica is not self._engine:
+            await self._replica.dispose()
         await self._engine.dispose()

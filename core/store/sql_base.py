@@ -17,8 +17,17 @@ from core.store.engine import unavailable_on_connectivity_errors, writer
 class SqlStoreBase:
     """Holds the engine; subclasses add the queries (see :class:`core.store.sql.SqlStore`)."""
 
-    def __init__(self, engine: AsyncEngine, *, serialize_appends: bool) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        serialize_appends: bool,
+        replica: AsyncEngine | None = None,
+    ) -> None:
         self._engine = engine
+        # DATABASE_READ_URL: read-model queries that tolerate replication lag go here; writes and
+        # the reads a write depends on never do.
+        self._replica = replica or engine
         self._writer = writer(engine)
         self._is_postgres = engine.url.get_backend_name() == "postgresql"
         self._serialize_appends = serialize_appends and self._is_postgres
@@ -27,17 +36,21 @@ class SqlStoreBase:
         self._sqlite_writers = None if self._is_postgres else asyncio.Lock()
 
     @asynccontextmanager
-    async def _transaction(self, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
-        """Yield a connection in a transaction that commits on success; ``write`` for writers.
+    async def _transaction(
+        self, *, write: bool = False, replica: bool = False
+    ) -> AsyncIterator[AsyncConnection]:
+        """Yield a connection in a transaction that commits on success; ``write`` for writers,
+        ``replica`` for a read that may be served by the read replica (when one is configured).
 
         Connectivity failures, here or in the block, become ``StoreUnavailable``.
         """
+        engine = self._replica if replica and not write else self._engine
         turn: AbstractAsyncContextManager[object] = (
             self._sqlite_writers if write and self._sqlite_writers is not None else nullcontext()
         )
         async with turn:
-            with unavailable_on_connectivity_errors(self._engine.url):
-                async with (self._writer if write else self._engine).begin() as connection:
+            with unavailable_on_connectivity_errors(engine.url):
+                async with (self._writer if write else engine).begin() as connection:
                     yield connection
 
     def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:

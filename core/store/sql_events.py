@@ -11,6 +11,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.store.base import AppendResult, ConcurrencyError, NewEvent, Snapshot, StoredEvent
+from core.store.integrity import chain_hashes
 from core.store.json_codec import dump_json, load_json
 from core.store.sql_base import SqlStoreBase
 from core.store.tables import game_events, idempotency_keys, session_snapshots
@@ -51,6 +52,10 @@ class SqlEventStore(SqlStoreBase):
             }
             for offset, event in enumerate(events, 1)
         ]
+        # Hash what will be read back (the canonical text, decoded), not the caller's objects.
+        chained = [
+            (event.type, event.schema_version, load_json(dump_json(event.data))) for event in events
+        ]
         result = AppendResult(expected_version + 1, expected_version + len(events))
         try:
             async with self._transaction(write=True) as connection:
@@ -66,6 +71,10 @@ class SqlEventStore(SqlStoreBase):
                         return AppendResult(seen.first_version, seen.last_version, duplicate=True)
                 if actual != expected_version:
                     raise ConcurrencyError(stream_id, expected_version, actual)
+                previous = await _event_hash(connection, stream_id, expected_version)
+                hashes = chain_hashes(stream_id, expected_version + 1, chained, previous)
+                for row, event_hash in zip(rows, hashes, strict=True):
+                    row["event_hash"] = event_hash
                 await connection.execute(insert(game_events), rows)
                 if idempotency_key is not None:
                     await connection.execute(
@@ -110,7 +119,7 @@ class SqlEventStore(SqlStoreBase):
             .order_by(game_events.c.position)
             .limit(max(limit, 0))
         )
-        async with self._transaction() as connection:
+        async with self._transaction(replica=True) as connection:
             rows = (await connection.execute(query)).all()
         return [_stored_event(row) for row in rows]
 
@@ -173,6 +182,15 @@ async def _stream_version(connection: AsyncConnection, stream_id: str) -> int:
     return int((await connection.execute(query)).scalar_one())
 
 
+async def _event_hash(connection: AsyncConnection, stream_id: str, version: int) -> str | None:
+    if version < 1:
+        return None
+    query = select(game_events.c.event_hash).where(
+        game_events.c.session_id == stream_id, game_events.c.sequence_number == version
+    )
+    return (await connection.execute(query)).scalar_one_or_none()
+
+
 async def _find_idempotent(
     connection: AsyncConnection, stream_id: str, key: str
 ) -> AppendResult | None:
@@ -192,6 +210,7 @@ def _stored_event(row: Row[Any]) -> StoredEvent:
         schema_version=row.schema_version,
         data=load_json(row.data),
         recorded_at=row.recorded_at,
+        event_hash=row.event_hash,
     )
 
 

@@ -132,7 +132,7 @@ class SqlReadModels(SqlStoreBase):
                 self._binary(session_index.c.session_id),
             )
         )
-        async with self._transaction() as connection:
+        async with self._transaction(replica=True) as connection:
             rows = (await connection.execute(query)).all()
         return [_summary(row) for row in rows]
 
@@ -170,7 +170,7 @@ class SqlReadModels(SqlStoreBase):
             .where(xp_grants.c.learner_id == learner_id)
             .order_by(self._binary(xp_grants.c.granted_at), self._binary(xp_grants.c.challenge_id))
         )
-        async with self._transaction() as connection:
+        async with self._transaction(replica=True) as connection:
             rows = (await connection.execute(query)).all()
         grants = [
             XpGrant(row.learner_id, row.challenge_id, row.session_id, row.xp, row.granted_at)
@@ -197,7 +197,7 @@ class SqlReadModels(SqlStoreBase):
             .order_by(xp.desc(), self._binary(first_grant), self._binary(learners.c.learner_id))
             .limit(max(limit, 0))
         )
-        async with self._transaction() as connection:
+        async with self._transaction(replica=True) as connection:
             rows = (await connection.execute(query)).all()
         return [
             LeaderboardRow(row.learner_id, row.display_name, int(row.xp), int(row.completed))

@@ -37,6 +37,9 @@ game_events = Table(
     Column("schema_version", Integer, nullable=False),
     Column("data", Text, nullable=False),
     Column("recorded_at", String(TIMESTAMP_LENGTH), nullable=False),
+    # 0005: sha256 chained to the previous event of the session (core/store/integrity.py);
+    # NULL for events written before the chain existed.
+    Column("event_hash", String(64), nullable=True),
     PrimaryKeyConstraint("position", name="pk_game_events"),
     UniqueConstraint(
         "session_id", "sequence_number", name="uq_game_events_session_id_sequence_number"
@@ -238,4 +241,17 @@ slack_oauth_states = Table(
     Column("state", String(ID_LENGTH), nullable=False),
     Column("expires_at", String(TIMESTAMP_LENGTH), nullable=False),
     PrimaryKeyConstraint("state", name="pk_slack_oauth_states"),
+)
+
+# -- 0005: sessions copied to cold storage by `curiouscore db archive` (events are kept) ----------
+
+archived_sessions = Table(
+    "archived_sessions",
+    metadata,
+    Column("session_id", String(ID_LENGTH), nullable=False),
+    Column("archive", String(ID_LENGTH), nullable=False),
+    Column("events", Integer, nullable=False),
+    Column("last_hash", String(64), nullable=True),
+    Column("archived_at", String(TIMESTAMP_LENGTH), nullable=False),
+    PrimaryKeyConstraint("session_id", name="pk_archived_sessions"),
 )

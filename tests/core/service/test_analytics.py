@@ -70,3 +70,21 @@ async def test_completions_pass_rates_failed_steps_learners_xp_and_cost(services
     assert by_day["2026-01-05"].cost_usd == 0.25
     assert sum(d.learners for d in report.daily_active_learners) >= 2
     assert report.events == sum(1 for _ in await services.store.read_all(0, 10_000))
+
+
+async def test_the_projection_resumes_from_its_position_and_can_be_rebuilt(services):
+    await _play(services, ADA, GOOD_ANSWER)
+    first = await services.analytics.report(ADMIN)
+    seen = services.analytics.position
+    await _play(services, BOB, "I do not know.")
+    resumed = await services.analytics.report(ADMIN)
+    assert services.analytics.position > seen
+    assert (first.sessions, resumed.sessions) == (1, 2)
+    services.analytics.rebuild()
+    rebuilt = await services.analytics.report(ADMIN)
+    assert rebuilt.events == resumed.events
+    assert (rebuilt.completions, rebuilt.passed, rebuilt.challenges) == (
+        resumed.completions,
+        resumed.passed,
+        resumed.challenges,
+    )

@@ -641,3 +641,14 @@ async def test_an_unmigrated_sqlite_file_says_to_run_migrate(tmp_path):
             await store.load_snapshot("s1")
     finally:
         await store.close()
+
+
+async def test_ping_on_an_unmigrated_database_says_to_run_migrate(tmp_path):
+    from core.store import SchemaNotMigrated, SqlStore
+
+    store = SqlStore(f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}")
+    try:
+        with pytest.raises(SchemaNotMigrated):
+            await store.ping()
+    finally:
+        await store.close()
