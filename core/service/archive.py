@@ -20,8 +20,9 @@ from typing import Any
 
 from core.engine.events import decode
 from core.engine.state import fold
+from core.service.sessions import session_summary
 from core.service.verify import check_chain
-from core.store.base import LearnerStore, SessionSummary, StoredEvent
+from core.store.base import LearnerStore, StoredEvent
 from core.store.sql import SqlStore
 from core.store.sql_archive import ArchivedSession
 
@@ -233,19 +234,4 @@ def _verify_batch(path: Path, entry: dict[str, Any], written: list[list[StoredEv
 
 async def _index_session(store: LearnerStore, stream: list[StoredEvent]) -> None:
     state = fold(decode(e.type, e.schema_version, e.data) for e in stream)
-    await store.upsert_session_summary(
-        SessionSummary(
-            session_id=state.session_id,
-            learner_id=state.learner_id,
-            challenge_id=state.challenge_id,
-            challenge_version=state.challenge_version,
-            status=state.status.value,
-            step_index=state.step_index,
-            total_steps=state.total_steps,
-            score=state.score,
-            max_score=float(state.max_score),
-            passed=state.result.passed if state.result else None,
-            created_at=state.created_at,
-            updated_at=state.updated_at,
-        )
-    )
+    await store.upsert_session_summary(session_summary(state))

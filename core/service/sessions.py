@@ -235,7 +235,7 @@ class GameService:
         self, before: SessionState, after: SessionState, events: list[Event]
     ) -> None:
         """Keep the read models and the snapshot cache in step with the stream."""
-        await self._store.upsert_session_summary(_summary(after))
+        await self._store.upsert_session_summary(session_summary(after))
         if self._metrics is not None:
             self._metrics.observe(events)
         for event in events:
@@ -429,7 +429,8 @@ def _session_id_of(events: list[Event]) -> str:
     raise ValueError("a new stream must begin with SessionCreated")
 
 
-def _summary(state: SessionState) -> SessionSummary:
+def session_summary(state: SessionState) -> SessionSummary:
+    """The session-index row for ``state`` (a projection; rebuildable from the events)."""
     return SessionSummary(
         session_id=state.session_id,
         learner_id=state.learner_id,
