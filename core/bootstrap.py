@@ -128,7 +128,7 @@ async def build_services(
         clock=clock,
         registry=registry,
         accounts=accounts,
-        analytics=AnalyticsService(store=store, catalog=catalog, clock=clock),
+        analytics=AnalyticsService(store=store, catalog=catalog, clock=clock, registry=registry),
         usage=UsageService(store=store, daily_budget_usd=settings.llm_daily_budget_usd),
         chat=ChatService(store=store, game=game, accounts=accounts, clock=clock),
     )

@@ -1,4 +1,4 @@
-"""Admin analytics (a projection over the event log)."""
+"""Admin analytics (a projection over the event log) and system metrics."""
 
 from __future__ import annotations
 
@@ -46,6 +46,36 @@ class DailyStatsOut(Out):
     llm_cost_usd: float
 
 
+class PercentilesOut(Out):
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+
+
+class RequestStatsOut(Out):
+    """HTTP requests answered by this API process since it started (its Prometheus metrics);
+    ``latency`` percentiles are estimates interpolated within histogram buckets."""
+
+    requests: int
+    errors: int
+    error_rate: float | None
+    latency: PercentilesOut
+
+
+class LlmStatsOut(Out):
+    """Every LLM call in the usage ledger; ``latency`` percentiles are exact (nearest rank)."""
+
+    calls: int
+    failures: int
+    success_rate: float | None
+    latency: PercentilesOut
+
+
+class SystemStatsOut(Out):
+    requests: RequestStatsOut
+    llm: LlmStatsOut
+
+
 class AnalyticsOut(Out):
     generated_at: str
     events: int
@@ -64,3 +94,4 @@ class AnalyticsOut(Out):
     daily_active_learners: list[DayLearnersOut]
     llm_cost_per_day: list[DayCostOut]
     daily: list[DailyStatsOut]
+    system: SystemStatsOut

@@ -2,6 +2,10 @@
 
 Completions and pass rate per challenge, the most failed steps, daily active learners, XP granted
 and LLM cost — all folded from events read in pages, so they can always be rebuilt from the log.
+The fold's state and the position it reached are checkpointed in the store
+(``projection_checkpoints``), so a restarted process resumes where the last report stopped.
+System metrics (HTTP and LLM latency, error and success rates) are read fresh for each report,
+see :mod:`core.service.system_metrics`.
 """
 
 from __future__ import annotations
@@ -10,6 +14,9 @@ import asyncio
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Protocol
+
+from prometheus_client import CollectorRegistry
 
 from core.engine.events import (
     AnswerGraded,
@@ -27,10 +34,20 @@ from core.errors import Forbidden, NotFound
 from core.service.actor import Actor
 from core.service.catalog import Catalog
 from core.service.clock import Clock
+from core.service.system_metrics import SystemStats, llm_stats, request_stats
 from core.store.base import EventStore
+from core.store.projections import Checkpoint, ProjectionStore
+from core.store.usage import UsageStore
 
 PAGE = 1000
 TOP_FAILED_STEPS = 10
+CHECKPOINT = "admin_analytics"
+# Bump when the checkpointed state changes shape: an older checkpoint is then rebuilt from 0.
+STATE_FORMAT = 1
+
+
+class AnalyticsStore(EventStore, ProjectionStore, UsageStore, Protocol):
+    """What the analytics read: the event log, their checkpoint and the LLM usage ledger."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +117,7 @@ class AnalyticsReport:
     daily_active_learners: tuple[DayLearners, ...]
     llm_cost_per_day: tuple[DayCost, ...]
     daily: tuple[DailyStats, ...]
+    system: SystemStats
 
 
 @dataclass(slots=True)
@@ -118,8 +136,11 @@ class _Challenge:
     sessions: int = 0
     completed: int = 0
     passed: int = 0
-    percents: list[float] = field(default_factory=list)
-    minutes: list[float] = field(default_factory=list)
+    # Sums and counts (not lists), so the checkpointed state does not grow with completions.
+    percent_sum: float = 0.0
+    percent_count: int = 0
+    minutes_sum: float = 0.0
+    minutes_count: int = 0
 
 
 @dataclass(slots=True)
@@ -135,40 +156,73 @@ class _Day:
 class AnalyticsService:
     """Folds the event log into the admin report.
 
-    The fold is a projection kept for the life of the process: each report resumes from the last
-    position it read, so it reads only the events appended since (event positions commit in
-    order, see ``SqlStore``); :meth:`rebuild` starts it again from the first event.
+    The fold is a persisted projection: each report loads its checkpoint (state and position)
+    from the store, folds only the events appended after that position (event positions commit
+    in order, see ``SqlStore``) and saves the new checkpoint, so a restarted process, or another
+    worker, resumes instead of replaying the log. :meth:`rebuild` starts it again from position 0.
     """
 
-    def __init__(self, *, store: EventStore, catalog: Catalog, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        store: AnalyticsStore,
+        catalog: Catalog,
+        clock: Clock,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
         self._store = store
         self._catalog = catalog
         self._clock = clock
-        self._fold = _Fold()
+        self._registry = registry
         self._position = 0
+        self._last_read = 0
         self._catching_up = asyncio.Lock()
 
     @property
     def position(self) -> int:
-        """The position of the last event folded into the projection."""
+        """The position of the last event folded into the projection (as of the last report)."""
         return self._position
 
-    def rebuild(self) -> None:
-        """Forget the projection; the next report folds the whole log again."""
-        self._fold = _Fold()
-        self._position = 0
+    @property
+    def last_read(self) -> int:
+        """How many events the last report read from the log (0 when it was already caught up)."""
+        return self._last_read
+
+    async def rebuild(self) -> None:
+        """Forget the projection (its checkpoint included); the next report folds the whole log."""
+        async with self._catching_up:
+            await self._store.delete_checkpoint(CHECKPOINT)
+            self._position = 0
 
     async def report(self, actor: Actor) -> AnalyticsReport:
         """Given an admin actor, return the analytics over every event stored so far."""
         if not actor.is_admin:
             raise Forbidden("analytics are for admins only")
         async with self._catching_up:
-            fold = self._fold
-            while page := await self._store.read_all(self._position, PAGE):
+            fold, position = await self._load()
+            read = 0
+            while page := await self._store.read_all(position, PAGE):
                 for stored in page:
                     fold.add(stored.stream_id, stored.type, stored.schema_version, stored.data)
-                    self._position = stored.position
-            return fold.report(self._clock.now(), await self._step_titles(fold))
+                    position = stored.position
+                read += len(page)
+            now = self._clock.now()
+            if read:
+                await self._store.save_checkpoint(
+                    Checkpoint(CHECKPOINT, position, fold.to_state(), now)
+                )
+            self._position, self._last_read = position, read
+            system = SystemStats(
+                requests=request_stats(self._registry),
+                llm=llm_stats(await self._store.usage_outcomes()),
+            )
+            return fold.report(now, await self._step_titles(fold), system)
+
+    async def _load(self) -> tuple[_Fold, int]:
+        checkpoint = await self._store.load_checkpoint(CHECKPOINT)
+        if checkpoint is None or checkpoint.state.get("format") != STATE_FORMAT:
+            return _Fold(), 0
+        return _Fold.from_state(checkpoint.state), checkpoint.position
 
     async def _step_titles(self, fold: _Fold) -> dict[tuple[str, str], str]:
         titles: dict[tuple[str, str], str] = {}
@@ -196,6 +250,68 @@ class _Fold:
         self.tokens_in = 0
         self.tokens_out = 0
         self.cost = 0.0
+
+    def to_state(self) -> dict[str, Any]:
+        """The fold as JSON-able data (sets and counters as sorted lists), for a checkpoint."""
+        return {
+            "format": STATE_FORMAT,
+            "events": self.events,
+            "sessions": {
+                sid: [s.learner_id, s.challenge_id, s.challenge_version, s.created_at, s.started_at]
+                for sid, s in self.sessions.items()
+            },
+            "challenges": {
+                cid: [
+                    c.title,
+                    c.version,
+                    c.sessions,
+                    c.completed,
+                    c.passed,
+                    c.percent_sum,
+                    c.percent_count,
+                    c.minutes_sum,
+                    c.minutes_count,
+                ]
+                for cid, c in self.challenges.items()
+            },
+            "days": {
+                day: [sorted(d.learners), d.started, d.completions, d.xp, d.llm_calls, d.llm_cost]
+                for day, d in self.days.items()
+            },
+            "failed_attempts": sorted([*key, n] for key, n in self.failed_attempts.items()),
+            "closed_failed": sorted([*key, n] for key, n in self.closed_failed.items()),
+            "totals": [
+                self.completions,
+                self.passed,
+                self.xp,
+                self.llm_calls,
+                self.tokens_in,
+                self.tokens_out,
+                self.cost,
+            ],
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> _Fold:
+        """The fold saved by :meth:`to_state`."""
+        fold = cls()
+        fold.events = state["events"]
+        fold.sessions = {sid: _Session(*values) for sid, values in state["sessions"].items()}
+        fold.challenges = {cid: _Challenge(*values) for cid, values in state["challenges"].items()}
+        for day, (learners, *counts) in state["days"].items():
+            fold.days[day] = _Day(set(learners), *counts)
+        fold.failed_attempts = Counter({(c, s): n for c, s, n in state["failed_attempts"]})
+        fold.closed_failed = Counter({(c, s): n for c, s, n in state["closed_failed"]})
+        (
+            fold.completions,
+            fold.passed,
+            fold.xp,
+            fold.llm_calls,
+            fold.tokens_in,
+            fold.tokens_out,
+            fold.cost,
+        ) = state["totals"]
+        return fold
 
     def add(self, stream_id: str, name: str, schema_version: int, data: dict[str, object]) -> None:
         try:
@@ -247,13 +363,17 @@ class _Fold:
             challenge.passed += 1
             self.passed += 1
         if event.max_score:
-            challenge.percents.append(100 * event.score / event.max_score)
+            challenge.percent_sum += 100 * event.score / event.max_score
+            challenge.percent_count += 1
         began = session.started_at or session.created_at
-        challenge.minutes.append(_minutes_between(began, event.at))
+        challenge.minutes_sum += _minutes_between(began, event.at)
+        challenge.minutes_count += 1
         self.xp += event.xp_granted
         day.xp += event.xp_granted
 
-    def report(self, now: str, step_titles: dict[tuple[str, str], str]) -> AnalyticsReport:
+    def report(
+        self, now: str, step_titles: dict[tuple[str, str], str], system: SystemStats
+    ) -> AnalyticsReport:
         keys = set(self.failed_attempts) | set(self.closed_failed)
         failures = sorted(
             (
@@ -291,8 +411,8 @@ class _Fold:
                     completed=c.completed,
                     passed=c.passed,
                     pass_rate=_ratio(c.passed, c.completed),
-                    average_percent=_mean(c.percents),
-                    average_minutes=_mean(c.minutes),
+                    average_percent=_mean(c.percent_sum, c.percent_count),
+                    average_minutes=_mean(c.minutes_sum, c.minutes_count),
                 )
                 for cid, c in sorted(self.challenges.items())
             ),
@@ -313,6 +433,7 @@ class _Fold:
                 )
                 for day, d in days
             ),
+            system=system,
         )
 
 
@@ -320,8 +441,8 @@ def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _mean(values: list[float]) -> float | None:
-    return round(sum(values) / len(values), 2) if values else None
+def _mean(total: float, count: int) -> float | None:
+    return round(total / count, 2) if count else None
 
 
 def _minutes_between(start: str, end: str) -> float:

@@ -2,7 +2,9 @@
 
 One long table, ``section,subject,metric,value``, so that new metrics add rows rather than
 columns and a spreadsheet pivot gives any view: ``summary`` (whole log), ``challenge`` (per
-challenge id), ``step`` (``challenge_id/step_id``) and ``day`` (UTC date).
+challenge id), ``step`` (``challenge_id/step_id``), ``day`` (UTC date) and ``system``
+(``requests``: this process's HTTP figures, empty when it served none, as from the CLI; ``llm``:
+the usage ledger's latency percentiles and success rate).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import io
 from collections.abc import Iterator
 
 from core.service.analytics import AnalyticsReport
+from core.service.system_metrics import Percentiles
 
 HEADER = ("section", "subject", "metric", "value")
 Row = tuple[str, str, str, str]
@@ -59,6 +62,24 @@ def analytics_rows(report: AnalyticsReport) -> Iterator[Row]:
             "llm_cost_usd",
         ):
             yield ("day", d.day, name, _value(getattr(d, name)))
+    requests, llm = report.system.requests, report.system.llm
+    yield from _system(
+        "requests",
+        requests.latency,
+        requests=requests.requests,
+        errors=requests.errors,
+        error_rate=requests.error_rate,
+    )
+    yield from _system(
+        "llm", llm.latency, calls=llm.calls, failures=llm.failures, success_rate=llm.success_rate
+    )
+
+
+def _system(subject: str, latency: Percentiles, **figures: object) -> Iterator[Row]:
+    for metric, value in figures.items():
+        yield ("system", subject, metric, _value(value))
+    for name in ("p50_ms", "p95_ms", "p99_ms"):
+        yield ("system", subject, f"latency_{name}", _value(getattr(latency, name)))
 
 
 def analytics_csv(report: AnalyticsReport) -> str:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from core.store.accounts import AccountStore
 from core.store.chat import ChatStore
+from core.store.projections import ProjectionStore
 from core.store.usage import UsageStore
 
 
@@ -246,7 +247,16 @@ class LearnerStore(Protocol):
         ...
 
 
-class Store(EventStore, ContentStore, LearnerStore, AccountStore, UsageStore, ChatStore, Protocol):
+class Store(
+    EventStore,
+    ContentStore,
+    LearnerStore,
+    AccountStore,
+    UsageStore,
+    ChatStore,
+    ProjectionStore,
+    Protocol,
+):
     """Everything the service needs from persistence, plus lifecycle."""
 
     async def ping(self) -> None:

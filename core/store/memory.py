@@ -27,6 +27,7 @@ from core.store.chat import InMemoryChat
 from core.store.integrity import chain_hashes
 from core.store.json_codec import dump_json, load_json
 from core.store.memory_accounts import InMemoryAccounts
+from core.store.projections import InMemoryProjections
 from core.store.usage import InMemoryUsage
 
 
@@ -68,7 +69,7 @@ class _ChallengeRow:
     created_at: str
 
 
-class InMemoryStore(InMemoryAccounts, InMemoryUsage, InMemoryChat):
+class InMemoryStore(InMemoryAccounts, InMemoryUsage, InMemoryChat, InMemoryProjections):
     """Every store protocol in process memory; nothing survives :meth:`close`-and-reopen."""
 
     def __init__(self) -> None:

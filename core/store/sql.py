@@ -16,12 +16,15 @@ from core.store.sql_accounts import SqlAccounts
 from core.store.sql_archive import SqlArchive
 from core.store.sql_chat import SqlChat
 from core.store.sql_events import SqlEventStore
+from core.store.sql_projections import SqlProjections
 from core.store.sql_read_models import SqlReadModels
 from core.store.sql_usage import SqlUsage
 from core.store.tables import game_events
 
 
-class SqlStore(SqlEventStore, SqlReadModels, SqlAccounts, SqlUsage, SqlChat, SqlArchive):
+class SqlStore(
+    SqlEventStore, SqlReadModels, SqlAccounts, SqlUsage, SqlChat, SqlArchive, SqlProjections
+):
     """Every store protocol on SQLite (``sqlite+aiosqlite://``) or PostgreSQL (``+asyncpg``).
 
     Pool options apply to PostgreSQL (and to the ``read_url`` replica's own pool, which serves

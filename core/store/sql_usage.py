@@ -67,6 +67,15 @@ class SqlUsage(SqlStoreBase):
             rows = (await connection.execute(query)).all()
         return [DailyUsage(row.day, _totals(row)) for row in rows]
 
+    async def usage_outcomes(self) -> list[tuple[int, bool]]:
+        """Every row's ``(latency_ms, ok)``, fastest first (for exact latency percentiles)."""
+        query = select(llm_usage.c.latency_ms, llm_usage.c.ok).order_by(
+            llm_usage.c.latency_ms, llm_usage.c.ok
+        )
+        async with self._transaction(replica=True) as connection:
+            rows = (await connection.execute(query)).all()
+        return [(int(row.latency_ms), bool(row.ok)) for row in rows]
+
 
 def _sums(*columns: Any) -> Select[Any]:
     return select(

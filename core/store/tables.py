@@ -255,3 +255,15 @@ archived_sessions = Table(
     Column("archived_at", String(TIMESTAMP_LENGTH), nullable=False),
     PrimaryKeyConstraint("session_id", name="pk_archived_sessions"),
 )
+
+# -- 0006: projection checkpoints (a projection's folded state and the position it reached) -------
+
+projection_checkpoints = Table(
+    "projection_checkpoints",
+    metadata,
+    Column("name", String(ID_LENGTH), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("updated_at", String(TIMESTAMP_LENGTH), nullable=False),
+    PrimaryKeyConstraint("name", name="pk_projection_checkpoints"),
+)

@@ -70,6 +70,10 @@ class UsageStore(Protocol):
         """Per-day sums (oldest first), optionally for one learner and from ``since_day`` on."""
         ...
 
+    async def usage_outcomes(self) -> list[tuple[int, bool]]:
+        """Every row's ``(latency_ms, ok)``, fastest first (for exact latency percentiles)."""
+        ...
+
 
 def add_up(rows: list[UsageRecord]) -> UsageTotals:
     """The totals of ``rows``."""
@@ -127,3 +131,7 @@ class InMemoryUsage:
             ):
                 days.setdefault(r.day, []).append(r)
         return [DailyUsage(day, add_up(rows)) for day, rows in sorted(days.items())]
+
+    async def usage_outcomes(self) -> list[tuple[int, bool]]:
+        """Every row's ``(latency_ms, ok)``, fastest first (for exact latency percentiles)."""
+        return sorted((r.latency_ms, r.ok) for r in self._usage)

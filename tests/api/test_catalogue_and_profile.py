@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from core.store.usage import UsageRecord
 from tests.api.conftest import admin, new_session, register
 
 SECRETS = ("correct", "rubric", "reference_answer", "SECRET-REFERENCE", "examples", "concepts")
@@ -113,3 +114,33 @@ async def test_analytics_project_the_event_log(client, services):
     assert report["daily_active_learners"][0]["learners"] == 1
     assert report["llm_calls"] >= 1  # the narration, even offline
     assert report["llm_cost_per_day"][0]["cost_usd"] == 0
+
+
+async def test_analytics_show_request_and_llm_system_metrics(client, services):
+    ada = await register(client)
+    await new_session(client, ada)
+    missing = await client.get("/api/sessions/no-such-session", headers=ada.headers)
+    assert missing.status_code == 404
+    for latency, ok in ((120, True), (80, True), (900, False)):
+        await services.store.record_usage(
+            UsageRecord(
+                "ada", None, "2026-01-05", "LEM_EVALUATE", "openai", "m", 10, 5, 0.01,
+                latency, ok, not ok, "2026-01-05T10:00:00+00:00",
+            )
+        )  # fmt: skip
+    root = await admin(client, services)
+    response = await client.get("/api/admin/analytics", headers=root.headers)
+    assert response.status_code == 200
+    system = response.json()["system"]
+    requests = system["requests"]
+    assert requests["requests"] >= 4 and requests["errors"] >= 1
+    assert 0 < requests["error_rate"] < 1
+    latency = requests["latency"]  # estimated from the histogram buckets
+    assert None not in latency.values()
+    assert 0 < latency["p50_ms"] <= latency["p95_ms"] <= latency["p99_ms"]
+    assert system["llm"] == {
+        "calls": 3,
+        "failures": 1,
+        "success_rate": 0.6667,
+        "latency": {"p50_ms": 120.0, "p95_ms": 900.0, "p99_ms": 900.0},
+    }

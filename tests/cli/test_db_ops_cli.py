@@ -77,5 +77,11 @@ def test_analytics_export_writes_csv(db, tmp_path):  # noqa: F811
     assert values[("summary", "", "completions")] == "1"
     assert values[("challenge", "python-functions", "passed")] == "1"
     assert any(key[0] == "day" and key[2] == "active_learners" for key in values)
+    # A CLI process served no HTTP request: its request figures are empty, not zero.
+    assert values[("system", "requests", "requests")] == "0"
+    assert values[("system", "requests", "latency_p95_ms")] == ""
+    assert values[("system", "requests", "error_rate")] == ""
+    assert ("system", "llm", "success_rate") in values
+    assert ("system", "llm", "latency_p99_ms") in values
     stdout = runner.invoke(app, ["analytics", "export"])
     assert stdout.output.startswith("section,subject,metric,value\n")

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import pytest
+from prometheus_client import CollectorRegistry
 
 from core.engine.events import HintGiven, LlmTrace, SessionCreated, encode
 from core.errors import Forbidden
 from core.service.actor import Actor
-from core.store import NewEvent
-from tests.core.service.conftest import ADA, BOB
+from core.service.analytics import CHECKPOINT
+from core.service.system_metrics import (
+    LlmStats,
+    Percentiles,
+    histogram_quantile,
+    request_stats,
+)
+from core.store import NewEvent, open_store
+from core.store.usage import UsageRecord
+from tests.core.service.conftest import ADA, BOB, make_services
 
 GOOD_ANSWER = "You can reuse a named block of logic."
 ADMIN = Actor("root", "admin")
@@ -80,11 +92,74 @@ async def test_the_projection_resumes_from_its_position_and_can_be_rebuilt(servi
     resumed = await services.analytics.report(ADMIN)
     assert services.analytics.position > seen
     assert (first.sessions, resumed.sessions) == (1, 2)
-    services.analytics.rebuild()
+    await services.analytics.rebuild()
+    assert await services.store.load_checkpoint(CHECKPOINT) is None
     rebuilt = await services.analytics.report(ADMIN)
-    assert rebuilt.events == resumed.events
-    assert (rebuilt.completions, rebuilt.passed, rebuilt.challenges) == (
-        resumed.completions,
-        resumed.passed,
-        resumed.challenges,
-    )
+    assert services.analytics.last_read == rebuilt.events
+    # The whole report, folded in one go or in two (only the clock moved on).
+    assert replace(rebuilt, generated_at=resumed.generated_at) == resumed
+
+
+async def test_the_checkpoint_survives_a_restart_and_the_next_report_resumes(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'analytics.db'}"
+    first = await make_services(await open_store(url))
+    await _play(first, ADA, GOOD_ANSWER)
+    before = await first.analytics.report(ADMIN)
+    assert first.analytics.last_read == before.events > 0
+    checkpoint = await first.store.load_checkpoint(CHECKPOINT)
+    assert checkpoint is not None and checkpoint.position == first.analytics.position
+    await first.close()
+
+    second = await make_services(await open_store(url))  # a new process over the same file
+    try:
+        same = await second.analytics.report(ADMIN)
+        assert second.analytics.last_read == 0  # resumed from the checkpoint: nothing re-read
+        assert replace(same, generated_at=before.generated_at) == before
+        appended = await second.store.read_all(checkpoint.position, 10_000)
+        assert appended == []
+        await _play(second, BOB, "I do not know.")
+        new_events = await second.store.read_all(checkpoint.position, 10_000)
+        resumed = await second.analytics.report(ADMIN)
+        assert second.analytics.last_read == len(new_events) > 0
+        assert (resumed.sessions, resumed.events) == (2, before.events + len(new_events))
+        await second.analytics.rebuild()
+        rebuilt = await second.analytics.report(ADMIN)
+        assert second.analytics.last_read == rebuilt.events
+        assert replace(rebuilt, generated_at=resumed.generated_at) == resumed
+    finally:
+        await second.close()
+
+
+async def test_llm_latency_percentiles_and_success_rate_come_from_the_usage_ledger(services):
+    empty = (await services.analytics.report(ADMIN)).system
+    assert empty.llm == LlmStats(0, 0, None, Percentiles(None, None, None))
+    assert empty.requests.latency == Percentiles() and empty.requests.error_rate is None
+    for latency, ok in ((100, True), (200, True), (300, True), (4000, False)):
+        await services.store.record_usage(
+            UsageRecord(
+                "ada", None, "2026-01-05", "LEM_EVALUATE", "openai", "m", 10, 5, 0.01,
+                latency, ok, not ok, "2026-01-05T10:00:00+00:00",
+            )
+        )  # fmt: skip
+    llm = (await services.analytics.report(ADMIN)).system.llm
+    assert (llm.calls, llm.failures, llm.success_rate) == (4, 1, 0.75)
+    assert llm.latency == Percentiles(200.0, 4000.0, 4000.0)  # nearest rank
+
+
+def test_request_percentiles_are_estimated_from_histogram_buckets():
+    assert histogram_quantile(0.5, []) is None
+    assert histogram_quantile(0.5, [(0.1, 0.0), (math.inf, 0.0)]) is None
+    buckets = [(0.1, 50.0), (0.2, 90.0), (0.5, 100.0), (math.inf, 100.0)]
+    assert histogram_quantile(0.5, buckets) == pytest.approx(0.1)
+    assert histogram_quantile(0.25, buckets) == pytest.approx(0.05)  # from 0 in the first bucket
+    assert histogram_quantile(0.7, buckets) == pytest.approx(0.15)
+    assert histogram_quantile(0.95, buckets) == pytest.approx(0.35)
+    slow = [(0.1, 1.0), (math.inf, 10.0)]
+    assert histogram_quantile(0.99, slow) == 0.1  # past the last finite bound: that bound
+
+
+def test_request_stats_without_a_registry_or_samples_are_null():
+    for registry in (None, CollectorRegistry()):
+        stats = request_stats(registry)
+        assert (stats.requests, stats.errors, stats.error_rate) == (0, 0, None)
+        assert stats.latency == Percentiles()

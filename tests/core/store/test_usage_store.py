@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from core.store.base import Store
@@ -50,3 +52,12 @@ async def test_usage_is_summed_per_session_learner_and_day(store: Store):
         DailyUsage("2026-11-25", UsageTotals(1, 1000, 100, 0.5, 0))
     ]
     assert [d.day for d in await store.usage_by_day(since_day="2026-11-25")] == ["2026-11-25"]
+
+
+async def test_usage_outcomes_are_every_rows_latency_and_ok_fastest_first(store: Store):
+    assert await store.usage_outcomes() == []
+    for latency, ok in ((900, True), (100, False), (400, True)):
+        await store.record_usage(
+            replace(_row("ada", None, "2026-01-01", 0.1, ok=ok), latency_ms=latency)
+        )
+    assert await store.usage_outcomes() == [(100, False), (400, True), (900, True)]
