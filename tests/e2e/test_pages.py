@@ -143,4 +143,7 @@ def test_only_an_admin_sees_the_analytics_charts(
         page.locator("figure.chart", has_text="Daily active learners").locator("svg .dot")
     ).not_to_have_count(0)
     expect(page.locator(".stat", has_text="Learners")).to_be_visible()
+    system = page.locator(".system-stats")
+    expect(system.get_by_role("row", name="API requests (this process)")).to_contain_text(" ms")
+    expect(system.get_by_role("row", name="LLM calls")).to_be_visible()
     snap(page, screenshot_dir, "admin-desktop", full_page=True)

@@ -33,6 +33,52 @@ function tile(label, value, note) {
   );
 }
 
+function ms(value) {
+  return value === null || value === undefined ? "—" : `${Math.round(num(value))} ms`;
+}
+
+function rate(value) {
+  return value === null || value === undefined ? "—" : percent(num(value) * 100);
+}
+
+/** Request and LLM health: latency percentiles and error/success rates (GET …/analytics `system`). */
+function systemTable(system) {
+  const requests = system?.requests ?? {};
+  const llm = system?.llm ?? {};
+  const row = (name, stats, count, outcome) =>
+    h(
+      "tr",
+      {},
+      h("th", { scope: "row", text: name }),
+      h("td", { text: String(num(count)) }),
+      h("td", { text: ms(stats?.latency?.p50_ms) }),
+      h("td", { text: ms(stats?.latency?.p95_ms) }),
+      h("td", { text: ms(stats?.latency?.p99_ms) }),
+      h("td", { text: outcome }),
+    );
+  return h(
+    "div",
+    { class: "card system-stats" },
+    h("h2", { text: "System" }),
+    h(
+      "table",
+      { class: "table" },
+      h(
+        "thead",
+        {},
+        h("tr", {}, ...["", "calls", "p50", "p95", "p99", "outcome"].map((t) => h("th", { scope: "col", text: t }))),
+      ),
+      h(
+        "tbody",
+        {},
+        row("API requests (this process)", requests, requests.requests, `${rate(requests.error_rate)} errors`),
+        row("LLM calls", llm, llm.calls, `${rate(llm.success_rate)} succeeded`),
+      ),
+    ),
+    h("p", { class: "muted small", text: "Request percentiles are estimated from histogram buckets; LLM ones are exact." }),
+  );
+}
+
 function series(rows, key) {
   return list(rows)
     .map((r) => ({ x: String(r.day ?? r.date ?? ""), y: num(r[key]) }))
@@ -83,6 +129,7 @@ export async function renderAdmin() {
       h("div", { class: "card" }, seriesChart({ title: "Daily active learners", points: active, kind: "line", integer: true, unitLabel: "Learners", format: (v) => String(Math.round(v)) })),
       h("div", { class: "card" }, seriesChart({ title: "LLM cost per day", points: cost, kind: "columns", unitLabel: "Cost", tone: "accent", format: money })),
     ),
+    systemTable(data.system),
     data.generated_at ? h("p", { class: "muted small" }, `Generated ${new Date(data.generated_at).toLocaleString()}.`) : null,
   );
   return { el, title: "Analytics" };
