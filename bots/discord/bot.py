@@ -85,6 +85,9 @@ def create_bot(
     if options.shards is not None:
         # 0 lets Discord recommend the count (GET /gateway/bot).
         shard_count = options.shards or None
+        shard_ids = options.shard_id_list
+        if shard_ids is not None:  # with DISCORD_SHARD_IDS each process runs its share
+            common["shard_ids"] = shard_ids
         bot = ShardedCuriousBot(shard_count=shard_count, **common)  # type: ignore[arg-type]
     else:
         bot = CuriousBot(**common)  # type: ignore[arg-type]

@@ -97,3 +97,13 @@ async def test_edits_in_one_thread_are_spaced_by_the_interval() -> None:
     one = times[1]
     assert one[1] - one[0] >= 0.19 and one[2] - one[1] >= 0.19
     assert times[2][0] - one[0] < 0.1  # another thread does not wait
+
+
+async def test_discord_shard_ids_split_one_sharded_bot_across_processes(services: Services) -> None:
+    part = create_bot(services, DiscordOptions(shards=4, shard_ids="2, 0"))
+    assert isinstance(part, discord.AutoShardedClient)
+    assert part.shard_count == 4 and part.shard_ids == [0, 2]
+    with pytest.raises(ValueError, match="needs DISCORD_SHARDS"):
+        _ = DiscordOptions(shard_ids="0").shard_id_list
+    with pytest.raises(ValueError, match="below DISCORD_SHARDS=2"):
+        _ = DiscordOptions(shards=2, shard_ids="0,2").shard_id_list
