@@ -7,8 +7,6 @@ from pydantic import Field
 from api.schemas.common import Out
 from core.service.accounts import AccountProfile
 
-XP_PER_LEVEL = 500  # as in core.engine.scoring.level_for
-
 
 class CompletedOut(Out):
     challenge_id: str
@@ -45,6 +43,7 @@ class MeOut(Out):
     role: str
     xp: int
     level: int
+    level_start_xp: int = Field(description="Total XP at which the current level began.")
     next_level_xp: int = Field(description="Total XP at which the next level begins.")
     completed: list[CompletedOut]
     sessions: list[SessionSummaryOut]
@@ -65,7 +64,8 @@ def me_out(account: AccountProfile) -> MeOut:
         role=profile.role,
         xp=profile.xp,
         level=profile.level,
-        next_level_xp=profile.level * XP_PER_LEVEL,
+        level_start_xp=profile.level_start_xp,
+        next_level_xp=profile.next_level_xp,
         completed=[CompletedOut.model_validate(grant) for grant in profile.completed],
         sessions=[SessionSummaryOut.model_validate(s) for s in profile.sessions],
         identities=[IdentityOut.model_validate(i) for i in account.identities],

@@ -38,6 +38,14 @@ def xp_for(xp: int, score: float, max_score: int) -> int:
     return round_half_up(xp * score / max_score)
 
 
+XP_PER_LEVEL = 500
+
+
 def level_for(total_xp: int) -> int:
     """Level = 1 + floor(total XP / 500)."""
-    return 1 + max(0, total_xp) // 500
+    return 1 + max(0, total_xp) // XP_PER_LEVEL
+
+
+def level_bounds(level: int) -> tuple[int, int]:
+    """Total XP at which ``level`` begins, and at which the next one begins."""
+    return (level - 1) * XP_PER_LEVEL, level * XP_PER_LEVEL

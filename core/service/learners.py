@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.engine.scoring import level_for
+from core.engine.scoring import level_bounds, level_for
 from core.errors import LearnerNotFound
 from core.service.actor import Actor
 from core.service.clock import Clock
@@ -20,6 +20,14 @@ class Profile:
     level: int
     completed: tuple[XpGrant, ...]
     sessions: tuple[SessionSummary, ...]
+
+    @property
+    def level_start_xp(self) -> int:
+        return level_bounds(self.level)[0]
+
+    @property
+    def next_level_xp(self) -> int:
+        return level_bounds(self.level)[1]
 
 
 @dataclass(frozen=True, slots=True)

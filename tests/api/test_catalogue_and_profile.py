@@ -50,7 +50,7 @@ async def test_me_shows_profile_and_link_codes_link_chat_identities(client, serv
     ada = await register(client)
     me = (await client.get("/api/me", headers=ada.headers)).json()
     assert set(me) >= {"id", "email", "display_name", "role", "xp", "level", "completed"}
-    assert me["identities"] == [] and me["next_level_xp"] == 500
+    assert me["identities"] == [] and (me["level_start_xp"], me["next_level_xp"]) == (0, 500)
 
     # A Slack user plays before linking: provisioned on first contact.
     chat_learner = await services.accounts.identity_for("slack", "T1:U42", "ada-on-slack")

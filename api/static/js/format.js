@@ -15,8 +15,6 @@ export const STATUS_LABELS = {
   abandoned: "Abandoned",
 };
 
-export const LEVEL_XP = 500;
-
 /** A score with at most two decimals and no trailing zeros: 13.5, 15, 0.33. */
 export function points(value) {
   const n = Number(value) || 0;
@@ -56,10 +54,6 @@ export function money(value) {
   if (n === 0) return "$0";
   if (n < 0.01) return `$${n.toFixed(4)}`;
   return `$${n.toFixed(2)}`;
-}
-
-export function levelFor(xp) {
-  return 1 + Math.floor((Number(xp) || 0) / LEVEL_XP);
 }
 
 export function plural(n, one, many = `${one}s`) {

@@ -225,3 +225,10 @@ def test_level_is_one_plus_floor_of_xp_over_five_hundred(total_xp, level):
 )
 def test_passes_compares_the_score_with_the_threshold_percent(score, points, threshold, expected):
     assert passes(score, points, threshold) is expected
+
+
+def test_level_bounds_are_where_a_level_begins_and_the_next_one_does():
+    from core.engine.scoring import level_bounds, level_for
+
+    assert level_bounds(1) == (0, 500) and level_bounds(3) == (1000, 1500)
+    assert level_for(level_bounds(3)[0]) == 3 and level_for(level_bounds(3)[1]) == 4

@@ -2,13 +2,14 @@
 
 import * as api from "../api.js";
 import { focusEl, h, replaceChildren } from "../dom.js";
-import { LEVEL_XP, STATUS_LABELS, capitalise, date, dateTime, initials, levelFor, percent, points } from "../format.js";
+import { STATUS_LABELS, capitalise, date, dateTime, initials, percent, points } from "../format.js";
 
 function levelCard(user) {
   const xp = Number(user.xp) || 0;
-  const level = user.level ?? levelFor(xp);
-  const levelStart = (level - 1) * LEVEL_XP;
-  const nextAt = Number(user.next_level_xp) || levelStart + LEVEL_XP;
+  // Levels are the server's rule: it sends the level and where it begins and ends.
+  const level = Number(user.level) || 1;
+  const levelStart = Number(user.level_start_xp) || 0;
+  const nextAt = Number(user.next_level_xp) || levelStart + 1;
   const span = Math.max(1, nextAt - levelStart);
   const into = Math.max(0, Math.min(span, xp - levelStart));
   const meter = h("div", {
