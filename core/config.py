@@ -20,7 +20,11 @@ class LlmPrice(BaseModel):
 class Settings(BaseSettings):
     """Every knob in one place; built by the composition root, never at import time."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # env_ignore_empty: an empty variable (``SLACK_APP_TOKEN=``, as compose writes an unset one)
+    # means unset, for every setting, instead of flipping a mode on.
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     env: Literal["development", "production", "test"] = "development"
     database_url: str = "sqlite+aiosqlite:///./curiouscore.db"
@@ -78,6 +82,8 @@ class Settings(BaseSettings):
     slack_client_secret: SecretStr | None = None
     slack_scopes: str = "commands,chat:write,app_mentions:read,channels:history,groups:history"
     slack_api_url: str = "https://slack.com/api/"
+    # Shared state every process must agree on (e.g. Slack replay claims); unset: the database.
+    redis_url: str | None = None
 
     snapshot_interval: int = Field(default=5, ge=1)
     challenges_dir: str = "challenges"

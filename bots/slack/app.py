@@ -18,6 +18,7 @@ from bots.slack.conversation import Conversation
 from bots.slack.installations import memory_stores, sql_stores
 from bots.slack.listeners import register
 from bots.slack.poster import ChannelPacer, Poster
+from bots.slack.verification import DatabaseClaims, RedisClaims, ReplayClaims, RequestGuard
 from core.bootstrap import ConfigurationError, Services
 from core.config import Settings
 
@@ -84,10 +85,29 @@ class SlackBot:
     app: AsyncApp
     conversation: Conversation
     oauth_engine: AsyncEngine | None = None
+    # HTTP mode's checks before bolt (bots/slack/verification.py); None in Socket Mode.
+    guard: RequestGuard | None = None
+    slack_api_url: str = "https://slack.com/api/"
 
     async def aclose(self) -> None:
+        if self.guard is not None:
+            await self.guard.aclose()
         if self.oauth_engine is not None:
             await self.oauth_engine.dispose()
+
+
+def request_guard(services: Services) -> RequestGuard | None:
+    """The signature/replay guard for HTTP mode; replay claims in Redis when ``REDIS_URL`` is set."""
+    settings = services.settings
+    secret = _secret(settings.slack_signing_secret)
+    if socket_mode(settings) or not secret:
+        return None
+    claims: ReplayClaims = (
+        RedisClaims.from_url(settings.redis_url)
+        if settings.redis_url
+        else DatabaseClaims(services.chat)
+    )
+    return RequestGuard(secret, claims)
 
 
 async def build_bot(services: Services, *, message_interval: float = 1.0) -> SlackBot:
@@ -123,4 +143,10 @@ async def build_bot(services: Services, *, message_interval: float = 1.0) -> Sla
         app = AsyncApp(client=web_client(settings, token), signing_secret=signing_secret or "")
     conversation = Conversation(services, Poster(ChannelPacer(message_interval)))
     register(app, conversation)
-    return SlackBot(app, conversation, engine)
+    return SlackBot(
+        app,
+        conversation,
+        engine,
+        guard=request_guard(services),
+        slack_api_url=settings.slack_api_url,
+    )

@@ -2,7 +2,9 @@
 
 ``SlackEndpoint`` is a plain ASGI app (no web framework, so the bots stay free of the web stack):
 the server mounts it at ``/slack`` on the FastAPI app, and ``attach`` hands it the bot once the
-services exist. Bolt checks every request's signature and refuses timestamps older than 5 minutes.
+services exist. Every POST to ``/slack/events`` passes :class:`bots.slack.verification.RequestGuard`
+first (signature and timestamp, then a once-only claim): an unsigned, malformed, stale or replayed
+request never reaches bolt, and a body naming a ``response_url`` off Slack's hosts is refused.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 from aiohttp import web
+from redis.exceptions import RedisError
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bots.slack.app import EVENTS_PATH, SlackBot
+from bots.slack.verification import response_url_allowed, response_urls
+from core.store.base import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -32,22 +37,68 @@ async def dispatch(
     path: str,
     query: str,
     headers: dict[str, list[str]],
-    body: str,
+    body: bytes,
 ) -> BoltResponse:
-    """One HTTP request to the bolt app (or its OAuth flow); a plain response when neither fits."""
+    """One HTTP request to the bolt app (or its OAuth flow); a plain response when neither fits.
+
+    ``headers`` has lower-case names; ``body`` is the raw bytes the signature covers.
+    """
     if bot is None:
         return BoltResponse(status=503, body="the Slack bot is starting")
-    bolt_headers: dict[str, str | Sequence[str]] = dict(headers)
-    request = AsyncBoltRequest(body=body, query=query, headers=bolt_headers)
+    if method == "POST" and path == EVENTS_PATH:
+        return await _events(bot, query, headers, body)
     flow = bot.app.oauth_flow
-    if method == "GET" and flow is not None:
+    if method == "GET" and flow is not None and path in (flow.install_path, flow.redirect_uri_path):
+        request = AsyncBoltRequest(body=_text(body) or "", query=query, headers=_bolt(headers))
         if path == flow.install_path:
             return await flow.handle_installation(request)
-        if path == flow.redirect_uri_path:
-            return await flow.handle_callback(request)
-    if method == "POST" and path == EVENTS_PATH:
-        return await bot.app.async_dispatch(request)
+        return await flow.handle_callback(request)
     return BoltResponse(status=404, body="not found")
+
+
+async def _events(
+    bot: SlackBot, query: str, headers: dict[str, list[str]], body: bytes
+) -> BoltResponse:
+    """Verify, then claim, then hand to bolt; nothing of an unverified request is parsed or used."""
+    if bot.guard is None:  # Socket Mode: nothing arrives over HTTP
+        return BoltResponse(status=404, body="not found")
+    refusal = bot.guard.refusal(headers, body)
+    if refusal is not None:
+        log.info("refused a Slack request: %s", refusal)
+        return BoltResponse(status=401, body="invalid request")
+    text = _text(body)
+    try:
+        request = AsyncBoltRequest(body=text or "", query=query, headers=_bolt(headers))
+    except ValueError:  # json.JSONDecodeError, UnicodeError
+        request = None
+    if text is None or request is None:
+        return BoltResponse(status=400, body="malformed request body")
+    if not all(response_url_allowed(url, bot.slack_api_url) for url in response_urls(request.body)):
+        log.warning("refused a signed Slack request whose response_url is off Slack's hosts")
+        return BoltResponse(status=400, body="response_url is not on the Slack API host")
+    try:
+        first = await bot.guard.first_time(headers)
+    except (StoreUnavailable, RedisError) as error:
+        log.warning("could not record a Slack request (%s); asking Slack to retry", error)
+        return BoltResponse(status=503, body="try again")
+    if not first:
+        log.info("dropped a replayed Slack request")
+        return BoltResponse(status=200, body="")
+    return await bot.app.async_dispatch(request)
+
+
+def _text(body: bytes) -> str | None:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _bolt(headers: dict[str, list[str]]) -> dict[str, str | Sequence[str]]:
+    # Bolt reads its own x-slack-bolt-* headers (lazy-listener switches): never from the outside.
+    return {
+        name: values for name, values in headers.items() if not name.startswith("x-slack-bolt-")
+    }
 
 
 class SlackEndpoint:
@@ -80,7 +131,7 @@ class SlackEndpoint:
             str(scope.get("path", "")),
             bytes(scope.get("query_string", b"")).decode("latin-1"),
             headers,
-            body.decode("utf-8", errors="replace"),
+            bytes(body),
         )
         await _send(send, response)
 
@@ -113,7 +164,7 @@ def aiohttp_app(endpoint: SlackEndpoint) -> web.Application:
             request.path,
             request.query_string,
             headers,
-            await request.text(),
+            await request.read(),
         )
         out = web.Response(status=response.status, body=response.body.encode("utf-8"))
         for name, values in response.headers.items():

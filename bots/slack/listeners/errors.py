@@ -1,4 +1,8 @@
-"""The app's one error handler: log the cause, tell the user something friendly and ephemeral."""
+"""The app's one error handler: log the cause, tell the user something friendly and ephemeral.
+
+Only verified requests get here (``bots/slack/http.py`` refuses the rest before bolt), and a
+``response_url`` is only called on Slack's own hosts.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bots.slack.errors import friendly_message
 from bots.slack.render_home import notice
+from bots.slack.verification import response_url_allowed
 from core.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -41,17 +46,24 @@ async def report(error: Exception, body: dict[str, Any], context: AsyncBoltConte
     else:
         log.error("Slack listener failed", exc_info=error)
     message = notice(friendly_message(error))
-    channel, user, thread_ts = _where(body or {})
+    body = body or {}
+    channel, user, thread_ts = _where(body)
+    response_url = body.get("response_url")
+    client = context.client
     try:
-        if body.get("response_url"):
-            await AsyncWebhookClient(body["response_url"]).send(
+        if response_url and client is not None:
+            # HTTP mode has refused such bodies already; Socket Mode bodies get the same rule.
+            if not response_url_allowed(response_url, client.base_url):
+                log.warning("not answering a response_url off Slack's hosts")
+                return
+            await AsyncWebhookClient(response_url).send(
                 text=message.text,
                 blocks=message.blocks,
                 response_type="ephemeral",
                 replace_original=False,
             )
-        elif channel and user and context.client is not None:
-            await context.client.chat_postEphemeral(
+        elif channel and user and client is not None:
+            await client.chat_postEphemeral(
                 channel=channel,
                 user=user,
                 text=message.text,
