@@ -20,6 +20,7 @@ from api.ratelimit import AuthRateLimits
 from api.routes import admin, auth, challenges, health, leaderboard, me, metrics, sessions
 from api.runtime import Runtime
 from api.spa import mount_spa
+from api.text_guard import TextGuardMiddleware
 from api.tokens import AccessTokens, resolve_secret
 from core.bootstrap import Services, build_services
 from core.config import Settings
@@ -98,6 +99,7 @@ def create_app(
         app.mount(prefix, mounted)
     mount_spa(app)
     # Added innermost first: the request context wraps everything, including CORS preflights.
+    app.add_middleware(TextGuardMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     if settings.cors_origin_list:
         app.add_middleware(

@@ -1,0 +1,159 @@
+"""Text the database cannot hold is refused once, at the edge, before any route sees it.
+
+PostgreSQL rejects NUL (``\\x00``) in text, and no store can encode a lone UTF-16 surrogate
+(``"\\ud800"`` in JSON) as UTF-8: both used to surface as 500s deep in a query or an event append.
+:class:`TextGuardMiddleware` checks the path (404, as for any path that names nothing), the query
+string, every header and the JSON or form body (422 naming where, never echoing what), on every
+store alike.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+
+NUL = "string_nul"
+SURROGATE = "string_surrogate"
+MESSAGES = {
+    NUL: "contains a NUL character, which is not allowed in text",
+    SURROGATE: "contains an unpaired UTF-16 surrogate, which is not valid Unicode text",
+}
+
+
+def text_problem(text: str) -> str | None:
+    """``NUL`` or ``SURROGATE`` when ``text`` cannot be stored as text, else None."""
+    if "\x00" in text:
+        return NUL
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return SURROGATE
+    return None
+
+
+def json_problems(document: Any, root: tuple[str | int, ...] = ("body",)) -> list[dict[str, Any]]:
+    """Every key or string in a parsed JSON document that cannot be stored, as 422 entries."""
+    problems: list[dict[str, Any]] = []
+    pending: list[tuple[tuple[str | int, ...], Any]] = [(root, document)]
+    while pending:  # iterative: a deeply nested body must not exhaust the stack here
+        loc, value = pending.pop()
+        if isinstance(value, str):
+            _check(problems, loc, value)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if _check(problems, loc, key):
+                    continue
+                pending.append(((*loc, key), item))
+        elif isinstance(value, list):
+            pending.extend(((*loc, index), item) for index, item in enumerate(value))
+    return problems
+
+
+def _check(problems: list[dict[str, Any]], loc: tuple[str | int, ...], text: str) -> bool:
+    kind = text_problem(text)
+    if kind is not None:
+        problems.append({"loc": list(loc), "msg": MESSAGES[kind], "type": kind})
+    return kind is not None
+
+
+class TextGuardMiddleware:
+    """Refuses NUL bytes and lone surrogates in the path (404) and anywhere else (422)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if text_problem(scope["path"]) is not None:
+            await JSONResponse({"detail": "Not Found"}, 404)(scope, receive, send)
+            return
+        problems = self._query_and_headers(scope)
+        body = b""
+        if not problems and scope.get("method") in ("POST", "PUT", "PATCH"):
+            try:
+                body = await _read(receive)
+            except HTTPException as error:  # the body limit, raised from receive()
+                await JSONResponse({"detail": error.detail}, error.status_code)(
+                    scope, receive, send
+                )
+                return
+            problems = _body_problems(Headers(scope=scope).get("content-type", ""), body)
+        if problems:
+            log.info("refused text the database cannot store", extra={"where": _where(problems)})
+            await JSONResponse({"detail": problems}, 422)(scope, receive, send)
+            return
+        if scope.get("method") not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+    @staticmethod
+    def _query_and_headers(scope: Scope) -> list[dict[str, Any]]:
+        problems: list[dict[str, Any]] = []
+        query = bytes(scope.get("query_string", b"")).decode("latin-1")
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            if text_problem(name) is not None:
+                problems.append({"loc": ["query"], "msg": MESSAGES[NUL], "type": NUL})
+            else:
+                _check(problems, ("query", name), value)
+        for raw_name, raw_value in scope.get("headers", ()):
+            if b"\x00" in raw_name or b"\x00" in raw_value:
+                name = raw_name.decode("latin-1").replace("\x00", "")
+                problems.append({"loc": ["header", name], "msg": MESSAGES[NUL], "type": NUL})
+        return problems
+
+
+def _body_problems(content_type: str, body: bytes) -> list[dict[str, Any]]:
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media in ("", "application/json") or media.endswith("+json"):
+        try:
+            document = json.loads(body) if body else None
+        except (ValueError, RecursionError):
+            return []  # not JSON at all: the route's own validation answers 422
+        return json_problems(document)
+    if media == "application/x-www-form-urlencoded":
+        problems: list[dict[str, Any]] = []
+        for name, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True):
+            _check(problems, ("body", name.replace("\x00", "")), name + value)
+        return problems
+    return []
+
+
+def _where(problems: list[dict[str, Any]]) -> str:
+    return ", ".join(".".join(str(part) for part in p["loc"]) for p in problems[:5])
+
+
+async def _read(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # http.disconnect, for streaming responses
+
+    return replay
