@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.text_guard import SUBMITTED_TEXT
 from core.errors import (
     Conflict,
     DomainError,
@@ -50,7 +51,50 @@ def error_response(status: int, detail: Any, headers: dict[str, str] | None = No
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
-async def domain_error(_request: Request, error: Exception) -> JSONResponse:
+# Safe wording for the errors whose core message names what the caller sent (an id, a step).
+SAFE_DETAIL = {
+    "session_not_found": "there is no such session",
+    "challenge_not_found": "there is no such challenge",
+    "learner_not_found": "there is no such learner",
+    "step_not_current": "that step is no longer current; reload the session",
+}
+GENERIC_DETAIL = {
+    400: "the request cannot be done",
+    403: "not allowed",
+    404: "not found",
+    409: "this no longer fits the current state; reload and try again",
+    422: "invalid input",
+}
+# A plain (unquoted) submitted value shorter than this may be an ordinary word of the message.
+PLAIN_ECHO_LENGTH = 12
+
+
+def submitted_values(request: Request) -> list[str]:
+    """What the caller sent as text: path parameters, query values, idempotency key, body strings
+    (collected by :mod:`api.text_guard`, which reads every body once)."""
+    values = [str(v) for v in request.path_params.values()]
+    values.extend(request.query_params.values())
+    values.extend(request.headers.getlist("idempotency-key"))
+    values.extend(request.scope.get("state", {}).get(SUBMITTED_TEXT, ()))
+    return [value for value in values if value]
+
+
+def echoes(message: str, value: str) -> bool:
+    """True when ``message`` repeats ``value`` (quoted in any way, or long enough to be it)."""
+    if repr(value) in message or f'"{value}"' in message or f"'{value}'" in message:
+        return True
+    return len(value) >= PLAIN_ECHO_LENGTH and value in message
+
+
+def safe_detail(error: DomainError, status: int, request: Request) -> str:
+    """The error's message, unless it repeats something the caller sent (404/409/422 bodies never
+    echo submitted values): then a fixed wording for the error."""
+    if any(echoes(error.message, value) for value in submitted_values(request)):
+        return SAFE_DETAIL.get(error.code) or GENERIC_DETAIL.get(status, GENERIC_DETAIL[400])
+    return error.message
+
+
+async def domain_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DomainError)
     status = status_for(error)
     headers: dict[str, str] = {}
@@ -60,7 +104,7 @@ async def domain_error(_request: Request, error: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if status == 401:
         log.info("authentication failed", extra={"reason": error.code})
-    return error_response(status, error.message, headers)
+    return error_response(status, safe_detail(error, status, request), headers)
 
 
 async def store_unavailable(_request: Request, error: Exception) -> JSONResponse:

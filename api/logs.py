@@ -1,4 +1,5 @@
-"""Structured JSON logs with the request id, scrubbed of passwords, tokens, keys and answers."""
+"""Structured JSON logs with the request id, scrubbed of passwords, tokens, keys, token digests,
+emails and answers at every level."""
 
 from __future__ import annotations
 
@@ -37,7 +38,14 @@ _SECRET_PATTERNS = (
     re.compile(r"(?i)bearer\s+[\w.~+/=-]+"),
     re.compile(r"\$argon2(id|i|d)\$[^\s\"']+"),  # password hashes
     re.compile(r"\bsk-[\w-]{8,}"),  # provider API keys
+    # Emails (personal data) and SHA-256 hex digests (refresh tokens and link codes are stored
+    # as these: a digest in a log line is as good as the row it finds).
+    re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(\.[\w-]+)+"),
+    re.compile(r"(?i)(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])"),
 )
+# Libraries that log every SQL statement with its parameters (emails, token digests, answers) at
+# DEBUG or INFO: never below WARNING, whatever LOG_LEVEL says.
+QUIET_LOGGERS = ("sqlalchemy.engine", "sqlalchemy.pool", "aiosqlite", "asyncpg")
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {
     "message",
     "asctime",
@@ -104,6 +112,8 @@ def configure_logging(level: str = "INFO") -> None:
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
     root.setLevel(level.upper())
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     for name in ("uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers.clear()

@@ -21,6 +21,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
+# Where the body's strings are left for the error handlers (``request.state``), so that an error
+# message can be checked for echoing them without reading the body twice.
+SUBMITTED_TEXT = "submitted_text"
 NUL = "string_nul"
 SURROGATE = "string_surrogate"
 MESSAGES = {
@@ -88,7 +91,8 @@ class TextGuardMiddleware:
                     scope, receive, send
                 )
                 return
-            problems = _body_problems(Headers(scope=scope).get("content-type", ""), body)
+            problems, strings = _body_problems(Headers(scope=scope).get("content-type", ""), body)
+            scope.setdefault("state", {})[SUBMITTED_TEXT] = strings
         if problems:
             log.info("refused text the database cannot store", extra={"where": _where(problems)})
             await JSONResponse({"detail": problems}, 422)(scope, receive, send)
@@ -114,20 +118,36 @@ class TextGuardMiddleware:
         return problems
 
 
-def _body_problems(content_type: str, body: bytes) -> list[dict[str, Any]]:
+def _body_problems(content_type: str, body: bytes) -> tuple[list[dict[str, Any]], list[str]]:
+    """(the problems, the strings) of a JSON or form body; other bodies are the route's business."""
     media = content_type.split(";", 1)[0].strip().lower()
     if media in ("", "application/json") or media.endswith("+json"):
         try:
             document = json.loads(body) if body else None
         except (ValueError, RecursionError):
-            return []  # not JSON at all: the route's own validation answers 422
-        return json_problems(document)
+            return [], []  # not JSON at all: the route's own validation answers 422
+        return json_problems(document), _strings(document)
     if media == "application/x-www-form-urlencoded":
         problems: list[dict[str, Any]] = []
-        for name, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True):
+        pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True)
+        for name, value in pairs:
             _check(problems, ("body", name.replace("\x00", "")), name + value)
-        return problems
-    return []
+        return problems, [value for _, value in pairs]
+    return [], []
+
+
+def _strings(document: Any) -> list[str]:
+    found: list[str] = []
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return found
 
 
 def _where(problems: list[dict[str, Any]]) -> str:

@@ -14,6 +14,7 @@ from core.bootstrap import ConfigurationError
 from core.config import Settings
 from core.errors import Unauthorized
 from core.service.actor import Actor
+from core.service.passwords import secret_key_weakness
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +33,14 @@ def resolve_secret(settings: Settings) -> str:
     """
     configured = settings.secret_key.get_secret_value() if settings.secret_key else ""
     minimum = MIN_SECRET_LENGTH.get(settings.algorithm, 64)
-    if len(configured.encode("utf-8")) >= minimum:
-        return configured
-    if settings.env != "development":
+    if len(configured.encode("utf-8")) < minimum:
         problem = "missing" if not configured else f"shorter than {minimum} bytes"
+    else:
+        weakness = secret_key_weakness(configured)
+        if weakness is None:
+            return configured
+        problem = f"too easy to guess ({weakness})"
+    if settings.env != "development":
         raise ConfigurationError(
             f"SECRET_KEY is {problem}: set it to at least {minimum} random characters for "
             f"{settings.algorithm} (e.g. `openssl rand -hex 32`); only ENV=development may run "

@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     # Shared state every process must agree on (e.g. Slack replay claims); unset: the database.
     redis_url: str | None = None
+    # Bearer token for /metrics; in production /metrics is not served without one (404).
+    metrics_token: SecretStr | None = None
 
     snapshot_interval: int = Field(default=5, ge=1)
     challenges_dir: str = "challenges"

@@ -33,6 +33,7 @@ from core.errors import (
 from core.service.actor import Actor
 from core.service.clock import Clock, new_id
 from core.service.learners import LearnerService, Profile
+from core.service.passwords import password_weakness
 from core.store.accounts import (
     AccountRecord,
     IdentityRecord,
@@ -143,6 +144,9 @@ def check_password(password: str, email: str) -> None:
         raise InvalidInput("this password is too easy to guess; choose another")
     if lowered in (email, email.split("@", 1)[0]):
         raise InvalidInput("the password must not be your email address")
+    weakness = password_weakness(password, (email, email.split("@", 1)[0]))
+    if weakness is not None:
+        raise InvalidInput(f"this password is too easy to guess: {weakness}")
 
 
 def normalise_display_name(name: str) -> str:
@@ -349,7 +353,8 @@ class AccountService:
         self, email: str, password: str, display_name: str, *, role: str
     ) -> AccountView:
         address = normalise_email(email)
-        check_password(password, address)
+        # zxcvbn's estimate costs tens of milliseconds of CPU: off the event loop.
+        await asyncio.to_thread(check_password, password, address)
         name = normalise_display_name(display_name)
         if await self._store.get_account_by_email(address) is not None:
             raise AlreadyExists(_EMAIL_TAKEN)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import glob
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -20,7 +21,7 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRET = "fault-test-secret-" + "x" * 48
+SECRET = secrets.token_hex(32)  # production refuses a guessable key
 
 
 def free_port() -> int:
