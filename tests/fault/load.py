@@ -2,9 +2,10 @@
 
 ``python -m tests.fault.load --port P --learners N --seconds S --out FILE`` plays the
 python-functions challenge's choice steps with N learners until S seconds have passed, retrying
-through errors and outages. Every write acknowledged with a 2xx is appended to FILE as a JSON line
-(flushed at once, so a line exists only for an answer the client really received); every
-response's status is counted, and the counts are the last line.
+through errors and outages (or until ``--stop-file`` exists). Every write acknowledged with a 2xx is
+appended to FILE as a JSON line with its ``op`` (flushed at once, so a line exists only for an answer
+the client really received), every non-2xx answer as a line with its ``status``; every response's
+status is counted, and the counts are the last line.
 """
 
 from __future__ import annotations
@@ -39,9 +40,23 @@ def right_answers() -> dict[str, object]:
 
 
 class Run:
-    def __init__(self, base: str, deadline: float, out: IO[str]) -> None:
+    def __init__(
+        self, base: str, deadline: float, out: IO[str], stop_file: Path | None = None
+    ) -> None:
         self.base, self.deadline, self.out = base, deadline, out
+        self.stop_file = stop_file
         self.statuses: Counter[str] = Counter()
+
+    def going(self) -> bool:
+        """Until the deadline, or until the test creates the stop file (whichever comes first)."""
+        if self.stop_file is not None and self.stop_file.exists():
+            return False
+        return time.monotonic() < self.deadline
+
+    def refusal(self, status: int) -> None:
+        """A non-2xx answer, as a line of its own (``status``), so a test can wait for one."""
+        self.out.write(json.dumps({"status": status, "t": time.time()}) + "\n")
+        self.out.flush()
 
     def ack(self, op: str, session_id: str, step_id: str | None = None) -> None:
         line = {"op": op, "session_id": session_id, "step_id": step_id, "t": time.time()}
@@ -59,6 +74,7 @@ class Run:
             return 0, None
         self.statuses[str(response.status_code)] += 1
         if response.status_code >= 300:
+            self.refusal(response.status_code)
             await asyncio.sleep(0.1)
             return response.status_code, None
         return response.status_code, response.json()
@@ -71,14 +87,14 @@ class Run:
                 "password": "fault test passphrase",
                 "display_name": f"Fault {index}",
             }
-            while not headers and time.monotonic() < self.deadline:
+            while not headers and self.going():
                 status, data = await self.call(client, "POST", "/api/auth/register", json=body)
                 if status == 409:  # registered before an outage cut the answer off
                     status, data = await self.call(client, "POST", "/api/auth/login", json=body)
                 if data:
                     headers = {"Authorization": f"Bearer {data['access_token']}"}
             session: str | None = None
-            while time.monotonic() < self.deadline:
+            while self.going():
                 if session is None:
                     _, data = await self.call(
                         client,
@@ -121,10 +137,12 @@ async def main() -> None:
     parser.add_argument("--learners", type=int, default=6)
     parser.add_argument("--seconds", type=float, default=12)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--stop-file", type=Path, default=None)
     args = parser.parse_args()
     answers = right_answers()
     with args.out.open("w", encoding="utf-8") as out:
-        run = Run(f"http://127.0.0.1:{args.port}", time.monotonic() + args.seconds, out)
+        deadline = time.monotonic() + args.seconds
+        run = Run(f"http://127.0.0.1:{args.port}", deadline, out, args.stop_file)
         await asyncio.gather(*(run.learner(i, answers) for i in range(args.learners)))
         out.write(json.dumps({"statuses": dict(run.statuses), "t": time.time()}) + "\n")
 
