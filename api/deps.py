@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from api.ratelimit import AuthRateLimits
 from api.runtime import Runtime
 from core.bootstrap import Services
 from core.errors import Unauthorized
@@ -19,6 +20,12 @@ bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/login", auto_error=False)
 async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+async def get_limits(runtime: Annotated[Runtime, Depends(get_runtime)]) -> AuthRateLimits:
+    if runtime.limits is None:
+        raise StoreUnavailable("the services are not ready yet")
+    return runtime.limits
 
 
 async def get_services(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Services:
@@ -64,6 +71,7 @@ IdempotencyKey = Annotated[
 ]
 ServicesDep = Annotated[Services, Depends(get_services)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+LimitsDep = Annotated[AuthRateLimits, Depends(get_limits)]
 ActorDep = Annotated[Actor, Depends(current_actor)]
 OptionalActorDep = Annotated[Actor | None, Depends(optional_actor)]
 ClientIp = Annotated[str, Depends(client_ip)]

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from api.deps import ClientIp, RuntimeDep, ServicesDep
+from api.deps import ClientIp, LimitsDep, RuntimeDep, ServicesDep
 from api.runtime import Runtime
 from api.schemas.auth import LoginIn, RefreshIn, RegisterIn, TokenPair
 from api.schemas.common import errors
-from core.errors import DomainError, InvalidCredentials
+from core.errors import DomainError
 from core.service.accounts import SignedIn
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -71,9 +71,9 @@ async def read_login(request: Request) -> LoginIn:
     summary="Create a learner account and sign in",
 )
 async def register(
-    body: RegisterIn, services: ServicesDep, runtime: RuntimeDep, ip: ClientIp
+    body: RegisterIn, services: ServicesDep, runtime: RuntimeDep, limits: LimitsDep, ip: ClientIp
 ) -> TokenPair:
-    runtime.limits.before_register(ip, body.email)
+    await limits.before_register(ip, body.email)
     signed = await services.accounts.register(body.email, body.password, body.display_name)
     return token_pair(runtime, signed)
 
@@ -86,15 +86,12 @@ async def register(
     summary="Sign in with email and password",
 )
 async def login(
-    request: Request, services: ServicesDep, runtime: RuntimeDep, ip: ClientIp
+    request: Request, services: ServicesDep, runtime: RuntimeDep, limits: LimitsDep, ip: ClientIp
 ) -> TokenPair:
     credentials = await read_login(request)
-    runtime.limits.before_login(ip, credentials.email)
-    try:
-        signed = await services.accounts.authenticate(credentials.email, credentials.password)
-    except InvalidCredentials:
-        runtime.limits.login_failed(credentials.email)
-        raise
+    attempt = await limits.before_login(ip, credentials.email)
+    signed = await services.accounts.authenticate(credentials.email, credentials.password)
+    await limits.login_succeeded(attempt)
     return token_pair(runtime, signed)
 
 

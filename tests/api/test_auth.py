@@ -157,7 +157,7 @@ async def test_login_is_rate_limited_per_ip_with_retry_after():
 
 
 async def test_login_failures_are_limited_per_email_across_ips():
-    services = await make_services(login_rate_limit_per_minute=2)
+    services = await make_services(login_failures_per_email_per_hour=2)
     async with client_for(services) as client:
         await register(client)
         for ip in ("10.0.0.1", "10.0.0.2"):
