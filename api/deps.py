@@ -36,21 +36,25 @@ async def get_services(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Ser
 
 async def current_actor(
     runtime: Annotated[Runtime, Depends(get_runtime)],
+    services: Annotated[Services, Depends(get_services)],
     token: Annotated[str | None, Depends(bearer)],
 ) -> Actor:
     if not token:
         raise Unauthorized("sign in first")
-    return runtime.tokens.verify(token)
+    verified = runtime.tokens.verify(token)
+    return await services.accounts.check_access(verified.actor.learner_id, verified.version)
 
 
 async def optional_actor(
     runtime: Annotated[Runtime, Depends(get_runtime)],
+    services: Annotated[Services, Depends(get_services)],
     token: Annotated[str | None, Depends(bearer)],
 ) -> Actor | None:
     if not token:
         return None
     try:
-        return runtime.tokens.verify(token)
+        verified = runtime.tokens.verify(token)
+        return await services.accounts.check_access(verified.actor.learner_id, verified.version)
     except Unauthorized:
         return None
 

@@ -196,7 +196,9 @@ function start() {
 
   window.addEventListener("hashchange", route);
   renderHeader();
-  route();
+  replaceChildren(app.main, loading());
+  // The access token is kept in memory only: after a reload, the refresh cookie brings it back.
+  api.restore().finally(() => route());
 }
 
 start();
