@@ -175,15 +175,19 @@ function refreshTokens() {
   return refreshing;
 }
 
-/** On page load: a signed-in browser gets its access token back from the refresh cookie. */
+/**
+ * On page load: a signed-in browser gets its access token back from the refresh cookie.
+ * Resolves to "signed-in", "signed-out" or "expired" (the cookie's sign-in has ended).
+ */
 export async function restore() {
-  if (!flagged() || accessToken) return Boolean(accessToken);
+  if (accessToken) return "signed-in";
+  if (!flagged()) return "signed-out";
   const ok = await refreshTokens();
   if (ok === false) {
     flag(false);
-    notifyAuth("expired");
+    return "expired";
   }
-  return Boolean(ok);
+  return ok ? "signed-in" : "signed-out";
 }
 
 async function sendWithNetworkRetry(method, path, body, headers, withAuth, retries) {
