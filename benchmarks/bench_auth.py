@@ -66,7 +66,7 @@ async def main() -> None:
         for name, url in stores:
             try:
                 await migrate(url)
-            except Exception as error:  # noqa: BLE001 - an unreachable backend is left out
+            except Exception as error:  # an unreachable backend is left out
                 print(f"{name}: left out ({type(error).__name__})")
                 continue
             store = SqlStore(url)
@@ -83,7 +83,7 @@ async def main() -> None:
         keys = [key async for key in redis._client.scan_iter(match=f"{prefix}*")]
         if keys:
             await redis._client.delete(*keys)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         print(f"Redis: left out ({type(error).__name__})")
     finally:
         await redis.aclose()
