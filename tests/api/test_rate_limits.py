@@ -283,3 +283,15 @@ async def test_two_uvicorn_workers_sharing_redis_hold_the_limit(tmp_path: Path) 
     statuses = Counter(r.status_code for r in responses)
     assert statuses[401] <= 10, statuses
     assert statuses[401] + statuses[429] == 30, statuses
+
+
+async def test_an_unreachable_redis_is_a_503_not_a_waived_limit() -> None:
+    closed = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    services = await make_services(InMemoryStore(), redis_url=closed)
+    try:
+        async with client(services) as http:
+            response = await http.post("/api/auth/login", json=WRONG)
+    finally:
+        await services.close()
+    assert response.status_code == 503
+    assert "Traceback" not in response.text
