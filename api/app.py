@@ -16,7 +16,7 @@ from starlette.types import ASGIApp
 from api.errors import install_error_handlers
 from api.logs import configure_logging
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
-from api.ratelimit import AuthRateLimits
+from api.proxy import TrustedProxies, TrustedProxyMiddleware
 from api.routes import admin, auth, challenges, health, leaderboard, me, metrics, sessions
 from api.runtime import Runtime
 from api.spa import mount_spa
@@ -54,12 +54,13 @@ def create_app(
     """
     settings = settings or (services.settings if services is not None else Settings())
     configure_logging(settings.log_level)
+    proxies = TrustedProxies.parse(settings.forwarded_allow_ips)
     tokens = AccessTokens(
         resolve_secret(settings),
         algorithm=settings.algorithm,
         ttl=timedelta(minutes=settings.access_token_expire_minutes),
     )
-    runtime = Runtime(settings=settings, tokens=tokens, limits=AuthRateLimits(settings))
+    runtime = Runtime(settings=settings, tokens=tokens)
     if services is not None:
         runtime.attach(services, owned=False)
 
@@ -112,4 +113,7 @@ def create_app(
         )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware, runtime=runtime)
+    if proxies.enabled:
+        # Outermost: everything inside (logs, limits) sees the client, not the proxy.
+        app.add_middleware(TrustedProxyMiddleware, proxies=proxies)
     return app

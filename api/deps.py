@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from api.ratelimit import AuthRateLimits
 from api.runtime import Runtime
 from core.bootstrap import Services
 from core.errors import Unauthorized
@@ -21,6 +22,12 @@ async def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
+async def get_limits(runtime: Annotated[Runtime, Depends(get_runtime)]) -> AuthRateLimits:
+    if runtime.limits is None:
+        raise StoreUnavailable("the services are not ready yet")
+    return runtime.limits
+
+
 async def get_services(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Services:
     if runtime.services is None:  # still starting, or startup could not reach the database
         raise StoreUnavailable("the services are not ready yet")
@@ -29,21 +36,25 @@ async def get_services(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Ser
 
 async def current_actor(
     runtime: Annotated[Runtime, Depends(get_runtime)],
+    services: Annotated[Services, Depends(get_services)],
     token: Annotated[str | None, Depends(bearer)],
 ) -> Actor:
     if not token:
         raise Unauthorized("sign in first")
-    return runtime.tokens.verify(token)
+    verified = runtime.tokens.verify(token)
+    return await services.accounts.check_access(verified.actor.learner_id, verified.version)
 
 
 async def optional_actor(
     runtime: Annotated[Runtime, Depends(get_runtime)],
+    services: Annotated[Services, Depends(get_services)],
     token: Annotated[str | None, Depends(bearer)],
 ) -> Actor | None:
     if not token:
         return None
     try:
-        return runtime.tokens.verify(token)
+        verified = runtime.tokens.verify(token)
+        return await services.accounts.check_access(verified.actor.learner_id, verified.version)
     except Unauthorized:
         return None
 
@@ -64,6 +75,7 @@ IdempotencyKey = Annotated[
 ]
 ServicesDep = Annotated[Services, Depends(get_services)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+LimitsDep = Annotated[AuthRateLimits, Depends(get_limits)]
 ActorDep = Annotated[Actor, Depends(current_actor)]
 OptionalActorDep = Annotated[Actor | None, Depends(optional_actor)]
 ClientIp = Annotated[str, Depends(client_ip)]

@@ -9,13 +9,14 @@ from api.ratelimit import AuthRateLimits
 from api.tokens import AccessTokens
 from core.bootstrap import Services
 from core.config import Settings
+from core.store.rate_counters import MemoryRateCounters
 
 
 @dataclass(slots=True)
 class Runtime:
     settings: Settings
     tokens: AccessTokens
-    limits: AuthRateLimits
+    limits: AuthRateLimits | None = None
     services: Services | None = None
     metrics: HttpMetrics | None = None
     owns_services: bool = field(default=False)
@@ -23,4 +24,5 @@ class Runtime:
     def attach(self, services: Services, *, owned: bool) -> None:
         self.services = services
         self.metrics = http_metrics(services.registry)
+        self.limits = AuthRateLimits(self.settings, services.rate_counters or MemoryRateCounters())
         self.owns_services = owned

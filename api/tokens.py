@@ -59,8 +59,17 @@ class AccessToken:
     expires_in: int
 
 
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    """A well-signed, unexpired access token: who it names and the token version it carries."""
+
+    actor: Actor
+    version: int
+
+
 class AccessTokens:
-    """Issues and checks short-lived access tokens: ``sub``, ``role``, ``iat``, ``exp``, ``jti``."""
+    """Issues and checks short-lived access tokens: ``sub``, ``role``, ``iat``, ``exp``, ``jti``
+    and ``ver``, the learner's token version (checked against the account on every request)."""
 
     def __init__(self, secret: str, *, algorithm: str = "HS256", ttl: timedelta) -> None:
         if algorithm not in ALGORITHMS:
@@ -71,7 +80,7 @@ class AccessTokens:
         self._algorithm = algorithm
         self._ttl = ttl
 
-    def issue(self, learner_id: str, role: str) -> AccessToken:
+    def issue(self, learner_id: str, role: str, version: int = 0) -> AccessToken:
         now = datetime.now(UTC)
         claims = {
             "iss": ISSUER,
@@ -81,12 +90,16 @@ class AccessTokens:
             "exp": now + self._ttl,
             "jti": uuid.uuid4().hex,
             "typ": "access",
+            "ver": version,
         }
         token = jwt.encode(claims, self._secret, algorithm=self._algorithm)
         return AccessToken(token, int(self._ttl.total_seconds()))
 
-    def verify(self, token: str) -> Actor:
-        """Return the actor the token names, or raise ``Unauthorized``."""
+    def verify(self, token: str) -> VerifiedToken:
+        """Return who the token names and its version, or raise ``Unauthorized``.
+
+        Only the signature and the claims are checked here; whether the version is still current
+        is the account's to say (``AccountService.check_access``)."""
         try:
             claims = jwt.decode(
                 token,
@@ -99,10 +112,13 @@ class AccessTokens:
         except jwt.PyJWTError:
             raise Unauthorized(TOKEN_INVALID) from None
         subject, role = claims.get("sub"), claims.get("role", "learner")
+        version = claims.get("ver", 0)  # tokens from before versions existed count as version 0
         if (
             claims.get("typ") != "access"
             or not isinstance(subject, str)
             or not isinstance(role, str)
+            or not isinstance(version, int)
+            or isinstance(version, bool)
         ):
             raise Unauthorized(TOKEN_INVALID)
-        return Actor(subject, role)
+        return VerifiedToken(Actor(subject, role), version)

@@ -144,7 +144,9 @@ def run_server(
         port=settings.port,
         log_config=None,
         access_log=False,
-        proxy_headers=True,
+        # The app reads X-Forwarded-* itself, from FORWARDED_ALLOW_IPS only (api/proxy.py);
+        # uvicorn's own handling would trust 127.0.0.1 by default.
+        proxy_headers=False,
         server_header=False,
     )
 

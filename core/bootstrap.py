@@ -25,6 +25,8 @@ from core.service.telemetry import SessionMetrics
 from core.service.usage import UsageService
 from core.store import open_store
 from core.store.base import Store
+from core.store.rate_counters import MemoryRateCounters, RateCounters
+from core.store.sql_rate_counters import SqlRateCounters
 
 
 class ConfigurationError(RuntimeError):
@@ -45,9 +47,13 @@ class Services:
     analytics: AnalyticsService
     usage: UsageService
     chat: ChatService
+    rate_counters: RateCounters | None = None
 
     async def close(self) -> None:
         await self.llm.aclose()
+        closer = getattr(self.rate_counters, "aclose", None)
+        if closer is not None:  # Redis or in-process counters; the database ones are the store
+            await closer()
         await self.store.close()
 
 
@@ -71,6 +77,32 @@ def llm_policy(settings: Settings) -> LlmPolicy:
         daily_budget_usd=settings.llm_daily_budget_usd,
         cache_size=settings.llm_cache_size,
     )
+
+
+def build_rate_counters(settings: Settings, store: Store) -> RateCounters:
+    """Where the rate-limit counters live (``RATE_LIMIT_STORE``): Redis when ``REDIS_URL`` is set,
+    else the database (shared by every worker and host), in-process only with the in-memory store."""
+    choice = settings.rate_limit_store
+    if choice == "auto":
+        if settings.redis_url is not None:
+            choice = "redis"
+        elif isinstance(store, SqlRateCounters):
+            choice = "database"
+        else:
+            choice = "memory"
+    if choice == "redis":
+        if settings.redis_url is None:
+            raise ConfigurationError("RATE_LIMIT_STORE=redis needs REDIS_URL")
+        from core.store.redis_rate_counters import RedisRateCounters
+
+        return RedisRateCounters.from_url(
+            settings.redis_url.get_secret_value(), prefix=f"{settings.redis_key_prefix}rl:"
+        )
+    if choice == "database":
+        if not isinstance(store, SqlRateCounters):
+            raise ConfigurationError("RATE_LIMIT_STORE=database needs a SQL DATABASE_URL")
+        return store
+    return MemoryRateCounters()
 
 
 async def build_services(
@@ -131,4 +163,5 @@ async def build_services(
         analytics=AnalyticsService(store=store, catalog=catalog, clock=clock, registry=registry),
         usage=UsageService(store=store, daily_budget_usd=settings.llm_daily_budget_usd),
         chat=ChatService(store=store, game=game, accounts=accounts, clock=clock),
+        rate_counters=build_rate_counters(settings, store),
     )

@@ -42,6 +42,20 @@ class Settings(BaseSettings):
     # Per client IP and per email, in-process sliding windows (see api/ratelimit.py).
     login_rate_limit_per_minute: int = Field(default=10, ge=1)
     register_rate_limit_per_hour: int = Field(default=20, ge=1)
+    # Failed sign-ins per email from every address together, per hour: bounds guessing spread over
+    # many addresses while one address's failures (limited per email and address, per minute)
+    # cannot lock the owner out elsewhere.
+    login_failures_per_email_per_hour: int = Field(default=100, ge=1)
+    # Where the counters live: "auto" is Redis when REDIS_URL is set, else the database (every
+    # worker and host shares it), and in-process only with the in-memory store.
+    rate_limit_store: Literal["auto", "memory", "database", "redis"] = "auto"
+    # Shared state across processes and hosts (rate limits), e.g. redis://127.0.0.1:6379/0.
+    redis_url: SecretStr | None = None
+    # Every key this deployment writes to Redis starts with this (several deployments may share one).
+    redis_key_prefix: str = "curiouscore:"
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: addresses or networks,
+    # comma-separated, or "*" for whatever peer connects (its one hop only). Empty: nobody.
+    forwarded_allow_ips: str = ""
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
     llm_provider: Literal["offline", "anthropic", "openai", "gemini"] = "offline"

@@ -24,6 +24,9 @@ class RefreshIn(BaseModel):
 
 class TokenPair(BaseModel):
     access_token: str
-    refresh_token: str
+    refresh_token: str | None = Field(
+        description="The new refresh token; null when the request sent `X-Refresh-Cookie: 1` "
+        "(or refreshed from the cookie): then it is only in the HttpOnly cookie."
+    )
     token_type: Literal["bearer"] = "bearer"  # noqa: S105
     expires_in: int = Field(description="Seconds until the access token expires.")

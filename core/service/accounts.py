@@ -16,7 +16,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -95,6 +95,8 @@ class SignedIn:
     account: AccountView
     refresh_token: str
     refresh_expires_at: str
+    # The learner's token version when signed in: access tokens carry it (see ``check_access``).
+    token_version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +225,8 @@ class AccountService:
         use = await self._store.use_refresh_token(digest(refresh_token), now)
         if use.outcome is RefreshOutcome.ALREADY_SPENT and use.record is not None:
             revoked = await self._store.revoke_refresh_family(use.record.family_id, now)
+            # Whoever holds the family's access tokens may be the thief: end them all now.
+            await self._store.bump_token_version(use.record.learner_id)
             log.warning(
                 "refresh token reused: its family is revoked",
                 extra={"learner_id": use.record.learner_id, "revoked": revoked},
@@ -245,6 +249,20 @@ class AccountService:
         use = await self._store.use_refresh_token(digest(refresh_token), now)
         if use.record is not None:
             await self._store.revoke_refresh_family(use.record.family_id, now)
+            # Access tokens already issued stop working at once (the learner's other sign-ins
+            # swap theirs at the next refresh).
+            await self._store.bump_token_version(use.record.learner_id)
+
+    async def check_access(self, learner_id: str, token_version: int) -> Actor:
+        """Given an access token's subject and version, return the actor it may act as now.
+
+        One primary-key read per request: a token issued before the learner's last sign-out,
+        refresh-token reuse or role change raises ``Unauthorized``.
+        """
+        state = await self._store.get_token_state(learner_id)
+        if state is None or state.version != token_version:
+            raise Unauthorized(SESSION_ENDED)
+        return Actor(learner_id, state.role)
 
     async def profile(self, actor: Actor) -> AccountProfile:
         """Given an actor, return their profile, email (if a web account) and chat identities."""
@@ -372,7 +390,10 @@ class AccountService:
         await self._store.add_refresh_token(
             RefreshTokenRecord(digest(token), family_id, account.learner_id, now, expires_at)
         )
-        return SignedIn(account, token, expires_at)
+        state = await self._store.get_token_state(account.learner_id)
+        if state is None:
+            raise LearnerNotFound(f"learner {account.learner_id!r} does not exist")
+        return SignedIn(replace(account, role=state.role), token, expires_at, state.version)
 
     async def _view(self, record: AccountRecord) -> AccountView:
         learner = await self._store.get_learner(record.learner_id)
@@ -412,7 +433,8 @@ _EMAIL_TAKEN = "an account with this email already exists; log in instead"
 def _check_identity(platform: str, external_id: str) -> tuple[str, str]:
     platform = platform.strip().lower()
     external_id = external_id.strip()
-    if not PLATFORM.match(platform):
+    if not PLATFORM.match(platform) or platform == "system":
+        # "system:" names the platform's own work in the event log (core.service.actor).
         raise InvalidInput("platform must be a short lower-case name such as slack or discord")
     if not external_id or len(external_id) > 200:
         raise InvalidInput("the chat user id must have 1 to 200 characters")

@@ -1,4 +1,9 @@
-"""Who is acting: a learner, or an admin who may see every session."""
+"""Who is acting: a learner, or an admin who may see every session; and who recorded an event.
+
+Every stored event names its actor under the data key ``actor``: the learner's id for what a
+learner did, or one of the ``system:`` names below for work the platform did on its own (grading,
+hints, narration). Chat platforms cannot be called ``system``, so no learner id starts with it.
+"""
 
 from __future__ import annotations
 
@@ -13,3 +18,9 @@ class Actor:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+
+EVENT_ACTOR_KEY = "actor"
+SYSTEM_GRADER = "system:grader"
+SYSTEM_HINTS = "system:hints"
+SYSTEM_NARRATOR = "system:narrator"

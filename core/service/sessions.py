@@ -30,13 +30,20 @@ from core.engine.view import SessionView, project_view
 from core.errors import (
     AnswerConflict,
     Conflict,
+    Forbidden,
     LearnerNotFound,
     SessionNotFound,
     StepNotCurrent,
 )
 from core.llm.base import EvaluationRequest, HintRequest, NarrationRequest, RubricCriterion
 from core.llm.orchestrator import LlmOrchestrator
-from core.service.actor import Actor
+from core.service.actor import (
+    EVENT_ACTOR_KEY,
+    SYSTEM_GRADER,
+    SYSTEM_HINTS,
+    SYSTEM_NARRATOR,
+    Actor,
+)
 from core.service.catalog import Catalog
 from core.service.clock import Clock, new_id
 from core.service.llm_context import llm_context, progress_summary
@@ -100,7 +107,10 @@ class GameService:
             at=self._clock.now(), session_id=session_id, learner_id=actor.learner_id
         )
         loaded = await self._append(
-            Loaded(challenge, SessionState()), decide(challenge, SessionState(), command), None
+            Loaded(challenge, SessionState()),
+            decide(challenge, SessionState(), command),
+            None,
+            actor=actor.learner_id,
         )
         log.info("session created", extra={"session_id": session_id, "challenge_id": challenge_id})
         return project_view(loaded.challenge, loaded.state)
@@ -192,7 +202,7 @@ class GameService:
     async def _execute(
         self, actor: Actor, session_id: str, build: CommandBuilder, idempotency_key: str | None
     ) -> SessionView:
-        loaded = await self._load_owned(actor, session_id)
+        loaded = await self._load_owned(actor, session_id, acting=True)
         if idempotency_key is not None and await self._store.find_idempotent(
             session_id, idempotency_key
         ):
@@ -202,7 +212,7 @@ class GameService:
             if not events:
                 break
             try:
-                loaded = await self._append(loaded, events, idempotency_key)
+                loaded = await self._append(loaded, events, idempotency_key, actor=actor.learner_id)
                 break
             except ConcurrencyError:
                 fresh = await self._load(session_id)
@@ -214,13 +224,16 @@ class GameService:
         return project_view(loaded.challenge, loaded.state)
 
     async def _append(
-        self, loaded: Loaded, events: list[Event], idempotency_key: str | None
+        self, loaded: Loaded, events: list[Event], idempotency_key: str | None, *, actor: str
     ) -> Loaded:
         state = loaded.state
         stream_id = state.session_id or _session_id_of(events)
         result = await self._store.append(
             stream_id,
-            [NewEvent(event.NAME, encode(event), event.SCHEMA_VERSION) for event in events],
+            [
+                NewEvent(event.NAME, _with_actor(encode(event), actor), event.SCHEMA_VERSION)
+                for event in events
+            ],
             expected_version=state.version,
             idempotency_key=idempotency_key,
             recorded_at=self._clock.now(),
@@ -285,7 +298,7 @@ class GameService:
                 return loaded
             try:
                 events = decide(loaded.challenge, loaded.state, command)
-                loaded = await self._append(loaded, events, None)
+                loaded = await self._append(loaded, events, None, actor=_system_actor(command))
             except (ConcurrencyError, Conflict):
                 # Another process recorded it first, or the step moved on: read what happened.
                 loaded = await self._load(loaded.state.session_id)
@@ -383,15 +396,34 @@ class GameService:
         challenge = await self._catalog.spec(state.challenge_id, state.challenge_version)
         return Loaded(challenge, state)
 
-    async def _load_owned(self, actor: Actor, session_id: str) -> Loaded:
+    async def _load_owned(self, actor: Actor, session_id: str, *, acting: bool = False) -> Loaded:
+        """The session, when ``actor`` may read it (its learner, or an admin) or, when
+        ``acting``, act on it (its learner only: an admin reading it gets ``Forbidden``)."""
         try:
             loaded = await self._load(session_id)
         except SessionNotFound:
             raise SessionNotFound(f"there is no session {session_id!r}") from None
-        if loaded.state.learner_id != actor.learner_id and not actor.is_admin:
-            # Someone else's session is indistinguishable from a missing one.
-            raise SessionNotFound(f"there is no session {session_id!r}")
+        if loaded.state.learner_id != actor.learner_id:
+            if not actor.is_admin:
+                # Someone else's session is indistinguishable from a missing one.
+                raise SessionNotFound(f"there is no session {session_id!r}")
+            if acting:
+                raise Forbidden("admins may read this session, but only its learner can play it")
         return loaded
+
+
+def _with_actor(data: dict[str, object], actor: str) -> dict[str, object]:
+    """The event's data with who recorded it (an event that names its own actor keeps it)."""
+    return data if EVENT_ACTOR_KEY in data else {**data, EVENT_ACTOR_KEY: actor}
+
+
+def _system_actor(command: Command) -> str:
+    """Who records the outcome of pending work: the grader, the hint giver or the narrator."""
+    if isinstance(command, RecordEvaluation):
+        return SYSTEM_GRADER
+    if isinstance(command, RecordHint):
+        return SYSTEM_HINTS
+    return SYSTEM_NARRATOR
 
 
 def _fingerprint(state: SessionState) -> tuple[object, ...]:

@@ -67,6 +67,15 @@ class LinkCodeRecord:
     used_at: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TokenState:
+    """What an access token is checked against on every request: the learner's current token
+    version (bumped on sign-out, refresh-token reuse and role changes) and role."""
+
+    version: int
+    role: str
+
+
 class AccountStore(Protocol):
     """Accounts, refresh-token families, chat identities and one-time link codes."""
 
@@ -83,7 +92,15 @@ class AccountStore(Protocol):
     async def set_password_hash(self, learner_id: str, password_hash: str) -> None: ...
 
     async def set_learner_role(self, learner_id: str, role: str) -> bool:
-        """Change a learner's role; False when the learner does not exist."""
+        """Change a learner's role and bump their token version; False when they do not exist."""
+        ...
+
+    async def get_token_state(self, learner_id: str) -> TokenState | None:
+        """The learner's token version and role; None when the learner does not exist."""
+        ...
+
+    async def bump_token_version(self, learner_id: str) -> None:
+        """Make every access token issued to the learner so far stop working."""
         ...
 
     async def add_refresh_token(self, record: RefreshTokenRecord) -> None: ...

@@ -15,6 +15,7 @@ from core.store.accounts import (
     RefreshOutcome,
     RefreshTokenRecord,
     RefreshUse,
+    TokenState,
 )
 from core.store.base import Learner
 
@@ -26,6 +27,7 @@ class _AccountTables:
     refresh: dict[str, RefreshTokenRecord] = field(default_factory=dict)
     identities: dict[tuple[str, str], IdentityRecord] = field(default_factory=dict)
     link_codes: dict[str, LinkCodeRecord] = field(default_factory=dict)
+    token_versions: dict[str, int] = field(default_factory=dict)
 
 
 class InMemoryAccounts:
@@ -81,7 +83,20 @@ class InMemoryAccounts:
         if learner is None:
             return False
         self._learners[learner_id] = replace(learner, role=role)
+        await self.bump_token_version(learner_id)
         return True
+
+    async def get_token_state(self, learner_id: str) -> TokenState | None:
+        """The learner's token version and role; None when the learner does not exist."""
+        learner = self._learners.get(learner_id)
+        if learner is None:
+            return None
+        return TokenState(self._account_tables.token_versions.get(learner_id, 0), learner.role)
+
+    async def bump_token_version(self, learner_id: str) -> None:
+        """Make every access token issued to the learner so far stop working."""
+        versions = self._account_tables.token_versions
+        versions[learner_id] = versions.get(learner_id, 0) + 1
 
     async def add_refresh_token(self, record: RefreshTokenRecord) -> None:
         """Store a newly issued refresh token (by digest)."""

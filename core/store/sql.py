@@ -17,13 +17,21 @@ from core.store.sql_archive import SqlArchive
 from core.store.sql_chat import SqlChat
 from core.store.sql_events import SqlEventStore
 from core.store.sql_projections import SqlProjections
+from core.store.sql_rate_counters import SqlRateCounters
 from core.store.sql_read_models import SqlReadModels
 from core.store.sql_usage import SqlUsage
 from core.store.tables import game_events
 
 
 class SqlStore(
-    SqlEventStore, SqlReadModels, SqlAccounts, SqlUsage, SqlChat, SqlArchive, SqlProjections
+    SqlEventStore,
+    SqlReadModels,
+    SqlAccounts,
+    SqlUsage,
+    SqlChat,
+    SqlArchive,
+    SqlProjections,
+    SqlRateCounters,
 ):
     """Every store protocol on SQLite (``sqlite+aiosqlite://``) or PostgreSQL (``+asyncpg``).
 

@@ -18,6 +18,7 @@ from core.store.accounts import (
     RefreshOutcome,
     RefreshTokenRecord,
     RefreshUse,
+    TokenState,
 )
 from core.store.sql_base import SqlStoreBase
 from core.store.tables import accounts, learner_identities, learners, link_codes, refresh_tokens
@@ -84,11 +85,34 @@ class SqlAccounts(SqlStoreBase):
             await connection.execute(statement)
 
     async def set_learner_role(self, learner_id: str, role: str) -> bool:
-        """Change a learner's role; False when the learner does not exist."""
-        statement = update(learners).where(learners.c.learner_id == learner_id).values(role=role)
+        """Change a learner's role and bump their token version; False when they do not exist."""
+        statement = (
+            update(learners)
+            .where(learners.c.learner_id == learner_id)
+            .values(role=role, token_version=learners.c.token_version + 1)
+        )
         async with self._transaction(write=True) as connection:
             result = await connection.execute(statement)
         return bool(result.rowcount == 1)
+
+    async def get_token_state(self, learner_id: str) -> TokenState | None:
+        """The learner's token version and role (one primary-key read, on the primary)."""
+        query = select(learners.c.token_version, learners.c.role).where(
+            learners.c.learner_id == learner_id
+        )
+        async with self._transaction() as connection:
+            row = (await connection.execute(query)).first()
+        return None if row is None else TokenState(int(row.token_version), row.role)
+
+    async def bump_token_version(self, learner_id: str) -> None:
+        """Make every access token issued to the learner so far stop working."""
+        statement = (
+            update(learners)
+            .where(learners.c.learner_id == learner_id)
+            .values(token_version=learners.c.token_version + 1)
+        )
+        async with self._transaction(write=True) as connection:
+            await connection.execute(statement)
 
     async def add_refresh_token(self, record: RefreshTokenRecord) -> None:
         """Store a newly issued refresh token (by digest)."""

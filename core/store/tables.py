@@ -9,6 +9,7 @@ by :func:`core.store.json_codec.dump_json`.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -91,6 +92,9 @@ learners = Table(
     Column("display_name", String(ID_LENGTH), nullable=False),
     Column("role", String(ID_LENGTH), nullable=False),
     Column("created_at", String(TIMESTAMP_LENGTH), nullable=False),
+    # 0008: bumped on sign-out, refresh-token reuse and role changes; access tokens carry the
+    # version they were issued at and stop working once it moves on.
+    Column("token_version", Integer, nullable=False, server_default="0"),
     PrimaryKeyConstraint("learner_id", name="pk_learners"),
 )
 
@@ -266,4 +270,19 @@ projection_checkpoints = Table(
     Column("state", Text, nullable=False),
     Column("updated_at", String(TIMESTAMP_LENGTH), nullable=False),
     PrimaryKeyConstraint("name", name="pk_projection_checkpoints"),
+)
+
+# -- 0008: shared rate-limit counters and per-account token versions ------------------------------
+
+rate_limit_counters = Table(
+    "rate_limit_counters",
+    metadata,
+    # An opaque key (callers hash emails and addresses) and the fixed window it counts in.
+    Column("key", String(ID_LENGTH), nullable=False),
+    Column("bucket", BigInteger, nullable=False),
+    Column("hits", Integer, nullable=False),
+    # Unix seconds after which the row no longer matters (two windows past its start).
+    Column("expires_at", Float, nullable=False),
+    PrimaryKeyConstraint("key", "bucket", name="pk_rate_limit_counters"),
+    Index("ix_rate_limit_counters_expires_at", "expires_at"),
 )

@@ -146,7 +146,8 @@ async def test_login_is_rate_limited_per_ip_with_retry_after():
             )
             statuses.append(response.status_code)
         assert statuses == [401, 401, 401, 429]
-        assert 1 <= int(response.headers["Retry-After"]) <= 60
+        # A sliding-window counter: the full window still weighs on the next one for a while.
+        assert 1 <= int(response.headers["Retry-After"]) <= 2 * 60
         assert "too many attempts" in response.json()["detail"]
         # The right password is refused too while the window is full.
         blocked = await client.post(
@@ -157,7 +158,7 @@ async def test_login_is_rate_limited_per_ip_with_retry_after():
 
 
 async def test_login_failures_are_limited_per_email_across_ips():
-    services = await make_services(login_rate_limit_per_minute=2)
+    services = await make_services(login_failures_per_email_per_hour=2)
     async with client_for(services) as client:
         await register(client)
         for ip in ("10.0.0.1", "10.0.0.2"):

@@ -21,7 +21,21 @@ from tests.e2e.spa import (
 
 pytestmark = pytest.mark.browser
 
-TOKENS = "curiouscore.tokens"
+REFRESH_COOKIE = "__Secure-curiouscore-refresh"
+
+
+def no_token_in_page_storage(page: Page) -> None:
+    stored = page.evaluate(
+        "() => JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])"
+    )
+    assert "eyJ" not in stored, stored  # no JWT
+    assert REFRESH_COOKIE not in page.evaluate("document.cookie")  # HttpOnly: scripts cannot see it
+
+
+def refresh_cookie(page: Page) -> dict:
+    cookies = [c for c in page.context.cookies() if c["name"] == REFRESH_COOKIE]
+    assert len(cookies) == 1, cookies
+    return dict(cookies[0])
 
 
 def test_wrong_password_shows_a_friendly_message_then_login_works(
@@ -30,7 +44,9 @@ def test_wrong_password_shows_a_friendly_message_then_login_works(
     email = register(page, live_server.url, name="Forgetful")
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", level=1, name="Log in")).to_be_visible()
-    assert page.evaluate(f"localStorage.getItem('{TOKENS}')") is None
+    assert not [c for c in page.context.cookies() if c["name"] == REFRESH_COOKIE]
+    page.reload()  # signed out for good: a reload does not bring the sign-in back
+    expect(page.get_by_role("heading", level=1, name="Log in")).to_be_visible()
 
     log_in(page, live_server.url, email, "not-the-password")
     error = page.locator(".auth-form .form-error")
@@ -42,31 +58,23 @@ def test_wrong_password_shows_a_friendly_message_then_login_works(
     expect(page.get_by_role("heading", level=1, name="Challenges")).to_be_visible()
 
 
-def test_an_expired_access_token_is_refreshed_once_then_a_dead_session_logs_out(
+def test_the_sign_in_survives_a_reload_through_an_httponly_cookie_and_a_spent_one_logs_out(
     page: Page, live_server: LiveServer
 ) -> None:
     register(page, live_server.url, name="Refresher")
-    before = page.evaluate(f"JSON.parse(localStorage.getItem('{TOKENS}'))")
-    page.evaluate(
-        f"""() => {{
-          const t = JSON.parse(localStorage.getItem('{TOKENS}'));
-          t.access_token = 'expired.' + t.access_token.slice(8);
-          localStorage.setItem('{TOKENS}', JSON.stringify(t));
-        }}"""
-    )
+    no_token_in_page_storage(page)
+    before = refresh_cookie(page)
+    assert before["httpOnly"] and before["secure"] and before["sameSite"] == "Strict"
+    assert before["path"] == "/api/auth"
+
     page.goto(f"{live_server.url}/#/profile")
-    page.reload()  # a hash change keeps the tokens in memory; a reload reads the stored ones
+    page.reload()  # the access token was in memory only: the cookie brings the sign-in back
     expect(page.locator(".profile-card")).to_contain_text("Refresher")
-    after = page.evaluate(f"JSON.parse(localStorage.getItem('{TOKENS}'))")
-    assert after["refresh_token"] != before["refresh_token"], "the refresh token rotates on use"
-    assert after["access_token"] != before["access_token"]
+    no_token_in_page_storage(page)
+    assert refresh_cookie(page)["value"] != before["value"], "the refresh token rotates on use"
 
     # A spent refresh token cannot be used again: the SPA gives up and asks to log in.
-    page.evaluate(
-        f"""() => localStorage.setItem('{TOKENS}', JSON.stringify({{
-          access_token: 'garbage', refresh_token: {before["refresh_token"]!r}
-        }}))"""
-    )
+    page.context.add_cookies([{**before, "value": before["value"]}])  # type: ignore[list-item]
     page.goto(f"{live_server.url}/#/leaderboard")
     page.reload()
     expect(page.get_by_role("heading", level=1, name="Log in")).to_be_visible()

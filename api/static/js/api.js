@@ -1,6 +1,12 @@
 // The JSON API client: bearer tokens, one refresh on 401, friendly errors from {detail}.
+//
+// The access token lives in this module's memory only. The refresh token is never visible to page
+// scripts: the server keeps it in an HttpOnly, Secure, SameSite=Strict cookie (requests say
+// "X-Refresh-Cookie: 1"). A non-secret flag in localStorage tells a reloaded page (and other tabs)
+// that this browser is signed in, so it asks the cookie for a fresh access token.
 
-const TOKEN_KEY = "curiouscore.tokens";
+const SIGNED_IN = "curiouscore.signed-in";
+const COOKIE_MODE = { "X-Refresh-Cookie": "1" };
 
 export class ApiError extends Error {
   constructor(status, message, { detail = null, retryAfter = null } = {}) {
@@ -12,29 +18,39 @@ export class ApiError extends Error {
   }
 }
 
-function loadTokens() {
-  try {
-    const data = JSON.parse(localStorage.getItem(TOKEN_KEY) || "null");
-    if (data && typeof data.access_token === "string") return data;
-  } catch {
-    // A corrupt entry is the same as no entry.
-  }
-  return null;
-}
-
-let tokens = loadTokens();
+let accessToken = null;
 const authListeners = new Set();
 
 function notifyAuth(reason) {
-  for (const fn of authListeners) fn(Boolean(tokens), reason);
+  for (const fn of authListeners) fn(Boolean(accessToken), reason);
 }
 
-// Another tab logged in, out, or rotated the refresh token: use what it stored.
-window.addEventListener("storage", (event) => {
-  if (event.key !== TOKEN_KEY) return;
-  const had = Boolean(tokens);
-  tokens = loadTokens();
-  if (had !== Boolean(tokens)) notifyAuth(tokens ? "login" : "logout");
+function flagged() {
+  try {
+    return localStorage.getItem(SIGNED_IN) === "1";
+  } catch {
+    return false;
+  }
+}
+
+function flag(on) {
+  try {
+    if (on) localStorage.setItem(SIGNED_IN, "1");
+    else localStorage.removeItem(SIGNED_IN);
+  } catch {
+    // Storage may be disabled; the sign-in then lasts until the page reloads.
+  }
+}
+
+// Another tab logged in or out: follow it.
+window.addEventListener("storage", async (event) => {
+  if (event.key !== SIGNED_IN) return;
+  if (event.newValue === "1" && !accessToken) {
+    if (await refreshTokens()) notifyAuth("login");
+  } else if (event.newValue !== "1" && accessToken) {
+    accessToken = null;
+    notifyAuth("logout");
+  }
 });
 
 /** Call fn(loggedIn, reason) whenever the login state changes. */
@@ -44,18 +60,18 @@ export function onAuthChange(fn) {
 }
 
 export function isLoggedIn() {
-  return Boolean(tokens);
+  return Boolean(accessToken);
 }
 
 function storeTokens(pair) {
-  tokens = { access_token: pair.access_token, refresh_token: pair.refresh_token };
-  localStorage.setItem(TOKEN_KEY, JSON.stringify(tokens));
+  accessToken = pair.access_token;
+  flag(true);
 }
 
 export function clearTokens(reason = "logout") {
-  const had = Boolean(tokens);
-  tokens = null;
-  localStorage.removeItem(TOKEN_KEY);
+  const had = Boolean(accessToken);
+  accessToken = null;
+  flag(false);
   if (had) notifyAuth(reason);
 }
 
@@ -121,7 +137,7 @@ function friendlyMessage(status, data, retryAfter) {
 async function send(method, path, body, extraHeaders, withAuth) {
   const headers = { Accept: "application/json", ...extraHeaders };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (withAuth && tokens) headers.Authorization = `Bearer ${tokens.access_token}`;
+  if (withAuth && accessToken) headers.Authorization = `Bearer ${accessToken}`;
   return fetch(path, {
     method,
     headers,
@@ -133,25 +149,45 @@ async function send(method, path, body, extraHeaders, withAuth) {
 
 let refreshing = null;
 
-/** Swap the refresh token for a new pair (once, shared by every request that hit a 401). */
+/**
+ * Swap the refresh cookie for a new access token (once, shared by every request that hit a 401).
+ * Tabs take turns through a Web Lock: the cookie rotates on every use, and two tabs presenting the
+ * same one at once would look like a stolen token and end the sign-in.
+ * Resolves to true, false (the sign-in has ended) or null (the server could not be reached).
+ */
 function refreshTokens() {
   if (!refreshing) {
-    const spent = tokens && tokens.refresh_token;
-    refreshing = (async () => {
-      if (!spent) return false;
+    const run = async () => {
       try {
-        const res = await send("POST", "/api/auth/refresh", { refresh_token: spent }, {}, false);
-        if (!res.ok) return false;
+        const res = await send("POST", "/api/auth/refresh", undefined, COOKIE_MODE, false);
+        if (!res.ok) return res.status >= 500 ? null : false;
         storeTokens(await res.json());
         return true;
       } catch {
-        return false;
+        return null;
       }
-    })().finally(() => {
+    };
+    const locks = navigator.locks;
+    refreshing = (locks && locks.request ? locks.request("curiouscore-refresh", run) : run()).finally(() => {
       refreshing = null;
     });
   }
   return refreshing;
+}
+
+/**
+ * On page load: a signed-in browser gets its access token back from the refresh cookie.
+ * Resolves to "signed-in", "signed-out" or "expired" (the cookie's sign-in has ended).
+ */
+export async function restore() {
+  if (accessToken) return "signed-in";
+  if (!flagged()) return "signed-out";
+  const ok = await refreshTokens();
+  if (ok === false) {
+    flag(false);
+    return "expired";
+  }
+  return ok ? "signed-in" : "signed-out";
 }
 
 async function sendWithNetworkRetry(method, path, body, headers, withAuth, retries) {
@@ -172,11 +208,11 @@ async function sendWithNetworkRetry(method, path, body, headers, withAuth, retri
  * A 401 refreshes the tokens once and retries; if that fails too, the learner is logged out.
  * Requests with an Idempotency-Key are retried on network failure with the same key.
  */
-export async function request(method, path, { body, auth = true, idempotencyKey = null } = {}) {
-  const headers = idempotencyKey ? { "Idempotency-Key": idempotencyKey } : {};
+export async function request(method, path, { body, auth = true, idempotencyKey = null, headers: extra = {} } = {}) {
+  const headers = idempotencyKey ? { ...extra, "Idempotency-Key": idempotencyKey } : { ...extra };
   const retries = idempotencyKey || method === "GET" ? 1 : 0;
   let res = await sendWithNetworkRetry(method, path, body, headers, auth, retries);
-  if (res.status === 401 && auth && tokens) {
+  if (res.status === 401 && auth && accessToken) {
     if (await refreshTokens()) {
       res = await sendWithNetworkRetry(method, path, body, headers, auth, retries);
     }
@@ -219,21 +255,22 @@ export function asList(data, ...keys) {
 // -- accounts --------------------------------------------------------------------------------
 
 export async function register({ email, password, display_name }) {
-  storeTokens(await request("POST", "/api/auth/register", { body: { email, password, display_name }, auth: false }));
+  const body = { email, password, display_name };
+  storeTokens(await request("POST", "/api/auth/register", { body, auth: false, headers: COOKIE_MODE }));
   notifyAuth("login");
 }
 
 export async function login({ email, password }) {
-  storeTokens(await request("POST", "/api/auth/login", { body: { email, password }, auth: false }));
+  storeTokens(await request("POST", "/api/auth/login", { body: { email, password }, auth: false, headers: COOKIE_MODE }));
   notifyAuth("login");
 }
 
 export async function logout() {
-  const refresh_token = tokens && tokens.refresh_token;
   try {
-    if (refresh_token) await request("POST", "/api/auth/logout", { body: { refresh_token } });
+    // The cookie names the sign-in; the server ends it and every access token issued so far.
+    await request("POST", "/api/auth/logout", { auth: false });
   } catch {
-    // Logging out locally is what matters; the server forgets the token on its own schedule.
+    // Logging out locally is what matters; the refresh token expires on its own.
   } finally {
     clearTokens("logout");
   }

@@ -183,20 +183,29 @@ function start() {
       app.user = null;
       app.navigate(next && next !== "/login" && next !== "/register" ? next : "/challenges");
     } else {
-      app.user = null;
-      renderHeader();
-      if (reason === "expired") {
-        sessionStorage.setItem("curiouscore.flash", "Your session has expired. Please log in again.");
-        const path = currentPath();
-        if (path && path !== "/login" && path !== "/register") sessionStorage.setItem("curiouscore.after-login", path);
-      }
-      app.navigate("/login");
+      signedOut(reason);
     }
   });
 
   window.addEventListener("hashchange", route);
   renderHeader();
-  route();
+  replaceChildren(app.main, loading());
+  // The access token is kept in memory only: after a reload, the refresh cookie brings it back.
+  api.restore().then(
+    (state) => (state === "expired" ? signedOut("expired") : route()),
+    () => route(),
+  );
+}
+
+function signedOut(reason) {
+  app.user = null;
+  renderHeader();
+  if (reason === "expired") {
+    sessionStorage.setItem("curiouscore.flash", "Your session has expired. Please log in again.");
+    const path = currentPath();
+    if (path && path !== "/login" && path !== "/register") sessionStorage.setItem("curiouscore.after-login", path);
+  }
+  app.navigate("/login");
 }
 
 start();
