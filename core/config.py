@@ -81,6 +81,16 @@ class Settings(BaseSettings):
 
     snapshot_interval: int = Field(default=5, ge=1)
     challenges_dir: str = "challenges"
+    # The key of the event HMAC chain (at least 16 bytes), and retired keys still needed to verify
+    # older events, comma-separated (see docs/security.md, "Event log integrity").
+    event_hmac_key: SecretStr | None = None
+    event_hmac_keys: SecretStr | None = None
+
+    @property
+    def event_hmac_key_list(self) -> list[str]:
+        """The retired event HMAC keys (``EVENT_HMAC_KEYS``), in the order given."""
+        raw = self.event_hmac_keys.get_secret_value() if self.event_hmac_keys else ""
+        return [key.strip() for key in raw.split(",") if key.strip()]
 
     @property
     def cors_origin_list(self) -> list[str]:

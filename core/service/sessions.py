@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.engine import ChallengeSpec, SessionState, Status, decide, fold
 from core.engine.commands import (
@@ -30,6 +30,7 @@ from core.engine.view import SessionView, project_view
 from core.errors import (
     AnswerConflict,
     Conflict,
+    IdempotencyKeyReused,
     LearnerNotFound,
     SessionNotFound,
     StepNotCurrent,
@@ -39,17 +40,22 @@ from core.llm.orchestrator import LlmOrchestrator
 from core.service.actor import Actor
 from core.service.catalog import Catalog
 from core.service.clock import Clock, new_id
+from core.service.idempotency import request_digest
 from core.service.llm_context import llm_context, progress_summary
 from core.service.telemetry import SessionMetrics
 from core.store.base import (
+    AppendResult,
     ConcurrencyError,
     NewEvent,
+    ReadModelChanges,
     SessionSummary,
     Snapshot,
     Store,
     StoredEvent,
+    XpAlreadyGranted,
     XpGrant,
 )
+from core.store.base import IdempotencyKeyReused as StoredKeyReused
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +115,9 @@ class GameService:
         self, actor: Actor, session_id: str, *, idempotency_key: str | None = None
     ) -> SessionView:
         """Enter the first step (and narrate it when the step asks for narration)."""
-        return await self._execute(actor, session_id, self._plain(StartSession), idempotency_key)
+        return await self._execute(
+            actor, session_id, self._plain(StartSession), idempotency_key, request_digest("start")
+        )
 
     async def submit_answer(
         self,
@@ -130,7 +138,8 @@ class GameService:
                 xp_already_granted=await self._xp_already_granted(loaded.state),
             )
 
-        return await self._execute(actor, session_id, build, idempotency_key)
+        digest = request_digest("answer", step_id=step_id, answer=answer)
+        return await self._execute(actor, session_id, build, idempotency_key, digest)
 
     async def continue_gate(
         self, actor: Actor, session_id: str, step_id: str, *, idempotency_key: str | None = None
@@ -142,7 +151,8 @@ class GameService:
                 xp_already_granted=await self._xp_already_granted(loaded.state),
             )
 
-        return await self._execute(actor, session_id, build, idempotency_key)
+        digest = request_digest("continue", step_id=step_id)
+        return await self._execute(actor, session_id, build, idempotency_key, digest)
 
     async def request_hint(
         self, actor: Actor, session_id: str, step_id: str, *, idempotency_key: str | None = None
@@ -150,12 +160,19 @@ class GameService:
         async def build(loaded: Loaded) -> Command:
             return RequestHint(at=self._clock.now(), step_id=step_id)
 
-        return await self._execute(actor, session_id, build, idempotency_key)
+        digest = request_digest("hint", step_id=step_id)
+        return await self._execute(actor, session_id, build, idempotency_key, digest)
 
     async def abandon(
         self, actor: Actor, session_id: str, *, idempotency_key: str | None = None
     ) -> SessionView:
-        return await self._execute(actor, session_id, self._plain(AbandonSession), idempotency_key)
+        return await self._execute(
+            actor,
+            session_id,
+            self._plain(AbandonSession),
+            idempotency_key,
+            request_digest("abandon"),
+        )
 
     async def get_view(self, actor: Actor, session_id: str) -> SessionView:
         """The session view; finishes any LLM work a crashed process left pending."""
@@ -190,52 +207,151 @@ class GameService:
         return build
 
     async def _execute(
-        self, actor: Actor, session_id: str, build: CommandBuilder, idempotency_key: str | None
+        self,
+        actor: Actor,
+        session_id: str,
+        build: CommandBuilder,
+        idempotency_key: str | None,
+        digest: str | None = None,
     ) -> SessionView:
         loaded = await self._load_owned(actor, session_id)
-        if idempotency_key is not None and await self._store.find_idempotent(
-            session_id, idempotency_key
-        ):
-            return project_view(loaded.challenge, (await self._settle(loaded)).state)
-        for _ in range(MAX_CONFLICT_RETRIES):
-            events = decide(loaded.challenge, loaded.state, await build(loaded))
-            if not events:
-                break
-            try:
-                loaded = await self._append(loaded, events, idempotency_key)
-                break
-            except ConcurrencyError:
-                fresh = await self._load(session_id)
-                _raise_if_moved(loaded.state, fresh.state)
-                loaded = fresh
-        else:
-            raise AnswerConflict("this session is busy; please try again")
+        if idempotency_key is not None:
+            seen = await self._store.find_idempotent(session_id, idempotency_key)
+            if seen is not None:
+                return await self._repeat(session_id, seen, digest)
+        try:
+            for _ in range(MAX_CONFLICT_RETRIES):
+                try:
+                    loaded = await self._decide_and_append(
+                        loaded, await build(loaded), idempotency_key, digest
+                    )
+                    break
+                except ConcurrencyError:
+                    fresh = await self._load(session_id)
+                    _raise_if_moved(loaded.state, fresh.state)
+                    loaded = fresh
+            else:
+                raise AnswerConflict("this session is busy; please try again")
+        except StoredKeyReused:
+            raise _key_reused() from None
         loaded = await self._settle(loaded)
         return project_view(loaded.challenge, loaded.state)
 
-    async def _append(
-        self, loaded: Loaded, events: list[Event], idempotency_key: str | None
+    async def _repeat(self, session_id: str, seen: AppendResult, digest: str | None) -> SessionView:
+        """A retry of a request already recorded: the state it produced (read afresh, so never
+        the state from before it), and nothing appended; a different request is refused."""
+        if seen.request_digest is not None and digest is not None and seen.request_digest != digest:
+            raise _key_reused()
+        loaded = await self._settle(await self._load(session_id))
+        return project_view(loaded.challenge, loaded.state)
+
+    async def _decide_and_append(
+        self,
+        loaded: Loaded,
+        command: Command,
+        idempotency_key: str | None,
+        digest: str | None = None,
     ) -> Loaded:
+        """Decide, add any instant pending work, and append it all in one transaction.
+
+        The XP grant is claimed in that transaction: when another session of the same challenge
+        claimed it first, decide again knowing so, so the stored ``SessionCompleted`` is true.
+        """
+        for attempt in range(2):
+            events = decide(loaded.challenge, loaded.state, command)
+            if not events:
+                return loaded
+            events = await self._with_instant_work(loaded, events)
+            try:
+                return await self._append(loaded, events, idempotency_key, digest)
+            except XpAlreadyGranted:
+                if attempt:
+                    raise
+                if isinstance(command, SubmitAnswer | ContinueGate | RecordEvaluation):
+                    command = replace(command, xp_already_granted=True)
+        raise AssertionError("unreachable")
+
+    async def _with_instant_work(self, loaded: Loaded, events: list[Event]) -> list[Event]:
+        """When the pending work the events ask for is instant (the offline provider: authored
+        narration and hints, the rubric evaluator), do it now so it joins the same append."""
+        state = fold(events, loaded.state)
+        for _ in range(MAX_PENDING_ROUNDS):
+            if not self._is_instant(loaded.challenge, state):
+                break
+            command = await self._pending_work(Loaded(loaded.challenge, state))
+            if command is None:
+                break
+            try:
+                more = decide(loaded.challenge, state, command)
+            except Conflict:
+                break  # left for _settle, which handles it
+            if not more:
+                break
+            events = [*events, *more]
+            state = fold(more, state)
+        return events
+
+    def _is_instant(self, challenge: ChallengeSpec, state: SessionState) -> bool:
+        """Whether the work pending on ``state`` runs locally without waiting on anything."""
+        current = state.current
+        if not self._llm.is_offline or state.status is not Status.ACTIVE or current is None:
+            return False
+        if challenge.llm_provider not in (None, "offline"):
+            return False
+        step = challenge.steps[current.index]
+        if current.pending_attempt is not None:
+            return step.kind.value == "chat"
+        return current.pending_hint is not None or (current.narrate and not current.narrated)
+
+    async def _append(
+        self,
+        loaded: Loaded,
+        events: list[Event],
+        idempotency_key: str | None,
+        digest: str | None = None,
+    ) -> Loaded:
+        """Append ``events`` with the read models they change (session summary, snapshot, XP
+        grant) in one transaction."""
         state = loaded.state
         stream_id = state.session_id or _session_id_of(events)
+        new_state = fold(events, state)
         result = await self._store.append(
             stream_id,
             [NewEvent(event.NAME, encode(event), event.SCHEMA_VERSION) for event in events],
             expected_version=state.version,
             idempotency_key=idempotency_key,
             recorded_at=self._clock.now(),
+            request_digest=digest,
+            changes=self._read_model_changes(state, new_state, events),
         )
         if result.duplicate:
             return await self._load(stream_id)
-        new_state = fold(events, state)
-        await self._after_append(state, new_state, events)
+        self._after_append(new_state, events)
         return Loaded(loaded.challenge, new_state)
 
-    async def _after_append(
+    def _read_model_changes(
         self, before: SessionState, after: SessionState, events: list[Event]
-    ) -> None:
-        """Keep the read models and the snapshot cache in step with the stream."""
-        await self._store.upsert_session_summary(session_summary(after))
+    ) -> ReadModelChanges:
+        """The read-model rows ``events`` change, to be written with them."""
+        grant = None
+        for event in events:
+            if isinstance(event, SessionCompleted) and event.xp_granted > 0:
+                grant = XpGrant(
+                    after.learner_id,
+                    after.challenge_id,
+                    after.session_id,
+                    event.xp_granted,
+                    event.at,
+                )
+        snapshot = None
+        if after.version // self._snapshot_interval > before.version // self._snapshot_interval:
+            snapshot = Snapshot(
+                after.session_id, after.version, STATE_SCHEMA_VERSION, state_to_dict(after)
+            )
+        return ReadModelChanges(summary=session_summary(after), snapshot=snapshot, xp_grant=grant)
+
+    def _after_append(self, after: SessionState, events: list[Event]) -> None:
+        """Metrics and logs, once the events are stored."""
         if self._metrics is not None:
             self._metrics.observe(events)
         for event in events:
@@ -246,27 +362,9 @@ class GameService:
                         "session_id": after.session_id,
                         "passed": event.passed,
                         "score": event.score,
+                        "xp_granted": event.xp_granted,
                     },
                 )
-                if event.xp_granted > 0:
-                    grant = XpGrant(
-                        after.learner_id,
-                        after.challenge_id,
-                        after.session_id,
-                        event.xp_granted,
-                        event.at,
-                    )
-                    if not await self._store.grant_xp(grant):
-                        log.warning(
-                            "xp already granted for this challenge",
-                            extra={"session_id": after.session_id},
-                        )
-        if after.version // self._snapshot_interval > before.version // self._snapshot_interval:
-            await self._store.save_snapshot(
-                Snapshot(
-                    after.session_id, after.version, STATE_SCHEMA_VERSION, state_to_dict(after)
-                )
-            )
 
     async def _xp_already_granted(self, state: SessionState) -> bool:
         """Only the last step can complete a session, so only then is the XP ledger consulted."""
@@ -284,8 +382,7 @@ class GameService:
             if command is None:
                 return loaded
             try:
-                events = decide(loaded.challenge, loaded.state, command)
-                loaded = await self._append(loaded, events, None)
+                loaded = await self._decide_and_append(loaded, command, None)
             except (ConcurrencyError, Conflict):
                 # Another process recorded it first, or the step moved on: read what happened.
                 loaded = await self._load(loaded.state.session_id)
@@ -392,6 +489,13 @@ class GameService:
             # Someone else's session is indistinguishable from a missing one.
             raise SessionNotFound(f"there is no session {session_id!r}")
         return loaded
+
+
+def _key_reused() -> IdempotencyKeyReused:
+    return IdempotencyKeyReused(
+        "this Idempotency-Key was already used for a different request; "
+        "send a new key with a new request"
+    )
 
 
 def _fingerprint(state: SessionState) -> tuple[object, ...]:
