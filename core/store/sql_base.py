@@ -39,6 +39,11 @@ class SqlStoreBase:
         # which under concurrent load adds long stalls; within a process, queue writers instead.
         self._sqlite_writers = None if self._is_postgres else asyncio.Lock()
 
+    @property
+    def chain_keys(self) -> ChainKeys:
+        """The event HMAC keys this store signs and verifies with."""
+        return self._chain_keys
+
     @asynccontextmanager
     async def _transaction(
         self, *, write: bool = False, replica: bool = False
