@@ -257,23 +257,28 @@ class GameService:
         The XP grant is claimed in that transaction: when another session of the same challenge
         claimed it first, decide again knowing so, so the stored ``SessionCompleted`` is true.
         """
-        for attempt in range(2):
+        xp_known = False
+        while True:
             events = decide(loaded.challenge, loaded.state, command)
             if not events:
                 return loaded
-            events = await self._with_instant_work(loaded, events)
+            events = await self._with_instant_work(loaded, events, xp_known)
             try:
                 return await self._append(loaded, events, idempotency_key, digest)
             except XpAlreadyGranted:
-                if attempt:
+                if xp_known:
                     raise
-                if isinstance(command, SubmitAnswer | ContinueGate | RecordEvaluation):
-                    command = replace(command, xp_already_granted=True)
-        raise AssertionError("unreachable")
+                xp_known = True
+                command = _knowing_xp(command)
 
-    async def _with_instant_work(self, loaded: Loaded, events: list[Event]) -> list[Event]:
+    async def _with_instant_work(
+        self, loaded: Loaded, events: list[Event], xp_known: bool = False
+    ) -> list[Event]:
         """When the pending work the events ask for is instant (the offline provider: authored
-        narration and hints, the rubric evaluator), do it now so it joins the same append."""
+        narration and hints, the rubric evaluator), do it now so it joins the same append.
+
+        ``xp_known``: the append was refused because the XP is already granted.
+        """
         state = fold(events, loaded.state)
         for _ in range(MAX_PENDING_ROUNDS):
             if not self._is_instant(loaded.challenge, state):
@@ -281,6 +286,8 @@ class GameService:
             command = await self._pending_work(Loaded(loaded.challenge, state))
             if command is None:
                 break
+            if xp_known:
+                command = _knowing_xp(command)
             try:
                 more = decide(loaded.challenge, state, command)
             except Conflict:
@@ -489,6 +496,13 @@ class GameService:
             # Someone else's session is indistinguishable from a missing one.
             raise SessionNotFound(f"there is no session {session_id!r}")
         return loaded
+
+
+def _knowing_xp(command: Command) -> Command:
+    """The command decided again once the store said the learner already holds the XP."""
+    if isinstance(command, SubmitAnswer | ContinueGate | RecordEvaluation):
+        return replace(command, xp_already_granted=True)
+    return command
 
 
 def _key_reused() -> IdempotencyKeyReused:
