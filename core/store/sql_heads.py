@@ -55,12 +55,12 @@ class SqlChainWriter(SqlStoreBase):
             return None
         if count >= 1 << POSITION_SHIFT:
             raise ValueError(f"at most {(1 << POSITION_SHIFT) - 1} events per transaction")
-        info = connection.info
-        if "curiouscore_next_position" not in info:
-            xid = int((await connection.execute(text(f"SELECT {_XID}"))).scalar_one())
-            info["curiouscore_next_position"] = (xid << POSITION_SHIFT) + 1
-        first = int(info["curiouscore_next_position"])
-        info["curiouscore_next_position"] = first + count
+        # connection.info outlives the transaction (it belongs to the pooled connection), so the
+        # counter is keyed by the transaction id it was started for.
+        xid = int((await connection.execute(text(f"SELECT {_XID}"))).scalar_one())
+        counter = connection.info.get("curiouscore_positions")
+        first = counter[1] if counter and counter[0] == xid else (xid << POSITION_SHIFT) + 1
+        connection.info["curiouscore_positions"] = (xid, first + count)
         return list(range(first, first + count))
 
     async def _record_head(
