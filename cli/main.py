@@ -18,7 +18,7 @@ from cli.bots import bots_app
 from cli.common import DatabaseOption, console, err, run_with_services, settings_for
 from cli.db_ops import register as register_db_commands
 from cli.server import register as register_server_commands
-from core.bootstrap import Services
+from core.bootstrap import Services, chain_keys
 from core.content import challenge_schema
 from core.service.verify import verify_store
 from core.store.base import StoreUnavailable
@@ -104,8 +104,9 @@ def db_migrate(database_url: DatabaseOption = None) -> None:
 
 @db_app.command("verify")
 def db_verify(database_url: DatabaseOption = None) -> None:
-    """Replay every session; report hash-chain breaks, sequence gaps, unreadable events and
-    snapshot mismatches, naming the session and version."""
+    """Replay every session; report hash-chain breaks (keyed with EVENT_HMAC_KEY), truncated or
+    deleted sessions, sequence gaps, unreadable events, snapshot mismatches and read models
+    (session index, XP ledger) that differ from a rebuild, naming the session and version."""
     settings = settings_for(database_url)
 
     async def work(services: Services) -> bool:
@@ -113,6 +114,7 @@ def db_verify(database_url: DatabaseOption = None) -> None:
             task = progress.add_task("Replaying sessions", total=None)
             report = await verify_store(
                 services.store,
+                keys=chain_keys(services.settings),
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
         for finding in report.findings:
@@ -122,6 +124,11 @@ def db_verify(database_url: DatabaseOption = None) -> None:
         )
         if report.unchained_events:
             summary += f" ({report.unchained_events} events predate the hash chain)"
+        if report.unkeyed_events:
+            summary += (
+                f" ({report.unkeyed_events} events are hashed without a key: set EVENT_HMAC_KEY "
+                "so that an edit cannot be hidden by recomputing the chain)"
+            )
         console.print(summary, style="green" if report.ok else "red")
         return report.ok
 

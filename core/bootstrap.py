@@ -25,6 +25,7 @@ from core.service.telemetry import SessionMetrics
 from core.service.usage import UsageService
 from core.store import open_store
 from core.store.base import Store
+from core.store.integrity import ChainKeys
 from core.store.rate_counters import MemoryRateCounters, RateCounters
 from core.store.sql_rate_counters import SqlRateCounters
 
@@ -64,6 +65,15 @@ def build_provider(settings: Settings, factory: ProviderFactory | None = None) -
         return (factory or ProviderFactory(settings)).default()
     except ProviderConfigError as error:
         raise ConfigurationError(str(error)) from None
+
+
+def chain_keys(settings: Settings) -> ChainKeys:
+    """The event HMAC keyring from ``EVENT_HMAC_KEY`` and ``EVENT_HMAC_KEYS``."""
+    current = settings.event_hmac_key.get_secret_value() if settings.event_hmac_key else None
+    try:
+        return ChainKeys.from_secrets(current or None, settings.event_hmac_key_list)
+    except ValueError as error:
+        raise ConfigurationError(f"EVENT_HMAC_KEY / EVENT_HMAC_KEYS: {error}") from None
 
 
 def llm_policy(settings: Settings) -> LlmPolicy:
@@ -123,6 +133,7 @@ async def build_services(
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_pre_ping=settings.pool_pre_ping,
+        chain_keys=chain_keys(settings),
     )
     catalog = Catalog(store)
     providers = ProviderFactory(settings)

@@ -49,7 +49,8 @@ class Settings(BaseSettings):
     # Where the counters live: "auto" is Redis when REDIS_URL is set, else the database (every
     # worker and host shares it), and in-process only with the in-memory store.
     rate_limit_store: Literal["auto", "memory", "database", "redis"] = "auto"
-    # Shared state across processes and hosts (rate limits), e.g. redis://127.0.0.1:6379/0.
+    # Shared state across processes and hosts (rate limits, Slack replay claims), e.g.
+    # redis://127.0.0.1:6379/0; unset: the database.
     redis_url: SecretStr | None = None
     # Every key this deployment writes to Redis starts with this (several deployments may share one).
     redis_key_prefix: str = "curiouscore:"
@@ -96,13 +97,21 @@ class Settings(BaseSettings):
     slack_client_secret: SecretStr | None = None
     slack_scopes: str = "commands,chat:write,app_mentions:read,channels:history,groups:history"
     slack_api_url: str = "https://slack.com/api/"
-    # Shared state every process must agree on (e.g. Slack replay claims); unset: the database.
-    redis_url: str | None = None
     # Bearer token for /metrics; in production /metrics is not served without one (404).
     metrics_token: SecretStr | None = None
 
     snapshot_interval: int = Field(default=5, ge=1)
     challenges_dir: str = "challenges"
+    # The key of the event HMAC chain (at least 16 bytes), and retired keys still needed to verify
+    # older events, comma-separated (see docs/security.md, "Event log integrity").
+    event_hmac_key: SecretStr | None = None
+    event_hmac_keys: SecretStr | None = None
+
+    @property
+    def event_hmac_key_list(self) -> list[str]:
+        """The retired event HMAC keys (``EVENT_HMAC_KEYS``), in the order given."""
+        raw = self.event_hmac_keys.get_secret_value() if self.event_hmac_keys else ""
+        return [key.strip() for key in raw.split(",") if key.strip()]
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -113,3 +113,10 @@ class RateLimited(DomainError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """An ``Idempotency-Key`` came back with a different request than the one it was first used
+    for (HTTP 422); the first request's outcome stands and nothing new is recorded."""
+
+    code = "idempotency_key_reused"

@@ -103,7 +103,7 @@ def request_guard(services: Services) -> RequestGuard | None:
     if socket_mode(settings) or not secret:
         return None
     claims: ReplayClaims = (
-        RedisClaims.from_url(settings.redis_url)
+        RedisClaims.from_url(settings.redis_url.get_secret_value())
         if settings.redis_url
         else DatabaseClaims(services.chat)
     )

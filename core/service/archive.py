@@ -18,11 +18,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from core.engine.events import decode
+from core.engine.events import SessionCompleted, decode
 from core.engine.state import fold
 from core.service.sessions import session_summary
 from core.service.verify import check_chain
-from core.store.base import LearnerStore, StoredEvent
+from core.store.base import LearnerStore, StoredEvent, XpGrant
+from core.store.integrity import ChainKeys
 from core.store.sql import SqlStore
 from core.store.sql_archive import ArchivedSession
 
@@ -78,7 +79,7 @@ async def archive_sessions(
         streams = [await store.read_stream(session_id) for session_id in session_ids]
         name = f"events-{stamp}-{len(manifest['files']) + 1:05d}.jsonl.gz"
         entry = _write_batch(directory / name, streams)
-        _verify_batch(directory / name, entry, streams)
+        _verify_batch(directory / name, entry, streams, store.chain_keys)
         manifest["files"].append(entry)
         _write_manifest(directory, manifest)
         await store.mark_archived(
@@ -106,7 +107,7 @@ async def restore_archive(
     batches: list[tuple[str, list[list[StoredEvent]]]] = []
     for entry in manifest["files"]:
         streams = _read_batch(directory / entry["name"])
-        _check_entry(directory / entry["name"], entry, streams)
+        _check_entry(directory / entry["name"], entry, streams, store.chain_keys)
         batches.append((entry["name"], streams))
     sessions = added = total = 0
     for name, streams in batches:
@@ -161,6 +162,7 @@ def _event_line(event: StoredEvent) -> dict[str, Any]:
         "data": event.data,
         "recorded_at": event.recorded_at,
         "event_hash": event.event_hash,
+        "key_id": event.key_id,
     }
 
 
@@ -201,6 +203,7 @@ def _read_batch(path: Path) -> list[list[StoredEvent]]:
                     data=row["data"],
                     recorded_at=row["recorded_at"],
                     event_hash=row["event_hash"],
+                    key_id=row.get("key_id"),
                 )
                 streams.setdefault(event.stream_id, []).append(event)
     except (OSError, ValueError, KeyError, EOFError) as error:
@@ -208,7 +211,9 @@ def _read_batch(path: Path) -> list[list[StoredEvent]]:
     return list(streams.values())
 
 
-def _check_entry(path: Path, entry: dict[str, Any], streams: list[list[StoredEvent]]) -> None:
+def _check_entry(
+    path: Path, entry: dict[str, Any], streams: list[list[StoredEvent]], keys: ChainKeys
+) -> None:
     """Raise ArchiveError unless the file matches its manifest entry and every stream's chain."""
     if _sha256(path) != entry["sha256"]:
         raise ArchiveError(f"{path}: checksum differs from the manifest")
@@ -216,16 +221,18 @@ def _check_entry(path: Path, entry: dict[str, Any], streams: list[list[StoredEve
     if counts != entry["sessions"] or sum(counts.values()) != entry["events"]:
         raise ArchiveError(f"{path}: event counts differ from the manifest")
     for stream in streams:
-        findings, _unchained = check_chain(stream[0].stream_id, stream)
+        findings, _unchained = check_chain(stream[0].stream_id, stream, keys)
         versions = [event.version for event in stream]
         if findings or versions != list(range(1, len(stream) + 1)):
             raise ArchiveError(f"{path}: session {stream[0].stream_id} does not verify")
 
 
-def _verify_batch(path: Path, entry: dict[str, Any], written: list[list[StoredEvent]]) -> None:
+def _verify_batch(
+    path: Path, entry: dict[str, Any], written: list[list[StoredEvent]], keys: ChainKeys
+) -> None:
     """Re-read what was just written and compare it with the database's events."""
     read_back = _read_batch(path)
-    _check_entry(path, entry, read_back)
+    _check_entry(path, entry, read_back, keys)
     if [[_event_line(e) for e in s] for s in read_back] != [
         [_event_line(e) for e in s] for s in written if s
     ]:
@@ -233,5 +240,18 @@ def _verify_batch(path: Path, entry: dict[str, Any], written: list[list[StoredEv
 
 
 async def _index_session(store: LearnerStore, stream: list[StoredEvent]) -> None:
-    state = fold(decode(e.type, e.schema_version, e.data) for e in stream)
+    """Rebuild the read models of a restored session: its index row and any XP it granted."""
+    events = [decode(e.type, e.schema_version, e.data) for e in stream]
+    state = fold(events)
     await store.upsert_session_summary(session_summary(state))
+    for event in events:
+        if isinstance(event, SessionCompleted) and event.xp_granted > 0:
+            await store.grant_xp(
+                XpGrant(
+                    state.learner_id,
+                    state.challenge_id,
+                    state.session_id,
+                    event.xp_granted,
+                    event.at,
+                )
+            )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.engine import ChallengeSpec, SessionState, Status, decide, fold
 from core.engine.commands import (
@@ -31,6 +31,7 @@ from core.errors import (
     AnswerConflict,
     Conflict,
     Forbidden,
+    IdempotencyKeyReused,
     LearnerNotFound,
     SessionNotFound,
     StepNotCurrent,
@@ -46,17 +47,22 @@ from core.service.actor import (
 )
 from core.service.catalog import Catalog
 from core.service.clock import Clock, new_id
+from core.service.idempotency import request_digest
 from core.service.llm_context import llm_context, progress_summary
 from core.service.telemetry import SessionMetrics
 from core.store.base import (
+    AppendResult,
     ConcurrencyError,
     NewEvent,
+    ReadModelChanges,
     SessionSummary,
     Snapshot,
     Store,
     StoredEvent,
+    XpAlreadyGranted,
     XpGrant,
 )
+from core.store.base import IdempotencyKeyReused as StoredKeyReused
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +112,9 @@ class GameService:
         command = CreateSession(
             at=self._clock.now(), session_id=session_id, learner_id=actor.learner_id
         )
+        events = decide(challenge, SessionState(), command)
         loaded = await self._append(
-            Loaded(challenge, SessionState()),
-            decide(challenge, SessionState(), command),
-            None,
-            actor=actor.learner_id,
+            Loaded(challenge, SessionState()), events, [actor.learner_id] * len(events), None
         )
         log.info("session created", extra={"session_id": session_id, "challenge_id": challenge_id})
         return project_view(loaded.challenge, loaded.state)
@@ -119,7 +123,9 @@ class GameService:
         self, actor: Actor, session_id: str, *, idempotency_key: str | None = None
     ) -> SessionView:
         """Enter the first step (and narrate it when the step asks for narration)."""
-        return await self._execute(actor, session_id, self._plain(StartSession), idempotency_key)
+        return await self._execute(
+            actor, session_id, self._plain(StartSession), idempotency_key, request_digest("start")
+        )
 
     async def submit_answer(
         self,
@@ -140,7 +146,8 @@ class GameService:
                 xp_already_granted=await self._xp_already_granted(loaded.state),
             )
 
-        return await self._execute(actor, session_id, build, idempotency_key)
+        digest = request_digest("answer", step_id=step_id, answer=answer)
+        return await self._execute(actor, session_id, build, idempotency_key, digest)
 
     async def continue_gate(
         self, actor: Actor, session_id: str, step_id: str, *, idempotency_key: str | None = None
@@ -152,7 +159,8 @@ class GameService:
                 xp_already_granted=await self._xp_already_granted(loaded.state),
             )
 
-        return await self._execute(actor, session_id, build, idempotency_key)
+        digest = request_digest("continue", step_id=step_id)
+        return await self._execute(actor, session_id, build, idempotency_key, digest)
 
     async def request_hint(
         self, actor: Actor, session_id: str, step_id: str, *, idempotency_key: str | None = None
@@ -160,12 +168,19 @@ class GameService:
         async def build(loaded: Loaded) -> Command:
             return RequestHint(at=self._clock.now(), step_id=step_id)
 
-        return await self._execute(actor, session_id, build, idempotency_key)
+        digest = request_digest("hint", step_id=step_id)
+        return await self._execute(actor, session_id, build, idempotency_key, digest)
 
     async def abandon(
         self, actor: Actor, session_id: str, *, idempotency_key: str | None = None
     ) -> SessionView:
-        return await self._execute(actor, session_id, self._plain(AbandonSession), idempotency_key)
+        return await self._execute(
+            actor,
+            session_id,
+            self._plain(AbandonSession),
+            idempotency_key,
+            request_digest("abandon"),
+        )
 
     async def get_view(self, actor: Actor, session_id: str) -> SessionView:
         """The session view; finishes any LLM work a crashed process left pending."""
@@ -200,55 +215,173 @@ class GameService:
         return build
 
     async def _execute(
-        self, actor: Actor, session_id: str, build: CommandBuilder, idempotency_key: str | None
+        self,
+        actor: Actor,
+        session_id: str,
+        build: CommandBuilder,
+        idempotency_key: str | None,
+        digest: str | None = None,
     ) -> SessionView:
         loaded = await self._load_owned(actor, session_id, acting=True)
-        if idempotency_key is not None and await self._store.find_idempotent(
-            session_id, idempotency_key
-        ):
-            return project_view(loaded.challenge, (await self._settle(loaded)).state)
-        for _ in range(MAX_CONFLICT_RETRIES):
-            events = decide(loaded.challenge, loaded.state, await build(loaded))
-            if not events:
-                break
-            try:
-                loaded = await self._append(loaded, events, idempotency_key, actor=actor.learner_id)
-                break
-            except ConcurrencyError:
-                fresh = await self._load(session_id)
-                _raise_if_moved(loaded.state, fresh.state)
-                loaded = fresh
-        else:
-            raise AnswerConflict("this session is busy; please try again")
+        if idempotency_key is not None:
+            seen = await self._store.find_idempotent(session_id, idempotency_key)
+            if seen is not None:
+                return await self._repeat(session_id, seen, digest)
+        try:
+            for _ in range(MAX_CONFLICT_RETRIES):
+                try:
+                    loaded = await self._decide_and_append(
+                        loaded,
+                        await build(loaded),
+                        idempotency_key,
+                        digest,
+                        actor=actor.learner_id,
+                    )
+                    break
+                except ConcurrencyError:
+                    fresh = await self._load(session_id)
+                    _raise_if_moved(loaded.state, fresh.state)
+                    loaded = fresh
+            else:
+                raise AnswerConflict("this session is busy; please try again")
+        except StoredKeyReused:
+            raise _key_reused() from None
         loaded = await self._settle(loaded)
         return project_view(loaded.challenge, loaded.state)
 
-    async def _append(
-        self, loaded: Loaded, events: list[Event], idempotency_key: str | None, *, actor: str
+    async def _repeat(self, session_id: str, seen: AppendResult, digest: str | None) -> SessionView:
+        """A retry of a request already recorded: the state it produced (read afresh, so never
+        the state from before it), and nothing appended; a different request is refused."""
+        if seen.request_digest is not None and digest is not None and seen.request_digest != digest:
+            raise _key_reused()
+        loaded = await self._settle(await self._load(session_id))
+        return project_view(loaded.challenge, loaded.state)
+
+    async def _decide_and_append(
+        self,
+        loaded: Loaded,
+        command: Command,
+        idempotency_key: str | None,
+        digest: str | None = None,
+        *,
+        actor: str,
     ) -> Loaded:
+        """Decide, add any instant pending work, and append it all in one transaction.
+
+        ``actor`` recorded the command's events; instant pending work is recorded by the system
+        actor that does it (the grader, the hint giver, the narrator).
+
+        The XP grant is claimed in that transaction: when another session of the same challenge
+        claimed it first, decide again knowing so, so the stored ``SessionCompleted`` is true.
+        """
+        xp_known = False
+        while True:
+            events = decide(loaded.challenge, loaded.state, command)
+            if not events:
+                return loaded
+            actors = [actor] * len(events)
+            events, actors = await self._with_instant_work(loaded, events, actors, xp_known)
+            try:
+                return await self._append(loaded, events, actors, idempotency_key, digest)
+            except XpAlreadyGranted:
+                if xp_known:
+                    raise
+                xp_known = True
+                command = _knowing_xp(command)
+
+    async def _with_instant_work(
+        self, loaded: Loaded, events: list[Event], actors: list[str], xp_known: bool = False
+    ) -> tuple[list[Event], list[str]]:
+        """When the pending work the events ask for is instant (the offline provider: authored
+        narration and hints, the rubric evaluator), do it now so it joins the same append.
+
+        ``xp_known``: the append was refused because the XP is already granted.
+        """
+        state = fold(events, loaded.state)
+        for _ in range(MAX_PENDING_ROUNDS):
+            if not self._is_instant(loaded.challenge, state):
+                break
+            command = await self._pending_work(Loaded(loaded.challenge, state))
+            if command is None:
+                break
+            if xp_known:
+                command = _knowing_xp(command)
+            try:
+                more = decide(loaded.challenge, state, command)
+            except Conflict:
+                break  # left for _settle, which handles it
+            if not more:
+                break
+            events = [*events, *more]
+            actors = [*actors, *[_system_actor(command)] * len(more)]
+            state = fold(more, state)
+        return events, actors
+
+    def _is_instant(self, challenge: ChallengeSpec, state: SessionState) -> bool:
+        """Whether the work pending on ``state`` runs locally without waiting on anything."""
+        current = state.current
+        if not self._llm.is_offline or state.status is not Status.ACTIVE or current is None:
+            return False
+        if challenge.llm_provider not in (None, "offline"):
+            return False
+        step = challenge.steps[current.index]
+        if current.pending_attempt is not None:
+            return step.kind.value == "chat"
+        return current.pending_hint is not None or (current.narrate and not current.narrated)
+
+    async def _append(
+        self,
+        loaded: Loaded,
+        events: list[Event],
+        actors: list[str],
+        idempotency_key: str | None,
+        digest: str | None = None,
+    ) -> Loaded:
+        """Append ``events`` (each recorded by its actor) with the read models they change (session summary, snapshot, XP
+        grant) in one transaction."""
         state = loaded.state
         stream_id = state.session_id or _session_id_of(events)
+        new_state = fold(events, state)
         result = await self._store.append(
             stream_id,
             [
                 NewEvent(event.NAME, _with_actor(encode(event), actor), event.SCHEMA_VERSION)
-                for event in events
+                for event, actor in zip(events, actors, strict=True)
             ],
             expected_version=state.version,
             idempotency_key=idempotency_key,
             recorded_at=self._clock.now(),
+            request_digest=digest,
+            changes=self._read_model_changes(state, new_state, events),
         )
         if result.duplicate:
             return await self._load(stream_id)
-        new_state = fold(events, state)
-        await self._after_append(state, new_state, events)
+        self._after_append(new_state, events)
         return Loaded(loaded.challenge, new_state)
 
-    async def _after_append(
+    def _read_model_changes(
         self, before: SessionState, after: SessionState, events: list[Event]
-    ) -> None:
-        """Keep the read models and the snapshot cache in step with the stream."""
-        await self._store.upsert_session_summary(session_summary(after))
+    ) -> ReadModelChanges:
+        """The read-model rows ``events`` change, to be written with them."""
+        grant = None
+        for event in events:
+            if isinstance(event, SessionCompleted) and event.xp_granted > 0:
+                grant = XpGrant(
+                    after.learner_id,
+                    after.challenge_id,
+                    after.session_id,
+                    event.xp_granted,
+                    event.at,
+                )
+        snapshot = None
+        if after.version // self._snapshot_interval > before.version // self._snapshot_interval:
+            snapshot = Snapshot(
+                after.session_id, after.version, STATE_SCHEMA_VERSION, state_to_dict(after)
+            )
+        return ReadModelChanges(summary=session_summary(after), snapshot=snapshot, xp_grant=grant)
+
+    def _after_append(self, after: SessionState, events: list[Event]) -> None:
+        """Metrics and logs, once the events are stored."""
         if self._metrics is not None:
             self._metrics.observe(events)
         for event in events:
@@ -259,27 +392,9 @@ class GameService:
                         "session_id": after.session_id,
                         "passed": event.passed,
                         "score": event.score,
+                        "xp_granted": event.xp_granted,
                     },
                 )
-                if event.xp_granted > 0:
-                    grant = XpGrant(
-                        after.learner_id,
-                        after.challenge_id,
-                        after.session_id,
-                        event.xp_granted,
-                        event.at,
-                    )
-                    if not await self._store.grant_xp(grant):
-                        log.warning(
-                            "xp already granted for this challenge",
-                            extra={"session_id": after.session_id},
-                        )
-        if after.version // self._snapshot_interval > before.version // self._snapshot_interval:
-            await self._store.save_snapshot(
-                Snapshot(
-                    after.session_id, after.version, STATE_SCHEMA_VERSION, state_to_dict(after)
-                )
-            )
 
     async def _xp_already_granted(self, state: SessionState) -> bool:
         """Only the last step can complete a session, so only then is the XP ledger consulted."""
@@ -297,8 +412,9 @@ class GameService:
             if command is None:
                 return loaded
             try:
-                events = decide(loaded.challenge, loaded.state, command)
-                loaded = await self._append(loaded, events, None, actor=_system_actor(command))
+                loaded = await self._decide_and_append(
+                    loaded, command, None, actor=_system_actor(command)
+                )
             except (ConcurrencyError, Conflict):
                 # Another process recorded it first, or the step moved on: read what happened.
                 loaded = await self._load(loaded.state.session_id)
@@ -424,6 +540,20 @@ def _system_actor(command: Command) -> str:
     if isinstance(command, RecordHint):
         return SYSTEM_HINTS
     return SYSTEM_NARRATOR
+
+
+def _knowing_xp(command: Command) -> Command:
+    """The command decided again once the store said the learner already holds the XP."""
+    if isinstance(command, SubmitAnswer | ContinueGate | RecordEvaluation):
+        return replace(command, xp_already_granted=True)
+    return command
+
+
+def _key_reused() -> IdempotencyKeyReused:
+    return IdempotencyKeyReused(
+        "this Idempotency-Key was already used for a different request; "
+        "send a new key with a new request"
+    )
 
 
 def _fingerprint(state: SessionState) -> tuple[object, ...]:

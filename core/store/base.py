@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from core.store.accounts import AccountStore
 from core.store.chat import ChatStore
+from core.store.integrity import RegistryHead, StreamHead
 from core.store.projections import ProjectionStore
 from core.store.usage import UsageStore
 
@@ -32,6 +33,28 @@ class ConcurrencyError(StoreError):
         self.stream_id = stream_id
         self.expected_version = expected_version
         self.actual_version = actual_version
+
+
+class XpAlreadyGranted(StoreError):
+    """An append carried an XP grant but the learner already holds one for that challenge.
+
+    Nothing was written: the caller decides again knowing the XP was already granted, so the
+    ``SessionCompleted`` event it stores tells the truth.
+    """
+
+    def __init__(self, learner_id: str, challenge_id: str) -> None:
+        super().__init__(f"learner {learner_id!r} already has XP for {challenge_id!r}")
+        self.learner_id = learner_id
+        self.challenge_id = challenge_id
+
+
+class IdempotencyKeyReused(StoreError):
+    """An idempotency key already used on the stream came back with a different request."""
+
+    def __init__(self, stream_id: str, key: str) -> None:
+        super().__init__(f"idempotency key already used on {stream_id!r} for another request")
+        self.stream_id = stream_id
+        self.key = key
 
 
 class StoreUnavailable(StoreError):
@@ -67,15 +90,21 @@ class StoredEvent:
     data: dict[str, Any]
     recorded_at: str
     event_hash: str | None = None
+    # 0009: the id of the HMAC key of ``event_hash`` (None: unkeyed SHA-256, or no hash).
+    key_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class AppendResult:
-    """The versions an append occupied; ``duplicate`` when an idempotency key had been seen."""
+    """The versions an append occupied; ``duplicate`` when an idempotency key had been seen.
+
+    ``request_digest`` is what the key was stored with (None for keys stored without one).
+    """
 
     first_version: int
     last_version: int
     duplicate: bool = False
+    request_digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +168,19 @@ class XpGrant:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadModelChanges:
+    """Read-model rows written in the same transaction as the events they derive from.
+
+    ``xp_grant`` is a claim: when the learner already holds a grant for the challenge the whole
+    append is refused with :class:`XpAlreadyGranted` and nothing is written.
+    """
+
+    summary: SessionSummary | None = None
+    snapshot: Snapshot | None = None
+    xp_grant: XpGrant | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LeaderboardRow:
     learner_id: str
     display_name: str
@@ -157,12 +199,18 @@ class EventStore(Protocol):
         *,
         idempotency_key: str | None = None,
         recorded_at: str,
+        request_digest: str | None = None,
+        changes: ReadModelChanges | None = None,
     ) -> AppendResult:
-        """Append ``events`` after ``expected_version``, atomically.
+        """Append ``events`` after ``expected_version``, atomically, with ``changes``.
 
         Raises :class:`ConcurrencyError` when the stream is not at ``expected_version``. When
         ``idempotency_key`` was already used on this stream, appends nothing and returns the original
-        result with ``duplicate=True`` (checked before the version, so a retry never conflicts).
+        result with ``duplicate=True`` (checked before the version, so a retry never conflicts);
+        when it was used with another ``request_digest``, raises :class:`IdempotencyKeyReused`.
+        ``changes`` (session summary, snapshot, XP grant) commit with the events or not at all;
+        an XP grant the learner already has raises :class:`XpAlreadyGranted`. The stream's head
+        and registration (``core.store.integrity``) are updated in the same transaction.
         """
         ...
 
@@ -196,6 +244,14 @@ class EventStore(Protocol):
 
     async def delete_snapshots(self) -> int:
         """Delete every snapshot; return how many were deleted."""
+        ...
+
+    async def stream_heads(self) -> dict[str, StreamHead]:
+        """Return every recorded stream head by stream id (for ``db verify``)."""
+        ...
+
+    async def registry_heads(self) -> dict[int, RegistryHead]:
+        """Return the tail of every registration chain by bucket (for ``db verify``)."""
         ...
 
 
@@ -244,6 +300,14 @@ class LearnerStore(Protocol):
 
     async def leaderboard(self, limit: int = 10) -> list[LeaderboardRow]:
         """Return the top learners by XP (ties by earlier first grant, then id)."""
+        ...
+
+    async def all_session_summaries(self) -> list[SessionSummary]:
+        """Return every session-index row, by session id (for ``db verify``)."""
+        ...
+
+    async def all_xp_grants(self) -> list[XpGrant]:
+        """Return every XP grant, by learner then challenge (for ``db verify``)."""
         ...
 
 

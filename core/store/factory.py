@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.store.base import Store
 from core.store.engine import async_url
+from core.store.integrity import ChainKeys
 from core.store.memory import InMemoryStore
 from core.store.migrate import migrate
 from core.store.sql import SqlStore
@@ -19,6 +20,7 @@ async def open_store(
     pool_size: int = 10,
     max_overflow: int = 20,
     pool_pre_ping: bool = True,
+    chain_keys: ChainKeys | None = None,
 ) -> Store:
     """Given a store URL, return a ready store.
 
@@ -26,9 +28,10 @@ async def open_store(
     :class:`SqlStore`. ``auto_migrate`` None means migrate SQLite (a local file should just work)
     but not PostgreSQL, whose schema is upgraded by a deploy step running ``migrate``.
     ``read_url`` names a read replica (never migrated here); the pool options apply to PostgreSQL.
+    ``chain_keys`` sign and verify the event chain (``EVENT_HMAC_KEY``, ``EVENT_HMAC_KEYS``).
     """
     if url == MEMORY_URL:
-        return InMemoryStore()
+        return InMemoryStore(chain_keys=chain_keys)
     if auto_migrate is None:
         auto_migrate = async_url(url).get_backend_name() == "sqlite"
     if auto_migrate:
@@ -39,4 +42,5 @@ async def open_store(
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=pool_pre_ping,
+        chain_keys=chain_keys,
     )

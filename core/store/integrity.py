@@ -1,17 +1,86 @@
 """The per-session hash chain that makes an edited, removed or reordered event detectable.
 
-Each stored event carries ``sha256`` over the canonical JSON of its session id, version, type,
-schema version, data and the previous event's hash (``None`` for the first event of a chain).
-Every store computes it inside ``append``; ``db verify`` recomputes it.
+Each stored event carries a digest over the canonical JSON of its session id, version, type,
+schema version, data and the previous event's digest (``None`` for the first event of a chain).
+With a key (``EVENT_HMAC_KEY``) the digest is an HMAC-SHA256 and the event records the key's id,
+so whoever can write to the database but does not hold the key cannot recompute the chain after an
+edit; without a key it is a plain SHA-256 (key id ``None``), which only catches careless edits.
+
+Beside the chain, every stream has a **head** (its last version and digest, MACed), so deleting
+the last event or a whole stream shows, and every stream is **registered** in one of
+:data:`REGISTRY_BUCKETS` MAC chains whose tails are MACed too, so deleting a stream together with
+its head shows. Every store computes all of this inside ``append``; ``db verify`` recomputes it.
+
+Rotation: set a new ``EVENT_HMAC_KEY`` and move the old one into ``EVENT_HMAC_KEYS`` (comma-
+separated). New events use the new key; older ones are verified with the key their id names.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import hmac
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.store.json_codec import dump_json
+
+# Stream registrations are spread over this many chains so that creating sessions in parallel
+# rarely waits on the same row (see docs/scaling.md).
+REGISTRY_BUCKETS = 16
+MIN_KEY_BYTES = 16
+_KEY_ID_LABEL = b"curiouscore event key id"
+
+
+@dataclass(frozen=True, slots=True)
+class ChainKey:
+    """One HMAC key and its public id (an HMAC of a constant: it names the key, reveals nothing)."""
+
+    key_id: str
+    secret: bytes = field(repr=False)
+
+    @classmethod
+    def from_secret(cls, secret: str | bytes) -> ChainKey:
+        raw = secret.encode("utf-8") if isinstance(secret, str) else secret
+        if len(raw) < MIN_KEY_BYTES:
+            raise ValueError(f"an event HMAC key needs at least {MIN_KEY_BYTES} bytes")
+        key_id = hmac.new(raw, _KEY_ID_LABEL, hashlib.sha256).hexdigest()[:16]
+        return cls(key_id, raw)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainKeys:
+    """The signing key (``current``, None for an unkeyed chain) and every key verification knows."""
+
+    current: ChainKey | None = None
+    retired: tuple[ChainKey, ...] = ()
+
+    @classmethod
+    def from_secrets(cls, current: str | None, retired: Iterable[str] = ()) -> ChainKeys:
+        """Given ``EVENT_HMAC_KEY`` and the entries of ``EVENT_HMAC_KEYS``, return the keyring."""
+        return cls(
+            ChainKey.from_secret(current) if current else None,
+            tuple(ChainKey.from_secret(secret) for secret in retired if secret),
+        )
+
+    def find(self, key_id: str) -> ChainKey | None:
+        """Return the key with that id, if this keyring holds it."""
+        for key in (self.current, *self.retired):
+            if key is not None and key.key_id == key_id:
+                return key
+        return None
+
+
+class UnknownKey(Exception):
+    """A digest names a key id that the keyring does not hold."""
+
+
+def _digest(key: ChainKey | None, payload: dict[str, Any]) -> str:
+    text = dump_json(payload).encode("utf-8")
+    if key is None:
+        return hashlib.sha256(text).hexdigest()
+    return hmac.new(key.secret, text, hashlib.sha256).hexdigest()
 
 
 def chain_hash(
@@ -21,9 +90,11 @@ def chain_hash(
     schema_version: int,
     data: dict[str, Any],
     previous: str | None,
+    key: ChainKey | None = None,
 ) -> str:
-    """Given one event and the hash of the event before it in its session, return its hash."""
-    payload = {
+    """Given one event and the digest of the event before it in its session, return its digest
+    (an HMAC with ``key``, else SHA-256; the key id is part of what is MACed)."""
+    payload: dict[str, Any] = {
         "data": data,
         "previous": previous,
         "schema_version": schema_version,
@@ -31,7 +102,9 @@ def chain_hash(
         "type": event_type,
         "version": version,
     }
-    return hashlib.sha256(dump_json(payload).encode("utf-8")).hexdigest()
+    if key is not None:
+        payload["key_id"] = key.key_id
+    return _digest(key, payload)
 
 
 def chain_hashes(
@@ -39,13 +112,143 @@ def chain_hashes(
     first_version: int,
     events: Sequence[tuple[str, int, dict[str, Any]]],
     previous: str | None,
+    key: ChainKey | None = None,
 ) -> list[str]:
     """Given ``(type, schema_version, data)`` triples appended from ``first_version`` on after an
-    event hashed ``previous``, return their hashes in order."""
+    event hashed ``previous``, return their digests in order."""
     hashes: list[str] = []
     for offset, (event_type, schema_version, data) in enumerate(events):
         previous = chain_hash(
-            session_id, first_version + offset, event_type, schema_version, data, previous
+            session_id, first_version + offset, event_type, schema_version, data, previous, key
         )
         hashes.append(previous)
     return hashes
+
+
+def registry_bucket(session_id: str) -> int:
+    """Return which registration chain a stream belongs to (stable across processes)."""
+    return zlib.crc32(session_id.encode("utf-8")) % REGISTRY_BUCKETS
+
+
+@dataclass(frozen=True, slots=True)
+class StreamHead:
+    """A stream's last version and digest, and where it is registered; MACed as a whole."""
+
+    session_id: str
+    version: int
+    event_hash: str | None
+    key_id: str | None
+    bucket: int
+    registered_seq: int
+    registered_key_id: str | None
+    registration_mac: str
+    head_mac: str
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryHead:
+    """The tail of one registration chain: how many streams it holds and the last one's MAC."""
+
+    bucket: int
+    seq: int
+    last_mac: str | None
+    key_id: str | None
+    mac: str
+
+
+def registration_mac(
+    key: ChainKey | None, bucket: int, seq: int, session_id: str, previous: str | None
+) -> str:
+    """The MAC registering ``session_id`` as entry ``seq`` of ``bucket`` after ``previous``."""
+    return _digest(
+        key,
+        {
+            "bucket": bucket,
+            "key_id": key.key_id if key else None,
+            "previous": previous,
+            "seq": seq,
+            "session_id": session_id,
+        },
+    )
+
+
+def head_mac(
+    key: ChainKey | None, session_id: str, version: int, event_hash: str | None, reg_mac: str
+) -> str:
+    """The MAC of a stream head: version and last digest, bound to the stream's registration."""
+    return _digest(
+        key,
+        {
+            "event_hash": event_hash,
+            "key_id": key.key_id if key else None,
+            "registration": reg_mac,
+            "session_id": session_id,
+            "version": version,
+        },
+    )
+
+
+def registry_head_mac(key: ChainKey | None, bucket: int, seq: int, last_mac: str | None) -> str:
+    """The MAC of a registration chain's tail."""
+    return _digest(
+        key,
+        {"bucket": bucket, "key_id": key.key_id if key else None, "last": last_mac, "seq": seq},
+    )
+
+
+def new_head(
+    key: ChainKey | None,
+    session_id: str,
+    version: int,
+    event_hash: str | None,
+    *,
+    registered: RegistryHead | None,
+    existing: StreamHead | None,
+) -> tuple[StreamHead, RegistryHead | None]:
+    """Return the stream's head after an append (and, for a new stream, its bucket's new tail).
+
+    ``existing`` is the stream's current head; a stream without one is registered after
+    ``registered``, the current tail of its bucket (None when the bucket is empty).
+    """
+    if existing is not None:
+        head = StreamHead(
+            session_id,
+            version,
+            event_hash,
+            key.key_id if key else None,
+            existing.bucket,
+            existing.registered_seq,
+            existing.registered_key_id,
+            existing.registration_mac,
+            head_mac(key, session_id, version, event_hash, existing.registration_mac),
+        )
+        return head, None
+    bucket = registry_bucket(session_id)
+    seq = (registered.seq if registered else 0) + 1
+    reg = registration_mac(
+        key, bucket, seq, session_id, registered.last_mac if registered else None
+    )
+    key_id = key.key_id if key else None
+    head = StreamHead(
+        session_id,
+        version,
+        event_hash,
+        key_id,
+        bucket,
+        seq,
+        key_id,
+        reg,
+        head_mac(key, session_id, version, event_hash, reg),
+    )
+    tail = RegistryHead(bucket, seq, reg, key_id, registry_head_mac(key, bucket, seq, reg))
+    return head, tail
+
+
+def key_for(keys: ChainKeys, key_id: str | None) -> ChainKey | None:
+    """Return the key a stored digest names (None for an unkeyed one); raise :class:`UnknownKey`."""
+    if key_id is None:
+        return None
+    key = keys.find(key_id)
+    if key is None:
+        raise UnknownKey(key_id)
+    return key

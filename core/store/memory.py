@@ -15,16 +15,26 @@ from core.store.base import (
     AppendResult,
     ChallengeRecord,
     ConcurrencyError,
+    IdempotencyKeyReused,
     LeaderboardRow,
     Learner,
     NewEvent,
+    ReadModelChanges,
     SessionSummary,
     Snapshot,
     StoredEvent,
+    XpAlreadyGranted,
     XpGrant,
 )
 from core.store.chat import InMemoryChat
-from core.store.integrity import chain_hashes
+from core.store.integrity import (
+    ChainKeys,
+    RegistryHead,
+    StreamHead,
+    chain_hashes,
+    new_head,
+    registry_bucket,
+)
 from core.store.json_codec import dump_json, load_json
 from core.store.memory_accounts import InMemoryAccounts
 from core.store.projections import InMemoryProjections
@@ -41,6 +51,7 @@ class _EventRow:
     data: str
     recorded_at: str
     event_hash: str | None
+    key_id: str | None = None
 
     def to_event(self) -> StoredEvent:
         return StoredEvent(
@@ -52,6 +63,7 @@ class _EventRow:
             data=load_json(self.data),
             recorded_at=self.recorded_at,
             event_hash=self.event_hash,
+            key_id=self.key_id,
         )
 
 
@@ -72,7 +84,10 @@ class _ChallengeRow:
 class InMemoryStore(InMemoryAccounts, InMemoryUsage, InMemoryChat, InMemoryProjections):
     """Every store protocol in process memory; nothing survives :meth:`close`-and-reopen."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, chain_keys: ChainKeys | None = None) -> None:
+        self._chain_keys = chain_keys or ChainKeys()
+        self._heads: dict[str, StreamHead] = {}
+        self._registry: dict[int, RegistryHead] = {}
         self._lock = asyncio.Lock()
         self._events: list[_EventRow] = []
         self._streams: dict[str, list[_EventRow]] = {}
@@ -93,6 +108,8 @@ class InMemoryStore(InMemoryAccounts, InMemoryUsage, InMemoryChat, InMemoryProje
         *,
         idempotency_key: str | None = None,
         recorded_at: str,
+        request_digest: str | None = None,
+        changes: ReadModelChanges | None = None,
     ) -> AppendResult:
         """Append ``events`` after ``expected_version``; see :meth:`EventStore.append`."""
         if not events:
@@ -101,10 +118,22 @@ class InMemoryStore(InMemoryAccounts, InMemoryUsage, InMemoryChat, InMemoryProje
             if idempotency_key is not None:
                 seen = self._idempotency.get((stream_id, idempotency_key))
                 if seen is not None:
-                    return AppendResult(seen.first_version, seen.last_version, duplicate=True)
+                    if (
+                        seen.request_digest is not None
+                        and request_digest is not None
+                        and seen.request_digest != request_digest
+                    ):
+                        raise IdempotencyKeyReused(stream_id, idempotency_key)
+                    return AppendResult(
+                        seen.first_version, seen.last_version, True, seen.request_digest
+                    )
             stream = self._streams.get(stream_id, [])
             if len(stream) != expected_version:
                 raise ConcurrencyError(stream_id, expected_version, len(stream))
+            grant = changes.xp_grant if changes is not None else None
+            if grant is not None and (grant.learner_id, grant.challenge_id) in self._grants:
+                raise XpAlreadyGranted(grant.learner_id, grant.challenge_id)
+            key = self._chain_keys.current
             # Encode everything before touching state so a bad payload leaves the stream as it was.
             payloads = [dump_json(event.data) for event in events]
             hashes = chain_hashes(
@@ -115,6 +144,7 @@ class InMemoryStore(InMemoryAccounts, InMemoryUsage, InMemoryChat, InMemoryProje
                     for e, p in zip(events, payloads, strict=True)
                 ],
                 stream[-1].event_hash if stream else None,
+                key,
             )
             rows = [
                 _EventRow(
@@ -126,6 +156,7 @@ class InMemoryStore(InMemoryAccounts, InMemoryUsage, InMemoryChat, InMemoryProje
                     data=payload,
                     recorded_at=recorded_at,
                     event_hash=event_hash,
+                    key_id=key.key_id if key else None,
                 )
                 for offset, (event, payload, event_hash) in enumerate(
                     zip(events, payloads, hashes, strict=True), 1
@@ -133,10 +164,48 @@ class InMemoryStore(InMemoryAccounts, InMemoryUsage, InMemoryChat, InMemoryProje
             ]
             self._events.extend(rows)
             self._streams.setdefault(stream_id, []).extend(rows)
-            result = AppendResult(rows[0].version, rows[-1].version)
+            result = AppendResult(rows[0].version, rows[-1].version, request_digest=request_digest)
             if idempotency_key is not None:
                 self._idempotency[(stream_id, idempotency_key)] = result
+            self._record_head(stream_id, rows[-1].version, rows[-1].event_hash)
+            if changes is not None:
+                self._write_changes(changes)
             return result
+
+    def _record_head(self, stream_id: str, version: int, event_hash: str | None) -> None:
+        existing = self._heads.get(stream_id)
+        bucket = registry_bucket(stream_id)
+        head, tail = new_head(
+            self._chain_keys.current,
+            stream_id,
+            version,
+            event_hash,
+            registered=self._registry.get(bucket),
+            existing=existing,
+        )
+        self._heads[stream_id] = head
+        if tail is not None:
+            self._registry[bucket] = tail
+
+    def _write_changes(self, changes: ReadModelChanges) -> None:
+        if changes.summary is not None:
+            self._sessions[changes.summary.session_id] = changes.summary
+        if changes.snapshot is not None:
+            snapshot = changes.snapshot
+            self._snapshots[snapshot.stream_id] = _SnapshotRow(
+                snapshot.version, snapshot.schema_version, dump_json(snapshot.state)
+            )
+        if changes.xp_grant is not None:
+            grant = changes.xp_grant
+            self._grants[(grant.learner_id, grant.challenge_id)] = grant
+
+    async def stream_heads(self) -> dict[str, StreamHead]:
+        """Return every recorded stream head by stream id."""
+        return dict(self._heads)
+
+    async def registry_heads(self) -> dict[int, RegistryHead]:
+        """Return the tail of every registration chain by bucket."""
+        return dict(self._registry)
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[StoredEvent]:
         """Return the stream's events with version > ``after_version``, in order."""
@@ -261,6 +330,14 @@ class InMemoryStore(InMemoryAccounts, InMemoryUsage, InMemoryChat, InMemoryProje
             key=lambda g: (g.granted_at, g.challenge_id),
         )
         return sum(g.xp for g in grants), grants
+
+    async def all_session_summaries(self) -> list[SessionSummary]:
+        """Return every session-index row, by session id."""
+        return [self._sessions[key] for key in sorted(self._sessions)]
+
+    async def all_xp_grants(self) -> list[XpGrant]:
+        """Return every XP grant, by learner then challenge."""
+        return [self._grants[key] for key in sorted(self._grants)]
 
     async def leaderboard(self, limit: int = 10) -> list[LeaderboardRow]:
         """Return the top learners by XP (ties by earlier first grant, then id).

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import URL
 
 from core.store.engine import create_store_engine
+from core.store.integrity import ChainKeys
 from core.store.sql_accounts import SqlAccounts
 from core.store.sql_archive import SqlArchive
 from core.store.sql_chat import SqlChat
@@ -36,10 +37,11 @@ class SqlStore(
     """Every store protocol on SQLite (``sqlite+aiosqlite://``) or PostgreSQL (``+asyncpg``).
 
     Pool options apply to PostgreSQL (and to the ``read_url`` replica's own pool, which serves
-    session lists, the leaderboard, XP totals and ``read_all`` for analytics). ``serialize_appends`` (PostgreSQL only) takes a global
-    advisory lock inside each append so that event positions become visible in increasing order
-    and ``read_all`` never skips an event that commits late; turn it off only if nothing relies on
-    ``read_all`` for projections. Connectivity failures raise
+    session lists, the leaderboard, XP totals and ``read_all`` for analytics). Appends to different
+    streams run in parallel on PostgreSQL (a lock per stream, no global one); ``read_all`` still
+    never skips an event that commits late (see ``sql_events``). ``serialize_appends`` (PostgreSQL
+    only) puts back the old global append lock, for comparison in benchmarks. ``chain_keys`` are
+    the event HMAC keys (``EVENT_HMAC_KEY``). Connectivity failures raise
     :class:`~core.store.base.StoreUnavailable`.
     """
 
@@ -53,8 +55,9 @@ class SqlStore(
         pool_timeout: float = 30.0,
         connect_timeout: float = 10.0,
         sqlite_busy_timeout_ms: int = 5000,
-        serialize_appends: bool = True,
+        serialize_appends: bool = False,
         read_url: str | URL | None = None,
+        chain_keys: ChainKeys | None = None,
     ) -> None:
         engine = create_store_engine(
             url,
@@ -76,7 +79,9 @@ class SqlStore(
                 connect_timeout=connect_timeout,
                 sqlite_busy_timeout_ms=sqlite_busy_timeout_ms,
             )
-        super().__init__(engine, serialize_appends=serialize_appends, replica=replica)
+        super().__init__(
+            engine, serialize_appends=serialize_appends, replica=replica, chain_keys=chain_keys
+        )
 
     @property
     def url(self) -> URL:

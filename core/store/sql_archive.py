@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import insert, select
 
 from core.store.base import StoredEvent
 from core.store.json_codec import dump_json
-from core.store.sql_base import SqlStoreBase
+from core.store.sql_heads import SqlChainWriter
 from core.store.tables import archived_sessions, game_events, session_index
 
 FINISHED_STATUSES = ("completed", "abandoned")
@@ -34,7 +35,7 @@ class ArchivedSession:
     archived_at: str
 
 
-class SqlArchive(SqlStoreBase):
+class SqlArchive(SqlChainWriter):
     """Archive queries of :class:`~core.store.sql.SqlStore`."""
 
     async def archive_candidates(self, cutoff: str, limit: int) -> list[str]:
@@ -106,19 +107,26 @@ class SqlArchive(SqlStoreBase):
             if missing and present and missing[0].version != max(present) + 1:
                 raise ArchiveMismatch(f"session {stream_id} has a gap the archive cannot fill")
             if missing:
-                await connection.execute(
-                    insert(game_events),
-                    [
-                        {
-                            "session_id": e.stream_id,
-                            "sequence_number": e.version,
-                            "event_type": e.type,
-                            "schema_version": e.schema_version,
-                            "data": dump_json(e.data),
-                            "recorded_at": e.recorded_at,
-                            "event_hash": e.event_hash,
-                        }
-                        for e in missing
-                    ],
+                await self._lock_stream(connection, stream_id)
+                positions = await self._positions(connection, len(missing))
+                rows: list[dict[str, Any]] = [
+                    {
+                        "session_id": e.stream_id,
+                        "sequence_number": e.version,
+                        "event_type": e.type,
+                        "schema_version": e.schema_version,
+                        "data": dump_json(e.data),
+                        "recorded_at": e.recorded_at,
+                        "event_hash": e.event_hash,
+                        "key_id": e.key_id,
+                    }
+                    for e in missing
+                ]
+                if positions is not None:
+                    for row, position in zip(rows, positions, strict=True):
+                        row["position"] = position
+                await connection.execute(insert(game_events), rows)
+                await self._record_head(
+                    connection, stream_id, missing[-1].version, missing[-1].event_hash
                 )
         return len(missing)

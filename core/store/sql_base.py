@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.store.engine import unavailable_on_connectivity_errors, writer
+from core.store.integrity import ChainKeys
 
 
 class SqlStoreBase:
@@ -23,8 +24,11 @@ class SqlStoreBase:
         *,
         serialize_appends: bool,
         replica: AsyncEngine | None = None,
+        chain_keys: ChainKeys | None = None,
     ) -> None:
         self._engine = engine
+        # EVENT_HMAC_KEY / EVENT_HMAC_KEYS: the current key signs, every key verifies.
+        self._chain_keys = chain_keys or ChainKeys()
         # DATABASE_READ_URL: read-model queries that tolerate replication lag go here; writes and
         # the reads a write depends on never do.
         self._replica = replica or engine
@@ -34,6 +38,11 @@ class SqlStoreBase:
         # SQLite has one writer at a time and makes the others sleep-and-retry (busy timeout),
         # which under concurrent load adds long stalls; within a process, queue writers instead.
         self._sqlite_writers = None if self._is_postgres else asyncio.Lock()
+
+    @property
+    def chain_keys(self) -> ChainKeys:
+        """The event HMAC keys this store signs and verifies with."""
+        return self._chain_keys
 
     @asynccontextmanager
     async def _transaction(

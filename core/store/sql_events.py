@@ -1,27 +1,59 @@
-"""The event-store half of the SQL store: appends, reads, idempotency keys and snapshots."""
+"""The event-store half of the SQL store: appends, reads, idempotency keys and snapshots.
+
+**Global order without a global lock (PostgreSQL).** An append takes a lock on its own stream
+only, so appends to different sessions commit in parallel and in any order. To keep ``read_all``
+gap-free for projections, an event's ``position`` is derived from the id of the transaction that
+wrote it: ``(pg_current_xact_id() << 20) + n``. ``read_all`` returns only positions below
+``pg_snapshot_xmin(pg_current_snapshot()) << 20``: every transaction with an id below that xmin
+has finished (committed or rolled back), and every transaction still running or yet to come has
+an id at or above it, so nothing can later appear below the bound a reader has passed. SQLite has
+one writer at a time, so its autoincrement positions are already in commit order.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, delete, exc, func, insert, literal, select
+from sqlalchemy import delete, exc, func, insert, literal_column, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.store.base import AppendResult, ConcurrencyError, NewEvent, Snapshot, StoredEvent
-from core.store.integrity import chain_hashes
+from core.store.base import (
+    AppendResult,
+    ConcurrencyError,
+    IdempotencyKeyReused,
+    NewEvent,
+    ReadModelChanges,
+    Snapshot,
+    StoredEvent,
+    XpAlreadyGranted,
+)
+from core.store.integrity import (
+    chain_hashes,
+)
 from core.store.json_codec import dump_json, load_json
 from core.store.sql_base import SqlStoreBase
-from core.store.tables import game_events, idempotency_keys, session_snapshots
+from core.store.sql_heads import POSITION_SHIFT, SqlChainWriter
+from core.store.tables import (
+    game_events,
+    idempotency_keys,
+    session_index,
+    session_snapshots,
+    xp_grants,
+)
 
-# Key of the transaction-scoped PostgreSQL advisory lock that serialises appends (see append).
-APPEND_LOCK_KEY = 0x43435F4150  # "CC_AP"
-_APPEND_LOCK = literal(APPEND_LOCK_KEY, BigInteger)
+_SAFE_BOUND = f"(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << {POSITION_SHIFT})"
+# How long read_all waits for transactions older than a committed event to finish, so that a
+# projection reading right after a write sees it (a long-running transaction only delays it).
+READ_ALL_WAIT_SECONDS = 2.0
 
 
-class SqlEventStore(SqlStoreBase):
+class SqlEventStore(SqlChainWriter):
     """:class:`~core.store.base.EventStore` on the ``game_events`` table and its companions."""
 
     async def append(
@@ -32,8 +64,11 @@ class SqlEventStore(SqlStoreBase):
         *,
         idempotency_key: str | None = None,
         recorded_at: str,
+        request_digest: str | None = None,
+        changes: ReadModelChanges | None = None,
     ) -> AppendResult:
-        """Append ``events`` after ``expected_version`` in one transaction; see ``EventStore``.
+        """Append ``events`` after ``expected_version`` in one transaction with ``changes``; see
+        ``EventStore``.
 
         A racing writer that slips past the version check hits the unique (stream, version) or
         idempotency key constraint; that is reported as :class:`ConcurrencyError` or as the
@@ -41,7 +76,8 @@ class SqlEventStore(SqlStoreBase):
         """
         if not events:
             raise ValueError("append needs at least one event")
-        rows = [
+        key = self._chain_keys.current
+        rows: list[dict[str, Any]] = [
             {
                 "session_id": stream_id,
                 "sequence_number": expected_version + offset,
@@ -49,33 +85,40 @@ class SqlEventStore(SqlStoreBase):
                 "schema_version": event.schema_version,
                 "data": dump_json(event.data),
                 "recorded_at": recorded_at,
+                "key_id": key.key_id if key else None,
             }
             for offset, event in enumerate(events, 1)
         ]
         # Hash what will be read back (the canonical text, decoded), not the caller's objects.
         chained = [
-            (event.type, event.schema_version, load_json(dump_json(event.data))) for event in events
+            (event.type, event.schema_version, load_json(row["data"]))
+            for event, row in zip(events, rows, strict=True)
         ]
-        result = AppendResult(expected_version + 1, expected_version + len(events))
+        result = AppendResult(
+            expected_version + 1, expected_version + len(events), request_digest=request_digest
+        )
         try:
             async with self._transaction(write=True) as connection:
-                if self._serialize_appends:
-                    await connection.execute(select(func.pg_advisory_xact_lock(_APPEND_LOCK)))
+                await self._lock_stream(connection, stream_id)
                 # Version first, key second: under READ COMMITTED a twin that committed before
                 # the version read is then visible to the key read, so a retry is reported as a
-                # duplicate rather than a clash even without the append lock.
+                # duplicate rather than a clash.
                 actual = await _stream_version(connection, stream_id)
                 if idempotency_key is not None:
                     seen = await _find_idempotent(connection, stream_id, idempotency_key)
                     if seen is not None:
-                        return AppendResult(seen.first_version, seen.last_version, duplicate=True)
+                        return _duplicate(stream_id, idempotency_key, seen, request_digest)
                 if actual != expected_version:
                     raise ConcurrencyError(stream_id, expected_version, actual)
                 previous = await _event_hash(connection, stream_id, expected_version)
-                hashes = chain_hashes(stream_id, expected_version + 1, chained, previous)
-                for row, event_hash in zip(rows, hashes, strict=True):
+                hashes = chain_hashes(stream_id, expected_version + 1, chained, previous, key)
+                positions = await self._positions(connection, len(rows))
+                for index, (row, event_hash) in enumerate(zip(rows, hashes, strict=True)):
                     row["event_hash"] = event_hash
+                    if positions is not None:
+                        row["position"] = positions[index]
                 await connection.execute(insert(game_events), rows)
+                await self._record_head(connection, stream_id, result.last_version, hashes[-1])
                 if idempotency_key is not None:
                     await connection.execute(
                         insert(idempotency_keys).values(
@@ -84,20 +127,53 @@ class SqlEventStore(SqlStoreBase):
                             first_version=result.first_version,
                             last_version=result.last_version,
                             created_at=recorded_at,
+                            request_digest=request_digest,
                         )
                     )
+                if changes is not None:
+                    await self._write_changes(connection, changes)
         except exc.IntegrityError:
             # The transaction is rolled back; look at what the winning writer left behind.
             async with self._transaction() as connection:
                 if idempotency_key is not None:
                     seen = await _find_idempotent(connection, stream_id, idempotency_key)
                     if seen is not None:
-                        return AppendResult(seen.first_version, seen.last_version, duplicate=True)
+                        return _duplicate(stream_id, idempotency_key, seen, request_digest)
                 actual = await _stream_version(connection, stream_id)
             if actual == expected_version:
                 raise  # not a lost race: something else is wrong with the rows
             raise ConcurrencyError(stream_id, expected_version, actual) from None
         return result
+
+    async def _write_changes(self, connection: AsyncConnection, changes: ReadModelChanges) -> None:
+        """Write the read-model rows an append carries; refuse an XP grant already held."""
+        if changes.summary is not None:
+            values = asdict(changes.summary)  # the dataclass fields are the column names
+            statement = self._insert(session_index).values(values)
+            statement = statement.on_conflict_do_update(
+                index_elements=[session_index.c.session_id],
+                set_={name: statement.excluded[name] for name in values if name != "session_id"},
+            )
+            await connection.execute(statement)
+        if changes.snapshot is not None:
+            await connection.execute(_snapshot_upsert(self, changes.snapshot))
+        grant = changes.xp_grant
+        if grant is not None:
+            claimed = await connection.execute(
+                self._insert(xp_grants)
+                .values(
+                    learner_id=grant.learner_id,
+                    challenge_id=grant.challenge_id,
+                    session_id=grant.session_id,
+                    xp=grant.xp,
+                    granted_at=grant.granted_at,
+                )
+                .on_conflict_do_nothing(
+                    index_elements=[xp_grants.c.learner_id, xp_grants.c.challenge_id]
+                )
+            )
+            if claimed.rowcount != 1:
+                raise XpAlreadyGranted(grant.learner_id, grant.challenge_id)
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[StoredEvent]:
         """Return the stream's events with version > ``after_version``, in order."""
@@ -112,15 +188,36 @@ class SqlEventStore(SqlStoreBase):
         return [_stored_event(row) for row in rows]
 
     async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
-        """Return up to ``limit`` events of every stream with position > ``after_position``."""
+        """Return up to ``limit`` events of every stream with position > ``after_position``.
+
+        Gap-free: an event not returned now never appears later below the last one returned (on
+        PostgreSQL only events below the oldest running transaction's bound are returned; see the
+        module docstring). Waits briefly for such transactions when newer events are committed.
+        """
         query = (
             select(game_events)
             .where(game_events.c.position > after_position)
             .order_by(game_events.c.position)
             .limit(max(limit, 0))
         )
-        async with self._transaction(replica=True) as connection:
-            rows = (await connection.execute(query)).all()
+        if not self._is_postgres:
+            async with self._transaction(replica=True) as connection:
+                rows = (await connection.execute(query)).all()
+            return [_stored_event(row) for row in rows]
+        bounded = query.where(game_events.c.position < literal_column(_SAFE_BOUND))
+        later = select(game_events.c.position).where(
+            game_events.c.position > after_position,
+            game_events.c.position >= literal_column(_SAFE_BOUND),
+        )
+        deadline = time.monotonic() + READ_ALL_WAIT_SECONDS
+        while True:
+            async with self._transaction(replica=True) as connection:
+                rows = (await connection.execute(bounded)).all()
+                if len(rows) >= limit or time.monotonic() >= deadline:
+                    break
+                if (await connection.execute(later.limit(1))).first() is None:
+                    break
+            await asyncio.sleep(0.005)
         return [_stored_event(row) for row in rows]
 
     async def stream_version(self, stream_id: str) -> int:
@@ -142,20 +239,8 @@ class SqlEventStore(SqlStoreBase):
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         """Store ``snapshot`` as the stream's latest (replacing an older one)."""
-        values = {
-            "session_id": snapshot.stream_id,
-            "sequence_number": snapshot.version,
-            "schema_version": snapshot.schema_version,
-            "state": dump_json(snapshot.state),
-            "created_at": _utc_now(),
-        }
-        statement = self._insert(session_snapshots).values(values)
-        statement = statement.on_conflict_do_update(
-            index_elements=[session_snapshots.c.session_id],
-            set_={name: statement.excluded[name] for name in values if name != "session_id"},
-        )
         async with self._transaction(write=True) as connection:
-            await connection.execute(statement)
+            await connection.execute(_snapshot_upsert(self, snapshot))
 
     async def load_snapshot(self, stream_id: str) -> Snapshot | None:
         """Return the stream's latest snapshot, if any."""
@@ -173,6 +258,33 @@ class SqlEventStore(SqlStoreBase):
         async with self._transaction(write=True) as connection:
             result = await connection.execute(delete(session_snapshots))
         return int(result.rowcount)
+
+
+def _snapshot_upsert(store: SqlStoreBase, snapshot: Snapshot) -> Any:
+    values = {
+        "session_id": snapshot.stream_id,
+        "sequence_number": snapshot.version,
+        "schema_version": snapshot.schema_version,
+        "state": dump_json(snapshot.state),
+        "created_at": _utc_now(),
+    }
+    statement = store._insert(session_snapshots).values(values)
+    return statement.on_conflict_do_update(
+        index_elements=[session_snapshots.c.session_id],
+        set_={name: statement.excluded[name] for name in values if name != "session_id"},
+    )
+
+
+def _duplicate(
+    stream_id: str, key: str, seen: AppendResult, request_digest: str | None
+) -> AppendResult:
+    if (
+        seen.request_digest is not None
+        and request_digest is not None
+        and seen.request_digest != request_digest
+    ):
+        raise IdempotencyKeyReused(stream_id, key)
+    return AppendResult(seen.first_version, seen.last_version, True, seen.request_digest)
 
 
 async def _stream_version(connection: AsyncConnection, stream_id: str) -> int:
@@ -194,11 +306,15 @@ async def _event_hash(connection: AsyncConnection, stream_id: str, version: int)
 async def _find_idempotent(
     connection: AsyncConnection, stream_id: str, key: str
 ) -> AppendResult | None:
-    query = select(idempotency_keys.c.first_version, idempotency_keys.c.last_version).where(
-        idempotency_keys.c.session_id == stream_id, idempotency_keys.c["key"] == key
-    )
+    query = select(
+        idempotency_keys.c.first_version,
+        idempotency_keys.c.last_version,
+        idempotency_keys.c.request_digest,
+    ).where(idempotency_keys.c.session_id == stream_id, idempotency_keys.c["key"] == key)
     row = (await connection.execute(query)).first()
-    return None if row is None else AppendResult(row.first_version, row.last_version)
+    if row is None:
+        return None
+    return AppendResult(row.first_version, row.last_version, request_digest=row.request_digest)
 
 
 def _stored_event(row: Row[Any]) -> StoredEvent:
@@ -211,6 +327,7 @@ def _stored_event(row: Row[Any]) -> StoredEvent:
         data=load_json(row.data),
         recorded_at=row.recorded_at,
         event_hash=row.event_hash,
+        key_id=row.key_id,
     )
 
 

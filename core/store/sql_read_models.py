@@ -178,6 +178,25 @@ class SqlReadModels(SqlStoreBase):
         ]
         return sum(grant.xp for grant in grants), grants
 
+    async def all_session_summaries(self) -> list[SessionSummary]:
+        """Return every session-index row, by session id (for ``db verify``)."""
+        query = select(session_index).order_by(self._binary(session_index.c.session_id))
+        async with self._transaction() as connection:
+            rows = (await connection.execute(query)).all()
+        return [_summary(row) for row in rows]
+
+    async def all_xp_grants(self) -> list[XpGrant]:
+        """Return every XP grant, by learner then challenge (for ``db verify``)."""
+        query = select(xp_grants).order_by(
+            self._binary(xp_grants.c.learner_id), self._binary(xp_grants.c.challenge_id)
+        )
+        async with self._transaction() as connection:
+            rows = (await connection.execute(query)).all()
+        return [
+            XpGrant(row.learner_id, row.challenge_id, row.session_id, row.xp, row.granted_at)
+            for row in rows
+        ]
+
     async def leaderboard(self, limit: int = 10) -> list[LeaderboardRow]:
         """Return the top learners by XP (ties by earlier first grant, then id).
 

@@ -25,13 +25,20 @@ from sqlalchemy import (
 
 ID_LENGTH = 255
 TIMESTAMP_LENGTH = 64
+KEY_ID_LENGTH = 32
+DIGEST_LENGTH = 64
+
+# 0009: 64-bit on PostgreSQL, where an event's position is derived from its transaction id (see
+# core/store/sql_events.py); SQLite's INTEGER is 64-bit already and must stay INTEGER to remain
+# the rowid alias AUTOINCREMENT needs.
+Position = BigInteger().with_variant(Integer(), "sqlite")
 
 metadata = MetaData()
 
 game_events = Table(
     "game_events",
     metadata,
-    Column("position", Integer, nullable=False, autoincrement=True),
+    Column("position", Position, nullable=False, autoincrement=True),
     Column("session_id", String(ID_LENGTH), nullable=False),
     Column("sequence_number", Integer, nullable=False),
     Column("event_type", String(ID_LENGTH), nullable=False),
@@ -41,6 +48,8 @@ game_events = Table(
     # 0005: sha256 chained to the previous event of the session (core/store/integrity.py);
     # NULL for events written before the chain existed.
     Column("event_hash", String(64), nullable=True),
+    # 0009: id of the HMAC key of event_hash (EVENT_HMAC_KEY); NULL for an unkeyed SHA-256.
+    Column("key_id", String(KEY_ID_LENGTH), nullable=True),
     PrimaryKeyConstraint("position", name="pk_game_events"),
     UniqueConstraint(
         "session_id", "sequence_number", name="uq_game_events_session_id_sequence_number"
@@ -71,6 +80,8 @@ idempotency_keys = Table(
     Column("first_version", Integer, nullable=False),
     Column("last_version", Integer, nullable=False),
     Column("created_at", String(TIMESTAMP_LENGTH), nullable=False),
+    # 0009: SHA-256 of the request the key was first used with (NULL for older keys).
+    Column("request_digest", String(DIGEST_LENGTH), nullable=True),
     PrimaryKeyConstraint("session_id", "key", name="pk_idempotency_keys"),
 )
 
@@ -266,7 +277,7 @@ projection_checkpoints = Table(
     "projection_checkpoints",
     metadata,
     Column("name", String(ID_LENGTH), nullable=False),
-    Column("position", Integer, nullable=False),
+    Column("position", Position, nullable=False),
     Column("state", Text, nullable=False),
     Column("updated_at", String(TIMESTAMP_LENGTH), nullable=False),
     PrimaryKeyConstraint("name", name="pk_projection_checkpoints"),
@@ -285,4 +296,33 @@ rate_limit_counters = Table(
     Column("expires_at", Float, nullable=False),
     PrimaryKeyConstraint("key", "bucket", name="pk_rate_limit_counters"),
     Index("ix_rate_limit_counters_expires_at", "expires_at"),
+)
+
+# -- 0009: stream heads and registration chains (core/store/integrity.py) -------------------------
+
+stream_heads = Table(
+    "stream_heads",
+    metadata,
+    Column("session_id", String(ID_LENGTH), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("event_hash", String(DIGEST_LENGTH), nullable=True),
+    Column("key_id", String(KEY_ID_LENGTH), nullable=True),
+    Column("bucket", Integer, nullable=False),
+    Column("registered_seq", Integer, nullable=False),
+    Column("registered_key_id", String(KEY_ID_LENGTH), nullable=True),
+    Column("registration_mac", String(DIGEST_LENGTH), nullable=False),
+    Column("head_mac", String(DIGEST_LENGTH), nullable=False),
+    PrimaryKeyConstraint("session_id", name="pk_stream_heads"),
+    UniqueConstraint("bucket", "registered_seq", name="uq_stream_heads_bucket_registered_seq"),
+)
+
+stream_registry = Table(
+    "stream_registry",
+    metadata,
+    Column("bucket", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("last_mac", String(DIGEST_LENGTH), nullable=True),
+    Column("key_id", String(KEY_ID_LENGTH), nullable=True),
+    Column("mac", String(DIGEST_LENGTH), nullable=False),
+    PrimaryKeyConstraint("bucket", name="pk_stream_registry"),
 )

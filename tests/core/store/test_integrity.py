@@ -10,7 +10,7 @@ from sqlalchemy import text
 from core.service.verify import check_chain, verify_store
 from core.store.base import NewEvent, Store
 from core.store.engine import create_store_engine
-from core.store.integrity import chain_hash
+from core.store.integrity import ChainKeys, chain_hash
 from core.store.migrate import migrate
 from core.store.sql import SqlStore
 from tests.core.store.conftest import SQL_BACKENDS, reset_postgres, sqlite_url_in
@@ -107,3 +107,41 @@ async def test_events_from_before_the_chain_are_counted_not_failed(sql_url: str)
     findings, _ = check_chain("old", tampered)
     assert findings == []  # v2 NULL then v3 chained from None: a second legacy prefix is fine...
     assert check_chain("old", [tampered[0], events[1], tampered[1]])[0] != []  # ...a gap is not
+
+
+KEYS = ChainKeys.from_secrets("integrity-test-key-0123456789")
+
+
+async def test_a_truncated_or_deleted_stream_shows_on_every_sql_store(sql_url: str) -> None:
+    store = SqlStore(sql_url, chain_keys=KEYS)
+    try:
+        for stream in ("s-1", "s-2", "s-3"):
+            await _two_appends(store, stream)
+        assert [
+            f for f in (await verify_store(store, keys=KEYS)).findings if "head" in f.problem
+        ] == []
+        await _execute(
+            sql_url, "DELETE FROM game_events WHERE session_id = 's-1' AND sequence_number = 3"
+        )
+        await _execute(sql_url, "DELETE FROM game_events WHERE session_id = 's-2'")
+        await _execute(sql_url, "UPDATE game_events SET key_id = NULL WHERE session_id = 's-3'")
+        report = await verify_store(store, keys=KEYS)
+        unkeyed = await verify_store(store)  # no key at hand: keyed events cannot be verified
+    finally:
+        await store.close()
+    problems = {(f.session_id, f.problem.split(":")[0]) for f in report.findings}
+    assert ("s-1", "truncated") in problems
+    assert ("s-2", "the whole session was deleted") in problems
+    assert any(f.session_id == "s-3" and "hash chain broken" in f.problem for f in report.findings)
+    assert any("not in EVENT_HMAC_KEY" in f.problem for f in unkeyed.findings)
+
+
+def test_keyed_digests_depend_on_the_key() -> None:
+    other = ChainKeys.from_secrets("another-test-key-0123456789")
+    assert KEYS.current is not None and other.current is not None
+    args = ("s", 1, "Noted", 1, {"n": 1}, None)
+    assert chain_hash(*args, KEYS.current) != chain_hash(*args, other.current)
+    assert chain_hash(*args, KEYS.current) != chain_hash(*args)
+    assert KEYS.current.key_id != other.current.key_id
+    with pytest.raises(ValueError, match="at least 16 bytes"):
+        ChainKeys.from_secrets("short")

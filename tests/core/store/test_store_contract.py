@@ -23,13 +23,16 @@ from core.store.base import (
     AppendResult,
     ChallengeRecord,
     ConcurrencyError,
+    IdempotencyKeyReused,
     LeaderboardRow,
     Learner,
     NewEvent,
+    ReadModelChanges,
     SessionSummary,
     Snapshot,
     Store,
     StoreUnavailable,
+    XpAlreadyGranted,
     XpGrant,
 )
 from core.store.engine import create_store_engine
@@ -652,3 +655,84 @@ async def test_ping_on_an_unmigrated_database_says_to_run_migrate(tmp_path):
             await store.ping()
     finally:
         await store.close()
+
+
+# -- 0009: read models in the append's transaction, XP claims, request digests ------------------
+
+
+async def test_an_append_writes_its_read_models_in_the_same_transaction(store: Store) -> None:
+    summary = SessionSummary("s1", "ada", "quiz", 1, "completed", 3, 3, 9.0, 10.0, True, T0, T1)
+    changes = ReadModelChanges(
+        summary=summary,
+        snapshot=Snapshot("s1", 2, 1, {"n": 2}),
+        xp_grant=XpGrant("ada", "quiz", "s1", 90, T1),
+    )
+
+    await store.append("s1", [answered(1), answered(2)], 0, recorded_at=T0, changes=changes)
+
+    assert await store.get_session_summary("s1") == summary
+    assert await store.load_snapshot("s1") == Snapshot("s1", 2, 1, {"n": 2})
+    assert await store.learner_xp("ada") == (90, [XpGrant("ada", "quiz", "s1", 90, T1)])
+    assert await store.all_xp_grants() == [XpGrant("ada", "quiz", "s1", 90, T1)]
+    assert await store.all_session_summaries() == [summary]
+
+
+async def test_an_xp_grant_already_held_refuses_the_whole_append(store: Store) -> None:
+    await store.append(
+        "s1",
+        [answered(1)],
+        0,
+        recorded_at=T0,
+        changes=ReadModelChanges(xp_grant=XpGrant("ada", "quiz", "s1", 90, T0)),
+    )
+    summary = SessionSummary("s2", "ada", "quiz", 1, "completed", 3, 3, 9.0, 10.0, True, T0, T1)
+
+    with pytest.raises(XpAlreadyGranted):
+        await store.append(
+            "s2",
+            [answered(1)],
+            0,
+            recorded_at=T1,
+            changes=ReadModelChanges(
+                summary=summary, xp_grant=XpGrant("ada", "quiz", "s2", 80, T1)
+            ),
+        )
+
+    assert await store.read_stream("s2") == []
+    assert await store.get_session_summary("s2") is None
+    assert await store.learner_xp("ada") == (90, [XpGrant("ada", "quiz", "s1", 90, T0)])
+    # Nothing half-written: the stream can still begin at version 1.
+    assert await store.append("s2", [answered(1)], 0, recorded_at=T1) == AppendResult(1, 1)
+
+
+async def test_a_key_comes_back_with_its_digest_and_refuses_another_request(store: Store) -> None:
+    first = await store.append(
+        "s1", [answered(1)], 0, idempotency_key="k", request_digest="a" * 64, recorded_at=T0
+    )
+    again = await store.append(
+        "s1", [answered(1)], 0, idempotency_key="k", request_digest="a" * 64, recorded_at=T1
+    )
+
+    assert again == AppendResult(1, 1, duplicate=True, request_digest="a" * 64)
+    assert await store.find_idempotent("s1", "k") == AppendResult(1, 1, request_digest="a" * 64)
+    with pytest.raises(IdempotencyKeyReused):
+        await store.append(
+            "s1", [answered(2)], 1, idempotency_key="k", request_digest="b" * 64, recorded_at=T1
+        )
+    assert first.first_version == 1
+    assert [e.data for e in await store.read_stream("s1")] == [{"n": 1}]
+
+
+async def test_every_append_moves_the_stream_head_and_registers_new_streams(store: Store) -> None:
+    await store.append("s1", [answered(1), answered(2)], 0, recorded_at=T0)
+    await store.append("s1", [answered(3)], 2, recorded_at=T0)
+    await store.append("s2", [answered(1)], 0, recorded_at=T0)
+
+    heads = await store.stream_heads()
+    events = await store.read_stream("s1")
+
+    assert set(heads) == {"s1", "s2"}
+    assert heads["s1"].version == 3 and heads["s1"].event_hash == events[-1].event_hash
+    assert heads["s1"].registered_seq >= 1
+    tails = await store.registry_heads()
+    assert sum(tail.seq for tail in tails.values()) == 2

@@ -1,0 +1,135 @@
+"""The write path on every store: one transaction per learner action, the XP grant decided inside
+it, and idempotency keys bound to the request they were first used with."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from core.errors import IdempotencyKeyReused
+from core.service.actor import Actor
+from core.store.base import ReadModelChanges
+from tests.core.service.conftest import ADA
+
+GOOD_ANSWER = "You can reuse a named block of logic."
+ADMIN = Actor("root", role="admin")
+
+
+async def _to_last_step(game, actor=ADA) -> str:
+    view = await game.create_session(actor, "quiz")
+    sid = view.session_id
+    await game.start_session(actor, sid)
+    await game.continue_gate(actor, sid, "welcome")
+    await game.submit_answer(actor, sid, "pick", 0)
+    await game.submit_answer(actor, sid, "truth", True)
+    return sid
+
+
+async def test_two_sessions_completing_at_once_grant_xp_once_and_the_events_say_so(any_services):
+    game, store = any_services.game, any_services.store
+    first, second = await _to_last_step(game), await _to_last_step(game)
+
+    # Both completions read the ledger before either commits (a stale read, as two processes
+    # racing see it): only the append can tell which one grants the XP.
+    async def nothing_granted_yet(learner_id, challenge_id):
+        return False
+
+    store.has_xp_grant = nothing_granted_yet
+    views = await asyncio.gather(
+        game.submit_answer(ADA, first, "explain", GOOD_ANSWER),
+        game.submit_answer(ADA, second, "explain", GOOD_ANSWER),
+    )
+    del store.has_xp_grant
+
+    assert sorted(v.result.xp_granted for v in views) == [0, 100]
+    claimed = []
+    for sid in (first, second):
+        events = await game.session_events(ADA, sid)
+        claimed += [e.data["xp_granted"] for e in events if e.type == "SessionCompleted"]
+    assert sorted(claimed) == [0, 100]
+    total, grants = await store.learner_xp("ada")
+    assert total == 100 and len(grants) == 1
+    winner = next(v.session_id for v in views if v.result.xp_granted)
+    assert grants[0].session_id == winner
+    report = await any_services.analytics.report(ADMIN)
+    assert report.xp_granted == total
+
+
+async def test_a_key_reused_for_another_request_is_refused_and_records_nothing(any_services):
+    game = any_services.game
+    view = await game.create_session(ADA, "quiz")
+    sid = view.session_id
+    await game.start_session(ADA, sid)
+    await game.continue_gate(ADA, sid, "welcome")
+    first = await game.submit_answer(ADA, sid, "pick", 1, idempotency_key="k-1")
+    events = await game.session_events(ADA, sid)
+
+    with pytest.raises(IdempotencyKeyReused, match="different request"):
+        await game.submit_answer(ADA, sid, "pick", 0, idempotency_key="k-1")
+    with pytest.raises(IdempotencyKeyReused):
+        await game.request_hint(ADA, sid, "pick", idempotency_key="k-1")
+
+    assert await game.session_events(ADA, sid) == events
+    assert await game.submit_answer(ADA, sid, "pick", 1, idempotency_key="k-1") == first
+
+
+async def test_concurrent_retries_with_one_key_all_return_the_answered_state(any_services):
+    game = any_services.game
+    view = await game.create_session(ADA, "quiz")
+    sid = view.session_id
+    await game.start_session(ADA, sid)
+    await game.continue_gate(ADA, sid, "welcome")
+
+    views = await asyncio.gather(
+        *(game.submit_answer(ADA, sid, "pick", 1, idempotency_key="same") for _ in range(100))
+    )
+
+    events = await game.session_events(ADA, sid)
+    assert sum(1 for e in events if e.type == "AnswerSubmitted") == 1
+    answered = await game.get_view(ADA, sid)
+    assert all(v == answered for v in views), {v.version for v in views}
+    assert answered.step is not None and answered.step.attempts_left == 1
+
+
+async def test_a_learner_action_is_one_append_carrying_its_read_models(any_services):
+    game, store = any_services.game, any_services.store
+    appends: list[tuple[list[str], ReadModelChanges | None]] = []
+    append = store.append
+
+    async def recording_append(stream_id, events, expected_version, **kwargs):
+        appends.append(([e.type for e in events], kwargs.get("changes")))
+        return await append(stream_id, events, expected_version, **kwargs)
+
+    separate: list[str] = []
+
+    def forbid(name):
+        original = getattr(store, name)
+
+        async def called(*args, **kwargs):
+            separate.append(name)
+            return await original(*args, **kwargs)
+
+        return called
+
+    store.append = recording_append
+    for name in ("upsert_session_summary", "save_snapshot", "grant_xp"):
+        setattr(store, name, forbid(name))
+    sid = await _to_last_step(game)
+    appends.clear()
+    await game.start_session(ADA, (await game.create_session(ADA, "quiz")).session_id)
+    started = appends[-1]
+    completed_view = await game.submit_answer(ADA, sid, "explain", GOOD_ANSWER)
+    completed = appends[-1]
+
+    assert separate == []
+    # The offline narration joins the StepEntered that asks for it ...
+    assert started[0][-2:] == ["StepEntered", "StepNarrated"]
+    # ... and the offline grade, the step's end and the completion join the answer.
+    assert completed[0][0] == "AnswerSubmitted" and completed[0][-1] == "SessionCompleted"
+    changes = completed[1]
+    assert changes is not None and changes.summary is not None
+    assert changes.summary.status == "completed"
+    assert changes.xp_grant is not None and changes.xp_grant.xp == 100
+    assert completed_view.result is not None and completed_view.result.xp_granted == 100
+    assert (await store.get_session_summary(sid)).status == "completed"

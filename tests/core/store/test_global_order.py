@@ -1,0 +1,99 @@
+"""Appends to different streams run in parallel, yet ``read_all`` (what projections read) never
+skips an event: an event that commits late can never appear below a position already read."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from core.store import sql_events, sql_heads
+from core.store.base import NewEvent, Store
+from core.store.migrate import migrate
+from core.store.sql import SqlStore
+
+T0 = "2026-01-01T00:00:00+00:00"
+
+
+def noted(n: int) -> NewEvent:
+    return NewEvent("Noted", {"n": n})
+
+
+@pytest.mark.postgres
+async def test_a_late_commit_is_never_skipped_and_does_not_block_other_streams(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await migrate(postgres_url)
+    store = SqlStore(postgres_url)
+    reached, release = asyncio.Event(), asyncio.Event()
+    record_head = sql_heads.SqlChainWriter._record_head
+
+    async def slow_head(self, connection, stream_id, version, event_hash):
+        if stream_id == "slow":
+            reached.set()
+            await release.wait()  # the events are written; the transaction stays open
+        await record_head(self, connection, stream_id, version, event_hash)
+
+    monkeypatch.setattr(sql_heads.SqlChainWriter, "_record_head", slow_head)
+    monkeypatch.setattr(sql_events, "READ_ALL_WAIT_SECONDS", 0.2)
+    try:
+        slow = asyncio.create_task(store.append("slow", [noted(1)], 0, recorded_at=T0))
+        async with asyncio.timeout(20):
+            await reached.wait()
+            # Another stream commits while "slow" (an older transaction) is still open.
+            await store.append("fast", [noted(1), noted(2)], 0, recorded_at=T0)
+        while_open = await store.read_all(0)
+        release.set()
+        await slow
+        after = await store.read_all(0)
+    finally:
+        release.set()
+        await store.close()
+
+    # Reading "fast" now would move a projection past the position "slow" is about to commit at.
+    assert [e.stream_id for e in while_open] == []
+    assert [(e.stream_id, e.version) for e in after] == [("slow", 1), ("fast", 1), ("fast", 2)]
+    assert [e.position for e in after] == sorted({e.position for e in after})
+
+
+async def test_a_projection_reading_while_many_writers_append_never_skips_an_event(
+    store: Store,
+) -> None:
+    writers, appends = 6, 15
+    done = asyncio.Event()
+    seen: list[tuple[int, str, int]] = []
+
+    async def write(stream: str) -> None:
+        rng = random.Random(stream)
+        for version in range(appends):
+            await store.append(stream, [noted(version)], version, recorded_at=T0)
+            if rng.random() < 0.3:
+                await asyncio.sleep(0)
+
+    async def project() -> None:
+        position = 0
+        while True:
+            finished = done.is_set()
+            page = await store.read_all(position, 7)
+            for event in page:
+                seen.append((event.position, event.stream_id, event.version))
+                position = event.position
+            if finished and not page:
+                return
+            await asyncio.sleep(0)  # the in-memory store never suspends on its own
+
+    reader = asyncio.create_task(project())
+    async with asyncio.timeout(120):
+        await asyncio.gather(*(write(f"w{i}") for i in range(writers)))
+        done.set()
+        await reader
+
+    positions = [p for p, _, _ in seen]
+    assert positions == sorted(set(positions))
+    assert sorted((s, v) for _, s, v in seen) == sorted(
+        (f"w{i}", v) for i in range(writers) for v in range(1, appends + 1)
+    )
+    # Each stream's events are read in version order.
+    for i in range(writers):
+        assert [v for _, s, v in seen if s == f"w{i}"] == list(range(1, appends + 1))
