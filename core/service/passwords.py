@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from typing import Any
 
 MIN_SCORE = 3
-# zxcvbn's matching grows fast with length (half a second at 72 characters): judge a prefix. Forty
-# characters that are still easy to guess (a repeated word) make a weak password whatever follows.
-CHECKED_CHARS = 40
+# zxcvbn's matching grows fast with length (half a second at 72 characters): judge a prefix.
+# Thirty-two characters that are still easy to guess (a repeated word) make a weak password
+# whatever follows.
+CHECKED_CHARS = 32
 # zxcvbn keeps the user inputs in a module-level dictionary while it works: one check at a time.
 _LOCK = threading.Lock()
 GENERIC_REASON = "a password-guessing program would find it quickly"
