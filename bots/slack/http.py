@@ -69,7 +69,7 @@ async def _events(
     text = _text(body)
     try:
         request = AsyncBoltRequest(body=text or "", query=query, headers=_bolt(headers))
-    except ValueError:  # json.JSONDecodeError, UnicodeError
+    except (ValueError, TypeError, AttributeError):  # not JSON, or JSON of another shape
         request = None
     if text is None or request is None:
         return BoltResponse(status=400, body="malformed request body")

@@ -70,7 +70,8 @@ class RedisClaims:
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "curiouscore:slack:request:") -> RedisClaims:
-        return cls(Redis.from_url(url), prefix)
+        # Slack wants an answer within 3 seconds: a hung Redis must fail fast (503, Slack retries).
+        return cls(Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0), prefix)
 
     async def claim(self, signature: str) -> bool:
         created = await self._client.set(self._prefix + signature, b"1", nx=True, ex=CLAIM_SECONDS)

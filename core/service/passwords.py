@@ -12,13 +12,13 @@ import math
 import threading
 from collections import Counter
 from collections.abc import Sequence
-
-from zxcvbn import zxcvbn
+from typing import Any
 
 MIN_SCORE = 3
-# zxcvbn's matching grows fast with length (half a second at 72 characters): judge a prefix. Forty
-# characters that are still easy to guess (a repeated word) make a weak password whatever follows.
-CHECKED_CHARS = 40
+# zxcvbn's matching grows fast with length (half a second at 72 characters): judge a prefix.
+# Thirty-two characters that are still easy to guess (a repeated word) make a weak password
+# whatever follows.
+CHECKED_CHARS = 32
 # zxcvbn keeps the user inputs in a module-level dictionary while it works: one check at a time.
 _LOCK = threading.Lock()
 GENERIC_REASON = "a password-guessing program would find it quickly"
@@ -31,7 +31,7 @@ def password_weakness(password: str, user_inputs: Sequence[str] = ()) -> str | N
     reason never repeats the password.
     """
     with _LOCK:
-        result = zxcvbn(password[:CHECKED_CHARS], user_inputs=list(user_inputs))
+        result = _estimate(password[:CHECKED_CHARS], list(user_inputs))
     if int(result["score"]) >= MIN_SCORE:
         return None
     feedback = result.get("feedback") or {}
@@ -55,7 +55,16 @@ def secret_key_weakness(key: str) -> str | None:
     if bits < MIN_KEY_BITS:
         return f"its characters carry about {bits:.0f} bits, fewer than {MIN_KEY_BITS:.0f}"
     with _LOCK:
-        result = zxcvbn(key[:CHECKED_CHARS])
+        result = _estimate(key[:CHECKED_CHARS], [])
     if float(result["guesses_log10"]) < MIN_KEY_GUESSES_LOG10:
         return "it follows a pattern (words, repeats, sequences) a guessing program tries early"
     return None
+
+
+def _estimate(text: str, user_inputs: list[str]) -> dict[str, Any]:
+    # Imported on first use: zxcvbn builds its ranked dictionaries at import (~0.2 s), which the
+    # CLI's other commands should not pay for.
+    from zxcvbn import zxcvbn
+
+    result: dict[str, Any] = zxcvbn(text, user_inputs=user_inputs)
+    return result

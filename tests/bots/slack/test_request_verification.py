@@ -308,3 +308,24 @@ async def test_with_redis_url_set_the_claims_go_to_redis(fake_slack: FakeSlack):
         assert isinstance(harness.bot.guard._claims, RedisClaims)
     finally:
         await close_harness(harness)
+
+
+async def test_when_the_claims_cannot_be_recorded_slack_is_asked_to_retry(slack: SlackHarness):
+    assert slack.bot.guard is not None
+    await slack.bot.guard.aclose()
+    slack.bot.guard = RequestGuard(SIGNING_SECRET, RedisClaims.from_url("redis://127.0.0.1:1/0"))
+    body = command_body("list", slack.fake.response_url("down"))
+    response = await post(slack, body, _signed(body))
+    assert response.status_code == 503
+    assert slack.fake.calls == []
+
+
+async def test_a_signed_body_of_another_shape_is_a_400(slack: SlackHarness):
+    body = "[1, 2, 3]"
+    response = await slack.http.post(
+        "/slack/events",
+        content=body,
+        headers={"Content-Type": "application/json", **signature_headers(body)},
+    )
+    assert response.status_code == 400
+    assert slack.fake.calls == []
