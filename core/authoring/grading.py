@@ -48,6 +48,8 @@ class GradeResult:
     grader: str
     model: str | None
     provisional: bool
+    confidence: float | None = None  # for reviewers and authors, never shown to learners
+    needs_review: bool = False
 
     @property
     def breakdown(self) -> str:
@@ -71,6 +73,8 @@ class GradeResult:
             "grader": self.grader,
             "model": self.model,
             "provisional": self.provisional,
+            "confidence": self.confidence,
+            "needs_review": self.needs_review,
         }
 
 
@@ -128,6 +132,8 @@ def grade_answer(
         grader=graded.grader,
         model=trace.model if trace else None,
         provisional=bool(trace and trace.provisional),
+        confidence=graded.confidence,
+        needs_review=graded.needs_review,
     )
 
 
