@@ -78,12 +78,13 @@ def offline_verdict(request: EvaluationRequest) -> Verdict:
     )
 
 
-def evaluation_request(step: StepSpec, answer: str) -> EvaluationRequest:
+def evaluation_request(step: StepSpec, answer: str, *, hold_out: bool = True) -> EvaluationRequest:
     """The evaluation request a session would send for ``answer`` to chat step ``step``.
 
-    An answer that is one of the step's labelled examples is graded with that example held out,
-    so validation measures what the grader makes of it, not what its label says."""
-    held_out = answer.strip()
+    An answer that is one of the step's labelled examples is graded with that example held out
+    (unless ``hold_out`` is false), so validation measures what the grader makes of it, not what
+    its label says."""
+    held_out = answer.strip() if hold_out else None
     return EvaluationRequest(
         prompt=step.prompt or step.title,
         rubric=tuple(

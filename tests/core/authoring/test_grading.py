@@ -199,3 +199,34 @@ def test_a_configured_provider_that_cannot_be_reached_grades_provisionally(
     finally:
         choice.evaluator.close()
     assert result.provisional and result.grader == "offline" and result.passed
+
+
+class PassEverything:
+    """An evaluator that gives every answer full marks: every attack gets through it."""
+
+    name = "pushover"
+
+    def evaluate(self, request: EvaluationRequest) -> Verdict:
+        items = tuple(ItemVerdict(c.id, float(c.points), "Fine.") for c in request.rubric)
+        return Verdict(items=items, feedback="Fine.", rationale="", grader=self.name)
+
+    def close(self) -> None:
+        pass
+
+
+def test_each_generated_attack_that_passes_is_a_warning_naming_the_step():
+    grades = grade_examples(make_challenge(), spec(), PassEverything())
+    warnings = [f for f in grades.findings() if f.check == "attacks"]
+    assert warnings and len(warnings) == len(grades.attacks)
+    assert all(
+        (f.severity, f.step_id, f.field) == (Severity.WARNING, "tuple", "rubric") for f in warnings
+    )
+    assert any("reference negated" in f.message for f in warnings)
+
+
+def test_the_offline_grader_lets_no_generated_attack_through_and_reports_leave_one_out():
+    grades = grade_examples(make_challenge(), spec(), OfflineEvaluator())
+    assert grades.attacks and not any(a.result.passed for a in grades.attacks)
+    (agreement,) = grades.agreement
+    assert (agreement.total, agreement.held_out, agreement.in_sample) == (2, 2, 2)
+    assert "held out (leave-one-out)" in grades._repr_html_()
