@@ -186,6 +186,8 @@ def _bigrams(keys: tuple[str, ...]) -> frozenset[tuple[str, str]]:
 
 
 def _mixes_scripts(text: str) -> bool:
+    if text.isascii():
+        return False
     for word in _WORD.findall(text):
         scripts = {_script(ch) for ch in word if ch.isalpha()}
         if "LATIN" in scripts and scripts & {"CYRILLIC", "GREEK", "ARMENIAN"}:
