@@ -236,30 +236,33 @@ def bench_semeval(grader: Grader, datasets: Path) -> list[dict[str, Any]]:
             for r in chosen:
                 own[r["question_id"]].append((r["student_answer"], r["label_2way"] == "correct"))
             gold = [r["label_2way"] == "correct" for r in chosen]
-            variants = ["reference", "examples"]
-            for variant in variants:
+            unseen_answers = split == "test_unseen_answers"
+            # Unseen answers: a step's examples are fixed, as in a shipped step: 3+3 training
+            # answers to the question, or all of them (the task's own protocol).
+            fixed = {q: draw_examples(rng, pool) for q, pool in sorted(train.items())}
+            everything = {
+                q: ([t for t, ok in pool if ok], [t for t, ok in pool if not ok])
+                for q, pool in train.items()
+            }
+            variants = ["none", "3+3 train answers", "all train answers"]
+            if not unseen_answers:
+                variants = ["none", "3+3 other answers in split"]
+            for source in variants:
                 predicted = []
                 for r in chosen:
                     passes: list[str] = []
                     fails: list[str] = []
-                    if variant == "examples":
-                        pool = (
-                            train[r["question_id"]]
-                            if split == "test_unseen_answers"
-                            else own[r["question_id"]]
-                        )
+                    if source == "3+3 train answers":
+                        passes, fails = fixed[r["question_id"]]
+                    elif source == "all train answers":
+                        passes, fails = everything[r["question_id"]]
+                    elif source != "none":
+                        pool = own[r["question_id"]]
                         passes, fails = draw_examples(rng, pool, r["student_answer"])
                     request = grader.request(
                         r["question"], r["reference_answer"], r["student_answer"], 1, passes, fails
                     )
                     predicted.append(grader.grade(request).passed)
-                source = (
-                    "none"
-                    if variant == "reference"
-                    else "train answers"
-                    if split == "test_unseen_answers"
-                    else "other answers in split"
-                )
                 results.append(
                     {
                         "dataset": dataset,
