@@ -86,6 +86,7 @@ def llm_policy(settings: Settings) -> LlmPolicy:
         max_concurrency=settings.llm_max_concurrency,
         daily_budget_usd=settings.llm_daily_budget_usd,
         cache_size=settings.llm_cache_size,
+        review_below=settings.grading_review_below,
     )
 
 

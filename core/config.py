@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     llm_retry_base_seconds: float = Field(default=0.5, ge=0)
     llm_cache_size: int = Field(default=1024, ge=0)
     llm_daily_budget_usd: float | None = Field(default=None, ge=0)
+    # A chat grade whose confidence (0–1) is below this is marked needs_review in its event.
+    grading_review_below: float = Field(default=0.6, ge=0, le=1)
     # JSON, e.g. {"my-model": {"input": 1.0, "output": 4.0}}: US dollars per million tokens.
     llm_prices: dict[str, LlmPrice] = Field(default_factory=dict)
 

@@ -16,6 +16,7 @@ from core.engine.commands import Verdict
 from core.engine.events import LlmTrace
 from core.llm.base import EvaluationRequest, LlmProvider
 from core.llm.offline import OFFLINE_MODEL, evaluate_offline, prompt_hash
+from core.llm.verdicts import with_review
 
 ProviderName = Literal["offline", "anthropic", "openai", "gemini"]
 PROVIDERS: tuple[str, ...] = get_args(ProviderName)
@@ -38,7 +39,7 @@ class OfflineEvaluator:
 
     def evaluate(self, request: EvaluationRequest) -> Verdict:
         trace = LlmTrace("offline", OFFLINE_MODEL, prompt_hash(asdict(request)))
-        return evaluate_offline(request, trace=trace)
+        return with_review(evaluate_offline(request, trace=trace))
 
     def close(self) -> None:
         return None

@@ -19,8 +19,10 @@ from core.engine import ChallengeSpec, SessionState, StepKind, StepSpec, run
 from core.engine.commands import CreateSession, RecordEvaluation, StartSession, SubmitAnswer
 from core.engine.events import AnswerGraded
 from core.errors import InvalidContent
+from core.llm.grading_attacks import generate_attacks
 
 CHECK = "examples"
+ATTACKS = "attacks"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,8 @@ class GradeResult:
     grader: str
     model: str | None
     provisional: bool
+    confidence: float | None = None  # for reviewers and authors, never shown to learners
+    needs_review: bool = False
 
     @property
     def breakdown(self) -> str:
@@ -71,6 +75,8 @@ class GradeResult:
             "grader": self.grader,
             "model": self.model,
             "provisional": self.provisional,
+            "confidence": self.confidence,
+            "needs_review": self.needs_review,
         }
 
 
@@ -93,9 +99,16 @@ def find_chat_step(challenge: ChallengeSpec, step_id: str) -> StepSpec:
 
 
 def grade_answer(
-    challenge: ChallengeSpec, step_id: str, answer: str, evaluator: Evaluator
+    challenge: ChallengeSpec,
+    step_id: str,
+    answer: str,
+    evaluator: Evaluator,
+    *,
+    hold_out: bool = True,
 ) -> GradeResult:
-    """Grade ``answer`` to chat step ``step_id`` with ``evaluator``, through the real engine.
+    """Grade ``answer`` to chat step ``step_id`` with ``evaluator``, through the real engine (an
+    answer that is one of the step's examples is graded with it held out unless ``hold_out`` is
+    false).
 
     Raises :class:`core.errors.InvalidContent` for a missing or non-chat step and
     :class:`core.errors.InvalidAnswer` for an answer the engine refuses (empty, too long)."""
@@ -107,7 +120,8 @@ def grade_answer(
     state, _ = run(alone, state, StartSession(at=AT))
     state, _ = run(alone, state, SubmitAnswer(at=AT, step_id=step.id, answer=answer))
     assert state.current is not None and state.current.pending_attempt is not None
-    verdict = evaluator.evaluate(evaluation_request(step, str(state.current.pending_answer)))
+    request = evaluation_request(step, str(state.current.pending_answer), hold_out=hold_out)
+    verdict = evaluator.evaluate(request)
     record = RecordEvaluation(
         at=AT, step_id=step.id, attempt=state.current.pending_attempt, verdict=verdict
     )
@@ -128,6 +142,8 @@ def grade_answer(
         grader=graded.grader,
         model=trace.model if trace else None,
         provisional=bool(trace and trace.provisional),
+        confidence=graded.confidence,
+        needs_review=graded.needs_review,
     )
 
 
@@ -172,6 +188,42 @@ class ExampleGrade:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class StepAgreement:
+    """How many of a step's labelled examples are graded as labelled, each held out in turn
+    (leave-one-out) and with every example known to the grader (in-sample)."""
+
+    step_id: str
+    total: int
+    held_out: int
+    in_sample: int
+
+    def describe(self) -> str:
+        return (
+            f"{self.step_id}: {self.held_out} of {self.total} held out (leave-one-out), "
+            f"{self.in_sample} of {self.total} in-sample"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AttackGrade:
+    """A generated attempt to game a chat step's grader, and what it earned."""
+
+    step_id: str
+    attack: str
+    result: GradeResult
+
+    def finding(self) -> Finding | None:
+        if not self.result.passed:
+            return None
+        message = (
+            f"a generated attack passes ({self.attack}): {points(self.result.score)}/"
+            f"{self.result.max_score} for {shorten(self.result.answer, 70)!r}. Add the idea a "
+            "right answer needs to the concepts, a misconception, or a fail example like it"
+        )
+        return Finding(ATTACKS, Severity.WARNING, message, self.step_id, "rubric")
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class ExampleGrades:
     """Every labelled example of every chat step, graded; displays as a table in a notebook."""
@@ -179,6 +231,8 @@ class ExampleGrades:
     challenge_id: str
     evaluator: str
     grades: tuple[ExampleGrade, ...]
+    agreement: tuple[StepAgreement, ...] = ()
+    attacks: tuple[AttackGrade, ...] = ()
 
     def __repr__(self) -> str:
         return (
@@ -190,7 +244,9 @@ class ExampleGrades:
         return sum(grade.agrees for grade in self.grades)
 
     def findings(self) -> list[Finding]:
-        return [f for grade in self.grades if (f := grade.finding()) is not None]
+        found = [f for grade in self.grades if (f := grade.finding()) is not None]
+        found += [f for attack in self.attacks if (f := attack.finding()) is not None]
+        return found
 
     def _repr_html_(self) -> str:
         if not self.grades:
@@ -213,10 +269,15 @@ class ExampleGrades:
                 ]
             )
         headers = ["step", "#", "expected", "got", "score", "per rubric item", "flags", "answer"]
+        passing = [a for a in self.attacks if a.result.passed]
         summary = (
-            f"<p>{self.agreed} of {len(self.grades)} examples graded as labelled "
-            f"(evaluator: {self.evaluator}).</p>"
+            f"<p>{self.agreed} of {len(self.grades)} examples graded as labelled, each held out "
+            f"(evaluator: {self.evaluator}); {len(passing)} of {len(self.attacks)} generated "
+            "attacks pass.</p>"
         )
+        if self.agreement:
+            steps = "; ".join(a.describe() for a in self.agreement)
+            summary += f"<p>Graded as labelled per step: {steps}.</p>"
         colours = [OK if g.agrees else BAD for g in self.grades]
         return summary + html_table(headers, rows, colours=colours)
 
@@ -224,12 +285,29 @@ class ExampleGrades:
 def grade_examples(
     challenge: ChallengeFile, spec: ChallengeSpec, evaluator: Evaluator
 ) -> ExampleGrades:
-    """Grade every ``examples`` answer of every chat step of ``challenge`` with ``evaluator``."""
+    """Grade every ``examples`` answer of every chat step of ``challenge`` with ``evaluator``, each
+    held out (leave-one-out) and in-sample, and grade the attacks generated from each chat step."""
     grades = []
+    agreement = []
+    attacks = []
     for step in challenge.steps:
         if not isinstance(step, ChatStep):
             continue
+        in_sample = 0
+        held = []
         for index, example in enumerate(step.examples):
             result = grade_answer(spec, step.id, example.answer, evaluator)
-            grades.append(ExampleGrade(step.id, index, example.expect, result))
-    return ExampleGrades(challenge.id, evaluator.name, tuple(grades))
+            held.append(ExampleGrade(step.id, index, example.expect, result))
+            known = grade_answer(spec, step.id, example.answer, evaluator, hold_out=False)
+            in_sample += known.passed == (example.expect == "pass")
+        grades += held
+        if step.examples:
+            agreed = sum(grade.agrees for grade in held)
+            agreement.append(StepAgreement(step.id, len(step.examples), agreed, in_sample))
+        base = evaluation_request(find_chat_step(spec, step.id), "")
+        for attack in generate_attacks(base):
+            result = grade_answer(spec, step.id, attack.answer, evaluator)
+            attacks.append(AttackGrade(step.id, attack.name, result))
+    return ExampleGrades(
+        challenge.id, evaluator.name, tuple(grades), tuple(agreement), tuple(attacks)
+    )

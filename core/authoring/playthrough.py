@@ -78,17 +78,25 @@ def offline_verdict(request: EvaluationRequest) -> Verdict:
     )
 
 
-def evaluation_request(step: StepSpec, answer: str) -> EvaluationRequest:
-    """The evaluation request a session would send for ``answer`` to chat step ``step``."""
+def evaluation_request(step: StepSpec, answer: str, *, hold_out: bool = True) -> EvaluationRequest:
+    """The evaluation request a session would send for ``answer`` to chat step ``step``.
+
+    An answer that is one of the step's labelled examples is graded with that example held out
+    (unless ``hold_out`` is false), so validation measures what the grader makes of it, not what
+    its label says."""
+    held_out = answer.strip() if hold_out else None
     return EvaluationRequest(
         prompt=step.prompt or step.title,
         rubric=tuple(
-            RubricCriterion(r.id, r.description, r.points, r.concepts) for r in step.rubric
+            RubricCriterion(r.id, r.description, r.points, r.concepts, r.misconceptions)
+            for r in step.rubric
         ),
         reference_answer=step.reference_answer,
         answer=answer,
         points=step.points,
         pass_threshold=step.pass_threshold,
+        pass_examples=tuple(e for e in step.pass_examples if e.strip() != held_out),
+        fail_examples=tuple(e for e in step.fail_examples if e.strip() != held_out),
     )
 
 

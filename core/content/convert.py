@@ -81,7 +81,19 @@ def _step(step: AnyStep) -> StepSpec:
     if isinstance(step, TrueFalseStep):
         return StepSpec(**common, answer=step.answer)
     rubric = tuple(
-        RubricItemSpec(item.id, item.description, item.points, tuple(item.concepts))
+        RubricItemSpec(
+            item.id,
+            item.description,
+            item.points,
+            tuple(item.concepts),
+            tuple(item.misconceptions),
+        )
         for item in step.rubric
     )
-    return StepSpec(**common, rubric=rubric, reference_answer=step.reference_answer)
+    return StepSpec(
+        **common,
+        rubric=rubric,
+        reference_answer=step.reference_answer,
+        pass_examples=tuple(e.answer for e in step.examples if e.expect == "pass"),
+        fail_examples=tuple(e.answer for e in step.examples if e.expect == "fail"),
+    )

@@ -29,6 +29,28 @@ class RubricItem(_Strict):
     description: str = Field(min_length=1)
     points: int = Field(ge=1)
     concepts: list[str] = Field(default_factory=list)
+    # Statements a wrong-but-right-sounding answer asserts ("print returns the value"): an answer
+    # that asserts one earns nothing on this item, and its feedback names the misconception.
+    misconceptions: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _misconceptions_are_statements(self) -> RubricItem:
+        seen: set[str] = set()
+        for index, statement in enumerate(self.misconceptions):
+            if len(statement.split()) < 2 or len(statement) > 200:
+                raise ValueError(
+                    f"misconceptions[{index}]: {statement[:60]!r} must be a short statement of "
+                    "2 or more words (at most 200 characters), e.g. 'print returns the value'"
+                )
+            if statement.lower() in seen:
+                raise ValueError(f"misconceptions[{index}]: {statement[:60]!r} is listed twice")
+            seen.add(statement.lower())
+            if statement.lower() in (concept.lower() for concept in self.concepts):
+                raise ValueError(
+                    f"misconceptions[{index}]: {statement[:60]!r} is also one of the item's "
+                    "concepts; an answer cannot both earn and lose the item for it"
+                )
+        return self
 
 
 class Example(_Strict):

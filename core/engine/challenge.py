@@ -43,6 +43,7 @@ class RubricItemSpec:
     description: str
     points: int
     concepts: tuple[str, ...] = ()
+    misconceptions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,8 @@ class StepSpec:
     answer: bool | None = None
     rubric: tuple[RubricItemSpec, ...] = ()
     reference_answer: str | None = None
+    pass_examples: tuple[str, ...] = ()  # a chat step's labelled answers, for its grader
+    fail_examples: tuple[str, ...] = ()
 
     @property
     def hints_available(self) -> int:

@@ -63,6 +63,10 @@ class Verdict:
     grader: str
     trace: LlmTrace | None = None
     flags: tuple[str, ...] = ()
+    # How sure the grader is (0–1; None for graders that do not say) and whether a person should
+    # look at this grade (confidence below GRADING_REVIEW_BELOW). Shown to reviewers, not learners.
+    confidence: float | None = None
+    needs_review: bool = False
 
 
 @dataclass(frozen=True, slots=True)

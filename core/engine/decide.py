@@ -218,6 +218,8 @@ def _graded(
     rationale: str = "",
     flags: tuple[str, ...] = (),
     trace: LlmTrace | None = None,
+    confidence: float | None = None,
+    needs_review: bool = False,
 ) -> AnswerGraded:
     """Clamp a raw score to [0, points], cap it by what hints left, and decide the pass."""
     raw = round_points(min(max(raw, 0.0), float(step.points)))
@@ -237,6 +239,8 @@ def _graded(
         rationale=rationale,
         flags=flags,
         trace=trace,
+        confidence=confidence,
+        needs_review=needs_review,
     )
 
 
@@ -313,8 +317,17 @@ def _record_evaluation(
         rationale=verdict.rationale,
         flags=verdict.flags,
         trace=verdict.trace,
+        confidence=_confidence(verdict.confidence),
+        needs_review=verdict.needs_review,
     )
     return [graded, *_after_grade(challenge, state, graded, command.xp_already_granted)]
+
+
+def _confidence(value: float | None) -> float | None:
+    """A grader's confidence, clamped to [0, 1] and kept to three decimals (None stays None)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return round(min(max(value, 0.0), 1.0), 3)
 
 
 def _continue(challenge: ChallengeSpec, state: SessionState, command: ContinueGate) -> list[Event]:

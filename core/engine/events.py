@@ -112,6 +112,8 @@ class AnswerGraded(Event):
     rationale: str = ""
     flags: tuple[str, ...] = ()
     trace: LlmTrace | None = None
+    confidence: float | None = None  # the grader's, 0–1; None for rule-graded steps and old events
+    needs_review: bool = False
 
 
 @dataclass(frozen=True, slots=True)

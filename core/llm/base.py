@@ -28,6 +28,7 @@ class RubricCriterion:
     description: str
     points: int
     concepts: tuple[str, ...] = ()
+    misconceptions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,10 @@ class EvaluationRequest:
     answer: str
     points: int
     pass_threshold: int
+    # The step's labelled answers (its ``examples``): graded demonstrations for an LLM and the
+    # material the offline grader compares with and calibrates its cut-off on.
+    pass_examples: tuple[str, ...] = ()
+    fail_examples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,27 +9,43 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
+import math
+from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
 
 from core.engine.commands import ItemVerdict, Verdict
 from core.engine.events import LlmTrace
 from core.llm.base import EvaluationRequest, HintRequest, NarrationRequest, TextResult
-from core.llm.text import (
-    content_stems,
-    find_phrase,
-    honest_text,
-    looks_like_instructions,
-    stem,
-    tokens,
+from core.llm.grading_guard import GAMING_FLAGS, INSTRUCTION_FLAG, StepWords, guard, step_words
+from core.llm.grading_model import StepGrader, StepMaterial, step_grader
+from core.llm.grading_text import (
+    Analysed,
+    analyse,
+    asserts_phrase,
+    asserts_statement,
+    normalise,
 )
+from core.llm.text import honest_text
 
-OFFLINE_MODEL = "offline-rubric-1"
+OFFLINE_MODEL = "offline-rubric-2"
 REFERENCE_COVERAGE_FOR_HALF = 0.5
 # A rubric item without concepts is graded on the reference answer alone: credit grows with the
 # share of its content words the answer covers, full at 60% (chosen on SemEval-2013's training
 # split; see docs/grading.md).
 REFERENCE_COVERAGE_FOR_FULL = 0.6
-INSTRUCTION_FLAG = "instruction_attempt"
+# The calibrated probability's distance from the step's cut-off at which the grader is sure.
+CONFIDENT_MARGIN = 0.25
+# When the concept route and the calibrated decision disagree, the nearest labelled example
+# decides if it is at least this similar (cosine of IDF-weighted keys).
+VETO_SIMILARITY = 0.3
+# ...and at least this much more similar than the nearest example of the other label.
+VETO_LEAD = 0.1
+# Otherwise the calibrated decision stands when it is this far from the cut-off; nearer, the
+# author's concepts decide.
+SURE_MARGIN = 0.15
+# A step without a pass and a fail example is graded on the global cut-off: less sure.
+UNCALIBRATED_DISCOUNT = 0.85
+__all__ = ["INSTRUCTION_FLAG", "OfflineProvider", "evaluate_offline", "grade_offline"]
 
 
 def prompt_hash(payload: object) -> str:
@@ -89,23 +105,151 @@ def hint_text(request: HintRequest) -> str:
 
 
 def evaluate_offline(request: EvaluationRequest, *, trace: LlmTrace) -> Verdict:
-    """Score each rubric item: full points when one of its concepts appears, un-negated; else half
-    when the answer covers enough of the reference answer's content words; else nothing. An item
-    without concepts earns points in proportion to reference coverage (full at 60%). Sentences
-    that instruct the grader are ignored, and a flagged answer gets no reference credit."""
-    flagged = looks_like_instructions(request.answer)
+    """Grade a chat answer offline: per-item points from the rubric's concepts (and
+    misconceptions), the pass decision from the step's calibrated grader, a confidence.
+
+    The guard runs first: an answer that instructs the grader, stuffs keywords or hides behind
+    look-alike letters is flagged and cannot pass; only what it honestly says earns item points.
+    """
+    grading = grade_offline(request)
+    return Verdict(
+        items=grading.items,
+        feedback=grading.summary,
+        rationale=grading.rationale,
+        grader="offline",
+        trace=trace,
+        flags=grading.flags,
+        confidence=grading.confidence,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineGrading:
+    """The offline grader's working, for the verdict and for authoring reports."""
+
+    items: tuple[ItemVerdict, ...]
+    passed: bool
+    concept_passed: bool
+    probability: float
+    cutoff: float
+    confidence: float
+    flags: tuple[str, ...]
+    summary: str
+    rationale: str
+
+
+def grade_offline(request: EvaluationRequest) -> OfflineGrading:
+    """The offline grader's full working for ``request`` (see :func:`evaluate_offline`)."""
+    step = _step_words(request)
+    flags = guard(request.answer, step)
+    instructing = INSTRUCTION_FLAG in flags
     # Only what the answer really says counts: sentences that instruct the grader are dropped,
     # so concept words inside an injection ("award full marks for reuse") earn nothing.
-    answer = honest_text(request.answer) if flagged else request.answer
-    answer_tokens = tokens(answer)
-    answer_stems = [stem(token) for token in answer_tokens]
-    coverage = _reference_coverage(request.reference_answer, answer)
+    answer = analyse(honest_text(normalise(request.answer)) if instructing else request.answer)
+    material = StepMaterial(
+        request.prompt, request.reference_answer, request.pass_examples, request.fail_examples
+    )
+    grader = step_grader(material)
+    coverage = _reference_coverage(grader, answer)
+    items, matched_all, misconceptions = _concept_items(request, answer, coverage, bool(flags))
+    mark = request.points * request.pass_threshold / 100
+    earned = sum(item.points for item in items)
+    concept_passed = earned + 1e-9 >= mark
+    probability = grader.probability(answer)
+    cutoff = grader.calibration.cutoff
+    calibrated_passed = probability >= cutoff
+    margin = min(1.0, abs(probability - cutoff) / CONFIDENT_MARGIN)
+    route = "agree"
+    if concept_passed == calibrated_passed:
+        passed = calibrated_passed
+        confidence = 0.6 + 0.4 * margin
+    else:
+        # The two routes disagree: the nearest labelled example decides, with low confidence.
+        # Without a pass and a fail example there is nothing calibrated to weigh against the
+        # author's concepts, so they decide.
+        nearest = grader.nearest_example(answer)
+        has_concepts = any(c.concepts for c in request.rubric)
+        if nearest is not None and nearest[1] >= VETO_SIMILARITY and nearest[2] >= VETO_LEAD:
+            passed = nearest[0] == "pass"
+            route = f"nearest example ({nearest[0]}, similarity {nearest[1]:.2f}) decides"
+        elif has_concepts and not grader.calibration.calibrated:
+            passed = concept_passed
+            route = "no cut-off calibrated on the step's examples: the concepts decide"
+        elif has_concepts and abs(probability - cutoff) < SURE_MARGIN:
+            passed = concept_passed
+            route = "no clearly nearest example, a close call: the concepts decide"
+        else:
+            passed = calibrated_passed
+            route = "calibrated decision decides"
+        confidence = 0.3 + 0.25 * margin
+    if not grader.calibration.calibrated:
+        confidence *= UNCALIBRATED_DISCOUNT
+    if misconceptions or any(flag in GAMING_FLAGS for flag in flags):
+        passed = False
+        confidence = max(confidence, 0.9 if flags else confidence)
+    items = items_for_decision(items, request, passed=passed, mark=mark)
+    summary = _summary(flags, misconceptions, passed, sum(item.points for item in items))
+    rationale = (
+        f"concepts matched: {', '.join(matched_all) or 'none'}; reference coverage {coverage:.2f}; "
+        f"calibrated p {probability:.2f} vs cut-off {cutoff:.2f} "
+        f"({'step examples' if grader.calibration.calibrated else 'global'}); "
+        f"concept route {'pass' if concept_passed else 'fail'}, {route}"
+    )
+    if misconceptions:
+        rationale += f"; misconception: {'; '.join(misconceptions)}"
+    if flags:
+        rationale += f"; guard: {', '.join(flags)}"
+    return OfflineGrading(
+        items=items,
+        passed=passed,
+        concept_passed=concept_passed,
+        probability=probability,
+        cutoff=cutoff,
+        confidence=round(min(1.0, max(0.0, confidence)), 3),
+        flags=flags,
+        summary=summary,
+        rationale=rationale,
+    )
+
+
+def _step_words(request: EvaluationRequest) -> StepWords:
+    return _cached_step_words(
+        request.prompt,
+        request.reference_answer,
+        tuple((c.id, c.description, c.concepts) for c in request.rubric),
+        request.pass_examples,
+    )
+
+
+@lru_cache(maxsize=256)
+def _cached_step_words(
+    prompt: str,
+    reference: str | None,
+    rubric: tuple[tuple[str, str, tuple[str, ...]], ...],
+    examples: tuple[str, ...],
+) -> StepWords:
+    return step_words(prompt, reference, rubric, examples)
+
+
+def _concept_items(
+    request: EvaluationRequest, answer: Analysed, coverage: float, flagged: bool
+) -> tuple[tuple[ItemVerdict, ...], list[str], list[str]]:
+    """Per-item points and feedback from concepts, misconceptions and reference coverage."""
     items: list[ItemVerdict] = []
     matched_all: list[str] = []
+    misconceptions: list[str] = []
     for criterion in request.rubric:
-        matched = [c for c in criterion.concepts if find_phrase(answer_tokens, c, answer_stems)]
-        matched_all.extend(matched)
-        if matched:
+        wrong = next((m for m in criterion.misconceptions if asserts_statement(answer, m)), None)
+        matched = [c for c in criterion.concepts if asserts_phrase(answer, c)]
+        if wrong is not None:
+            misconceptions.append(wrong)
+            points = 0.0
+            feedback = (
+                f"Not quite: your answer says that {wrong.rstrip('.')}, which is a common "
+                f"misconception. {criterion.description}"
+            )
+        elif matched:
+            matched_all.extend(matched)
             points = float(criterion.points)
             feedback = f"Covered: {criterion.description}"
         elif not criterion.concepts and not flagged:
@@ -120,35 +264,65 @@ def evaluate_offline(request: EvaluationRequest, *, trace: LlmTrace) -> Verdict:
             points = 0.0
             feedback = f"Missing: {criterion.description}"
         items.append(ItemVerdict(criterion.id, points, feedback))
+    return tuple(items), matched_all, misconceptions
+
+
+def items_for_decision(
+    items: tuple[ItemVerdict, ...], request: EvaluationRequest, *, passed: bool, mark: float
+) -> tuple[ItemVerdict, ...]:
+    """Item points that express the pass decision: scaled just under the pass mark for a fail,
+    topped up (where items have room) to the mark for a pass."""
     earned = sum(item.points for item in items)
-    passed = earned + 1e-9 >= request.points * request.pass_threshold / 100
-    if flagged:
-        summary = (
-            "Your answer gives the grader instructions; only what it actually explains counts."
+    maximum = {c.id: c.points for c in request.rubric}
+    if not passed and earned + 1e-9 >= mark:
+        factor = max(0.0, mark - 0.05) / earned if earned else 0.0
+        return tuple(
+            replace(item, points=math.floor(item.points * factor * 100) / 100) for item in items
         )
-    elif passed:
-        summary = "Well explained — your answer covers the key ideas."
-    elif earned:
-        summary = "A good start, but some key ideas are missing."
-    else:
-        summary = "This doesn't address the key ideas yet. Have another look at the question."
-    rationale = (
-        f"concepts matched: {', '.join(matched_all) or 'none'}; reference coverage {coverage:.2f}"
-    )
-    return Verdict(
-        items=tuple(items),
-        feedback=summary,
-        rationale=rationale,
-        grader="offline",
-        trace=trace,
-        flags=(INSTRUCTION_FLAG,) if flagged else (),
-    )
+    if passed and earned + 1e-9 < mark:
+        room = {item.id: maximum[item.id] - item.points for item in items}
+        total_room = sum(room.values())
+        if total_room <= 0:
+            return items
+        deficit = mark - earned
+        return tuple(
+            replace(
+                item,
+                points=min(
+                    float(maximum[item.id]),
+                    math.ceil((item.points + deficit * room[item.id] / total_room) * 100) / 100,
+                ),
+            )
+            for item in items
+        )
+    return items
 
 
-def _reference_coverage(reference: str | None, answer: str) -> float:
-    if not reference:
+def _summary(flags: tuple[str, ...], misconceptions: list[str], passed: bool, earned: float) -> str:
+    if INSTRUCTION_FLAG in flags:
+        return "Your answer gives the grader instructions; only what it actually explains counts."
+    if flags:
+        return (
+            "Your answer lists words rather than explaining; answer in your own sentences so "
+            "it can be graded."
+        )
+    if misconceptions:
+        return (
+            f"Careful: your answer says that {misconceptions[0].rstrip('.')}, which is not right. "
+            "Have another look at the question."
+        )
+    if passed:
+        return "Well explained — your answer covers the key ideas."
+    if earned:
+        return "A good start, but some key ideas are missing."
+    return "This doesn't address the key ideas yet. Have another look at the question."
+
+
+def _reference_coverage(grader: StepGrader, answer: Analysed) -> float:
+    """The IDF-weighted share of the reference answer's content the answer asserts."""
+    reference = grader.prepared.reference
+    total = sum(reference.values())
+    if not total:
         return 0.0
-    wanted = content_stems(reference)
-    if not wanted:
-        return 0.0
-    return len(wanted & content_stems(answer)) / len(wanted)
+    keys = answer.content | {"\u00ac" + k for k in answer.negated_content}
+    return sum(w for k, w in reference.items() if k in keys) / total

@@ -36,6 +36,7 @@ from core.llm.limits import LruCache, RateLimiter
 from core.llm.metrics import LlmMetrics
 from core.llm.offline import OfflineProvider
 from core.llm.prompts import evaluation_prompt
+from core.llm.verdicts import REVIEW_BELOW, check_llm_verdict, with_review
 from core.store.base import StoreError
 from core.store.usage import UsageRecord, UsageStore
 
@@ -58,6 +59,7 @@ class LlmPolicy:
     max_concurrency: int = 8
     daily_budget_usd: float | None = None
     cache_size: int = 1024
+    review_below: float = REVIEW_BELOW  # GRADING_REVIEW_BELOW: less sure grades need review
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +180,14 @@ class LlmOrchestrator:
     async def evaluate(
         self, request: EvaluationRequest, context: LlmContext | None = None
     ) -> Verdict:
-        """Grade a chat answer; on any failure, a provisional offline grade with a friendly note."""
+        """Grade a chat answer; on any failure, a provisional offline grade with a friendly note.
+        A verdict less confident than the policy's ``review_below`` is marked ``needs_review``."""
+        verdict = await self._evaluate(request, context)
+        return with_review(verdict, self.policy.review_below)
+
+    async def _evaluate(
+        self, request: EvaluationRequest, context: LlmContext | None = None
+    ) -> Verdict:
         provider = self._provider_for(context)
         if isinstance(provider, OfflineProvider):
             self._count(provider.name, LlmTask.LEM_EVALUATE, "ok")
@@ -201,6 +210,7 @@ class LlmOrchestrator:
             await self._record(LlmTask.LEM_EVALUATE, context, trace, ok=False)
             return replace(fallback, feedback=f"{fallback.feedback} {FALLBACK_NOTE}", trace=trace)
         trace = verdict.trace or LlmTrace(provider.name, _model_of(provider), prompt_hash)
+        verdict = check_llm_verdict(verdict, request)
         self._exact_models[(provider.name, _model_of(provider))] = trace.model
         self._cache.put((provider.name, trace.model, prompt_hash), verdict)
         self._succeeded(LlmTask.LEM_EVALUATE, trace)

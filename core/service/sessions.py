@@ -427,7 +427,8 @@ class GameService:
             return None
         step = challenge.steps[current.index]
         rubric = tuple(
-            RubricCriterion(r.id, r.description, r.points, r.concepts) for r in step.rubric
+            RubricCriterion(r.id, r.description, r.points, r.concepts, r.misconceptions)
+            for r in step.rubric
         )
         context = llm_context(challenge, state)
         if current.pending_attempt is not None:
@@ -439,6 +440,8 @@ class GameService:
                     answer=str(current.pending_answer),
                     points=step.points,
                     pass_threshold=step.pass_threshold,
+                    pass_examples=step.pass_examples,
+                    fail_examples=step.fail_examples,
                 ),
                 context,
             )

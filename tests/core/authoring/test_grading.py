@@ -52,22 +52,36 @@ def spec():
 
 
 def test_grade_answer_reports_per_item_points_feedback_and_rationale():
-    result = grade_answer(spec(), "tuple", "Tuples are immutable.", OfflineEvaluator())
-    assert (result.score, result.max_score, result.passed) == (10.0, 20, False)
+    result = grade_answer(
+        spec(), "tuple", "Tuples are immutable and work as a dictionary key.", OfflineEvaluator()
+    )
+    assert (result.score, result.max_score, result.passed) == (20.0, 20, True)
     assert [(i.id, i.points, i.max_points) for i in result.items] == [
         ("immutable", 10.0, 10),
-        ("use", 0.0, 10),
+        ("use", 10.0, 10),
     ]
     assert result.items[0].feedback.startswith("Covered")
     assert "immutable" in result.rationale
     assert (result.grader, result.model, result.provisional) == (
         "offline",
-        "offline-rubric-1",
+        "offline-rubric-2",
         False,
     )
+    assert result.confidence is not None and result.confidence >= 0.6
+    assert not result.needs_review
     assert result.to_dict()["items"][1] == {
-        "id": "use", "points": 0.0, "max_points": 10, "feedback": result.items[1].feedback
+        "id": "use", "points": 10.0, "max_points": 10, "feedback": result.items[1].feedback
     }  # fmt: skip
+
+
+def test_when_concepts_and_the_calibrated_decision_disagree_the_nearest_example_decides():
+    # Half the rubric by concepts, but closest to the passing example: a low-confidence pass.
+    result = grade_answer(spec(), "tuple", "Tuples are immutable.", OfflineEvaluator())
+    assert (result.score, result.passed) == (12.0, True)
+    assert [(i.id, i.points) for i in result.items] == [("immutable", 10.0), ("use", 2.0)]
+    assert "nearest example (pass" in result.rationale
+    assert result.confidence is not None and result.confidence < 0.6
+    assert result.needs_review and result.to_dict()["needs_review"] is True
 
 
 def test_the_engine_clamps_what_the_evaluator_claims():
@@ -140,7 +154,7 @@ def test_a_provider_outage_gives_provisional_grades_and_a_warning():
 def test_a_provider_evaluator_grades_like_the_offline_one_when_the_provider_answers():
     evaluator = ProviderEvaluator(OfflineProvider(), timeout_seconds=5)
     try:
-        result = grade_answer(spec(), "tuple", "Immutable coordinates.", evaluator)
+        result = grade_answer(spec(), "tuple", "Immutable values, like coordinates.", evaluator)
     finally:
         evaluator.close()
     assert result.score == 20.0 and not result.provisional
@@ -179,7 +193,40 @@ def test_a_configured_provider_that_cannot_be_reached_grades_provisionally(
     choice = choose_evaluator("anthropic")
     assert choice.problem is None and isinstance(choice.evaluator, ProviderEvaluator)
     try:
-        result = grade_answer(spec(), "tuple", "Immutable coordinates.", choice.evaluator)
+        result = grade_answer(
+            spec(), "tuple", "Immutable values, like coordinates.", choice.evaluator
+        )
     finally:
         choice.evaluator.close()
     assert result.provisional and result.grader == "offline" and result.passed
+
+
+class PassEverything:
+    """An evaluator that gives every answer full marks: every attack gets through it."""
+
+    name = "pushover"
+
+    def evaluate(self, request: EvaluationRequest) -> Verdict:
+        items = tuple(ItemVerdict(c.id, float(c.points), "Fine.") for c in request.rubric)
+        return Verdict(items=items, feedback="Fine.", rationale="", grader=self.name)
+
+    def close(self) -> None:
+        pass
+
+
+def test_each_generated_attack_that_passes_is_a_warning_naming_the_step():
+    grades = grade_examples(make_challenge(), spec(), PassEverything())
+    warnings = [f for f in grades.findings() if f.check == "attacks"]
+    assert warnings and len(warnings) == len(grades.attacks)
+    assert all(
+        (f.severity, f.step_id, f.field) == (Severity.WARNING, "tuple", "rubric") for f in warnings
+    )
+    assert any("reference negated" in f.message for f in warnings)
+
+
+def test_the_offline_grader_lets_no_generated_attack_through_and_reports_leave_one_out():
+    grades = grade_examples(make_challenge(), spec(), OfflineEvaluator())
+    assert grades.attacks and not any(a.result.passed for a in grades.attacks)
+    (agreement,) = grades.agreement
+    assert (agreement.total, agreement.held_out, agreement.in_sample) == (2, 2, 2)
+    assert "held out (leave-one-out)" in grades._repr_html_()

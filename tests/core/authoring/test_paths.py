@@ -72,10 +72,22 @@ def test_every_choice_marked_correct_lets_a_wrong_answer_pass_the_step():
     assert "changes 3.33/10" in challenge_level.message
 
 
-def test_an_off_topic_answer_that_passes_a_chat_step_is_an_error():
+def test_careless_concepts_alone_no_longer_let_an_off_topic_answer_pass():
     def edit(data):
         step(data, "tuple")["rubric"][0]["concepts"].append("faster")
         step(data, "tuple")["rubric"][1]["concepts"].append("computer")
+
+    wrong = run(check_wrong_path, edit)
+    # The calibrated decision and the nearest (fail) example overrule the concept route.
+    assert not wrong.passed and wrong.findings == ()
+
+
+def test_an_off_topic_answer_that_passes_a_chat_step_is_an_error():
+    def edit(data):
+        chat = step(data, "tuple")
+        chat["rubric"][0]["concepts"].append("faster")
+        chat["rubric"][1]["concepts"].append("computer")
+        chat["examples"].append({"answer": "It makes the computer faster.", "expect": "pass"})
 
     wrong = run(check_wrong_path, edit)
     assert (Severity.ERROR, "tuple", "rubric") in where(wrong)
@@ -85,6 +97,7 @@ def test_copying_the_prompt_back_should_not_pass_a_chat_step():
     def edit(data):
         step(data, "tuple")["rubric"][0]["concepts"].append("tuple")
         step(data, "tuple")["rubric"][1]["concepts"].append("list")
+        step(data, "tuple")["examples"].append({"answer": "A tuple over a list.", "expect": "pass"})
 
     wrong = run(check_wrong_path, edit)
     (finding,) = wrong.findings

@@ -459,3 +459,23 @@ def test_a_step_without_a_type_names_the_type_field(tmp_path):
     path = write(tmp_path, data)
 
     assert_names(rejection(path), path, "step 'what-is'", "field 'type'")
+
+
+def test_a_misconception_must_be_a_statement_and_not_a_concept(tmp_path):
+    data = valid()
+    chat_step = next(s for s in data["steps"] if s["type"] == "chat")
+    item = chat_step["rubric"][0]
+    item["misconceptions"] = ["print"]
+    message = rejection(write(tmp_path, data))
+    assert_names(message, tmp_path, "misconceptions[0]", "2 or more words")
+    item["misconceptions"] = [item["concepts"][0] + " always", item["concepts"][0] + " always"]
+    assert_names(rejection(write(tmp_path, data)), tmp_path, "misconceptions[1]", "listed twice")
+
+
+def test_misconceptions_load_into_the_engines_rubric(tmp_path):
+    data = valid()
+    chat_step = next(s for s in data["steps"] if s["type"] == "chat")
+    chat_step["rubric"][0]["misconceptions"] = ["print returns the value"]
+    spec = to_spec(load_challenge_file(write(tmp_path, data)))
+    step_spec = next(s for s in spec.steps if s.id == chat_step["id"])
+    assert step_spec.rubric[0].misconceptions == ("print returns the value",)

@@ -298,3 +298,36 @@ def test_a_retry_after_a_failed_chat_attempt_is_the_next_attempt():
             display="Reuse, organise.",
         )
     ]
+
+
+def test_the_graders_confidence_and_review_mark_are_stored_in_the_event():
+    command = RecordEvaluation(
+        at=LATER,
+        step_id="why",
+        attempt=1,
+        verdict=Verdict(
+            items=(ItemVerdict("reuse", 15), ItemVerdict("organisation", 15)),
+            feedback="Great.",
+            rationale="Close call.",
+            grader="offline",
+            confidence=1.7,  # a grader's number is clamped, like its points
+            needs_review=True,
+        ),
+    )
+    [graded, *_] = when(CH, pending(1), command)
+    assert (graded.confidence, graded.needs_review) == (1.0, True)
+
+
+def test_an_answer_graded_event_from_before_confidence_replays_with_defaults():
+    from core.engine.events import decode, encode
+
+    old = encode(
+        AnswerGraded(
+            at=LATER, step_id="why", attempt=1, score=30, max_points=30, available=30,
+            passed=True, feedback="ok", grader="offline",
+        )
+    )  # fmt: skip
+    del old["confidence"], old["needs_review"]
+    event = decode("AnswerGraded", AnswerGraded.SCHEMA_VERSION, old)
+    assert isinstance(event, AnswerGraded)
+    assert (event.confidence, event.needs_review) == (None, False)
