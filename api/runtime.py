@@ -9,7 +9,6 @@ from api.ratelimit import AuthRateLimits
 from api.tokens import AccessTokens
 from core.bootstrap import Services
 from core.config import Settings
-from core.store.rate_counters import MemoryRateCounters
 
 
 @dataclass(slots=True)
@@ -24,5 +23,5 @@ class Runtime:
     def attach(self, services: Services, *, owned: bool) -> None:
         self.services = services
         self.metrics = http_metrics(services.registry)
-        self.limits = AuthRateLimits(self.settings, services.rate_counters or MemoryRateCounters())
+        self.limits = AuthRateLimits(self.settings, services.rate_counters)
         self.owns_services = owned

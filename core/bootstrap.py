@@ -48,7 +48,7 @@ class Services:
     analytics: AnalyticsService
     usage: UsageService
     chat: ChatService
-    rate_counters: RateCounters | None = None
+    rate_counters: RateCounters
 
     async def close(self) -> None:
         await self.llm.aclose()
