@@ -102,19 +102,33 @@ def validate(
             runs = validate_challenges(targets, options, on_done=done)
         except (ParameterError, KernelUnavailable) as error:
             raise _fail(error.message) from None
-    table = Table("challenge", "result", "problems", "warnings", "seconds", "report")
+    # ids and report paths are never cut: the table holds the short columns, the paths follow it
+    table = Table("challenge", "result", "problems", "warnings", "seconds")
+    table.columns[0].no_wrap = True
+    table.columns[0].min_width = max(len(run.challenge_id) for run in runs)
     for run in runs:
         result = "[green]passed[/green]" if run.passed else "[red]FAILED[/red]"
-        report = str(run.html or run.notebook or "-")
         table.add_row(
-            run.challenge_id,
+            escape(run.challenge_id),
             result,
             str(len(run.problems)),
             str(run.warnings),
             f"{run.seconds:.1f}",
-            escape(report),
         )
     console.print(table)
+    for run in runs:
+        report = str(run.html or run.notebook or "-")
+        console.print(f"{run.challenge_id} report: {report}", markup=False, soft_wrap=True)
+    for run in runs:
+        failing = set(run.problems)
+        for finding in run.findings:
+            if str(finding) not in failing and finding.severity.value != "error":
+                err.print(
+                    f"{run.challenge_id}: {finding.severity.value}: {finding}",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
     failed = [run for run in runs if not run.passed]
     for run in failed:
         for problem in run.problems:

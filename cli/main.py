@@ -74,7 +74,7 @@ def seed(
             )
         for error in report.errors:
             for problem in error.problems:
-                err.print(f"{error.path}: {problem}", markup=False, highlight=False)
+                err.print(problem, markup=False, highlight=False, soft_wrap=True)
         if not report.ok:
             err.print("Nothing was seeded: fix the files above and run again.", style="red")
             return False
