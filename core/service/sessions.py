@@ -35,6 +35,7 @@ from core.errors import (
     StepNotCurrent,
 )
 from core.llm.base import EvaluationRequest, HintRequest, NarrationRequest, RubricCriterion
+from core.llm.hint_guard import answer_key_of
 from core.llm.orchestrator import LlmOrchestrator
 from core.service.actor import Actor
 from core.service.catalog import Catalog
@@ -333,6 +334,7 @@ class GameService:
                     hint_index=current.pending_hint,
                     previous_hints=tuple(e.text for e in own if e.kind == "hint"),
                     previous_answers=tuple(e.text for e in own if e.kind == "answer"),
+                    answer_key=answer_key_of(step),
                 ),
                 context,
             )
