@@ -128,7 +128,7 @@ export async function renderPlayer({ app, params }) {
   function update(next, { action = null } = {}) {
     const before = view;
     view = next;
-    const added = transcript.update(view.transcript || []);
+    const added = transcript.update(view.transcript || [], view.feedback || []);
     emptyTranscript.hidden = (view.transcript || []).length > 0;
     drawHeader();
     const stepChanged = !before.step || !view.step || before.step.id !== view.step.id || before.ui_mode !== view.ui_mode;
