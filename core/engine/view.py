@@ -284,7 +284,11 @@ def _earned(entry: TranscriptEntry, available: float) -> float:
     """Points the answer itself earned before the hint deduction capped it."""
     if entry.items:
         return sum(item.points for item in entry.items)
-    return max(entry.score or 0.0, 0.0) if (entry.score or 0.0) < available else available
+    score = max(entry.score or 0.0, 0.0)
+    if entry.passed and score + 1e-9 >= available and entry.max_points is not None:
+        # capped by the hint deduction: a passing all-or-nothing answer earned the full points
+        return float(entry.max_points)
+    return score
 
 
 def _verdict(chosen: bool, correct: bool, reveal: bool) -> str:

@@ -6,7 +6,17 @@ from __future__ import annotations
 from core.engine.commands import RequestHint, SubmitAnswer
 from core.engine.state import fold
 from core.engine.view import project_view
-from tests.core.engine.builders import LATER, challenge, chat, evaluate, given, multi, on_step, play
+from tests.core.engine.builders import (
+    LATER,
+    challenge,
+    chat,
+    evaluate,
+    given,
+    multi,
+    on_step,
+    play,
+    true_false,
+)
 
 CH = challenge(multi("pick", points=20, correct=(0, 1, 2), n_choices=4, max_attempts=2))
 
@@ -94,3 +104,16 @@ def test_the_result_has_a_per_step_breakdown_in_whole_points():
     )
     assert row.hint_deduction_shown == 2
     assert result.score_shown == 13 and result.percent_shown == 67
+
+
+def test_a_right_true_false_answer_after_a_hint_is_correct_with_the_deduction_itemised():
+    ch = challenge(true_false("tf", points=10, hints=("h",)))
+    state = after(RequestHint(at=LATER, step_id="tf"), answer(False, step_id="tf"), ch=ch)
+
+    (feedback,) = project_view(ch, state).feedback
+    assert feedback.outcome == "correct"
+    assert (feedback.earned_shown, feedback.hint_deduction_shown, feedback.score_shown) == (
+        10,
+        1,
+        9,
+    )
