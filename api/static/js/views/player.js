@@ -106,8 +106,9 @@ export async function renderPlayer({ app, params }) {
       card = buildNotStartedCard(view, (button) => act("Starting…", () => api.start(sessionId), button));
     } else if (view.step) {
       card = buildStepCard(view, {
-        draft: drafts[view.step.id],
+        draft: drafts[view.step.id] ?? savedDraft(sessionId, view.step.id),
         handlers: {
+          draft: (value) => saveDraft(sessionId, view.step.id, value),
           submit: (value) => {
             if (view.ui_mode === "CHAT") drafts[view.step.id] = value;
             act(view.ui_mode === "CHAT" ? "Grading your answer…" : "Checking…", () => api.answer(sessionId, view.step.id, value));
@@ -270,4 +271,27 @@ export async function renderPlayer({ app, params }) {
       document.removeEventListener("keydown", onKey);
     },
   };
+}
+
+// A chat draft survives a reload: kept in this browser's storage per session and step, dropped once
+// the step is answered for good.
+function draftKey(sessionId, stepId) {
+  return `curiouscore:draft:${sessionId}:${stepId}`;
+}
+
+function savedDraft(sessionId, stepId) {
+  try {
+    return window.localStorage.getItem(draftKey(sessionId, stepId)) || "";
+  } catch {
+    return "";
+  }
+}
+
+function saveDraft(sessionId, stepId, value) {
+  try {
+    if (value) window.localStorage.setItem(draftKey(sessionId, stepId), value);
+    else window.localStorage.removeItem(draftKey(sessionId, stepId));
+  } catch {
+    // storage full or disabled: the draft lives only in memory
+  }
 }

@@ -58,7 +58,7 @@ function trueFalse({ name, labelledBy, describedBy }) {
   );
 }
 
-function chatBox({ name, labelledBy, describedBy, draft }) {
+function chatBox({ name, labelledBy, describedBy, draft, onDraft }) {
   const id = uid(name);
   const counterId = `${id}-count`;
   const area = h("textarea", {
@@ -76,9 +76,22 @@ function chatBox({ name, labelledBy, describedBy, draft }) {
   const count = () => {
     counter.textContent = `${area.value.length} / ${MAX_CHAT_LENGTH} characters`;
   };
-  area.addEventListener("input", count);
+  // maxlength cuts a long paste silently: say so (the server would refuse it anyway).
+  const cut = h("p", { class: "notice notice-warn paste-cut", role: "status", hidden: true });
+  area.addEventListener("paste", (event) => {
+    const pasted = (event.clipboardData && event.clipboardData.getData("text")) || "";
+    const room = MAX_CHAT_LENGTH - (area.value.length - (area.selectionEnd - area.selectionStart));
+    cut.hidden = pasted.length <= room;
+    if (!cut.hidden) {
+      cut.textContent = `Only the first ${MAX_CHAT_LENGTH.toLocaleString("en")} characters fit: ${(pasted.length - Math.max(room, 0)).toLocaleString("en")} pasted characters were left out.`;
+    }
+  });
+  area.addEventListener("input", () => {
+    count();
+    if (onDraft) onDraft(area.value);
+  });
   count();
-  return h("div", { class: "chat-box" }, area, counter);
+  return h("div", { class: "chat-box" }, area, counter, cut);
 }
 
 function lastFeedbackFor(view) {
@@ -125,13 +138,14 @@ export function buildStepCard(view, { draft, handlers }) {
     control = choiceList({ type: "radio", name: "choice", choices: step.choices || [], choicesHtml: step.choices_html || [], labelledBy, describedBy: helpId });
   } else if (mode === "MCQ_MULTI") {
     control = [
-      h("p", { class: "muted select-all" }, "Select all that apply."),
+      // Authors often end the prompt with it already; say it once.
+      /select all that apply/i.test(step.prompt || "") ? null : h("p", { class: "muted select-all" }, "Select all that apply."),
       choiceList({ type: "checkbox", name: "choice", choices: step.choices || [], choicesHtml: step.choices_html || [], labelledBy, describedBy: helpId }),
     ];
   } else if (mode === "TRUE_FALSE") {
     control = trueFalse({ name: "truth", labelledBy, describedBy: helpId });
   } else if (mode === "CHAT") {
-    control = chatBox({ name: "answer", labelledBy, describedBy: helpId, draft });
+    control = chatBox({ name: "answer", labelledBy, describedBy: helpId, draft, onDraft: handlers.draft });
   }
 
   const isGate = mode === "CONTINUE_GATE";
