@@ -123,7 +123,20 @@ export async function renderPlayer({ app, params }) {
       card = null;
     }
     replaceChildren(stepSlot, card ? card.el : null);
+    fitStepColumn();
   }
+
+  // The step column stays beside the transcript (sticky) only while it fits on the screen; a taller
+  // one scrolls with the page, never inside itself, so its title and Submit are always reachable.
+  const stepColumn = h("div", { class: "step-column" }, pageError, stepSlot);
+  function fitStepColumn() {
+    const header = parseFloat(getComputedStyle(document.documentElement).getPropertyValue("--header-h")) || 64;
+    stepColumn.classList.toggle("is-sticky", stepSlot.scrollHeight + 32 <= window.innerHeight - header - 16);
+  }
+  const resized = () => fitStepColumn();
+  window.addEventListener("resize", resized);
+  const sizes = typeof ResizeObserver === "function" ? new ResizeObserver(resized) : null;
+  if (sizes) sizes.observe(stepSlot);
 
   /** Show a new view; move focus where the learner's next action is. */
   function update(next, { action = null } = {}) {
@@ -150,8 +163,10 @@ export async function renderPlayer({ app, params }) {
     else if (stepChanged) target = (card && card.heading) || document.getElementById("step-title");
     else if (action === "hint") target = card && card.hintButton && !card.hintButton.disabled ? card.hintButton : card && card.firstInput();
     else target = card && card.firstInput ? card.firstInput() : null;
-    focusEl(target, { preventScroll: added.length > 0 });
-    const firstNew = added.find((li) => !li.classList.contains("entry-divider"));
+    // A new step in a column that scrolls with the page: show its title, not the transcript's end.
+    const showStep = stepChanged && !stepColumn.classList.contains("is-sticky");
+    focusEl(target, { preventScroll: added.length > 0 && !showStep });
+    const firstNew = showStep ? null : added.find((li) => !li.classList.contains("entry-divider"));
     if (firstNew) {
       const smooth = !matchMedia("(prefers-reduced-motion: reduce)").matches;
       firstNew.scrollIntoView({ block: action === "hint" ? "nearest" : "start", behavior: smooth ? "smooth" : "auto" });
@@ -244,7 +259,7 @@ export async function renderPlayer({ app, params }) {
     "div",
     { class: "player-layout" },
     h("section", { class: "transcript-panel", "aria-labelledby": "transcript-title" }, h("h2", { id: "transcript-title", class: "panel-title" }, "Conversation"), emptyTranscript, transcript.el),
-    h("div", { class: "step-column" }, pageError, stepSlot),
+    stepColumn,
   );
   const el = h(
     "section",
@@ -269,6 +284,8 @@ export async function renderPlayer({ app, params }) {
       disposed = true;
       clearTimeout(pollTimer);
       document.removeEventListener("keydown", onKey);
+      window.removeEventListener("resize", resized);
+      if (sizes) sizes.disconnect();
     },
   };
 }
