@@ -111,4 +111,8 @@ def render_view(view: SessionView) -> dict[str, Any]:
             entry["explanation_html"] = markdown_html(entry["explanation"])
         for item in entry.get("items", []):
             item["feedback_html"] = markdown_html(item.get("feedback") or "")
+    for feedback in data.get("feedback", []):
+        for option in feedback.get("options", []):
+            option["text_html"] = inline_html(option["text"])
+            option["feedback_html"] = inline_html(option["feedback"] or "")
     return data

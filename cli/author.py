@@ -20,7 +20,8 @@ from core.content import ChallengeLoadError, discover, load_challenge_file, to_s
 from core.errors import DomainError
 
 author_app = typer.Typer(
-    help="Authoring: scaffold, validate and grade challenges.", no_args_is_help=True
+    help="Authoring: scaffold, validate and grade challenges; item analysis after release.",
+    no_args_is_help=True,
 )
 console = Console()
 err = Console(stderr=True)
@@ -102,19 +103,33 @@ def validate(
             runs = validate_challenges(targets, options, on_done=done)
         except (ParameterError, KernelUnavailable) as error:
             raise _fail(error.message) from None
-    table = Table("challenge", "result", "problems", "warnings", "seconds", "report")
+    # ids and report paths are never cut: the table holds the short columns, the paths follow it
+    table = Table("challenge", "result", "problems", "warnings", "seconds")
+    table.columns[0].no_wrap = True
+    table.columns[0].min_width = max(len(run.challenge_id) for run in runs)
     for run in runs:
         result = "[green]passed[/green]" if run.passed else "[red]FAILED[/red]"
-        report = str(run.html or run.notebook or "-")
         table.add_row(
-            run.challenge_id,
+            escape(run.challenge_id),
             result,
             str(len(run.problems)),
             str(run.warnings),
             f"{run.seconds:.1f}",
-            escape(report),
         )
     console.print(table)
+    for run in runs:
+        report = str(run.html or run.notebook or "-")
+        console.print(f"{run.challenge_id} report: {report}", markup=False, soft_wrap=True)
+    for run in runs:
+        failing = set(run.problems)
+        for finding in run.findings:
+            if str(finding) not in failing and finding.severity.value != "error":
+                err.print(
+                    f"{run.challenge_id}: {finding.severity.value}: {finding}",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
     failed = [run for run in runs if not run.passed]
     for run in failed:
         for problem in run.problems:
@@ -204,3 +219,82 @@ def _print_grade(result: GradeResult) -> None:
     if result.flags or result.provisional:
         flags = [*result.flags, *(["provisional"] if result.provisional else [])]
         console.print(f"Flags: {', '.join(flags)}", markup=False, highlight=False, style="yellow")
+
+
+@author_app.command()
+def analyze(
+    challenge: Annotated[str, typer.Argument(help="The challenge id, e.g. python-functions.")],
+    report_dir: Annotated[
+        Path, typer.Option("--report-dir", help="Where the executed notebook and HTML go.")
+    ] = Path("reports/analysis"),
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="Default: DATABASE_URL.")
+    ] = None,
+    kernel: Annotated[str, typer.Option(help="Jupyter kernel to run the notebook in.")] = "python3",
+) -> None:
+    """Item analysis from the event log: runs notebooks/item_analysis.ipynb through papermill,
+    keeps it executed and as HTML, and prints the per-step figures."""
+    import asyncio
+
+    import nbformat
+    import papermill
+
+    from cli.common import settings_for
+    from core.authoring.kernels import KernelUnavailable
+    from core.authoring.notebook_run import execute_notebook, export_html
+    from core.authoring.parameters import ParameterError
+    from core.authoring.runner import default_notebook
+    from core.bootstrap import build_services
+    from core.service.item_analysis import ItemAnalysis, item_analysis
+
+    settings = settings_for(database_url)
+
+    async def figures() -> ItemAnalysis:
+        services = await build_services(settings)
+        try:
+            return await item_analysis(
+                services.store, challenge, lambda v: services.catalog.spec(challenge, v)
+            )
+        finally:
+            await services.close()
+
+    analysis = asyncio.run(figures())
+    if not analysis.versions:
+        raise _fail(f"no sessions of {challenge!r} in this database yet", 1)
+    notebook = default_notebook().parent / "item_analysis.ipynb"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    output = report_dir / f"{challenge}-analysis.ipynb"
+    with err.status(f"Running {notebook.name} for {challenge}"):
+        try:
+            execute_notebook(
+                notebook,
+                output,
+                {"challenge_id": challenge, "database_url": settings.database_url},
+                kernel=kernel,
+                cwd=Path.cwd(),  # a relative SQLite path means the same file to the kernel
+            )
+        except (ParameterError, KernelUnavailable) as error:
+            raise _fail(error.message) from None
+        except papermill.PapermillExecutionError as error:
+            message = f"the notebook raised {error.ename}: {error.evalue} (see {output})"
+            raise _fail(message, 1) from None
+    html = export_html(nbformat.read(output, as_version=4), output.with_suffix(".html"))  # type: ignore[no-untyped-call]
+    for version in analysis.versions:
+        table = Table(
+            "step", "kind", "reached", "difficulty", "discrimination", "attempts", "hints",
+            "dropped", title=f"{challenge} v{version.version}: {version.sessions} sessions, "
+            f"{version.completed} completed, {version.passed} passed",
+        )  # fmt: skip
+        for step in version.steps:
+            table.add_row(
+                escape(step.step_id),
+                step.kind,
+                str(step.reached),
+                "–" if step.difficulty is None else f"{step.difficulty:.0%}",
+                "–" if step.discrimination is None else f"{step.discrimination:+.2f}",
+                "–" if step.median_attempts is None else f"{step.median_attempts:g}",
+                "–" if step.median_hints is None else f"{step.median_hints:g}",
+                str(step.dropped),
+            )
+        console.print(table)
+    console.print(f"Report: {html}", markup=False, soft_wrap=True)

@@ -20,6 +20,7 @@ from cli.db_ops import register as register_db_commands
 from cli.server import register as register_server_commands
 from core.bootstrap import Services, chain_keys
 from core.content import challenge_schema
+from core.errors import DomainError
 from core.service.verify import verify_store
 from core.store.base import StoreUnavailable
 from seeds import default_challenge_dir, seed_challenges
@@ -41,17 +42,31 @@ def play(
     challenge: Annotated[
         str | None, typer.Argument(help="Challenge id; omit to choose from a list.")
     ] = None,
-    learner: Annotated[str, typer.Option(help="Your learner id on this machine.")] = "local-player",
+    learner: Annotated[
+        str | None, typer.Option(help="Your player name on this machine (default: your login).")
+    ] = None,
     name: Annotated[str, typer.Option(help="Your display name.")] = "Player One",
+    link: Annotated[
+        str | None,
+        typer.Option(help="A link code from your web profile: play as that account from now on."),
+    ] = None,
     database_url: DatabaseOption = None,
 ) -> None:
-    """Play a whole challenge in the terminal (offline by default; resumes where you left off)."""
+    """Play a whole challenge in the terminal (offline by default; resumes where you left off).
+
+    Until linked to a web account (--link CODE), a terminal player stays off the public leaderboard.
+    """
+    import getpass
+
     from cli.play import TerminalGame
 
     settings = settings_for(database_url)
     logging.getLogger().setLevel(logging.WARNING)
+    local_user = learner or getpass.getuser()
     run_with_services(
-        settings, lambda services: TerminalGame(services, console).run(challenge, learner, name)
+        settings,
+        lambda services: TerminalGame(services, console).run(challenge, local_user, name, link),
+        expected=(DomainError,),
     )
 
 
@@ -74,7 +89,7 @@ def seed(
             )
         for error in report.errors:
             for problem in error.problems:
-                err.print(f"{error.path}: {problem}", markup=False, highlight=False)
+                err.print(problem, markup=False, highlight=False, soft_wrap=True)
         if not report.ok:
             err.print("Nothing was seeded: fix the files above and run again.", style="red")
             return False

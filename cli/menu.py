@@ -24,10 +24,11 @@ MenuResult = int | tuple[int, ...] | str
 @dataclass
 class ChoiceMenu:
     """↑/↓ move, Enter picks (multi: submits), number keys pick (multi: toggle), space toggles,
-    h asks for a hint, q quits."""
+    t/f pick True/False on a true/false step, h, ? or /hint asks for a hint, q or /quit quits."""
 
     options: list[str]
     multi: bool = False
+    truth: bool = False
     cursor: int = 0
     picked: set[int] = field(default_factory=set)
     message: str = ""
@@ -54,10 +55,14 @@ class ChoiceMenu:
                 self.message = "Pick at least one choice (space or its number), then Enter."
                 return None
             return tuple(sorted(self.picked))
-        elif key == "h":
+        elif self.truth and key in ("t", "f", "y", "n"):
+            return 0 if key in ("t", "y") else 1
+        elif key in ("h", "?"):
             return HINT
         elif key in ("q", "escape"):
             return QUIT
+        elif key == "/":
+            self.message = "/hint or /quit: type h for a hint, q to quit."
         return None
 
     def render(self) -> Text:
@@ -69,7 +74,9 @@ class ChoiceMenu:
             text.append(f"{pointer}{index + 1}. {box}", style=style)
             text.append(option + "\n", style=style)
         keys = "space/number toggles, Enter submits" if self.multi else "Enter or a number picks"
-        text.append(f"↑/↓ move · {keys} · h hint · q quit", style="dim")
+        if self.truth:
+            keys = "t/f or Enter picks"
+        text.append(f"↑/↓ move · {keys} · h or /hint for a hint · q quit", style="dim")
         if self.message:
             text.append("\n" + self.message, style="red")
         return text
@@ -102,12 +109,14 @@ def interactive(console: Console) -> bool:
     return console.is_terminal and sys.stdin.isatty() and os.name == "posix"
 
 
-def ask_menu(console: Console, options: list[str], *, multi: bool) -> MenuResult:
+def ask_menu(
+    console: Console, options: list[str], *, multi: bool, truth: bool = False
+) -> MenuResult:
     """Show the menu in place and return the player's decision."""
     import termios
     import tty
 
-    menu = ChoiceMenu(options, multi=multi)
+    menu = ChoiceMenu(options, multi=multi, truth=truth)
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
 
@@ -126,4 +135,6 @@ def ask_menu(console: Console, options: list[str], *, multi: bool) -> MenuResult
                 if result is not None:
                     return result
     finally:
+        # Drop keys typed past the decision (the "int" of "/hint") so the next prompt starts clean.
+        termios.tcflush(fd, termios.TCIFLUSH)
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)

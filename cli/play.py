@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.markup import escape
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.prompt import Prompt
 from rich.table import Table
@@ -14,13 +15,21 @@ from cli.menu import HINT, QUIT, ask_menu, interactive
 from core.bootstrap import Services
 from core.engine import SessionView, UiMode
 from core.engine.events import Answer
+from core.engine.scoring import round_half_up
 from core.engine.state import TranscriptEntry
+from core.engine.view import FeedbackView
 from core.errors import DomainError
 from core.service.actor import Actor
+from core.service.learners import LOCAL_PLATFORM
 from seeds import ensure_seeded
 
+HINT_WORDS = ("/hint", "hint", "h", "?", "/h")
+QUIT_WORDS = ("/quit", "quit", "q", "/q")
 MENU_MODES = (UiMode.MCQ_SINGLE, UiMode.MCQ_MULTI, UiMode.TRUE_FALSE)
-HELP = "Commands: [bold]/hint[/bold] for a hint, [bold]/quit[/bold] to stop (you can resume later)."
+HELP = (
+    "Commands: [bold]/hint[/bold] (or h) for a hint, [bold]/quit[/bold] (or q) to stop; you can "
+    "resume later."
+)
 STYLE = {"narration": "magenta", "hint": "yellow", "explanation": "cyan", "answer": "bold"}
 
 
@@ -34,12 +43,25 @@ class TerminalGame:
         self._console = console
         self._seen: set[tuple[str, str, str, str]] = set()
         self._menus = interactive(console)
+        self._feedback: dict[tuple[str, str], FeedbackView] = {}
 
-    async def run(self, challenge_id: str | None, learner_id: str, display_name: str) -> None:
+    async def run(
+        self,
+        challenge_id: str | None,
+        local_user: str,
+        display_name: str,
+        link_code: str | None = None,
+    ) -> None:
         services = self._services
         await ensure_seeded(services)
-        await services.learners.ensure_learner(learner_id, display_name)
-        actor = Actor(learner_id)
+        if link_code:
+            # Like /link in the bots: from now on this terminal plays as the web account.
+            linked = await services.accounts.link(LOCAL_PLATFORM, local_user, link_code)
+            self._console.print(
+                f"Linked: you now play as [bold]{_escape(linked.display_name)}[/bold]."
+            )
+        learner = await services.accounts.identity_for(LOCAL_PLATFORM, local_user, display_name)
+        actor = Actor(learner.learner_id)
         if challenge_id is None:
             challenge_id = await self._choose_challenge()
         view = await self._open_session(actor, challenge_id)
@@ -98,6 +120,7 @@ class TerminalGame:
         return await game.start_session(actor, view.session_id)
 
     def _show_transcript(self, view: SessionView) -> None:
+        self._feedback = {(f.step_id, f.attempt_at): f for f in view.feedback}
         for entry in view.transcript:
             key = (entry.kind, entry.step_id, entry.at, entry.text)
             if key in self._seen:
@@ -108,40 +131,59 @@ class TerminalGame:
 
     def _show_entry(self, entry: TranscriptEntry) -> None:
         if entry.kind == "feedback":
-            mark = "✔" if entry.passed else "✘"
-            line = Text(
-                f"{mark} {entry.score:g}/{entry.max_points} — ",
-                style="green" if entry.passed else "red",
-            )
-            line.append(entry.text)
+            feedback = self._feedback.get((entry.step_id, entry.at))
+            outcome = feedback.outcome if feedback else ("correct" if entry.passed else "wrong")
+            mark, label, style = OUTCOMES[outcome]
+            shown = feedback.score_shown if feedback else round_half_up(entry.score or 0)
+            line = Text(f"{mark} {label} · {shown}/{entry.max_points} points", style=style)
             if entry.provisional:
                 line.append(" (provisional)", style="dim")
             self._console.print(line)
+            options = [o for o in feedback.options if o.verdict] if feedback else []
+            if options:
+                for option in options:
+                    icon, what = OPTION_MARKS[option.verdict]
+                    self._console.print(
+                        Text(f"   {icon} ") + Text(option.text) + Text(f"  ({what})", style="dim")
+                    )
+                    if option.feedback:
+                        self._console.print(_markdown(option.feedback, indent=5))
+            else:
+                self._console.print(_markdown(entry.text))
             for item in entry.items:
+                self._console.print(Text(f"   • {_whole(item.points)}/{item.max_points} {item.id}"))
+                if item.feedback:
+                    self._console.print(_markdown(item.feedback, indent=5))
+            if feedback and feedback.hint_deduction_shown:
                 self._console.print(
-                    Text(f"   • {item.points:g}/{item.max_points}  {item.feedback}")
+                    Text(
+                        f"   answer {feedback.earned_shown}/{feedback.max_points} · hints "
+                        f"−{feedback.hint_deduction_shown} → {feedback.score_shown} points",
+                        style="dim",
+                    )
                 )
             return
         label = {"narration": "Game Master", "hint": "Hint", "explanation": "Explanation"}.get(
             entry.kind, entry.kind
         )
-        self._console.print(Text(f"{label}: ", style=STYLE.get(entry.kind, "")) + Text(entry.text))
+        self._console.print(Text(f"{label}:", style=STYLE.get(entry.kind, "")))
+        self._console.print(_markdown(entry.text, indent=2))
 
     def _show_step(self, view: SessionView) -> None:
         step = view.step
         if step is None:
             return
         progress = view.progress
-        header = f"Step {progress.step_index + 1}/{progress.total_steps} · score {progress.score:g}/{progress.max_score}"
+        header = f"Step {progress.step_index + 1}/{progress.total_steps} · score {progress.score_shown}/{progress.max_score}"
         body = Markdown("\n\n".join(part for part in (step.body, step.prompt) if part))
         self._console.print(Panel(body, title=Text(step.title, style="bold"), subtitle=header))
         if not self._menus or view.ui_mode not in MENU_MODES:
             for number, choice in enumerate(step.choices, start=1):
-                self._console.print(Text(f"  {number}. ") + Text(choice))
+                self._console.print(Text(f"  {number}. ") + Text(_plain_inline(choice)))
         if step.kind != "gate":
             self._console.print(
                 Text(
-                    f"  {step.attempts_left} attempt(s) left · {step.hints_left} hint(s) left · worth {step.available:g}",
+                    f"  {step.attempts_left} attempt(s) left · {step.hints_left} hint(s) left · worth {step.available_shown} of {step.points} points",
                     style="dim",
                 )
             )
@@ -156,10 +198,10 @@ class TerminalGame:
             _prompt_for(view.ui_mode), console=self._console, default="", show_default=False
         )
         text = raw.strip()
-        if text.lower() in ("/quit", "q", "quit"):
+        if text.lower() in QUIT_WORDS:
             raise Quit
         try:
-            if text.lower() in ("/hint", "h", "?"):
+            if text.lower() in HINT_WORDS:
                 return await game.request_hint(actor, view.session_id, step.id)
             if view.ui_mode is UiMode.CONTINUE_GATE:
                 return await game.continue_gate(actor, view.session_id, step.id)
@@ -174,8 +216,10 @@ class TerminalGame:
         assert step is not None
         game = self._services.game
         truth = view.ui_mode is UiMode.TRUE_FALSE
-        options = ["True", "False"] if truth else list(step.choices)
-        picked = ask_menu(self._console, options, multi=view.ui_mode is UiMode.MCQ_MULTI)
+        options = ["True", "False"] if truth else [_plain_inline(c) for c in step.choices]
+        picked = ask_menu(
+            self._console, options, multi=view.ui_mode is UiMode.MCQ_MULTI, truth=truth
+        )
         if picked == QUIT:
             raise Quit
         try:
@@ -195,7 +239,7 @@ class TerminalGame:
         verdict = "Passed!" if result.passed else "Not passed this time."
         lines = [
             f"[bold]{verdict}[/bold]",
-            f"Score {result.score:g}/{result.max_score} ({result.percent:g}%; {result.passing_score}% needed)",
+            f"Score {result.score_shown}/{result.max_score} ({result.percent_shown}%; {result.passing_score}% needed)",
             f"XP granted: {result.xp_granted}",
         ]
         self._console.print(
@@ -205,6 +249,20 @@ class TerminalGame:
                 style="green" if result.passed else "yellow",
             )
         )
+        table = Table("step", "points", "attempts", "hints")
+        for row in result.steps:
+            if row.points:
+                deduction = (
+                    f" (hints −{row.hint_deduction_shown})" if row.hint_deduction_shown else ""
+                )
+                table.add_row(
+                    escape(row.title),
+                    f"{row.score_shown}/{row.points}{deduction}",
+                    str(row.attempts),
+                    str(row.hints),
+                )
+        if table.row_count:
+            self._console.print(table)
 
 
 def _prompt_for(mode: UiMode) -> str:
@@ -242,3 +300,30 @@ def parse_answer(mode: UiMode, text: str, choice_count: int) -> Answer:
 
 def _escape(text: str) -> str:
     return escape(text)
+
+
+OUTCOMES = {
+    "correct": ("✔", "Correct", "green"),
+    "partly": ("◐", "Partly right", "yellow"),
+    "wrong": ("✘", "Not yet", "red"),
+}
+OPTION_MARKS = {
+    "right": ("✔", "you picked this: right"),
+    "wrong": ("✘", "you picked this: not right"),
+    "missed": ("○", "a right answer you did not pick"),
+}
+
+
+def _markdown(text: str, *, indent: int = 0) -> Markdown | Padding:
+    """Authored and generated text is Markdown: render it (bold, code, lists, wrapped whole)."""
+    rendered = Markdown(text, code_theme="ansi_dark")
+    return Padding(rendered, (0, 0, 0, indent)) if indent else rendered
+
+
+def _plain_inline(text: str) -> str:
+    """A one-line choice without Markdown's backticks and emphasis marks."""
+    return text.replace("`", "").replace("**", "")
+
+
+def _whole(points: float) -> int:
+    return round_half_up(points)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.authoring.lint import todo_fields
 from core.bootstrap import Services
 from core.content import ChallengeFile, ChallengeLoadError, discover, load_challenge_file
 from core.service.catalog import PublishResult
@@ -43,9 +44,17 @@ async def seed_challenges(
     errors: list[ChallengeLoadError] = []
     for path in files:
         try:
-            loaded.append(load_challenge_file(path))
+            challenge = load_challenge_file(path)
         except ChallengeLoadError as error:
             errors.append(error)
+            continue
+        # a scaffold still full of TODO text must never reach learners
+        unfinished = todo_fields(challenge)
+        if unfinished:
+            problems = [f"{field}: still contains TODO text; replace it" for field in unfinished]
+            errors.append(ChallengeLoadError(str(path), problems))
+            continue
+        loaded.append(challenge)
     if errors:
         return SeedReport((), tuple(errors))
     results = []

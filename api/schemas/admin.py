@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from api.schemas.common import Out
 
 
@@ -60,6 +62,10 @@ class RequestStatsOut(Out):
     errors: int
     error_rate: float | None
     latency: PercentilesOut
+    server_errors: int = Field(0, description="5xx responses: the server's own failures")
+    server_error_rate: float | None = None
+    client_errors: int = Field(0, description="4xx responses: refused input, wrong passwords")
+    client_error_rate: float | None = None
 
 
 class LlmStatsOut(Out):

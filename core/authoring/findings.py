@@ -25,11 +25,15 @@ class Finding:
     message: str
     step_id: str | None = None
     field: str | None = None
+    line: int | None = None
 
     @property
     def where(self) -> str:
         place = f"step {self.step_id!r}" if self.step_id else "challenge"
-        return f"{place} ({self.field})" if self.field else place
+        detail = ", ".join(
+            part for part in (self.field, f"line {self.line}" if self.line else None) if part
+        )
+        return f"{place} ({detail})" if detail else place
 
     def fails(self, *, strict: bool) -> bool:
         """Whether this finding fails validation under the given strictness."""
@@ -43,6 +47,7 @@ class Finding:
             "severity": self.severity.value,
             "step": self.step_id,
             "field": self.field,
+            "line": self.line,
             "message": self.message,
         }
 

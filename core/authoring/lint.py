@@ -1,8 +1,8 @@
 """Authoring rules beyond the file format: content a loader accepts but a learner would suffer from.
 
 Errors are content that cannot work (every answer passes, nothing to validate chat grading with);
-warnings are content that usually hurts (a choice that gives the answer away, a one-item rubric);
-notes are reminders (TODO text left in). Every finding names the step and the field.
+warnings are content that usually hurts (a choice that gives the answer away, a one-item rubric,
+TODO text left in, feedback that contradicts a ``correct`` flag). Every finding names the step and the field.
 """
 
 from __future__ import annotations
@@ -32,12 +32,32 @@ _CATCH_ALL = re.compile(
     r"\b(all|none|both|neither) of (the )?(above|these|those|them)\b|\ball (of )?the above\b", re.I
 )
 _TODO = re.compile(r"\bTODO\b")
+TODO_FIX = "replace it before publishing (seed refuses TODO text)"
 
 AnyStep = GateStep | McqStep | MultiStep | TrueFalseStep | ChatStep
 
 
 def _normal(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def _exact(text: str) -> str:
+    """The text as a learner reads it: only whitespace differences are ignored (``a == b`` and
+    ``a != b`` differ, so do ``'APPLE'`` and ``'apple'``)."""
+    return " ".join(text.split())
+
+
+# Feedback that opens by calling the choice right or wrong: a sign its ``correct`` flag is wrong.
+_SAYS_RIGHT = re.compile(
+    r"^\W*(correct|right|yes|exactly|that'?s (it|right|correct)|well done|spot on)\b(?! *(\?|but))",
+    re.I,
+)
+_SAYS_WRONG = re.compile(
+    r"^\W*(wrong|incorrect|not (quite|correct|right|really)|no\b|nope|that'?s (wrong|not))",
+    re.I,
+)
+_STATEMENT_IS = re.compile(r"^\W*(true|false)\b", re.I)
+QUOTED_CHOICE_MIN = 12
 
 
 def lint_challenge(challenge: ChallengeFile) -> list[Finding]:
@@ -103,6 +123,9 @@ def _step_rules(step: AnyStep) -> Iterator[Finding]:
         yield _finding(Severity.WARNING, message, step.id, "explanation")
     if isinstance(step, McqStep | MultiStep):
         yield from _choice_rules(step)
+        yield from _flag_rules(step)
+    elif isinstance(step, TrueFalseStep):
+        yield from _statement_rules(step)
     elif isinstance(step, ChatStep):
         yield from _chat_rules(step, threshold)
 
@@ -110,17 +133,27 @@ def _step_rules(step: AnyStep) -> Iterator[Finding]:
 def _choice_rules(step: McqStep | MultiStep) -> Iterator[Finding]:
     prompt = _normal(step.prompt)
     seen: dict[str, int] = {}
+    near: dict[str, int] = {}
     for index, choice in enumerate(step.choices):
         field = f"choices[{index}].text"
-        text = _normal(choice.text)
-        if text == prompt:
+        text = _exact(choice.text)
+        if _normal(choice.text) == prompt:
             yield _finding(
                 Severity.ERROR, "this choice repeats the prompt word for word", step.id, field
             )
         if text in seen:
             message = f"this choice repeats choices[{seen[text]}]"
             yield _finding(Severity.ERROR, message, step.id, field)
+        elif _normal(choice.text) in near:
+            other = near[_normal(choice.text)]
+            message = (
+                f"this choice differs from choices[{other}] only in case or punctuation "
+                f"({step.choices[other].text!r} vs {choice.text!r}); fine for code, confusing "
+                "for prose"
+            )
+            yield _finding(Severity.WARNING, message, step.id, field)
         seen.setdefault(text, index)
+        near.setdefault(_normal(choice.text), index)
         if _CATCH_ALL.search(choice.text):
             message = (
                 f"{choice.text!r} is a catch-all choice; it tends to give the answer away "
@@ -142,6 +175,52 @@ def _choice_rules(step: McqStep | MultiStep) -> Iterator[Finding]:
             "away; trim it or flesh out the others"
         )
         yield _finding(Severity.WARNING, message, step.id, "choices")
+
+
+def _flag_rules(step: McqStep | MultiStep) -> Iterator[Finding]:
+    """Signs that a ``correct`` flag is on the wrong choice. The all-correct and all-wrong paths
+    take right and wrong from these same flags, so only the text around them can catch a slip:
+    feedback that contradicts the flag, or an explanation that quotes only unflagged choices."""
+    for index, choice in enumerate(step.choices):
+        feedback = choice.feedback or ""
+        if not choice.correct and _SAYS_RIGHT.search(feedback):
+            message = (
+                f"this choice is not flagged correct, but its feedback says it is right "
+                f"({feedback[:40]!r}); set correct: true or fix the feedback"
+            )
+            yield _finding(Severity.WARNING, message, step.id, f"choices[{index}].correct")
+        elif choice.correct and _SAYS_WRONG.search(feedback):
+            message = (
+                f"this choice is flagged correct, but its feedback says it is wrong "
+                f"({feedback[:40]!r}); remove correct: true or fix the feedback"
+            )
+            yield _finding(Severity.WARNING, message, step.id, f"choices[{index}].correct")
+    explanation = _exact(step.explanation or "").lower()
+    if not explanation:
+        return
+    quoted = [
+        index
+        for index, choice in enumerate(step.choices)
+        if len(_exact(choice.text)) >= QUOTED_CHOICE_MIN
+        and _exact(choice.text).lower() in explanation
+    ]
+    if quoted and not any(step.choices[i].correct for i in quoted):
+        names = ", ".join(f"choices[{i}]" for i in quoted)
+        message = (
+            f"the explanation quotes {names}, which {'is' if len(quoted) == 1 else 'are'} not "
+            "flagged correct, and no correct choice; is a correct flag on the wrong choice?"
+        )
+        yield _finding(Severity.WARNING, message, step.id, "explanation")
+
+
+def _statement_rules(step: TrueFalseStep) -> Iterator[Finding]:
+    said = _STATEMENT_IS.match(step.explanation or "")
+    if said and (said[1].lower() == "true") != step.answer:
+        message = (
+            f"the explanation starts {said[1]!r} but the answer is {str(step.answer).lower()}; "
+            "one of them is wrong"
+        )
+        yield _finding(Severity.WARNING, message, step.id, "answer")
 
 
 def _chat_rules(step: ChatStep, threshold: int) -> Iterator[Finding]:
@@ -201,12 +280,24 @@ def _chat_rules(step: ChatStep, threshold: int) -> Iterator[Finding]:
 def _todo_notes(challenge: ChallengeFile) -> Iterator[Finding]:
     for key, value in challenge.model_dump(exclude={"steps"}).items():
         if isinstance(value, str) and _TODO.search(value):
-            yield _finding(Severity.NOTE, "still contains TODO text", None, key)
+            yield _finding(Severity.WARNING, f"still contains TODO text; {TODO_FIX}", None, key)
     for step in challenge.steps:
         fields = sorted(_todo_fields(step.model_dump(), ""))
         if fields:
-            message = f"still contains TODO text in {', '.join(fields)}"
-            yield _finding(Severity.NOTE, message, step.id, fields[0])
+            message = f"still contains TODO text in {', '.join(fields)}; {TODO_FIX}"
+            yield _finding(Severity.WARNING, message, step.id, fields[0])
+
+
+def todo_fields(challenge: ChallengeFile) -> list[str]:
+    """Every field of ``challenge`` still holding TODO text, as ``steps[2].choices[1].text``."""
+    found = [
+        key
+        for key, value in challenge.model_dump(exclude={"steps"}).items()
+        if isinstance(value, str) and _TODO.search(value)
+    ]
+    for index, step in enumerate(challenge.steps):
+        found += [f"steps[{index}].{path}" for path in _todo_fields(step.model_dump(), "")]
+    return found
 
 
 def _todo_fields(value: object, path: str) -> Iterator[str]:

@@ -289,4 +289,5 @@ def _finding(data: Mapping[str, Any]) -> Finding:
         message=str(data["message"]),
         step_id=data.get("step"),
         field=data.get("field"),
+        line=data.get("line"),
     )

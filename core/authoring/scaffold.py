@@ -7,6 +7,8 @@ one field at a time and re-validate after each change. Its TODO markers show up 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from core.authoring.builder import ChallengeBuilder, criterion, right, wrong
 from core.content import ChallengeFile
 
@@ -99,3 +101,15 @@ def scaffold_challenge(challenge_id: str, title: str | None = None) -> Challenge
         )
         .build()
     )
+
+
+def repository_root() -> Path:
+    """The checkout this package runs from (the folder holding ``challenges/`` and ``notebooks/``)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def resolve_in_repository(path: str | Path) -> Path:
+    """``path`` as given when absolute, else relative to the repository root, so a notebook writes
+    to the same place whether papermill runs it from the repository root or from ``notebooks/``."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else repository_root() / path

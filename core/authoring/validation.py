@@ -7,7 +7,6 @@ Re-running a check (a notebook cell) replaces its findings.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -26,24 +25,14 @@ from core.engine import ChallengeSpec
 
 SUMMARY_MIMETYPE = "application/vnd.curiouscore.authoring+json"
 REQUIRED_CHECKS = ("all-correct path", "all-wrong path", "examples", "lint")
-_LOAD_PROBLEM = re.compile(
-    r"^(?:challenge|step '(?P<step>[^']+)'|step #\d+): field '(?P<field>[^']*)': "
-)
 
 
 def load_findings(error: ChallengeLoadError) -> list[Finding]:
-    """The loader's problems as findings (each already names its step and field)."""
-    findings = []
-    for problem in error.problems:
-        match = _LOAD_PROBLEM.match(problem)
-        if match is None:
-            findings.append(Finding("load", Severity.ERROR, problem))
-            continue
-        message = problem[match.end() :]
-        findings.append(
-            Finding("load", Severity.ERROR, message, match["step"], match["field"] or None)
-        )
-    return findings
+    """The loader's problems as findings, each naming its step, field and line."""
+    return [
+        Finding("load", Severity.ERROR, issue.message, issue.step_id, issue.step_field, issue.line)
+        for issue in error.issues
+    ]
 
 
 @dataclass(frozen=True, slots=True, repr=False)

@@ -11,16 +11,18 @@ import yaml
 from pydantic import ValidationError
 
 from core.content.models import ChallengeFile
+from core.content.problems import LoadProblem, describe, yaml_problem
 from core.errors import InvalidContent
 
 
 class ChallengeLoadError(InvalidContent):
-    """Every problem found in one file, each naming the file, the step id and the field."""
+    """Every problem found in one file, one per line: ``file:line: field (step 'id'): message``."""
 
-    def __init__(self, path: str, problems: list[str]) -> None:
+    def __init__(self, path: str, problems: list[str] | list[LoadProblem]) -> None:
         self.path = path
-        self.problems = problems
-        super().__init__("\n".join(f"{path}: {problem}" for problem in problems))
+        self.issues = [p if isinstance(p, LoadProblem) else LoadProblem(p) for p in problems]
+        self.problems = [issue.render(path) for issue in self.issues]
+        super().__init__("\n".join(self.problems))
 
 
 def load_challenge_file(path: str | Path) -> ChallengeFile:
@@ -36,51 +38,31 @@ def load_challenge_file(path: str | Path) -> ChallengeFile:
 def parse_challenge(text: str, *, source: str, expected_id: str | None = None) -> ChallengeFile:
     """Validate YAML ``text``; ``expected_id`` (the file name) must match the challenge id."""
     try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
         raw = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise ChallengeLoadError(source, [f"not valid YAML: {error}"]) from error
+        raise ChallengeLoadError(source, [yaml_problem(error)]) from error
     if not isinstance(raw, dict):
-        raise ChallengeLoadError(source, ["the file must be a mapping with id, title and steps"])
+        raise ChallengeLoadError(
+            source, ["the file must be a mapping with id, title and steps (key: value lines)"]
+        )
     try:
         challenge = ChallengeFile.model_validate(raw)
     except ValidationError as error:
-        raise ChallengeLoadError(source, _describe(error, raw)) from error
+        raise ChallengeLoadError(source, describe(error, raw, root)) from error
     if expected_id is not None and challenge.id != expected_id:
-        raise ChallengeLoadError(
-            source,
-            [f"field 'id': {challenge.id!r} does not match the file name {expected_id!r}"],
-        )
+        line = _id_line(root)
+        message = f"{challenge.id!r} does not match the file name {expected_id!r}"
+        raise ChallengeLoadError(source, [LoadProblem(message, "id", line, step_field="id")])
     return challenge
 
 
-def _describe(error: ValidationError, raw: dict[str, Any]) -> list[str]:
-    problems = []
-    for detail in error.errors():
-        loc = list(detail["loc"])
-        message = str(detail["msg"]).removeprefix("Value error, ")
-        where = "challenge"
-        if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int):
-            index = loc[1]
-            steps = raw.get("steps")
-            step = steps[index] if isinstance(steps, list) and index < len(steps) else None
-            step_id = step.get("id") if isinstance(step, dict) else None
-            where = f"step {step_id!r}" if step_id else f"step #{index + 1}"
-            loc = loc[2:]
-            if (
-                step is not None
-                and loc
-                and loc[0] == (step.get("type") if isinstance(step, dict) else None)
-            ):
-                loc = loc[1:]  # the discriminator tag pydantic adds
-        field = ".".join(str(part) for part in loc)
-        if not field and ": " in message:
-            field, message = message.split(": ", 1)
-        if detail["type"] == "extra_forbidden":
-            message = "unknown key (not part of the challenge format)"
-        elif detail["type"] in ("union_tag_invalid", "union_tag_not_found"):
-            field, message = "type", "must be one of gate, mcq, multi, true_false, chat"
-        problems.append(f"{where}: field {field or '(whole)'!r}: {message}")
-    return problems
+def _id_line(root: yaml.Node | None) -> int | None:
+    if isinstance(root, yaml.MappingNode):
+        for key, _ in root.value:
+            if getattr(key, "value", None) == "id":
+                return int(key.start_mark.line) + 1
+    return None
 
 
 def content_hash(challenge: ChallengeFile) -> str:

@@ -15,7 +15,8 @@ Percent = Annotated[int, Field(ge=0, le=100)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # strict: "20" is not a number, as "true" is not a boolean (YAML quotes make text)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, strict=True)
 
 
 class Choice(_Strict):
@@ -155,6 +156,7 @@ class ChallengeFile(_Strict):
         extra="forbid",
         frozen=True,
         str_strip_whitespace=True,
+        strict=True,
         json_schema_extra={"title": "CuriousCore challenge"},
     )
 

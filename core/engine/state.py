@@ -30,7 +30,7 @@ from core.engine.events import (
 from core.engine.plain import to_plain
 
 TRANSCRIPT_LIMIT = 50
-STATE_SCHEMA_VERSION = 1
+STATE_SCHEMA_VERSION = 2  # 2: per-step outcomes and answer choices in the state
 
 
 class Status(StrEnum):
@@ -56,6 +56,9 @@ class TranscriptEntry:
     items: tuple[ItemResult, ...] = ()
     flags: tuple[str, ...] = ()
     provisional: bool = False
+    # the choice(s) an answer picked (choice steps), and what the step could still earn when graded
+    choice: int | bool | tuple[int, ...] | None = None
+    available: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,20 @@ class StepProgress:
 
 
 @dataclass(frozen=True, slots=True)
+class StepOutcome:
+    """How one closed step went: for the result screen's breakdown."""
+
+    step_id: str
+    index: int
+    score: float
+    points: int
+    passed: bool
+    attempts: int
+    hints: int
+    hint_cost_points: float
+
+
+@dataclass(frozen=True, slots=True)
 class Result:
     passed: bool
     score: float
@@ -124,6 +141,7 @@ class SessionState:
     transcript: tuple[TranscriptEntry, ...] = ()
     result: Result | None = None
     version: int = 0
+    outcomes: tuple[StepOutcome, ...] = ()
 
     @property
     def step_index(self) -> int:
@@ -171,7 +189,9 @@ def evolve(state: SessionState, event: Event) -> SessionState:
             return _log(state, entry)
         case AnswerSubmitted():
             state = _with_current(state, pending_attempt=event.attempt, pending_answer=event.answer)
-            return _log(state, TranscriptEntry("answer", event.step_id, event.display, event.at))
+            choice = None if isinstance(event.answer, str) else event.answer
+            entry = TranscriptEntry("answer", event.step_id, event.display, event.at, choice=choice)
+            return _log(state, entry)
         case AnswerGraded():
             current = _require_current(state)
             state = _with_current(
@@ -193,6 +213,7 @@ def evolve(state: SessionState, event: Event) -> SessionState:
                 items=event.items,
                 flags=event.flags,
                 provisional=bool(event.trace and event.trace.provisional),
+                available=event.available,
             )
             return _log(state, entry)
         case HintRequested():
@@ -209,6 +230,19 @@ def evolve(state: SessionState, event: Event) -> SessionState:
                 state, TranscriptEntry("hint", event.step_id, event.text, event.at, event.source)
             )
         case StepClosed():
+            closing = state.current
+            if closing is not None:
+                outcome = StepOutcome(
+                    event.step_id,
+                    event.index,
+                    event.score,
+                    closing.points,
+                    event.passed,
+                    closing.attempts,
+                    closing.hints_taken,
+                    closing.hint_cost_points,
+                )
+                state = replace(state, outcomes=(*state.outcomes, outcome))
             state = replace(
                 state,
                 current=None,
@@ -266,10 +300,12 @@ def state_from_dict(data: dict[str, Any]) -> SessionState:
                 **entry,
                 "items": tuple(ItemResult(**item) for item in entry.get("items", ())),
                 "flags": tuple(entry.get("flags", ())),
+                "choice": _tuple_if_list(entry.get("choice")),
             }
         )
         for entry in data.get("transcript", ())
     )
+    outcomes = tuple(StepOutcome(**outcome) for outcome in data.get("outcomes", ()))
     return SessionState(
         **{
             **data,
@@ -277,8 +313,13 @@ def state_from_dict(data: dict[str, Any]) -> SessionState:
             "current": None if current is None else StepProgress(**_untuple_answer(current)),
             "result": None if result is None else Result(**result),
             "transcript": transcript,
+            "outcomes": outcomes,
         }
     )
+
+
+def _tuple_if_list(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _untuple_answer(step: dict[str, Any]) -> dict[str, Any]:

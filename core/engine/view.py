@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from core.engine.challenge import ChallengeSpec, StepKind
 from core.engine.plain import to_plain
-from core.engine.scoring import round_points
-from core.engine.state import SessionState, Status, TranscriptEntry
+from core.engine.scoring import round_half_up, round_points
+from core.engine.state import SessionState, Status, StepOutcome, TranscriptEntry
 
 
 class UiMode(StrEnum):
@@ -49,6 +49,7 @@ class StepView:
     hints_left: int
     awaiting_grade: bool
     awaiting_hint: bool
+    available_shown: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,55 @@ class Progress:
     total_steps: int
     score: float
     max_score: int
+    score_shown: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OptionFeedback:
+    """One choice of a graded answer: whether it was picked, and what that was.
+
+    ``verdict`` is ``right`` (picked, correct), ``wrong`` (picked, not correct), ``missed`` (a
+    correct choice not picked; named only once the step is closed, so a retry stays a question)
+    or ``""`` (not picked and not revealed)."""
+
+    index: int
+    text: str
+    chosen: bool
+    verdict: str
+    feedback: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackView:
+    """What a graded answer means, in whole points: the outcome (``correct``, ``partly`` or
+    ``wrong``), each option, the points before and after the hint deduction."""
+
+    step_id: str
+    attempt_at: str
+    outcome: str
+    score_shown: int
+    max_points: int
+    earned_shown: int
+    hint_deduction_shown: int
+    options: tuple[OptionFeedback, ...] = ()
+    missed_hidden: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StepResultView:
+    """One row of the result screen's breakdown."""
+
+    step_id: str
+    index: int
+    title: str
+    kind: str
+    score: float
+    score_shown: int
+    points: int
+    passed: bool
+    attempts: int
+    hints: int
+    hint_deduction_shown: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +117,9 @@ class ResultView:
     percent: float
     xp_granted: int
     passing_score: int
+    score_shown: int = 0
+    percent_shown: int = 0
+    steps: tuple[StepResultView, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +137,8 @@ class SessionView:
     version: int
     created_at: str
     updated_at: str
+    # one entry per graded answer in the transcript, in the same order (keyed by step and time)
+    feedback: tuple[FeedbackView, ...] = ()
 
 
 def project_view(challenge: ChallengeSpec, state: SessionState) -> SessionView:
@@ -114,13 +169,22 @@ def project_view(challenge: ChallengeSpec, state: SessionState) -> SessionView:
             hints_left=current.hints_left,
             awaiting_grade=current.pending_attempt is not None,
             awaiting_hint=current.pending_hint is not None,
+            available_shown=round_half_up(current.available),
         )
     result = None
     if state.result is not None:
         r = state.result
         percent = round_points(100 * r.score / r.max_score) if r.max_score else 100.0
         result = ResultView(
-            r.passed, r.score, r.max_score, percent, r.xp_granted, state.passing_score
+            r.passed,
+            r.score,
+            r.max_score,
+            percent,
+            r.xp_granted,
+            state.passing_score,
+            score_shown=round_half_up(r.score),
+            percent_shown=round_half_up(percent),
+            steps=tuple(_step_result(challenge, o) for o in state.outcomes),
         )
     return SessionView(
         session_id=state.session_id,
@@ -131,12 +195,119 @@ def project_view(challenge: ChallengeSpec, state: SessionState) -> SessionView:
         ui_mode=mode,
         step=step_view,
         transcript=state.transcript,
-        progress=Progress(state.step_index, state.total_steps, state.score, state.max_score),
+        progress=Progress(
+            state.step_index,
+            state.total_steps,
+            state.score,
+            state.max_score,
+            score_shown=round_half_up(state.score),
+        ),
         result=result,
         version=state.version,
         created_at=state.created_at,
         updated_at=state.updated_at,
+        feedback=feedback_views(challenge, state),
     )
+
+
+def _step_result(challenge: ChallengeSpec, outcome: StepOutcome) -> StepResultView:
+    spec = challenge.steps[outcome.index] if outcome.index < len(challenge.steps) else None
+    return StepResultView(
+        step_id=outcome.step_id,
+        index=outcome.index,
+        title=spec.title if spec else outcome.step_id,
+        kind=spec.kind.value if spec else "",
+        score=outcome.score,
+        score_shown=round_half_up(outcome.score),
+        points=outcome.points,
+        passed=outcome.passed,
+        attempts=outcome.attempts,
+        hints=outcome.hints,
+        hint_deduction_shown=round_half_up(outcome.hint_cost_points),
+    )
+
+
+def feedback_views(challenge: ChallengeSpec, state: SessionState) -> tuple[FeedbackView, ...]:
+    """Given the state, explain every graded answer in its transcript (see :class:`FeedbackView`).
+    A step still open keeps its missed choices hidden, so a retry is not answered for the learner."""
+    steps = {spec.id: spec for spec in challenge.steps}
+    open_step = state.current.step_id if state.current is not None else None
+    picked: dict[str, TranscriptEntry] = {}
+    views = []
+    for entry in state.transcript:
+        if entry.kind == "answer":
+            picked[entry.step_id] = entry
+            continue
+        spec = steps.get(entry.step_id)
+        if entry.kind != "feedback" or spec is None or entry.score is None:
+            continue
+        max_points = entry.max_points if entry.max_points is not None else spec.points
+        available = entry.available if entry.available is not None else float(max_points)
+        earned = _earned(entry, available)
+        options: tuple[OptionFeedback, ...] = ()
+        hidden = 0
+        answer = picked.get(entry.step_id)
+        if spec.choices and answer is not None and answer.choice is not None:
+            chosen = {answer.choice} if isinstance(answer.choice, int) else set(answer.choice)
+            reveal = entry.step_id != open_step
+            options = tuple(
+                OptionFeedback(
+                    i,
+                    choice.text,
+                    i in chosen,
+                    _verdict(i in chosen, choice.correct, reveal),
+                    choice.feedback if i in chosen or reveal else None,
+                )
+                for i, choice in enumerate(spec.choices)
+            )
+            hidden = sum(1 for i in spec.correct_choices if i not in chosen) if not reveal else 0
+            outcome = _choice_outcome(options, hidden)
+        else:
+            outcome = _score_outcome(earned, max_points)
+        views.append(
+            FeedbackView(
+                step_id=entry.step_id,
+                attempt_at=entry.at,
+                outcome=outcome,
+                score_shown=round_half_up(entry.score),
+                max_points=max_points,
+                earned_shown=round_half_up(earned),
+                hint_deduction_shown=round_half_up(max(0.0, max_points - available)),
+                options=options,
+                missed_hidden=hidden,
+            )
+        )
+    return tuple(views)
+
+
+def _earned(entry: TranscriptEntry, available: float) -> float:
+    """Points the answer itself earned before the hint deduction capped it."""
+    if entry.items:
+        return sum(item.points for item in entry.items)
+    score = max(entry.score or 0.0, 0.0)
+    if entry.passed and score + 1e-9 >= available and entry.max_points is not None:
+        # capped by the hint deduction: a passing all-or-nothing answer earned the full points
+        return float(entry.max_points)
+    return score
+
+
+def _verdict(chosen: bool, correct: bool, reveal: bool) -> str:
+    if chosen:
+        return "right" if correct else "wrong"
+    return "missed" if correct and reveal else ""
+
+
+def _choice_outcome(options: tuple[OptionFeedback, ...], hidden: int) -> str:
+    verdicts = [o.verdict for o in options]
+    if "right" in verdicts and "wrong" not in verdicts and "missed" not in verdicts and not hidden:
+        return "correct"
+    return "partly" if "right" in verdicts else "wrong"
+
+
+def _score_outcome(earned: float, max_points: int) -> str:
+    if earned + 1e-9 >= max_points:
+        return "correct"
+    return "partly" if earned > 0 else "wrong"
 
 
 def view_to_dict(view: SessionView) -> dict[str, Any]:

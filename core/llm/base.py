@@ -53,6 +53,8 @@ class HintRequest:
     hint_index: int
     previous_hints: tuple[str, ...]
     previous_answers: tuple[str, ...]
+    # what a hint must never quote (correct choices, reference answer); never sent to a provider
+    answer_key: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

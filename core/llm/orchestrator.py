@@ -32,6 +32,7 @@ from core.llm.base import (
     TextResult,
 )
 from core.llm.errors import GraderError, LlmError, ProviderConfigError, ProviderTimeout, RateLimited
+from core.llm.hint_guard import guard_hint
 from core.llm.limits import LruCache, RateLimiter
 from core.llm.metrics import LlmMetrics
 from core.llm.offline import OfflineProvider
@@ -158,7 +159,18 @@ class LlmOrchestrator:
     async def hint(
         self, request: HintRequest, context: LlmContext | None = None
     ) -> tuple[TextResult, str]:
-        """Return a hint and its source: ``llm``, ``offline`` or ``fallback``."""
+        """Return a hint and its source: ``llm``, ``offline`` or ``fallback``; a hint that quotes
+        the answer key is replaced by a safe nudge (:mod:`core.llm.hint_guard`)."""
+        result, source = await self._hint(request, context)
+        text, replaced = guard_hint(result.text, request)
+        if replaced:
+            log.warning("a %s hint quoted the answer key; replaced with a safe nudge", source)
+            return TextResult(text, result.trace), source
+        return result, source
+
+    async def _hint(
+        self, request: HintRequest, context: LlmContext | None
+    ) -> tuple[TextResult, str]:
         provider = self._provider_for(context)
         if isinstance(provider, OfflineProvider):
             self._count(provider.name, LlmTask.TEACH_HINTS, "ok")

@@ -344,8 +344,12 @@ class _Fold:
             case SessionCompleted():
                 self._completed(session, event, day)
         trace = getattr(event, "trace", None)
-        if isinstance(event, StepNarrated | AnswerGraded | HintGiven) and isinstance(
-            trace, LlmTrace
+        # Only provider calls count: the offline provider's deterministic traces are not LLM calls
+        # (the same rule as the usage ledger the admin page's System table reads).
+        if (
+            isinstance(event, StepNarrated | AnswerGraded | HintGiven)
+            and isinstance(trace, LlmTrace)
+            and trace.provider != "offline"
         ):
             self.llm_calls += 1
             self.tokens_in += trace.tokens_in

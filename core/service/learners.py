@@ -74,10 +74,26 @@ class LearnerService:
         )
 
     async def leaderboard(self, limit: int = 10) -> list[LeaderboardEntry]:
-        rows = await self._store.leaderboard(limit)
+        """The top learners by XP, without local terminal players who never linked a web account
+        (anyone can call themselves anything on their own machine)."""
+        asked = limit + 5
+        while True:
+            fetched = await self._store.leaderboard(asked)
+            rows = [row for row in fetched if not is_local_player(row.learner_id)][:limit]
+            if len(rows) >= limit or len(fetched) < asked:
+                break
+            asked *= 2
         return [
             LeaderboardEntry(
                 rank, row.learner_id, row.display_name, row.xp, level_for(row.xp), row.completed
             )
             for rank, row in enumerate(rows, start=1)
         ]
+
+
+LOCAL_PLATFORM = "terminal"
+
+
+def is_local_player(learner_id: str) -> bool:
+    """Whether ``learner_id`` is a terminal player's own, unlinked learner."""
+    return learner_id.startswith(f"{LOCAL_PLATFORM}:")

@@ -37,6 +37,7 @@ from core.errors import (
     StepNotCurrent,
 )
 from core.llm.base import EvaluationRequest, HintRequest, NarrationRequest, RubricCriterion
+from core.llm.hint_guard import answer_key_of
 from core.llm.orchestrator import LlmOrchestrator
 from core.service.actor import (
     EVENT_ACTOR_KEY,
@@ -465,6 +466,7 @@ class GameService:
                     hint_index=current.pending_hint,
                     previous_hints=tuple(e.text for e in own if e.kind == "hint"),
                     previous_answers=tuple(e.text for e in own if e.kind == "answer"),
+                    answer_key=answer_key_of(step),
                 ),
                 context,
             )

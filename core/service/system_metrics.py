@@ -42,6 +42,11 @@ class RequestStats:
     errors: int
     error_rate: float | None
     latency: Percentiles
+    # the same errors apart: 5xx are ours, 4xx are the client's (a wrong password, a bad answer)
+    server_errors: int = 0
+    server_error_rate: float | None = None
+    client_errors: int = 0
+    client_error_rate: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +68,7 @@ class SystemStats:
 def request_stats(registry: CollectorRegistry | None) -> RequestStats:
     """Given the process's registry (or None), return its HTTP request figures."""
     buckets: defaultdict[float, float] = defaultdict(float)
-    requests = errors = 0.0
+    requests = errors = server = 0.0
     for family in registry.collect() if registry is not None else ():
         for sample in family.samples:
             if sample.name == f"{HTTP_LATENCY}_bucket":
@@ -72,6 +77,8 @@ def request_stats(registry: CollectorRegistry | None) -> RequestStats:
                 requests += sample.value
             elif sample.name == HTTP_ERRORS:
                 errors += sample.value
+                if str(sample.labels.get("status", "")).startswith("5"):
+                    server += sample.value
     cumulative = sorted(buckets.items())
     p50, p95, p99 = (_ms(histogram_quantile(q, cumulative)) for q in QUANTILES)
     latency = Percentiles(p50, p95, p99)
@@ -80,6 +87,10 @@ def request_stats(registry: CollectorRegistry | None) -> RequestStats:
         errors=int(errors),
         error_rate=round(errors / requests, 4) if requests else None,
         latency=latency,
+        server_errors=int(server),
+        server_error_rate=round(server / requests, 4) if requests else None,
+        client_errors=int(errors - server),
+        client_error_rate=round((errors - server) / requests, 4) if requests else None,
     )
 
 

@@ -114,12 +114,13 @@ def test_new_scaffolds_a_challenge_that_validates_and_plays(tmp_path):
         "chat",
         "gate",
     ]
-    check = AuthoringCheck.open(path)
+    check = AuthoringCheck.open(path, strict=False)
     assert check.play_correct_path().passed
     assert not check.play_wrong_path().passed
     check.grade_examples()
     check.lint()
-    assert check.summary().passed  # only TODO notes, which never fail
+    assert check.summary().passed  # lenient: the TODO warnings do not fail it
+    assert any("TODO" in f.message for f in check.summary().findings)
 
 
 def test_new_refuses_to_replace_a_file_and_a_bad_id(tmp_path):
@@ -195,4 +196,45 @@ def test_grade_explains_what_it_cannot_grade(args, message):
 def test_grade_reports_an_invalid_file_with_its_step_and_field():
     result = invoke("grade", str(FIXTURES / "two-correct-choices.yaml"), "capital", "Paris")
     assert result.exit_code == 2
-    assert "step 'capital': field 'choices'" in result.stderr
+    assert "two-correct-choices.yaml:13: steps[1].choices (step 'capital'): " in result.stderr
+
+
+def test_lenient_validate_still_prints_warnings_and_never_cuts_paths(tmp_path, kernel):
+    reports = tmp_path / "a-rather-long-folder-name-for-the-reports" / "of-this-authoring-run"
+    result = invoke(
+        "validate", str(FIXTURES / "giveaway-choices.yaml"), "--lenient",
+        "--report-dir", str(reports),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if ": warning: " in line]
+    assert len(warnings) == 2 and all(w.startswith("giveaway-choices: ") for w in warnings)
+    assert f"giveaway-choices report: {reports / 'giveaway-choices.html'}" in result.stdout
+
+
+def test_analyze_runs_the_item_analysis_notebook_and_keeps_the_reports(tmp_path, kernel):
+    from cli.main import app as main_app
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'played.db'}"
+    runner = CliRunner(env={"DATABASE_URL": url, "COLUMNS": "200"})
+    from tests.cli.test_cli import all_correct_input
+
+    for learner in ("one", "two"):
+        played = runner.invoke(
+            main_app,
+            ["play", "sql-joins", "--learner", learner],
+            input=all_correct_input("sql-joins"),
+        )
+        assert played.exit_code == 0, played.output
+    reports = tmp_path / "reports"
+    result = runner.invoke(
+        main_app, ["author", "analyze", "sql-joins", "--report-dir", str(reports)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "sql-joins v1: 2 sessions, 2 completed, 2 passed" in result.stdout
+    assert (reports / "sql-joins-analysis.ipynb").is_file()
+    html = (reports / "sql-joins-analysis.html").read_text(encoding="utf-8")
+    assert "difficulty" in html and "data:image/png;base64" in html  # the table and the chart
+    missing = runner.invoke(
+        main_app, ["author", "analyze", "no-such", "--report-dir", str(reports)]
+    )
+    assert missing.exit_code == 1 and "no sessions of 'no-such'" in missing.stderr

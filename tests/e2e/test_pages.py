@@ -153,5 +153,26 @@ def test_only_an_admin_sees_the_analytics_charts(
     expect(page.locator(".stat", has_text="Learners")).to_be_visible()
     system = page.locator(".system-stats")
     expect(system.get_by_role("row", name="API requests (this process)")).to_contain_text(" ms")
-    expect(system.get_by_role("row", name="LLM calls")).to_be_visible()
+    expect(system.get_by_role("row", name="LLM provider calls")).to_be_visible()
+    # One source per figure: the tile's calls are the System table's; 4xx are not server errors.
+    calls = system.get_by_role("row", name="LLM provider calls").locator("td").first.inner_text()
+    expect(page.locator(".stat", has_text="LLM cost")).to_contain_text(f"{calls} provider calls")
+    requests_row = system.get_by_role("row", name="API requests (this process)")
+    expect(requests_row).to_contain_text("server errors (5xx)")
+    expect(requests_row).to_contain_text("client errors (4xx)")
+    # The learner was refused the admin page (403): a client error, never a server error.
+    expect(requests_row).to_contain_text("0% server errors")
+    # A challenge nobody completed has no bar at all, and a $0 day still has its column.
+    widths = page.locator("figure.chart", has_text="Pass rate per challenge").evaluate(
+        """figure => [...figure.querySelectorAll("svg .bar-row")].map(row => [
+            row.querySelector(".bar-value").textContent,
+            row.querySelector("rect.bar").getAttribute("width"),
+        ])"""
+    )
+    assert widths and all(width == "0" for value, width in widths if value == "—"), widths
+    expect(
+        page.locator("figure.chart", has_text="LLM cost per day").locator("svg .column")
+    ).not_to_have_count(0)
     snap(page, screenshot_dir, "admin-desktop", full_page=True)
+    page.set_viewport_size({"width": 360, "height": 740})
+    snap(page, screenshot_dir, "admin-360", full_page=True)

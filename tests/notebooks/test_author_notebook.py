@@ -78,7 +78,7 @@ def test_a_wrong_correct_flag_that_lets_the_all_wrong_path_pass_fails_naming_the
 def test_rubric_points_that_do_not_sum_fail_at_load_naming_the_step(runs):
     run = runs["rubric-does-not-sum"]
     assert run.problems == (
-        "step 'explain' (rubric): rubric points sum to 15 but the step is worth 20 points [load]",
+        "step 'explain' (rubric, line 14): rubric points sum to 15 but the step is worth 20 points [load]",
     )
     assert error_output(run.notebook)["ename"] == "AuthoringFailed"
     assert run.html is not None  # the report exists even when loading failed
@@ -86,7 +86,7 @@ def test_rubric_points_that_do_not_sum_fail_at_load_naming_the_step(runs):
 
 def test_two_correct_choices_in_an_mcq_fail_naming_the_step(runs):
     assert runs["two-correct-choices"].problems == (
-        "step 'capital' (choices): an mcq step needs exactly one correct choice, found 2 [load]",
+        "step 'capital' (choices, line 13): an mcq step needs exactly one correct choice, found 2 [load]",
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nbformat
@@ -48,3 +49,19 @@ def test_the_notebook_will_not_replace_an_existing_file(tmp_path: Path):
 def test_its_parameters_are_checked_before_it_runs(tmp_path: Path):
     with pytest.raises(ParameterError, match="unknown parameter 'challenge'"):
         execute_notebook(NOTEBOOK, tmp_path / "x.ipynb", {"challenge": "x"})
+
+
+def test_the_builder_reads_the_parameters_and_resolves_paths_in_the_repository(tmp_path: Path):
+    root = Path(__file__).resolve().parents[2]
+    relative = os.path.relpath(tmp_path / "written", root)  # relative to the repository, not cwd
+    parameters = {
+        "challenge_id": "git-from-notebook",
+        "title": "Git: first steps",
+        "difficulty": "intermediate",
+        "tags": "git, basics",
+        "output_dir": relative,
+    }
+    execute_notebook(NOTEBOOK, tmp_path / "executed.ipynb", parameters, cwd=tmp_path)
+    challenge = load_challenge_file(tmp_path / "written" / "git-from-notebook.yaml")
+    assert (challenge.title, challenge.difficulty) == ("Git: first steps", "intermediate")
+    assert challenge.tags == ["git", "basics"]

@@ -62,3 +62,19 @@ async def test_first_run_seeds_the_shipped_challenges_once():
     assert (await ensure_seeded(services)) is not None
     assert await ensure_seeded(services) is None
     assert default_challenge_dir("no/such/dir").resolve() == SHIPPED
+
+
+async def test_a_scaffold_still_full_of_todo_text_is_refused(tmp_path):
+    from core.authoring.builder import write_challenge
+    from core.authoring.scaffold import scaffold_challenge
+
+    services = await _services()
+    write_challenge(scaffold_challenge("unfinished"), tmp_path)
+    report = await seed_challenges(services, [tmp_path])
+    assert not report.ok and report.results == ()
+    (error,) = report.errors
+    assert error.problems[0].startswith(
+        f"{tmp_path / 'unfinished.yaml'}: summary: still contains TODO"
+    )
+    assert any(": steps[1].prompt: still contains TODO" in p for p in error.problems)
+    assert await services.catalog.summaries() == []

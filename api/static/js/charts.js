@@ -65,7 +65,7 @@ export function barChart({ title, items, max, unitLabel = "Value", tone = "prima
   const svg = s("svg", { viewBox: `0 0 ${WIDTH} ${height}`, class: `chart-svg bars tone-${tone}`, preserveAspectRatio: "xMinYMin meet" });
   items.forEach((item, i) => {
     const y = i * row;
-    const w = top > 0 ? Math.max(2, (labelWidth * Math.max(0, item.value)) / top) : 2;
+    const w = item.empty || !(item.value > 0) ? 0 : top > 0 ? Math.max(2, (labelWidth * item.value) / top) : 0;
     const g = s("g", { class: "bar-row" });
     g.append(
       s("text", { x: 0, y: y + 15, class: "bar-label", text: truncate(item.label, Math.floor(WIDTH / 7.5)) }),

@@ -15,10 +15,11 @@ export const STATUS_LABELS = {
   abandoned: "Abandoned",
 };
 
-/** A score with at most two decimals and no trailing zeros: 13.5, 15, 0.33. */
+/** Points as learners see them: whole, rounded half up like the core's ``*_shown`` fields (events keep
+ * the exact values). */
 export function points(value) {
   const n = Number(value) || 0;
-  return String(Math.round(n * 100) / 100);
+  return String(Math.floor(n + 0.5));
 }
 
 export function percent(value) {

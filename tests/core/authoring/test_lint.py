@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.authoring.findings import Severity
+from core.authoring.findings import Finding, Severity
 from core.authoring.lint import lint_challenge
 from core.content import load_challenge_file
 from core.content.models import ChallengeFile
@@ -202,15 +202,16 @@ def test_a_concept_in_two_rubric_items_is_a_warning():
     assert "'immutable'" in message and "'use'" in message
 
 
-def test_todo_text_is_only_a_note():
+def test_todo_text_is_a_warning():
     def edit(data):
         step(data, "first")["prompt"] = "TODO: ask something"
         data["summary"] = "TODO"
 
-    notes = findings(make_challenge(edit), Severity.NOTE)
-    assert notes == [
-        (None, "summary", "still contains TODO text"),
-        ("first", "prompt", "still contains TODO text in prompt"),
+    warnings = findings(make_challenge(edit), Severity.WARNING)
+    fix = "replace it before publishing (seed refuses TODO text)"
+    assert warnings == [
+        (None, "summary", f"still contains TODO text; {fix}"),
+        ("first", "prompt", f"still contains TODO text in prompt; {fix}"),
     ]
     assert findings(make_challenge(edit), Severity.ERROR) == []
 
@@ -218,5 +219,79 @@ def test_todo_text_is_only_a_note():
 def test_warnings_fail_only_in_strict_mode_and_notes_never():
     (warning,) = lint_challenge(make_challenge(lambda data: data.update(passing_score=30)))
     assert warning.fails(strict=True) and not warning.fails(strict=False)
-    (note,) = lint_challenge(make_challenge(lambda data: data.update(summary="TODO")))
+    note = Finding("lint", Severity.NOTE, "a reminder")
     assert not note.fails(strict=True)
+
+
+# --- duplicates compare exact text; near-duplicates only warn --------------------------------
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [("a == b", "a != b"), ("{}", "[]"), ("'APPLE'", "'apple'"), ("()", "[]")],
+    ids=repr,
+)
+def test_different_code_is_not_a_duplicate_choice(texts):
+    def edit(data):
+        step(data, "first")["choices"][1]["text"] = texts[0]
+        step(data, "first")["choices"][2]["text"] = texts[1]
+
+    assert findings(make_challenge(edit), Severity.ERROR) == []
+
+
+def test_choices_differing_only_in_whitespace_are_a_duplicate_error():
+    def edit(data):
+        step(data, "first")["choices"][1]["text"] = "x  ==  y"
+        step(data, "first")["choices"][2]["text"] = "x == y"
+
+    assert findings(make_challenge(edit), Severity.ERROR) == [
+        ("first", "choices[2].text", "this choice repeats choices[1]")
+    ]
+
+
+def test_choices_differing_only_in_case_or_punctuation_are_a_warning():
+    def edit(data):
+        step(data, "first")["choices"][1]["text"] = "An error."
+        step(data, "first")["choices"][2]["text"] = "an error"
+
+    severity, step_id, field, message = only(make_challenge(edit))
+    assert (severity, step_id, field) == (Severity.WARNING, "first", "choices[2].text")
+    assert "only in case or punctuation" in message
+
+
+# --- a wrong `correct` flag, where the text gives it away ------------------------------------
+
+
+def test_an_unflagged_choice_whose_feedback_says_it_is_right_is_a_warning():
+    def edit(data):
+        step(data, "first")["choices"][1]["feedback"] = "Correct! Lists start at index 0."
+
+    severity, step_id, field, message = only(make_challenge(edit))
+    assert (severity, step_id, field) == (Severity.WARNING, "first", "choices[1].correct")
+    assert "not flagged correct" in message
+
+
+def test_a_flagged_choice_whose_feedback_says_it_is_wrong_is_a_warning():
+    def edit(data):
+        step(data, "first")["choices"][0]["feedback"] = "Not quite: that is the second item."
+
+    severity, step_id, field, _ = only(make_challenge(edit))
+    assert (severity, step_id, field) == (Severity.WARNING, "first", "choices[0].correct")
+
+
+def test_an_explanation_quoting_only_an_unflagged_choice_is_a_warning():
+    def edit(data):
+        step(data, "first")["choices"][2]["text"] = "An IndexError is raised"
+        step(data, "first")["explanation"] = "An IndexError is raised because..."
+
+    severity, step_id, field, message = only(make_challenge(edit))
+    assert (severity, step_id, field) == (Severity.WARNING, "first", "explanation")
+    assert "choices[2]" in message
+
+
+def test_a_true_false_explanation_that_contradicts_the_answer_is_a_warning():
+    def edit(data):
+        step(data, "append-returns")["explanation"] = "True: it returns the list."
+
+    severity, step_id, field, _ = only(make_challenge(edit))
+    assert (severity, step_id, field) == (Severity.WARNING, "append-returns", "answer")

@@ -34,6 +34,9 @@ def test_the_author_notebook_declares_its_four_parameters():
 def test_the_new_challenge_notebook_declares_its_parameters():
     assert list(notebook_parameters(NOTEBOOKS / "new_challenge.ipynb")) == [
         "challenge_id",
+        "title",
+        "difficulty",
+        "tags",
         "output_dir",
         "overwrite",
     ]

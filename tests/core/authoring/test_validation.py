@@ -105,6 +105,7 @@ def test_the_summary_carries_a_machine_readable_copy_for_the_cli():
             "severity": "warning",
             "step": None,
             "field": "passing_score",
+            "line": None,
             "message": data["failures"][0]["message"],
         }
     ]

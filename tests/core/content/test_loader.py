@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,9 @@ def test_an_unknown_top_level_key_is_rejected(tmp_path):
 
     message = rejection(path)
 
-    assert_names(message, path, "field 'difficutly'", "unknown key")
+    assert_names(
+        message, path, "difficutly: unknown key 'difficutly'", "did you mean 'difficulty'?"
+    )
 
 
 def test_an_unknown_key_inside_a_step_is_rejected(tmp_path):
@@ -146,7 +149,9 @@ def test_an_unknown_key_inside_a_step_is_rejected(tmp_path):
 
     message = rejection(path)
 
-    assert_names(message, path, "step 'what-is'", "field 'pionts'", "unknown key")
+    assert_names(
+        message, path, "steps[1].pionts (step 'what-is')", "unknown key", "did you mean 'points'?"
+    )
 
 
 def test_an_unknown_key_inside_a_choice_is_rejected(tmp_path):
@@ -154,7 +159,12 @@ def test_an_unknown_key_inside_a_choice_is_rejected(tmp_path):
     step(data, "what-is")["choices"][0]["corect"] = True
     path = write(tmp_path, data)
 
-    assert_names(rejection(path), path, "step 'what-is'", "choices.0.corect", "unknown key")
+    assert_names(
+        rejection(path),
+        path,
+        "steps[1].choices[0].corect (step 'what-is')",
+        "did you mean 'correct'?",
+    )
 
 
 def test_duplicate_step_ids_are_rejected(tmp_path):
@@ -165,7 +175,7 @@ def test_duplicate_step_ids_are_rejected(tmp_path):
 
     message = rejection(path)
 
-    assert_names(message, path, "field 'steps'", "duplicate", "what-is")
+    assert_names(message, path, ": steps: ", "duplicate", "what-is")
 
 
 def test_an_mcq_without_a_correct_choice_is_rejected(tmp_path):
@@ -176,7 +186,7 @@ def test_an_mcq_without_a_correct_choice_is_rejected(tmp_path):
 
     message = rejection(path)
 
-    assert_names(message, path, "step 'what-is'", "field 'choices'", "exactly one correct choice")
+    assert_names(message, path, "steps[1].choices (step 'what-is')", "exactly one correct choice")
     assert "found 0" in message
 
 
@@ -188,7 +198,7 @@ def test_an_mcq_with_two_correct_choices_is_rejected(tmp_path):
 
     message = rejection(path)
 
-    assert_names(message, path, "step 'what-is'", "field 'choices'", "found 2")
+    assert_names(message, path, "steps[1].choices (step 'what-is')", "found 2")
 
 
 def test_a_multi_without_a_correct_choice_is_rejected(tmp_path):
@@ -197,7 +207,7 @@ def test_a_multi_without_a_correct_choice_is_rejected(tmp_path):
         choice["correct"] = False
     path = write(tmp_path, data)
 
-    assert_names(rejection(path), path, "step 'pick-all'", "field 'choices'", "correct")
+    assert_names(rejection(path), path, "steps[2].choices (step 'pick-all')", "correct")
 
 
 def test_rubric_points_that_do_not_sum_to_the_step_points_are_rejected(tmp_path):
@@ -207,7 +217,7 @@ def test_rubric_points_that_do_not_sum_to_the_step_points_are_rejected(tmp_path)
 
     message = rejection(path)
 
-    assert_names(message, path, "step 'why'", "field 'rubric'", "25", "30")
+    assert_names(message, path, "steps[4].rubric (step 'why')", "25", "30")
 
 
 @pytest.mark.parametrize("answer", ["false", 0, 1, "no"], ids=repr)
@@ -216,7 +226,7 @@ def test_a_true_false_answer_that_is_not_a_boolean_is_rejected(tmp_path, answer)
     step(data, "must-return")["answer"] = answer
     path = write(tmp_path, data)
 
-    assert_names(rejection(path), path, "step 'must-return'", "field 'answer'", "boolean")
+    assert_names(rejection(path), path, "steps[3].answer (step 'must-return')", "boolean")
 
 
 def test_a_quoted_false_in_the_yaml_is_not_a_boolean(tmp_path):
@@ -225,7 +235,7 @@ def test_a_quoted_false_in_the_yaml_is_not_a_boolean(tmp_path):
     assert 'answer: "false"' in text
     path.write_text(text, encoding="utf-8")
 
-    assert_names(rejection(path), path, "step 'must-return'", "field 'answer'")
+    assert_names(rejection(path), path, "steps[3].answer (step 'must-return')", "without quotes")
 
 
 def test_a_chat_step_without_a_rubric_is_rejected(tmp_path):
@@ -233,7 +243,7 @@ def test_a_chat_step_without_a_rubric_is_rejected(tmp_path):
     del step(data, "why")["rubric"]
     path = write(tmp_path, data)
 
-    assert_names(rejection(path), path, "step 'why'", "field 'rubric'")
+    assert_names(rejection(path), path, "steps[4].rubric (step 'why')")
 
 
 def test_a_chat_step_with_an_empty_rubric_is_rejected(tmp_path):
@@ -241,7 +251,7 @@ def test_a_chat_step_with_an_empty_rubric_is_rejected(tmp_path):
     step(data, "why")["rubric"] = []
     path = write(tmp_path, data)
 
-    assert_names(rejection(path), path, "step 'why'", "field 'rubric'")
+    assert_names(rejection(path), path, "steps[4].rubric (step 'why')")
 
 
 def test_an_id_that_does_not_match_the_file_name_is_rejected(tmp_path):
@@ -249,7 +259,7 @@ def test_an_id_that_does_not_match_the_file_name_is_rejected(tmp_path):
 
     message = rejection(path)
 
-    assert_names(message, path, "field 'id'", CHALLENGE_ID, "another-name")
+    assert_names(message, path, ": id: ", CHALLENGE_ID, "another-name")
 
 
 def test_invalid_yaml_is_rejected(tmp_path):
@@ -273,7 +283,7 @@ def test_an_unknown_step_type_is_rejected(tmp_path):
 
     message = rejection(path)
 
-    assert_names(message, path, "step 'what-is'", "field 'type'", "mcq", "true_false", "chat")
+    assert_names(message, path, "steps[1].type (step 'what-is')", "mcq", "true_false", "chat")
 
 
 def test_a_missing_file_is_rejected_with_its_path(tmp_path):
@@ -287,7 +297,7 @@ def test_a_step_without_an_id_is_named_by_its_position(tmp_path):
     del data["steps"][2]["id"]
     path = write(tmp_path, data)
 
-    assert_names(rejection(path), path, "step #3", "field 'id'")
+    assert_names(rejection(path), path, "steps[2].id (step '#3')", "required")
 
 
 def test_every_problem_in_a_file_is_reported(tmp_path):
@@ -301,8 +311,9 @@ def test_every_problem_in_a_file_is_reported(tmp_path):
 
     problems = caught.value.problems
     assert any("step 'what-is'" in p and "'pionts'" in p for p in problems)
-    assert any("step 'must-return'" in p and "'answer'" in p for p in problems)
-    assert all(line.startswith(f"{path}: ") for line in caught.value.message.splitlines())
+    assert any("step 'must-return'" in p and ".answer" in p for p in problems)
+    assert all(re.match(rf"{re.escape(str(path))}:\d+: ", line) for line in problems)
+    assert caught.value.message.splitlines() == problems
 
 
 def test_a_load_error_is_a_domain_error():
@@ -458,7 +469,7 @@ def test_a_step_without_a_type_names_the_type_field(tmp_path):
     del step(data, "what-is")["type"]
     path = write(tmp_path, data)
 
-    assert_names(rejection(path), path, "step 'what-is'", "field 'type'")
+    assert_names(rejection(path), path, "steps[1].type (step 'what-is')")
 
 
 def test_a_misconception_must_be_a_statement_and_not_a_concept(tmp_path):
@@ -479,3 +490,82 @@ def test_misconceptions_load_into_the_engines_rubric(tmp_path):
     spec = to_spec(load_challenge_file(write(tmp_path, data)))
     step_spec = next(s for s in spec.steps if s.id == chat_step["id"])
     assert step_spec.rubric[0].misconceptions == ("print returns the value",)
+
+
+# --- messages that teach (one style: file:line: path (step 'id'): what, the value, the fix) -----
+
+TAUGHT = """\
+id: demo-challenge
+title: Taught
+steps:
+  - id: pick
+    type: mcq
+    title: Pick
+    promt: Which?
+    points: "20"
+    hints:
+      - Remember: reuse
+    choices:
+      - {text: Yes, correct: true}
+      - {text: No}
+"""
+
+
+def taught_problems(tmp_path: Path) -> list[str]:
+    path = tmp_path / f"{CHALLENGE_ID}.yaml"
+    path.write_text(TAUGHT, encoding="utf-8")
+    with pytest.raises(ChallengeLoadError) as caught:
+        load_challenge_file(path)
+    prefix = f"{path}:"
+    assert all(p.startswith(prefix) for p in caught.value.problems)
+    return [p.removeprefix(prefix) for p in caught.value.problems]
+
+
+def test_a_misspelt_key_gets_a_did_you_mean_with_its_line(tmp_path):
+    problems = taught_problems(tmp_path)
+    assert (
+        "7: steps[0].promt (step 'pick'): unknown key 'promt' (not part of the challenge "
+        "format); did you mean 'prompt'?"
+    ) in problems
+
+
+def test_yes_and_no_read_as_booleans_are_explained(tmp_path):
+    problems = taught_problems(tmp_path)
+    assert (
+        "12: steps[0].choices[0].text (step 'pick'): expected text, got Yes which YAML reads as "
+        'the boolean true; put it in quotes: "Yes"'
+    ) in problems
+    assert any(p.startswith("13: steps[0].choices[1].text (step 'pick'): ") for p in problems)
+
+
+def test_an_unquoted_colon_in_a_hint_is_explained(tmp_path):
+    problems = taught_problems(tmp_path)
+    (hint,) = [p for p in problems if ".hints[0]" in p]
+    assert hint.startswith("10: steps[0].hints[0] (step 'pick'): expected text, got a mapping")
+    assert "put the whole text in quotes" in hint
+
+
+def test_quoted_points_are_rejected_like_a_quoted_boolean(tmp_path):
+    problems = taught_problems(tmp_path)
+    assert (
+        "8: steps[0].points (step 'pick'): must be a whole number, got the text '20'; write it "
+        "without quotes"
+    ) in problems
+
+
+def test_problems_come_in_file_order_and_never_raw_pydantic(tmp_path):
+    problems = taught_problems(tmp_path)
+    lines = [int(p.split(":")[0]) for p in problems]
+    assert lines == sorted(lines)
+    assert not any("Input should be" in p for p in problems)
+
+
+def test_a_yaml_syntax_error_is_one_problem_with_line_and_column(tmp_path):
+    path = tmp_path / f"{CHALLENGE_ID}.yaml"
+    path.write_text("id: demo-challenge\ntitle: T\nsteps: [\n  - id: what-is\n", encoding="utf-8")
+    with pytest.raises(ChallengeLoadError) as caught:
+        load_challenge_file(path)
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"{path}:4:3: not valid YAML: ")
+    assert "<unicode string>" not in problem
+    assert "  - id: what-is\n      ^" in problem

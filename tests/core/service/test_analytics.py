@@ -6,7 +6,7 @@ import math
 from dataclasses import replace
 
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 
 from core.engine.events import HintGiven, LlmTrace, SessionCreated, encode
 from core.errors import Forbidden
@@ -78,6 +78,7 @@ async def test_completions_pass_rates_failed_steps_learners_xp_and_cost(services
     assert failed_steps == {("explain", "Explain"): (3, 1), ("pick", "Pick"): (2, 1)}
     assert report.most_failed_steps[0].step_id == "explain"  # most failures first
     assert report.llm_cost_usd == 0.25 and report.llm_tokens_in >= 100
+    assert report.llm_calls == 1  # the offline evaluator's graded answers are not LLM calls
     by_day = {d.day: d for d in report.llm_cost_per_day}
     assert by_day["2026-01-05"].cost_usd == 0.25
     assert sum(d.learners for d in report.daily_active_learners) >= 2
@@ -163,3 +164,18 @@ def test_request_stats_without_a_registry_or_samples_are_null():
         stats = request_stats(registry)
         assert (stats.requests, stats.errors, stats.error_rate) == (0, 0, None)
         assert stats.latency == Percentiles()
+
+
+def test_request_stats_keep_server_and_client_errors_apart():
+    registry = CollectorRegistry()
+    # the API's counters, by the names and labels api/metrics.py registers them with
+    requests = Counter("curiouscore_http_requests", "r", ["status"], registry=registry)
+    errors = Counter("curiouscore_http_errors", "e", ["status"], registry=registry)
+    for status in (200, 200, 200, 200, 200, 200, 401, 422, 404, 500):
+        requests.labels(str(status)).inc()
+        if status >= 400:
+            errors.labels(str(status)).inc()
+    stats = request_stats(registry)
+    assert (stats.requests, stats.errors) == (10, 4)
+    assert (stats.server_errors, stats.server_error_rate) == (1, 0.1)
+    assert (stats.client_errors, stats.client_error_rate) == (3, 0.3)

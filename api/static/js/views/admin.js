@@ -71,8 +71,13 @@ function systemTable(system) {
       h(
         "tbody",
         {},
-        row("API requests (this process)", requests, requests.requests, `${rate(requests.error_rate)} errors`),
-        row("LLM calls", llm, llm.calls, `${rate(llm.success_rate)} succeeded`),
+        row(
+          "API requests (this process)",
+          requests,
+          requests.requests,
+          `${rate(requests.server_error_rate)} server errors (5xx) · ${rate(requests.client_error_rate)} client errors (4xx)`,
+        ),
+        row("LLM provider calls", llm, llm.calls, `${rate(llm.success_rate)} succeeded`),
       ),
     ),
     h("p", { class: "muted small", text: "Request percentiles are estimated from histogram buckets; LLM ones are exact." }),
@@ -93,6 +98,7 @@ export async function renderAdmin() {
     label: `${r.title || r.challenge_id} (${num(r.completed)} completed)`,
     value: passPercent(r),
     display: r.completed ? percent(passPercent(r)) : "—",
+    empty: !r.completed, // no completions: no bar at all, not a 0% sliver
   }));
   const failedItems = list(data.most_failed_steps)
     .slice(0, 10)
@@ -103,6 +109,10 @@ export async function renderAdmin() {
     }));
   const active = series(data.daily_active_learners, "learners");
   const cost = series(data.llm_cost_per_day, "cost_usd");
+  const activeDays = series(data.daily_active_learners, "learners").map((p) => p.x);
+  // A $0 day is a figure, not a gap: show every active day, at $0 when nothing was spent.
+  const costByDay = new Map(cost.map((p) => [p.x, p.y]));
+  const costSeries = activeDays.length ? activeDays.map((x) => ({ x, y: costByDay.get(x) ?? 0 })) : cost;
   const overall = data.pass_rate === null || data.pass_rate === undefined ? null : num(data.pass_rate) * 100;
 
   const el = h(
@@ -119,7 +129,8 @@ export async function renderAdmin() {
       tile("Learners", String(num(data.learners)), `${num(data.sessions)} sessions`),
       tile("Completions", String(num(data.completions)), overall === null ? null : `${percent(overall)} passed`),
       tile("XP granted", String(num(data.xp_granted))),
-      tile("LLM cost", money(num(data.llm_cost_usd)), `${num(data.llm_calls)} calls`),
+      // One source per figure: calls come from the usage ledger, as in the System table below.
+      tile("LLM cost", money(num(data.llm_cost_usd)), `${num(data.system?.llm?.calls ?? data.llm_calls)} provider calls`),
     ),
     h(
       "div",
@@ -127,7 +138,7 @@ export async function renderAdmin() {
       h("div", { class: "card" }, barChart({ title: "Pass rate per challenge", items: passItems, max: 100, unitLabel: "Pass rate", tone: "success" })),
       h("div", { class: "card" }, barChart({ title: "Most-failed steps", items: failedItems, unitLabel: "Failed attempts", tone: "danger" })),
       h("div", { class: "card" }, seriesChart({ title: "Daily active learners", points: active, kind: "line", integer: true, unitLabel: "Learners", format: (v) => String(Math.round(v)) })),
-      h("div", { class: "card" }, seriesChart({ title: "LLM cost per day", points: cost, kind: "columns", unitLabel: "Cost", tone: "accent", format: money })),
+      h("div", { class: "card" }, seriesChart({ title: "LLM cost per day", points: costSeries, kind: "columns", unitLabel: "Cost", tone: "accent", format: money })),
     ),
     systemTable(data.system),
     data.generated_at ? h("p", { class: "muted small" }, `Generated ${new Date(data.generated_at).toLocaleString()}.`) : null,

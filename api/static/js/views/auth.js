@@ -75,7 +75,7 @@ function authPage({ title, intro, fields, submitLabel, busyLabel, onSubmit, foot
 export async function renderLogin() {
   return authPage({
     title: "Log in",
-    intro: "Welcome back! Pick up your challenges where you left off.",
+    intro: "Log in to pick up your challenges where you left off. New here? Create an account instead.",
     fields: [
       field({ label: "Email", name: "email", type: "email", autocomplete: "email" }),
       field({ label: "Password", name: "password", type: "password", autocomplete: "current-password" }),

@@ -28,6 +28,35 @@ export async function startChallenge(app, challengeId, button) {
   }
 }
 
+/** "Start over" asks first (in the page, no dialog), then abandons the attempt in progress so it does
+ * not stay "In progress" forever, and starts a new one. */
+function startOverButton(app, challengeId, openSessionId) {
+  let armed = false;
+  const button = h("button", { type: "button", class: "btn btn-secondary" }, "Start over");
+  button.addEventListener("click", () => {
+    if (!armed) {
+      armed = true;
+      button.textContent = "Abandon progress and start over?";
+      button.classList.add("btn-danger");
+      return;
+    }
+    button.disabled = true;
+    api
+      .abandon(openSessionId)
+      .catch(() => {}) // already finished elsewhere: starting over still works
+      .then(() => startChallenge(app, challengeId, button))
+      .catch(() => {});
+  });
+  button.addEventListener("blur", () => {
+    if (armed && !button.disabled) {
+      armed = false;
+      button.textContent = "Start over";
+      button.classList.remove("btn-danger");
+    }
+  });
+  return button;
+}
+
 function byRecent(a, b) {
   return String(b.updated_at || "").localeCompare(String(a.updated_at || ""));
 }
@@ -82,9 +111,7 @@ function challengeCard(app, c, progress) {
   const actions = h("div", { class: "card-actions" });
   if (progress.open) {
     actions.appendChild(h("a", { class: "btn btn-primary", href: `#/play/${progress.open.session_id}` }, "Resume"));
-    actions.appendChild(
-      h("button", { type: "button", class: "btn btn-secondary", onclick: (e) => startChallenge(app, c.id, e.currentTarget).catch(() => {}) }, "Start over"),
-    );
+    actions.appendChild(startOverButton(app, c.id, progress.open.session_id));
   } else {
     actions.appendChild(
       h(

@@ -106,8 +106,9 @@ export async function renderPlayer({ app, params }) {
       card = buildNotStartedCard(view, (button) => act("Starting…", () => api.start(sessionId), button));
     } else if (view.step) {
       card = buildStepCard(view, {
-        draft: drafts[view.step.id],
+        draft: drafts[view.step.id] ?? savedDraft(sessionId, view.step.id),
         handlers: {
+          draft: (value) => saveDraft(sessionId, view.step.id, value),
           submit: (value) => {
             if (view.ui_mode === "CHAT") drafts[view.step.id] = value;
             act(view.ui_mode === "CHAT" ? "Grading your answer…" : "Checking…", () => api.answer(sessionId, view.step.id, value));
@@ -122,13 +123,26 @@ export async function renderPlayer({ app, params }) {
       card = null;
     }
     replaceChildren(stepSlot, card ? card.el : null);
+    fitStepColumn();
   }
+
+  // The step column stays beside the transcript (sticky) only while it fits on the screen; a taller
+  // one scrolls with the page, never inside itself, so its title and Submit are always reachable.
+  const stepColumn = h("div", { class: "step-column" }, pageError, stepSlot);
+  function fitStepColumn() {
+    const header = parseFloat(getComputedStyle(document.documentElement).getPropertyValue("--header-h")) || 64;
+    stepColumn.classList.toggle("is-sticky", stepSlot.scrollHeight + 32 <= window.innerHeight - header - 16);
+  }
+  const resized = () => fitStepColumn();
+  window.addEventListener("resize", resized);
+  const sizes = typeof ResizeObserver === "function" ? new ResizeObserver(resized) : null;
+  if (sizes) sizes.observe(stepSlot);
 
   /** Show a new view; move focus where the learner's next action is. */
   function update(next, { action = null } = {}) {
     const before = view;
     view = next;
-    const added = transcript.update(view.transcript || []);
+    const added = transcript.update(view.transcript || [], view.feedback || []);
     emptyTranscript.hidden = (view.transcript || []).length > 0;
     drawHeader();
     const stepChanged = !before.step || !view.step || before.step.id !== view.step.id || before.ui_mode !== view.ui_mode;
@@ -149,8 +163,10 @@ export async function renderPlayer({ app, params }) {
     else if (stepChanged) target = (card && card.heading) || document.getElementById("step-title");
     else if (action === "hint") target = card && card.hintButton && !card.hintButton.disabled ? card.hintButton : card && card.firstInput();
     else target = card && card.firstInput ? card.firstInput() : null;
-    focusEl(target, { preventScroll: added.length > 0 });
-    const firstNew = added.find((li) => !li.classList.contains("entry-divider"));
+    // A new step in a column that scrolls with the page: show its title, not the transcript's end.
+    const showStep = stepChanged && !stepColumn.classList.contains("is-sticky");
+    focusEl(target, { preventScroll: added.length > 0 && !showStep });
+    const firstNew = showStep ? null : added.find((li) => !li.classList.contains("entry-divider"));
     if (firstNew) {
       const smooth = !matchMedia("(prefers-reduced-motion: reduce)").matches;
       firstNew.scrollIntoView({ block: action === "hint" ? "nearest" : "start", behavior: smooth ? "smooth" : "auto" });
@@ -243,7 +259,7 @@ export async function renderPlayer({ app, params }) {
     "div",
     { class: "player-layout" },
     h("section", { class: "transcript-panel", "aria-labelledby": "transcript-title" }, h("h2", { id: "transcript-title", class: "panel-title" }, "Conversation"), emptyTranscript, transcript.el),
-    h("div", { class: "step-column" }, pageError, stepSlot),
+    stepColumn,
   );
   const el = h(
     "section",
@@ -268,6 +284,31 @@ export async function renderPlayer({ app, params }) {
       disposed = true;
       clearTimeout(pollTimer);
       document.removeEventListener("keydown", onKey);
+      window.removeEventListener("resize", resized);
+      if (sizes) sizes.disconnect();
     },
   };
+}
+
+// A chat draft survives a reload: kept in this browser's storage per session and step, dropped once
+// the step is answered for good.
+function draftKey(sessionId, stepId) {
+  return `curiouscore:draft:${sessionId}:${stepId}`;
+}
+
+function savedDraft(sessionId, stepId) {
+  try {
+    return window.localStorage.getItem(draftKey(sessionId, stepId)) || "";
+  } catch {
+    return "";
+  }
+}
+
+function saveDraft(sessionId, stepId, value) {
+  try {
+    if (value) window.localStorage.setItem(draftKey(sessionId, stepId), value);
+    else window.localStorage.removeItem(draftKey(sessionId, stepId));
+  } catch {
+    // storage full or disabled: the draft lives only in memory
+  }
 }

@@ -58,7 +58,7 @@ function trueFalse({ name, labelledBy, describedBy }) {
   );
 }
 
-function chatBox({ name, labelledBy, describedBy, draft }) {
+function chatBox({ name, labelledBy, describedBy, draft, onDraft }) {
   const id = uid(name);
   const counterId = `${id}-count`;
   const area = h("textarea", {
@@ -76,9 +76,22 @@ function chatBox({ name, labelledBy, describedBy, draft }) {
   const count = () => {
     counter.textContent = `${area.value.length} / ${MAX_CHAT_LENGTH} characters`;
   };
-  area.addEventListener("input", count);
+  // maxlength cuts a long paste silently: say so (the server would refuse it anyway).
+  const cut = h("p", { class: "notice notice-warn paste-cut", role: "status", hidden: true });
+  area.addEventListener("paste", (event) => {
+    const pasted = (event.clipboardData && event.clipboardData.getData("text")) || "";
+    const room = MAX_CHAT_LENGTH - (area.value.length - (area.selectionEnd - area.selectionStart));
+    cut.hidden = pasted.length <= room;
+    if (!cut.hidden) {
+      cut.textContent = `Only the first ${MAX_CHAT_LENGTH.toLocaleString("en")} characters fit: ${(pasted.length - Math.max(room, 0)).toLocaleString("en")} pasted characters were left out.`;
+    }
+  });
+  area.addEventListener("input", () => {
+    count();
+    if (onDraft) onDraft(area.value);
+  });
   count();
-  return h("div", { class: "chat-box" }, area, counter);
+  return h("div", { class: "chat-box" }, area, counter, cut);
 }
 
 function lastFeedbackFor(view) {
@@ -90,7 +103,7 @@ function stepMeta(step) {
   const bits = [];
   if (step.kind !== "gate") {
     bits.push(
-      h("span", { class: "meta-item" }, "Worth ", h("strong", { text: points(step.available) }), step.available < step.points ? ` of ${points(step.points)}` : "", " points"),
+      h("span", { class: "meta-item" }, "Worth ", h("strong", { text: String(step.available_shown ?? points(step.available)) }), step.available < step.points ? ` of ${points(step.points)}` : "", " points"),
     );
     bits.push(h("span", { class: "meta-item" }, h("strong", { text: String(step.attempts_left) }), ` ${step.attempts_left === 1 ? "attempt" : "attempts"} left`));
     bits.push(h("span", { class: "meta-item" }, h("strong", { text: String(step.hints_left) }), ` ${step.hints_left === 1 ? "hint" : "hints"} left`));
@@ -125,13 +138,14 @@ export function buildStepCard(view, { draft, handlers }) {
     control = choiceList({ type: "radio", name: "choice", choices: step.choices || [], choicesHtml: step.choices_html || [], labelledBy, describedBy: helpId });
   } else if (mode === "MCQ_MULTI") {
     control = [
-      h("p", { class: "muted select-all" }, "Select all that apply."),
+      // Authors often end the prompt with it already; say it once.
+      /select all that apply/i.test(step.prompt || "") ? null : h("p", { class: "muted select-all" }, "Select all that apply."),
       choiceList({ type: "checkbox", name: "choice", choices: step.choices || [], choicesHtml: step.choices_html || [], labelledBy, describedBy: helpId }),
     ];
   } else if (mode === "TRUE_FALSE") {
     control = trueFalse({ name: "truth", labelledBy, describedBy: helpId });
   } else if (mode === "CHAT") {
-    control = chatBox({ name: "answer", labelledBy, describedBy: helpId, draft });
+    control = chatBox({ name: "answer", labelledBy, describedBy: helpId, draft, onDraft: handlers.draft });
   }
 
   const isGate = mode === "CONTINUE_GATE";
@@ -207,7 +221,7 @@ export function buildStepCard(view, { draft, handlers }) {
       ? h(
           "p",
           { class: "notice notice-warn" },
-          `Your last answer scored ${points(feedback.score)} of ${points(feedback.max_points)} points. `,
+          `Your last answer scored ${Math.round(Number(feedback.score) || 0)} of ${points(feedback.max_points)} points. `,
           step.attempts_left > 0 ? `Try again: ${plural(step.attempts_left, "attempt")} left.` : "",
         )
       : null;
@@ -282,6 +296,33 @@ export function buildAbandonedCard(onRestart) {
   };
 }
 
+/** The result screen's table: per step, whole points, attempts and hints (from the view's result). */
+function resultBreakdown(steps) {
+  if (!Array.isArray(steps) || !steps.length) return null;
+  const scored = steps.filter((s) => s.points > 0);
+  if (!scored.length) return null;
+  return h(
+    "table",
+    { class: "result-breakdown" },
+    h("caption", { class: "visually-hidden" }, "Points per step"),
+    h("thead", {}, h("tr", {}, ["Step", "Points", "Attempts", "Hints"].map((t) => h("th", { scope: "col", text: t })))),
+    h(
+      "tbody",
+      {},
+      scored.map((s) =>
+        h(
+          "tr",
+          { class: s.passed ? "is-pass" : "is-fail" },
+          h("th", { scope: "row", text: s.title }),
+          h("td", { text: `${s.score_shown} / ${s.points}` + (s.hint_deduction_shown > 0 ? ` (hints −${s.hint_deduction_shown})` : "") }),
+          h("td", { text: String(s.attempts) }),
+          h("td", { text: String(s.hints) }),
+        ),
+      ),
+    ),
+  );
+}
+
 export function buildCompletionCard(view, onPlayAgain) {
   const r = view.result || { passed: false, score: view.progress.score, max_score: view.progress.max_score, percent: 0, xp_granted: 0, passing_score: 0 };
   const pct = Number(r.percent) || 0;
@@ -305,12 +346,13 @@ export function buildCompletionCard(view, onPlayAgain) {
       h(
         "dl",
         { class: "facts facts-result" },
-        h("div", {}, h("dt", {}, "Score"), h("dd", { text: `${points(r.score)} / ${points(r.max_score)}` })),
+        h("div", {}, h("dt", {}, "Score"), h("dd", { text: `${r.score_shown ?? points(r.score)} / ${points(r.max_score)}` })),
         h("div", {}, h("dt", {}, "Result"), h("dd", { text: percent(pct) })),
         h("div", {}, h("dt", {}, "Pass mark"), h("dd", { text: `${r.passing_score}%` })),
         h("div", {}, h("dt", {}, "XP"), h("dd", { class: "xp-granted", text: `+${r.xp_granted}` })),
       ),
       xpLine,
+      resultBreakdown(r.steps),
       h(
         "div",
         { class: "step-actions" },

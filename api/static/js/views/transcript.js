@@ -43,27 +43,74 @@ function answer(entry) {
   );
 }
 
-function feedback(entry) {
-  const passed = entry.passed === true;
+const OUTCOME_LABELS = { correct: "Correct", partly: "Partly right", wrong: "Not yet" };
+const OPTION_LABELS = {
+  right: ["✓", "You picked this: right"],
+  wrong: ["✗", "You picked this: not right"],
+  missed: ["○", "A right answer you did not pick"],
+};
+
+function optionList(view) {
+  const options = Array.isArray(view.options) ? view.options : [];
+  const shown = options.filter((o) => o.verdict);
+  if (!shown.length) return null;
+  return h(
+    "ul",
+    { class: "options-feedback", "aria-label": "Your choices" },
+    shown.map((option) => {
+      const [icon, label] = OPTION_LABELS[option.verdict];
+      return h(
+        "li",
+        { class: ["option-feedback", `is-${option.verdict}`], "data-verdict": option.verdict },
+        h("span", { class: "option-icon", "aria-hidden": "true", text: icon }),
+        h(
+          "div",
+          { class: "option-body" },
+          richText("p", { class: "option-text" }, option.text_html, option.text),
+          h("p", { class: "option-verdict muted", text: label }),
+          option.feedback ? richText("p", { class: "option-note" }, option.feedback_html, option.feedback) : null,
+        ),
+      );
+    }),
+  );
+}
+
+function pointsBreakdown(view) {
+  if (!view || !(view.hint_deduction_shown > 0)) return null;
+  return h(
+    "p",
+    { class: "points-breakdown" },
+    `Answer ${view.earned_shown} / ${view.max_points} · hints −${view.hint_deduction_shown} → ${view.score_shown} points`,
+  );
+}
+
+function feedback(entry, view) {
+  const outcome = view ? view.outcome : entry.passed === true ? "correct" : "wrong";
+  const passed = outcome === "correct" || (outcome === "partly" && entry.passed === true);
   const hasScore = entry.score !== null && entry.score !== undefined;
   const items = Array.isArray(entry.items) ? entry.items : [];
   const flags = Array.isArray(entry.flags) ? entry.flags : [];
+  const shownScore = view ? view.score_shown : Math.round(Number(entry.score) || 0);
+  const missedHidden = view && view.missed_hidden > 0;
   return h(
     "li",
-    { class: ["entry", "entry-feedback", passed ? "is-pass" : "is-fail"] },
-    h("div", { class: ["entry-avatar", passed ? "pass" : "fail"], "aria-hidden": "true" }, passed ? "✓" : "✗"),
+    { class: ["entry", "entry-feedback", passed ? "is-pass" : "is-fail", `outcome-${outcome}`] },
+    h("div", { class: ["entry-avatar", passed ? "pass" : "fail"], "aria-hidden": "true" }, outcome === "correct" ? "✓" : outcome === "partly" ? "½" : "✗"),
     h(
       "div",
       { class: "entry-body" },
       h(
         "p",
         { class: "entry-who" },
-        passed ? "Correct" : "Not yet",
-        hasScore
-          ? h("span", { class: "score-pill", text: `${points(entry.score)} / ${points(entry.max_points)} points` })
-          : null,
+        OUTCOME_LABELS[outcome] || "Not yet",
+        hasScore ? h("span", { class: "score-pill", text: `${shownScore} / ${points(entry.max_points)} points` }) : null,
       ),
-      richText("div", { class: "prose feedback-text" }, entry.html, entry.text),
+      // Per-option feedback replaces the summary paragraph, which only strings the same notes together.
+      view && view.options && view.options.some((o) => o.verdict) ? null : richText("div", { class: "prose feedback-text" }, entry.html, entry.text),
+      view ? optionList(view) : null,
+      missedHidden
+        ? h("p", { class: "muted missed-hidden", text: `${view.missed_hidden} right ${view.missed_hidden === 1 ? "answer" : "answers"} not picked yet.` })
+        : null,
       items.length
         ? h(
             "ul",
@@ -85,6 +132,7 @@ function feedback(entry) {
             }),
           )
         : null,
+      pointsBreakdown(view),
       flags.map((flag) => h("p", { class: "flag", text: FLAG_TEXT[flag] || `Flagged: ${humanise(flag)}` })),
       entry.provisional
         ? h("p", { class: "provisional" }, "Provisional grade: the AI grader was unavailable, so the offline grader scored this answer.")
@@ -123,9 +171,9 @@ function explanation(entry) {
 
 const RENDERERS = { narration, answer, feedback, hint, explanation };
 
-function renderEntry(entry) {
+function renderEntry(entry, explained) {
   const render = RENDERERS[entry.kind] || narration;
-  const li = render(entry);
+  const li = render(entry, explained.get(`${entry.step_id}|${entry.at}`));
   li.dataset.kind = entry.kind;
   li.dataset.step = entry.step_id || "";
   return li;
@@ -149,6 +197,8 @@ export function createTranscript(titles = {}) {
     return h("li", { class: "entry-divider", "aria-hidden": "true" }, h("span", { text: titles[stepId] || humanise(stepId) }));
   }
 
+  let explained = new Map(); // the view's explanation of each graded answer, by step and time
+
   function appendEntries(entries) {
     const added = [];
     for (const entry of entries) {
@@ -156,15 +206,17 @@ export function createTranscript(titles = {}) {
         list.appendChild(divider(entry.step_id));
         lastStep = entry.step_id;
       }
-      const li = renderEntry(entry);
+      const li = renderEntry(entry, explained);
       list.appendChild(li);
       added.push(li);
     }
     return added;
   }
 
-  /** Show ``entries``; return the list items that are new. */
-  function update(entries) {
+  /** Show ``entries`` (with ``feedback``, the view's explanation of each graded answer); return the
+   * list items that are new. */
+  function update(entries, feedback = []) {
+    explained = new Map((feedback || []).map((f) => [`${f.step_id}|${f.attempt_at}`, f]));
     const keys = entries.map(keyOf);
     // The server keeps a bounded tail, so the old window may have slid: find where it overlaps.
     for (let drop = 0; drop <= shown.length; drop += 1) {

@@ -1,0 +1,73 @@
+"""The step card never scrolls inside itself; its title and Submit are on screen (issue 15, item 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import Challenge, LiveServer
+from tests.e2e.spa import (
+    answer_correctly,
+    expect_step,
+    no_horizontal_scroll,
+    register,
+    snap,
+    start_challenge,
+)
+
+pytestmark = pytest.mark.browser
+
+INNER_SCROLL = """() => [...document.querySelectorAll(".step-column, .step-column *")]
+  .filter(el => ["auto", "scroll"].includes(getComputedStyle(el).overflowY)
+                && el.scrollHeight > el.clientHeight + 1
+                && !el.matches("pre, pre *, .code, .code *, textarea"))
+  .map(el => el.className)"""
+
+ON_SCREEN = """(selector) => {
+  const el = document.querySelector(selector);
+  if (!el) return null;
+  const box = el.getBoundingClientRect();
+  const header = document.querySelector(".site-header, header.app-header, body > header");
+  const top = header ? header.getBoundingClientRect().bottom : 0;
+  return box.top >= top - 1 && box.bottom <= window.innerHeight + 1;
+}"""
+
+
+@pytest.mark.parametrize(
+    "size", [(1366, 768), (1280, 900), (360, 740)], ids=lambda s: f"{s[0]}x{s[1]}"
+)
+def test_every_step_fits_without_an_inner_scroll(
+    page: Page,
+    live_server: LiveServer,
+    challenge: Challenge,
+    size: tuple[int, int],
+    screenshot_dir: Path | None,
+) -> None:
+    width, height = size
+    page.set_viewport_size({"width": width, "height": height})
+    register(page, live_server.url, name="Layout Lee")
+    start_challenge(page, challenge.title)
+    for step in challenge.steps:
+        expect_step(page, step)
+        assert page.evaluate(INNER_SCROLL) == [], f"inner scroll on step {step['id']}"
+        page.locator("#step-title").scroll_into_view_if_needed()
+        assert page.evaluate(ON_SCREEN, "#step-title"), f"title hidden on step {step['id']}"
+        button = "Continue" if step["type"] == "gate" else "Submit answer"
+        submit = page.locator(".step-form").get_by_role("button", name=button)
+        expect(submit).to_be_visible()
+        if width >= 1000:
+            # two columns: Submit is on screen together with the title
+            assert page.evaluate(ON_SCREEN, ".step-form .step-actions"), (
+                f"Submit is off screen on step {step['id']} with the title in view"
+            )
+        else:
+            # one column: the page scrolls (never the card) to Submit
+            submit.scroll_into_view_if_needed()
+            assert page.evaluate(ON_SCREEN, ".step-form .step-actions"), step["id"]
+        if step["type"] == "chat":
+            snap(page, screenshot_dir, f"chat-step-{width}")
+        answer_correctly(page, step)
+    expect(page.locator(".completion-card")).to_be_visible()
+    no_horizontal_scroll(page)
