@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.engine.view import SessionView
+from core.errors import SessionNotFound
 from core.service.accounts import AccountService
 from core.service.actor import Actor
 from core.service.clock import Clock
@@ -90,6 +91,23 @@ class ChatService:
 
     async def thread_for_session(self, session_id: str) -> ChatThread | None:
         return await self._store.thread_for_session(session_id)
+
+    async def require_learner(self, actor: Actor, session_id: str) -> None:
+        """Raise ``SessionNotFound`` unless ``actor`` is the session's learner.
+
+        For controls that change nothing in the session yet (a selection before Submit): only a
+        session's learner acts on it, and someone else's session looks like a missing one.
+        """
+        thread = await self._store.thread_for_session(session_id)
+        if thread is not None:
+            owner = thread.learner_id
+        else:
+            try:
+                owner = (await self._game.hydrate(session_id)).learner_id
+            except SessionNotFound:
+                owner = None
+        if owner != actor.learner_id:
+            raise SessionNotFound(f"there is no session {session_id!r}")
 
     async def first_delivery(self, platform: str, delivery_id: str) -> bool:
         """True the first time a platform delivery id is seen; a retried delivery gets False."""

@@ -71,11 +71,17 @@ class StepInteractions(commands.Cog):
         self, interaction: discord.Interaction, parsed: ComponentId, data: dict[str, Any]
     ) -> None:
         # Answers that need no database are given at once, as the interaction's own response.
+        if parsed.action in ("modal", "toggle"):
+            # Answered at once (no deferral), so checked before: only the learner may use them.
+            await self.services.chat.require_learner(
+                await self._actor(interaction), parsed.session_id
+            )
         if parsed.action == "modal":
             answer_id = encode(ComponentId(parsed.session_id, parsed.step_id, "answer"))
             await interaction.response.send_modal(AnswerModal(answer_id))
             return
         if parsed.action == "toggle":
+            # The selection lives in the message itself, shared by everyone who sees it.
             await self._toggle(interaction, [str(v) for v in data.get("values", [])])
             return
         if parsed.action == "submit" and not parsed.arg:
@@ -85,8 +91,7 @@ class StepInteractions(commands.Cog):
             return
         if not await self.services.chat.first_delivery(PLATFORM, str(interaction.id)):
             return
-        user = interaction.user
-        actor = await self.services.chat.actor(PLATFORM, str(user.id), user.display_name)
+        actor = await self._actor(interaction)
         before = await self.services.game.get_view(actor, parsed.session_id)
         step = _current_step(before, parsed.step_id)
         after = await self._act(actor, parsed, step, interaction, data)
@@ -114,6 +119,10 @@ class StepInteractions(commands.Cog):
             return await game.request_hint(actor, session_id, step_id, idempotency_key=key)
         answer = _answer(step, parsed, data)
         return await game.submit_answer(actor, session_id, step_id, answer, idempotency_key=key)
+
+    async def _actor(self, interaction: discord.Interaction) -> Actor:
+        user = interaction.user
+        return await self.services.chat.actor(PLATFORM, str(user.id), user.display_name)
 
     async def _toggle(self, interaction: discord.Interaction, values: list[str]) -> None:
         if interaction.message is None:
