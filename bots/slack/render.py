@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bots.common.ids import ComponentId, encode
-from bots.slack.mrkdwn import chunks, clip, escape, plain
+from bots.slack.mrkdwn import chunks, clip, escape, plain, strip_fence_languages
 from core.engine.state import TranscriptEntry
 from core.engine.view import SessionView, StepView, UiMode
 
@@ -71,7 +71,7 @@ def actions(elements: Sequence[Block]) -> list[Block]:
 
 def markdown(text: str) -> str:
     """Challenge Markdown (escaped) as mrkdwn: ``**bold**`` → ``*bold*``, headings → bold lines."""
-    converted = re.sub(r"\*\*(.+?)\*\*", r"*\1*", escape(text))
+    converted = re.sub(r"\*\*(.+?)\*\*", r"*\1*", escape(strip_fence_languages(text)))
     return re.sub(r"(?m)^#{1,6}\s+(.+)$", r"*\1*", converted)
 
 
@@ -190,7 +190,7 @@ def result_blocks(view: SessionView) -> list[Block]:
 
 def entry_blocks(entry: TranscriptEntry) -> list[Block]:
     """One transcript line: narration, the learner's answer, feedback, a hint or an explanation."""
-    text = escape(entry.text)
+    text = escape(strip_fence_languages(entry.text))
     if entry.kind == "answer":
         return [context(f"Your answer: {clip(text, 2900)}")]
     if entry.kind == "hint":

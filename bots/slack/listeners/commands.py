@@ -15,6 +15,7 @@ from bots.slack.commands import Command, parse
 from bots.slack.conversation import Conversation, Reply, SlackUser
 from bots.slack.listeners.context import respond_reply, slack_user
 from bots.slack.listeners.errors import reporting
+from bots.slack.mrkdwn import from_slack
 
 
 async def run_command(
@@ -59,7 +60,7 @@ def register(app: AsyncApp, conversation: Conversation, name: str) -> None:
                 conversation,
                 client,
                 slack_user(context, body, str(body.get("user_name") or "")),
-                parse(str(body.get("text") or "")),
+                parse(from_slack(str(body.get("text") or ""))),
                 channel_id=str(body.get("channel_id") or ""),
                 reply=respond_reply(respond),
             )

@@ -13,6 +13,7 @@ from bots.slack.conversation import Conversation
 from bots.slack.listeners.commands import run_command
 from bots.slack.listeners.context import ephemeral_reply, slack_user
 from bots.slack.listeners.errors import reporting
+from bots.slack.mrkdwn import from_slack
 
 
 def register(app: AsyncApp, conversation: Conversation) -> None:
@@ -24,7 +25,7 @@ def register(app: AsyncApp, conversation: Conversation) -> None:
         context: AsyncBoltContext,
     ) -> None:
         thread_ts = event.get("thread_ts")
-        text = str(event.get("text") or "")
+        text = from_slack(str(event.get("text") or ""))
         if (
             not thread_ts
             or thread_ts == event.get("ts")
@@ -65,7 +66,7 @@ def register(app: AsyncApp, conversation: Conversation) -> None:
                 conversation,
                 client,
                 who,
-                parse(str(event.get("text") or "")),
+                parse(from_slack(str(event.get("text") or ""))),
                 channel_id=channel,
                 reply=ephemeral_reply(
                     conversation.poster,

@@ -3,6 +3,7 @@ the real bolt app behind it, and a local fake Slack Web API recording every call
 
 from __future__ import annotations
 
+import json
 import time
 
 from bots.common.ids import ComponentId, decode, encode
@@ -300,3 +301,24 @@ async def _settle() -> None:
 def test_component_ids_used_here_round_trip():
     raw = encode(ComponentId("s", "welcome", "continue"))
     assert decode(raw) == ComponentId("s", "welcome", "continue")
+
+
+async def test_code_in_a_thread_reply_is_stored_as_typed_and_shown_escaped_once(
+    slack: SlackHarness,
+):
+    thread_ts = await _play(slack)
+    session_id = (await slack.services.chat.session_in_thread("slack", TEAM, thread_ts)).session_id
+    actor = await slack.services.chat.actor("slack", f"{TEAM}:{USER}", "ada")
+    game = slack.services.game
+    await game.continue_gate(actor, session_id, "welcome")
+    await game.submit_answer(actor, session_id, "pick", 0)
+    await game.submit_answer(actor, session_id, "several", (0, 2))
+    await game.submit_answer(actor, session_id, "truth", True)
+    # Slack delivers what the learner typed, `if x < 0 & y`, with its entities escaped.
+    await slack.reply("reuse: if x &lt; 0 &amp; y", thread_ts)
+    posts = await slack.fake.wait_calls("chat.postMessage", 3)
+    events = await slack.services.store.read_stream(session_id)
+    submitted = [e for e in events if e.type == "AnswerSubmitted"][-1]
+    assert submitted.data["answer"] == "reuse: if x < 0 & y"
+    shown = json.dumps(posts[-1].params["blocks"])
+    assert "if x &lt; 0 &amp; y" in shown and "&amp;lt;" not in shown and "&amp;amp;" not in shown
