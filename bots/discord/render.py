@@ -227,10 +227,11 @@ def feedback_embed(entry: TranscriptEntry) -> discord.Embed:
         title += " (provisional)"
     embed = discord.Embed(
         title=clip(title, TITLE_LIMIT),
-        description=clip(untrusted(entry.text), DESCRIPTION_LIMIT) or None,
+        # Never clipped: ``limits.within_limits`` splits what is too long for one embed.
+        description=untrusted(entry.text) or None,
         colour=COLOUR_PASS if entry.passed else COLOUR_FAIL,
     )
-    for item in entry.items[:MAX_COMPONENTS]:
+    for item in entry.items:
         value = f"{_points(item.points)}/{item.max_points} points"
         if item.feedback:
             value += f" · {untrusted(item.feedback)}"

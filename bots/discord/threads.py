@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import discord
 
 from bots.discord.components import build_view
+from bots.discord.limits import within_limits
 from bots.discord.render import Outgoing
 
 log = logging.getLogger(__name__)
@@ -19,8 +20,8 @@ THREAD_NAME_LIMIT = 100
 
 
 async def post(channel: discord.abc.Messageable, messages: Sequence[Outgoing]) -> None:
-    """Send each rendered message, in order, with no pings."""
-    for message in messages:
+    """Send each rendered message, in order, with no pings (split where over a Discord limit)."""
+    for message in within_limits(messages):
         view = build_view(message)
         if view is not None:
             await channel.send(
@@ -44,7 +45,7 @@ async def post_first_as_reply(
     if not messages:
         await interaction.followup.send("Done.", ephemeral=ephemeral)
         return
-    first, *rest = messages
+    first, *rest = within_limits(messages)
     content = first.content or discord.utils.MISSING
     view = build_view(first)
     if view is not None:

@@ -312,7 +312,10 @@ class FakeDiscord:
     async def _edit(self, body: Any, token: str, message_id: str) -> dict[str, Any]:
         return self._message(CHANNEL_ID, body or {})
 
-    async def _send(self, body: Any, channel_id: str) -> dict[str, Any]:
+    async def _send(self, body: Any, channel_id: str) -> dict[str, Any] | _Refusal:
+        too_big = oversized(body or {})
+        if too_big:
+            return _Refusal(400, {"message": "Invalid Form Body", "code": 50035, "errors": too_big})
         message = self._message(int(channel_id), body or {})
         self.sent.setdefault(int(channel_id), []).append(message)
         return message
@@ -438,6 +441,36 @@ class FakeDiscord:
         if message is not None:
             payload["message"] = message
         return payload
+
+
+def embed_length(embed: dict[str, Any]) -> int:
+    """Characters Discord counts towards an embed's 6,000: title, description, fields, footer."""
+    fields = embed.get("fields") or []
+    return (
+        len(embed.get("title") or "")
+        + len(embed.get("description") or "")
+        + sum(len(f.get("name") or "") + len(f.get("value") or "") for f in fields)
+        + len((embed.get("footer") or {}).get("text") or "")
+        + len((embed.get("author") or {}).get("name") or "")
+    )
+
+
+def oversized(body: dict[str, Any]) -> str:
+    """What Discord would refuse in a message body ("" when it is within every limit)."""
+    embeds = body.get("embeds") or []
+    if len(body.get("content") or "") > 2000:
+        return "content over 2000"
+    if len(embeds) > 10:
+        return "more than 10 embeds"
+    if sum(embed_length(e) for e in embeds) > 6000:
+        return "embeds over 6000 characters in all"
+    for embed in embeds:
+        if len(embed.get("description") or "") > 4096 or len(embed.get("fields") or []) > 25:
+            return "an embed over its description or field limit"
+        for f in embed.get("fields") or []:
+            if len(f.get("name") or "") > 256 or len(f.get("value") or "") > 1024:
+                return "a field over its limit"
+    return ""
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
