@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import discord
 
+from bots.common.controls import selection_from_mask as selection_from_mask
+from bots.common.controls import selection_mask as selection_mask
 from bots.common.ids import ComponentId, encode
 from bots.discord.text import (
     CONTENT_LIMIT,
@@ -188,19 +190,6 @@ def step_rows(session_id: str, step: StepView) -> tuple[tuple[Component, ...], .
             rows.append((hint,))
     _check_limits(rows)
     return tuple(rows)
-
-
-def selection_mask(indices: Sequence[int]) -> str:
-    """A multi-choice selection packed into a component id argument (hex bit mask)."""
-    mask = 0
-    for index in indices:
-        mask |= 1 << index
-    return f"{mask:x}" if mask else ""
-
-
-def selection_from_mask(mask: str) -> tuple[int, ...]:
-    value = int(mask, 16) if mask else 0
-    return tuple(i for i in range(value.bit_length()) if value >> i & 1)
 
 
 def entry_messages(entry: TranscriptEntry) -> list[Outgoing]:

@@ -19,12 +19,15 @@ NO_PINGS = discord.AllowedMentions.none()
 THREAD_NAME_LIMIT = 100
 
 
-async def post(channel: discord.abc.Messageable, messages: Sequence[Outgoing]) -> None:
+async def post(
+    channel: discord.abc.Messageable, messages: Sequence[Outgoing]
+) -> list[discord.Message]:
     """Send each rendered message, in order, with no pings (split where over a Discord limit)."""
+    sent: list[discord.Message] = []
     for message in within_limits(messages):
         view = build_view(message)
         if view is not None:
-            await channel.send(
+            posted = await channel.send(
                 content=message.content,
                 embeds=list(message.embeds),
                 view=view,
@@ -33,9 +36,11 @@ async def post(channel: discord.abc.Messageable, messages: Sequence[Outgoing]) -
             # The cog routes every click by custom id; the view need not stay in memory.
             view.stop()
         else:
-            await channel.send(
+            posted = await channel.send(
                 content=message.content, embeds=list(message.embeds), allowed_mentions=NO_PINGS
             )
+        sent.append(posted)
+    return sent
 
 
 async def post_first_as_reply(

@@ -30,7 +30,7 @@ from core.engine.events import (
 from core.engine.plain import to_plain
 
 TRANSCRIPT_LIMIT = 50
-STATE_SCHEMA_VERSION = 1
+STATE_SCHEMA_VERSION = 2  # 2: transcript entries carry ``seq``
 
 
 class Status(StrEnum):
@@ -56,6 +56,9 @@ class TranscriptEntry:
     items: tuple[ItemResult, ...] = ()
     flags: tuple[str, ...] = ()
     provisional: bool = False
+    # Position in the whole transcript (1, 2, …), stable across replays: the tail kept in the
+    # state drops old entries, so channels say "delivered up to N" instead of aligning tails.
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +250,8 @@ def _with_current(state: SessionState, **changes: Any) -> SessionState:
 
 
 def _log(state: SessionState, entry: TranscriptEntry) -> SessionState:
+    seq = (state.transcript[-1].seq if state.transcript else 0) + 1
+    entry = replace(entry, seq=seq)
     return replace(state, transcript=(*state.transcript, entry)[-TRANSCRIPT_LIMIT:])
 
 

@@ -84,6 +84,8 @@ class SessionView:
     version: int
     created_at: str
     updated_at: str
+    # The ``seq`` of the latest transcript entry (0 before any): what a channel has to deliver.
+    transcript_seq: int = 0
 
 
 def project_view(challenge: ChallengeSpec, state: SessionState) -> SessionView:
@@ -136,6 +138,7 @@ def project_view(challenge: ChallengeSpec, state: SessionState) -> SessionView:
         version=state.version,
         created_at=state.created_at,
         updated_at=state.updated_at,
+        transcript_seq=state.transcript[-1].seq if state.transcript else 0,
     )
 
 

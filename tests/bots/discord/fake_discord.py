@@ -76,6 +76,7 @@ class FakeDiscord:
         self.messages: dict[int, dict[str, Any]] = {}
         self.sent: dict[int, list[dict[str, Any]]] = {}
         self._answered: set[str] = set()
+        self.deleted: set[int] = set()  # channels (threads) a moderator deleted
         self.sockets: list[web.WebSocketResponse] = []
         self.identified = asyncio.Event()
         self.callback_delay = 0.0
@@ -93,6 +94,7 @@ class FakeDiscord:
             ("PATCH", re.compile(r"/webhooks/\d+/([^/]+)/messages/(@original|\d+)"), self._edit),
             ("GET", re.compile(r"/webhooks/\d+/([^/]+)/messages/(@original|\d+)"), self._edit),
             ("POST", re.compile(r"/channels/(\d+)/messages"), self._send),
+            ("PATCH", re.compile(r"/channels/(\d+)/messages/(\d+)"), self._edit_message),
             ("POST", re.compile(r"/channels/(\d+)/threads"), self._create_thread),
             ("PUT", re.compile(r"/channels/(\d+)/thread-members/(\d+)"), self._no_content),
             ("POST", re.compile(r"/channels/(\d+)/typing"), self._no_content),
@@ -228,6 +230,9 @@ class FakeDiscord:
                 raw = form.get("payload_json")
                 body = json.loads(str(raw)) if raw is not None else None
         self.requests.append(Recorded(request.method, path, body))
+        gone = re.match(r"/channels/(\d+)", path)
+        if gone and int(gone.group(1)) in self.deleted:
+            return _json({"message": "Unknown Channel", "code": 10003}, status=404)
         for method, pattern, handler in self._routes:
             match = pattern.fullmatch(path)
             if match and method == request.method:
@@ -318,6 +323,13 @@ class FakeDiscord:
             return _Refusal(400, {"message": "Invalid Form Body", "code": 50035, "errors": too_big})
         message = self._message(int(channel_id), body or {})
         self.sent.setdefault(int(channel_id), []).append(message)
+        return message
+
+    async def _edit_message(self, body: Any, channel_id: str, message_id: str) -> dict[str, Any]:
+        message = self.messages[int(message_id)]
+        for key in ("content", "embeds", "components"):
+            if body and key in body:
+                message[key] = body[key] or ([] if key != "content" else "")
         return message
 
     async def _create_thread(self, body: Any, channel_id: str) -> dict[str, Any]:
