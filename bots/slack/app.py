@@ -84,16 +84,30 @@ class SlackBot:
     app: AsyncApp
     conversation: Conversation
     oauth_engine: AsyncEngine | None = None
+    drain_seconds: float = 20.0
 
     async def aclose(self) -> None:
+        """Let running actions (gradings) finish within ``drain_seconds``, then close; what is
+        cut short was recorded and is delivered by the next start's catch-up."""
+        await self.conversation.work.drain(self.drain_seconds)
         if self.oauth_engine is not None:
             await self.oauth_engine.dispose()
 
 
-async def build_bot(services: Services, *, message_interval: float = 1.0) -> SlackBot:
+async def build_bot(
+    services: Services,
+    *,
+    message_interval: float = 1.0,
+    message_burst: int = 10,
+    drain_seconds: float = 20.0,
+    catch_up: bool = True,
+) -> SlackBot:
     """The bolt app with every listener registered, for Socket Mode or HTTP mode.
 
-    Raises ``ConfigurationError`` naming the missing setting.
+    Posts are paced per channel (a burst of ``message_burst``, then one per
+    ``message_interval`` seconds). With one workspace's token, threads left unfinished by the
+    last run are caught up in the background. Raises ``ConfigurationError`` naming the missing
+    setting.
     """
     settings = services.settings
     check_settings(settings)
@@ -121,6 +135,9 @@ async def build_bot(services: Services, *, message_interval: float = 1.0) -> Sla
     else:
         token = _secret(settings.slack_bot_token)
         app = AsyncApp(client=web_client(settings, token), signing_secret=signing_secret or "")
-    conversation = Conversation(services, Poster(ChannelPacer(message_interval)))
+    pacer = ChannelPacer(message_interval, burst=message_burst)
+    conversation = Conversation(services, Poster(pacer))
     register(app, conversation)
-    return SlackBot(app, conversation, engine)
+    if catch_up and not multi_workspace(settings):
+        conversation.work.spawn(conversation.catch_up_all(app.client), name="slack-catch-up")
+    return SlackBot(app, conversation, engine, drain_seconds)

@@ -253,3 +253,9 @@ def parent_message(view: SessionView, user_id: str, *, resumed: bool = False) ->
 def closed_step_message(view: SessionView) -> SlackMessage:
     """The answered step's message once its buttons are spent."""
     return SlackMessage(fallback_text(view), step_blocks(view, closed=True)[:MAX_BLOCKS])
+
+
+def closed_message(blocks: Sequence[Block], text: str) -> SlackMessage:
+    """A step message as Slack showed it (the click's ``message.blocks``), its controls spent."""
+    kept = [b for b in blocks if b.get("type") not in ("actions", "context", "input")]
+    return SlackMessage(text, [*kept, context("This step is closed.")][:MAX_BLOCKS])

@@ -55,7 +55,7 @@ def register(app: AsyncApp, conversation: Conversation, name: str) -> None:
         respond: AsyncRespond,
     ) -> None:
         await ack()
-        async with reporting(body, context):
+        async with conversation.work.running(), reporting(body, context):
             await run_command(
                 conversation,
                 client,

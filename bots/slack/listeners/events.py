@@ -36,7 +36,7 @@ def register(app: AsyncApp, conversation: Conversation) -> None:
             return  # not a reply, an edit, a bot, or a mention (the mention listener takes it)
         who = slack_user(context, body)
         channel = str(event.get("channel") or "")
-        async with reporting(body, context):
+        async with conversation.work.running(), reporting(body, context):
             await conversation.thread_reply(
                 client,
                 who,
@@ -59,7 +59,7 @@ def register(app: AsyncApp, conversation: Conversation) -> None:
         who = slack_user(context, body)
         channel = str(event.get("channel") or "")
         thread_ts = event.get("thread_ts")
-        async with reporting(body, context):
+        async with conversation.work.running(), reporting(body, context):
             if event_id and not await conversation.first_delivery(event_id):
                 return
             await run_command(

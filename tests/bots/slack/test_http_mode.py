@@ -25,18 +25,8 @@ def _last_step_message(slack: SlackHarness) -> tuple[str, list[dict]]:
     posted = slack.fake.of("chat.postMessage")
     for call in reversed(posted):
         if call.params.get("thread_ts") and _action_ids(call.params.get("blocks") or []):
-            return f"1700000000.{_ts_index(slack, call):06d}", call.params["blocks"]
+            return call.response["ts"], call.params["blocks"]
     raise AssertionError("no step message with buttons")
-
-
-def _ts_index(slack: SlackHarness, call) -> int:
-    # The fake numbers ts values in the order of postMessage/update/ephemeral calls.
-    numbered = [
-        c
-        for c in slack.fake.calls
-        if c.method in ("chat.postMessage", "chat.update", "chat.postEphemeral")
-    ]
-    return numbered.index(call) + 1
 
 
 async def _play(slack: SlackHarness) -> str:
@@ -46,7 +36,7 @@ async def _play(slack: SlackHarness) -> str:
     posts = await slack.fake.wait_calls("chat.postMessage", 2)
     parent = posts[0]
     assert parent.params["channel"] == CHANNEL and not parent.params.get("thread_ts")
-    return f"1700000000.{_ts_index(slack, parent):06d}"
+    return parent.response["ts"]
 
 
 async def test_play_posts_a_parent_message_and_the_first_step_in_its_thread(slack: SlackHarness):
@@ -107,8 +97,14 @@ async def test_a_whole_challenge_is_played_in_the_thread(slack: SlackHarness):
     response = await slack.reply("Functions let you reuse code under a good name.", thread_ts)
     assert response.status_code == 200
     posts = await slack.fake.wait_calls("chat.postMessage", 7)
-    final = str(posts[6].params["blocks"])
     assert posts[6].params["thread_ts"] == thread_ts
+    assert "Grading your answer" in str(posts[6].params["blocks"])  # shown at once
+    grading_ts = posts[6].response["ts"]
+    await slack.fake.wait_for(
+        lambda fake: any(c.params.get("ts") == grading_ts for c in fake.of("chat.update"))
+    )
+    replaced = [c for c in slack.fake.of("chat.update") if c.params.get("ts") == grading_ts]
+    final = str(replaced[0].params["blocks"])  # then replaced by the result
     assert "`reuse`" in final and "`names`" in final  # points per rubric item
     assert "Passed" in final and "XP" in final
     profile = await slack.services.learners.profile(
