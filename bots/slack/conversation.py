@@ -133,19 +133,19 @@ class Conversation:
                     )
                 )
                 return
-        parent_ts = await self._poster.post(
-            client, channel_id, render.parent_message(view, who.user_id, resumed=start.resumed)
-        )
+        if start.thread is None and not start.resumed:
+            opening = render.opening_messages(view, who.user_id)
+        else:
+            opening = [render.parent_message(view, who.user_id, resumed=True)]
+            opening += render.session_messages(view)
+        parent_ts = await self._poster.post(client, channel_id, opening[0])
         binding = ChatThread(
             PLATFORM, who.team_id, parent_ts, channel_id, view.session_id, actor.learner_id, ""
         )
         if start.thread is not None:
             await self._services.chat.move_thread(binding)
-            await self._poster.post_all(
-                client, channel_id, render.session_messages(view), thread_ts=parent_ts
-            )
         else:
-            await self._services.chat.bind_thread(
+            binding = await self._services.chat.bind_thread(
                 actor,
                 platform=PLATFORM,
                 scope_id=who.team_id,
@@ -153,6 +153,8 @@ class Conversation:
                 channel_id=channel_id,
                 session_id=view.session_id,
             )
+        await self._poster.post_all(client, channel_id, opening[1:], thread_ts=parent_ts)
+        await self._services.chat.delivered(TurnResult(view, binding, (), False))
         await self.catch_up(client, view.session_id)
 
     async def hint_latest(

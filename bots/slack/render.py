@@ -247,7 +247,20 @@ def parent_message(view: SessionView, user_id: str, *, resumed: bool = False) ->
     verb = "is back at" if resumed else "started"
     total = view.progress.total_steps
     text = f"<@{user_id}> {verb} *{escape(view.title)}* ({total} steps). Play along in the thread."
+    if not resumed:
+        text = f"<@{user_id}> {verb} *{escape(view.title)}* ({total} steps); the rest follows in the thread."
     return SlackMessage(clip(escape(f"{view.title}: a CuriousCore session"), 300), section(text))
+
+
+def opening_messages(view: SessionView, user_id: str) -> list[SlackMessage]:
+    """A new session: the channel message that opens its thread carries the narration and step 1
+    itself (one post, not two, against Slack's one message per second per channel); anything that
+    does not fit follows in the thread."""
+    header = parent_message(view, user_id)
+    rest = session_messages(view, view.transcript)
+    if rest and len(header.blocks) + len(rest[0].blocks) <= MAX_BLOCKS:
+        return [SlackMessage(rest[0].text, header.blocks + rest[0].blocks), *rest[1:]]
+    return [header, *rest]
 
 
 def closed_step_message(view: SessionView) -> SlackMessage:

@@ -31,15 +31,13 @@ async def play(slack: SlackHarness, channel: str = CHANNEL) -> str:
                 return call
         return None
 
-    def step_one_posted(fake: FakeSlack) -> bool:
-        first = parent(fake)
-        return first is not None and any(
-            c.response.get("ok") and c.params.get("thread_ts") == first.response["ts"]
-            for c in fake.of("chat.postMessage")
-        )
-
-    await slack.fake.wait_for(step_one_posted)
-    return str(parent(slack.fake).response["ts"])
+    await slack.fake.wait_for(lambda fake: parent(fake) is not None)
+    ts = str(parent(slack.fake).response["ts"])
+    for _ in range(500):  # until the thread is bound to its session
+        if await slack.services.chat.session_in_thread("slack", TEAM, ts) is not None:
+            return ts
+        await asyncio.sleep(0.01)
+    raise AssertionError("the thread was never bound")
 
 
 async def to_the_chat_step(slack: SlackHarness, thread_ts: str) -> str:
@@ -143,6 +141,9 @@ async def test_play_after_the_threads_channel_was_archived_continues_in_a_new_th
         assert bound is not None
         fake_slack.archived.add(CHANNEL)
         new_ts = await play(slack, channel="C0OTHER")
+        await fake_slack.wait_for(
+            lambda fake: any(c.params.get("thread_ts") == new_ts for c in fake.calls)
+        )
         moved = await slack.services.chat.thread_for_session(bound.session_id)
         assert moved is not None
         assert (moved.channel_id, moved.thread_id) == ("C0OTHER", new_ts)
