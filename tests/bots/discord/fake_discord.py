@@ -77,6 +77,7 @@ class FakeDiscord:
         self.sent: dict[int, list[dict[str, Any]]] = {}
         self._answered: set[str] = set()
         self.deleted: set[int] = set()  # channels (threads) a moderator deleted
+        self.no_thread_permission = False  # the bot may not create threads here (403)
         self.sockets: list[web.WebSocketResponse] = []
         self.identified = asyncio.Event()
         self.callback_delay = 0.0
@@ -332,7 +333,9 @@ class FakeDiscord:
                 message[key] = body[key] or ([] if key != "content" else "")
         return message
 
-    async def _create_thread(self, body: Any, channel_id: str) -> dict[str, Any]:
+    async def _create_thread(self, body: Any, channel_id: str) -> dict[str, Any] | _Refusal:
+        if self.no_thread_permission:
+            return _Refusal(403, {"message": "Missing Permissions", "code": 50013})
         thread_id = next(self._ids)
         thread = {
             "id": str(thread_id),

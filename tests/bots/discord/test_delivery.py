@@ -16,7 +16,7 @@ from tests.bots.discord.conftest import (
     sqlite_services,
 )
 from tests.bots.discord.fake_discord import USER_ID, FakeDiscord
-from tests.bots.discord.test_client import send, settle, start_play
+from tests.bots.discord.test_client import send, settle, slash, start_play
 
 CHAT_ANSWER = "Functions get reused and named"
 
@@ -147,3 +147,44 @@ async def test_grading_shows_at_once_and_is_replaced_by_the_feedback(
     stored = await services.store.read_stream(session_id)
     graded = [e for e in stored if e.type == "AnswerGraded" and e.data["step_id"] == "explain"]
     assert len(graded) == 2 and len(calls) == 2  # two answers, two evaluations
+
+
+async def test_a_deleted_thread_is_replaced_by_a_new_one_on_play(
+    services: Services, fake: FakeDiscord
+) -> None:
+    async with running_bot(services, fake):
+        thread, _ = await start_play(fake)
+        await settle(fake, 0.2)
+        session_id = (
+            await services.chat.session_in_thread("discord", thread["guild_id"], thread["id"])
+        ).session_id  # type: ignore[union-attr]
+        fake.deleted.add(int(thread["id"]))  # a moderator deletes the thread
+        followups = len(fake.followups())
+        await send(fake, slash(fake, "play", challenge="quiz"))
+        await fake.wait_for(lambda: len(fake.followups()) > followups, TIMEOUT, "the reply")
+        await settle(fake, 0.3)
+    assert len(fake.threads()) == 2
+    new = fake.threads()[-1]
+    moved = await services.chat.thread_for_session(session_id)
+    assert moved is not None and moved.thread_id == new["id"]  # the same session, continued
+    assert (
+        "Started" in fake.followups()[-1]["content"] or "Resumed" in fake.followups()[-1]["content"]
+    )
+    step = fake.channel_messages(int(new["id"]))[-1]
+    assert step["embeds"][0]["title"].startswith("Step 1/5")
+
+
+async def test_a_missing_permission_is_named(services: Services, fake: FakeDiscord) -> None:
+    import discord
+
+    fake.no_thread_permission = True
+    granted = discord.Permissions(2248473465835073)
+    granted.create_public_threads = False
+    granted.manage_threads = True
+    async with running_bot(services, fake):
+        payload = slash(fake, "play", challenge="quiz")
+        payload["app_permissions"] = str(granted.value)
+        await send(fake, payload)
+        await fake.wait_for(lambda: fake.followups(), TIMEOUT, "the error")
+    reply = fake.followups()[-1]["content"]
+    assert "**Create Public Threads**" in reply and reply.count("**") == 2
