@@ -20,6 +20,7 @@ from bots.common.ids import ComponentId
 from bots.common.work import WorkTracker
 from bots.slack import render, render_home
 from bots.slack.errors import STEP_CLOSED, THREAD_GONE, slack_error_code
+from bots.slack.mrkdwn import escape
 from bots.slack.poster import DeliveryDeferred, Poster
 from bots.slack.render import SlackMessage
 from core.bootstrap import Services
@@ -186,6 +187,32 @@ class Conversation:
         await self.deliver(client, turn)
         if not thread_ts:
             await reply(render_home.notice("Your hint is in the session's thread."))
+
+    async def abandon(
+        self,
+        client: AsyncWebClient,
+        who: SlackUser,
+        challenge_id: str,
+        reply: Reply,
+        thread_ts: str | None = None,
+    ) -> None:
+        """Give up a session from anywhere: the one in this thread, else the open session of
+        ``challenge_id`` (else the latest open one); its thread is told if it still exists."""
+        actor = await self.actor(who)
+        chat = self._services.chat
+        thread = None
+        if thread_ts and not challenge_id:
+            thread = await chat.session_in_thread(PLATFORM, who.team_id, thread_ts)
+        if thread is not None and thread.learner_id == actor.learner_id:
+            session_id = thread.session_id
+        else:
+            session_id = await chat.open_session(actor, challenge_id.strip() or None)
+        turn = await chat.act(actor, session_id, ChatAction("abandon"))
+        try:
+            await self.deliver(client, turn)
+        except SlackApiError as error:
+            log.info("abandoned session's thread is gone: %s", slack_error_code(error))
+        await reply(render_home.notice(f"You gave up *{escape(turn.view.title)}*."))
 
     async def status(self, client: AsyncWebClient, who: SlackUser, reply: Reply) -> None:
         profile = await self._services.learners.profile(await self.actor(who))

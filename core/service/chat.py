@@ -107,6 +107,19 @@ class ChatService:
         view = await self._game.start_session(actor, created.session_id)
         return PlayStart(view, resumed=False, thread=None)
 
+    async def open_session(self, actor: Actor, challenge_id: str | None = None) -> str:
+        """The learner's open session of ``challenge_id`` (or, without one, the latest open
+        session): what ``abandon``/``restart`` act on when used outside the session's thread."""
+        open_ones = [
+            s
+            for s in await self._game.list_sessions(actor)
+            if s.status in OPEN_STATUSES and (not challenge_id or s.challenge_id == challenge_id)
+        ]
+        if not open_ones:
+            what = f"of {challenge_id!r} " if challenge_id else ""
+            raise SessionNotFound(f"you have no session {what}in progress")
+        return max(open_ones, key=lambda s: s.updated_at).session_id
+
     async def bind_thread(
         self,
         actor: Actor,

@@ -27,7 +27,6 @@ from bots.discord.threads import (
     THREAD_NAME_LIMIT,
     post,
 )
-from core.engine.view import UiMode
 from core.service.actor import Actor
 from core.service.chat import ChatAction, TurnResult
 from core.store.chat import ChatThread
@@ -184,19 +183,47 @@ class SessionCommands(commands.Cog):
         view = await self.services.game.get_view(actor, bound.session_id)
         await interaction.followup.send(embed=status_embed(view), ephemeral=True)
 
-    @app_commands.command(name="abandon", description="Give up the session in this thread.")
-    async def abandon(self, interaction: discord.Interaction) -> None:
+    @app_commands.command(
+        name="abandon", description="Give up a session (this thread's, or one you name)."
+    )
+    @app_commands.describe(challenge="The challenge to give up (default: this thread's session).")
+    async def abandon(self, interaction: discord.Interaction, challenge: str | None = None) -> None:
         if not await acknowledge(interaction, ephemeral=True, thinking=True):
             return
         if not await self._first(interaction):
             return
-        actor, bound = await self._session_here(interaction)
+        actor = await self._actor(interaction)
+        bound = None if challenge else await self._binding(interaction)
+        if bound is not None:
+            session_id = bound.session_id
+        else:
+            # From anywhere (even after the thread was deleted): the open session named.
+            session_id = await self.services.chat.open_session(actor, challenge)
         turn = await self.services.chat.act(
-            actor, bound.session_id, ChatAction("abandon"), idempotency_key=str(interaction.id)
+            actor, session_id, ChatAction("abandon"), idempotency_key=str(interaction.id)
         )
-        await self._deliver_here(interaction, turn)
-        if turn.view.ui_mode is UiMode.ABANDONED:
-            self.context.archiver.schedule(int(bound.thread_id))
+        thread = turn.thread
+        if thread is not None:
+            channel = self.bot.get_partial_messageable(int(thread.thread_id))
+            try:
+                await self.context.deliverer.deliver(channel, turn)
+            except discord.HTTPException as error:
+                log.info("abandoned session's thread is gone: %s", error.status)
+            else:
+                self.context.archiver.schedule(int(thread.thread_id))
+        await interaction.followup.send(
+            f"You gave up **{untrusted(turn.view.title)}**.", ephemeral=True
+        )
+
+    @abandon.autocomplete("challenge")
+    async def abandon_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        summaries = await self.services.catalog.summaries()
+        return [
+            app_commands.Choice(name=name, value=value)
+            for name, value in autocomplete_choices(summaries, current)
+        ]
 
     # -- helpers --------------------------------------------------------------------------------
 

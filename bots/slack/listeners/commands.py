@@ -37,6 +37,10 @@ async def run_command(
         await conversation.status(client, who, reply)
     elif command.name == "hint":
         await conversation.hint_latest(client, who, reply, thread_ts)
+    elif command.name in ("abandon", "restart"):
+        await conversation.abandon(client, who, command.arg, reply, thread_ts)
+        if command.name == "restart":
+            await conversation.play(client, who, channel_id, command.arg, reply)
     elif command.name == "leaderboard":
         await conversation.leaderboard(reply)
     elif command.name == "link":

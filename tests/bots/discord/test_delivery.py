@@ -188,3 +188,21 @@ async def test_a_missing_permission_is_named(services: Services, fake: FakeDisco
         await fake.wait_for(lambda: fake.followups(), TIMEOUT, "the error")
     reply = fake.followups()[-1]["content"]
     assert "**Create Public Threads**" in reply and reply.count("**") == 2
+
+
+async def test_abandon_works_from_anywhere_even_after_the_thread_was_deleted(
+    services: Services, fake: FakeDiscord
+) -> None:
+    async with running_bot(services, fake):
+        thread, _ = await start_play(fake)
+        await settle(fake, 0.2)
+        session_id = (
+            await services.chat.session_in_thread("discord", thread["guild_id"], thread["id"])
+        ).session_id  # type: ignore[union-attr]
+        fake.deleted.add(int(thread["id"]))
+        followups = len(fake.followups())
+        await send(fake, slash(fake, "abandon", challenge="quiz"))  # in the channel, not a thread
+        await fake.wait_for(lambda: len(fake.followups()) > followups, TIMEOUT, "the reply")
+    assert "gave up" in fake.followups()[-1]["content"]
+    events = await services.store.read_stream(session_id)
+    assert events[-1].type == "SessionAbandoned"

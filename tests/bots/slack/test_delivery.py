@@ -213,3 +213,30 @@ async def test_edits_are_not_paced_with_posts(fake_slack: FakeSlack, monkeypatch
     await poster.post(client, "C1", SlackMessage("one"))
     await asyncio.wait_for(poster.update(client, "C1", "1.0", SlackMessage("edit")), 5)
     assert [c.method for c in fake_slack.calls] == ["chat.postMessage", "chat.update"]
+
+
+async def test_abandon_and_restart_work_from_any_channel(fake_slack: FakeSlack) -> None:
+    slack = await open_harness(fake_slack)
+    try:
+        thread_ts = await play(slack)
+        first = await slack.services.chat.session_in_thread("slack", TEAM, thread_ts)
+        assert first is not None
+        fake_slack.archived.add(CHANNEL)
+        await slack.command("restart quiz", channel="C0OTHER")
+        await fake_slack.wait_for(
+            lambda fake: any(
+                c.params.get("channel") == "C0OTHER" and c.response.get("ok")
+                for c in fake.of("chat.postMessage")
+            )
+        )
+        for _ in range(500):
+            events = await slack.services.store.read_stream(first.session_id)
+            if events[-1].type == "SessionAbandoned":
+                break
+            await asyncio.sleep(0.01)
+        assert events[-1].type == "SessionAbandoned"
+        actor = await slack.services.chat.actor("slack", f"{TEAM}:{USER}", "ada")
+        sessions = await slack.services.game.list_sessions(actor)
+        assert sorted(s.status for s in sessions) == ["abandoned", "active"]
+    finally:
+        await close_harness(slack)
