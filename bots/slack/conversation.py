@@ -78,6 +78,7 @@ class Conversation:
         self._locks: dict[str, asyncio.Lock] = {}
         self._versions: dict[str, int] = {}
         self._grading: dict[str, str] = {}  # session → ts of the message showing "Grading…"
+        self._names: dict[str, str] = {}  # Slack user → display name (users.info, once)
 
     @property
     def poster(self) -> Poster:
@@ -87,8 +88,31 @@ class Conversation:
         """False for Slack's retry of an event already handled (``event_id`` seen before)."""
         return await self._services.chat.first_delivery(PLATFORM, delivery_id)
 
-    async def actor(self, who: SlackUser) -> Actor:
-        return await self._services.chat.actor(PLATFORM, who.external_id, who.name or who.user_id)
+    async def actor(self, who: SlackUser, client: AsyncWebClient | None = None) -> Actor:
+        """The learner behind a Slack user, provisioned under their display name (fetched once
+        with ``users.info`` when the request does not carry one, e.g. mentions and replies)."""
+        name = who.name or await self._display_name(client, who)
+        return await self._services.chat.actor(PLATFORM, who.external_id, name)
+
+    async def _display_name(self, client: AsyncWebClient | None, who: SlackUser) -> str:
+        cached = self._names.get(who.external_id)
+        if cached is not None or client is None:
+            return cached or who.user_id
+        name = who.user_id
+        try:
+            response = await client.users_info(user=who.user_id)
+            user = response.get("user") or {}
+            profile = user.get("profile") or {}
+            name = str(
+                profile.get("display_name") or profile.get("real_name") or user.get("name") or name
+            )
+        except SlackApiError as error:
+            # users:read not granted, or Slack down: the id will do, and we do not ask again.
+            log.info("users.info failed: %s", slack_error_code(error))
+        if len(self._names) > 10_000:
+            self._names.clear()
+        self._names[who.external_id] = name
+        return name
 
     # -- commands ------------------------------------------------------------------------------
 
@@ -108,7 +132,7 @@ class Conversation:
                 )
             )
             return
-        actor = await self.actor(who)
+        actor = await self.actor(who, client)
         start = await self._services.chat.play(actor, challenge_id.strip())
         view = start.view
         if start.thread is not None:
@@ -162,7 +186,7 @@ class Conversation:
         self, client: AsyncWebClient, who: SlackUser, reply: Reply, thread_ts: str | None = None
     ) -> None:
         """``hint`` typed as a command: for the session of this thread, else the latest open one."""
-        actor = await self.actor(who)
+        actor = await self.actor(who, client)
         thread = None
         if thread_ts:
             thread = await self._services.chat.session_in_thread(PLATFORM, who.team_id, thread_ts)
@@ -198,7 +222,7 @@ class Conversation:
     ) -> None:
         """Give up a session from anywhere: the one in this thread, else the open session of
         ``challenge_id`` (else the latest open one); its thread is told if it still exists."""
-        actor = await self.actor(who)
+        actor = await self.actor(who, client)
         chat = self._services.chat
         thread = None
         if thread_ts and not challenge_id:
@@ -215,7 +239,7 @@ class Conversation:
         await reply(render_home.notice(f"You gave up *{escape(turn.view.title)}*."))
 
     async def status(self, client: AsyncWebClient, who: SlackUser, reply: Reply) -> None:
-        profile = await self._services.learners.profile(await self.actor(who))
+        profile = await self._services.learners.profile(await self.actor(who, client))
         links = await self._links(client, render_home.open_sessions(profile))
         await reply(render_home.status_message(profile, links))
 
@@ -230,7 +254,7 @@ class Conversation:
         await reply(render_home.linked_message(learner.display_name))
 
     async def publish_home(self, client: AsyncWebClient, who: SlackUser) -> None:
-        profile = await self._services.learners.profile(await self.actor(who))
+        profile = await self._services.learners.profile(await self.actor(who, client))
         links = await self._links(client, render_home.open_sessions(profile))
         leaders = await self._services.learners.leaderboard()
         await client.views_publish(
@@ -247,7 +271,7 @@ class Conversation:
         action = chat_action(component, picked=click.choices)
         if action is None:
             return
-        actor = await self.actor(who)
+        actor = await self.actor(who, client)
         try:
             turn = await self._services.chat.act(
                 actor, component.session_id, action, idempotency_key=f"slack:{click.action_ts}"
@@ -284,7 +308,7 @@ class Conversation:
         if event_id and not await self.first_delivery(event_id):
             log.info("retried Slack delivery ignored", extra={"event_id": event_id})
             return
-        actor = await self.actor(who)
+        actor = await self.actor(who, client)
         if actor.learner_id != thread.learner_id:
             return
         view = await self._services.game.get_view(actor, thread.session_id)

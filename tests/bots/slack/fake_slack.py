@@ -38,6 +38,7 @@ class FakeSlack:
     posted: dict[str, Any] = field(default_factory=dict)  # ts -> the blocks Slack shows
     archived: set[str] = field(default_factory=set)  # channels archived by an admin
     left: set[str] = field(default_factory=set)  # channels the bot is not a member of
+    display_names: dict[str, str] = field(default_factory=dict)  # users.info answers
     url: str = ""
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
@@ -140,6 +141,15 @@ class FakeSlack:
                 "ok": True,
                 "channel": channel,
                 "permalink": f"https://fake.slack.test/archives/{channel}/p{ts.replace('.', '')}",
+            }
+        if method == "users.info":
+            user = str(params.get("user"))
+            name = self.display_names.get(user)
+            if name is None:
+                return {"ok": False, "error": "user_not_found"}
+            return {
+                "ok": True,
+                "user": {"id": user, "name": user.lower(), "profile": {"display_name": name}},
             }
         if method == "views.publish":
             return {"ok": True, "view": {"id": "V1", **(params.get("view") or {})}}

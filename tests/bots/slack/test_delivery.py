@@ -240,3 +240,29 @@ async def test_abandon_and_restart_work_from_any_channel(fake_slack: FakeSlack) 
         assert sorted(s.status for s in sessions) == ["abandoned", "active"]
     finally:
         await close_harness(slack)
+
+
+async def test_a_learner_met_through_a_mention_gets_their_display_name_once(
+    fake_slack: FakeSlack,
+) -> None:
+    slack = await open_harness(fake_slack)
+    fake_slack.display_names["U0NEWBIE"] = "Newbie Nora"
+    try:
+        for n in range(2):
+            await slack.event(
+                {
+                    "type": "app_mention",
+                    "channel": CHANNEL,
+                    "user": "U0NEWBIE",
+                    "text": "<@U0BOT> status",
+                    "ts": f"1700000400.00000{n}",
+                    "event_ts": f"1700000400.00000{n}",
+                }
+            )
+            await fake_slack.wait_calls("chat.postEphemeral", n + 1)
+        actor = await slack.services.chat.actor("slack", f"{TEAM}:U0NEWBIE", "ignored")
+        profile = await slack.services.learners.profile(actor)
+        assert profile.display_name == "Newbie Nora"  # not the raw id
+        assert len(fake_slack.of("users.info")) == 1  # cached
+    finally:
+        await close_harness(slack)
