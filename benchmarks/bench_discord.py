@@ -119,6 +119,7 @@ async def learners_at(services: Services, fake: TimedDiscord, n: int, step: str)
         view = (await services.chat.play(actor, "quiz")).view
         sid = view.session_id
         thread = await fake._create_thread({"name": f"quiz {i}", "type": 11}, str(CHANNEL_ID))
+        assert isinstance(thread, dict)
         await services.chat.bind_thread(
             actor,
             platform=PLATFORM,
@@ -133,6 +134,8 @@ async def learners_at(services: Services, fake: TimedDiscord, n: int, step: str)
             await game.submit_answer(actor, sid, "several", (0, 2))
             view = await game.submit_answer(actor, sid, "truth", True)
         await post(bot.get_partial_messageable(int(thread["id"])), session_messages(view))
+        # What the thread shows now, as the bot records it after posting.
+        await services.chat.delivered(await services.chat.catch_up(sid))
         seated.append((user_id, sid, thread))
     await fake.wait_for(
         lambda: all(fake.channel_messages(int(t["id"])) for _, _, t in seated), 30, "step posts"

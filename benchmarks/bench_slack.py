@@ -1,4 +1,5 @@
-"""Slack bot: ack latency while the LLM takes 5 s, and events handled per second in HTTP mode.
+"""Slack bot: ack latency while the LLM takes 5 s, events handled per second in HTTP mode, and the
+burst case: ten learners starting at once in one channel, paced as Slack limits posts.
 
 Signed requests go to ``/slack/events`` on the real FastAPI app (httpx ASGI transport) with the real
 bolt app behind it, talking to the local fake Slack Web API. Nothing leaves the machine.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import statistics
 import time
 from typing import Any
@@ -46,7 +48,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def harness(fake: FakeSlack) -> SlackHarness:
+async def harness(
+    fake: FakeSlack, *, message_interval: float = 0, message_burst: int = 10
+) -> SlackHarness:
     services = await build_services(
         api_settings(**slack_settings(fake)),
         store=InMemoryStore(),
@@ -54,7 +58,7 @@ async def harness(fake: FakeSlack) -> SlackHarness:
         password_hasher=FAST_HASHER,
     )
     await services.catalog.publish(ChallengeFile.model_validate(QUIZ), at=services.clock.now())
-    bot = await build_bot(services, message_interval=0)
+    bot = await build_bot(services, message_interval=message_interval, message_burst=message_burst)
     endpoint = SlackEndpoint()
     endpoint.attach(bot)
     app = create_app(services, mounts=[("/slack", endpoint)])
@@ -103,8 +107,9 @@ async def ack_latency(slack: SlackHarness, n: int) -> dict[str, Any]:
     started = time.perf_counter()
     await asyncio.gather(*(answer(i, t) for i, t in enumerate(threads)))
     acked = time.perf_counter() - started
-    posted_before = len(slack.fake.of("chat.postMessage"))
-    await slack.fake.wait_calls("chat.postMessage", posted_before + n, within=LLM_SECONDS * 4 + 30)
+    # Each answer shows "Grading…" at once; the result then replaces it (chat.update).
+    updated_before = len(slack.fake.of("chat.update"))
+    await slack.fake.wait_calls("chat.update", updated_before + n, within=LLM_SECONDS * 4 + 30)
     graded = time.perf_counter() - started
     return {
         "answers": n,
@@ -131,6 +136,48 @@ async def events_per_second(slack: SlackHarness, n: int, concurrency: int = 20) 
     return {"events": n, "seconds": elapsed, "events/s": n / elapsed}
 
 
+async def burst_start(fake: FakeSlack, learners: int, burst: int) -> dict[str, Any]:
+    """``learners`` run ``/curiouscore play`` at once in one channel with real pacing (1 post/s
+    per channel after a burst of ``burst``); seconds until each one's step 1 is posted."""
+    slack = await harness(fake, message_interval=1.0, message_burst=burst)
+    fake.calls.clear()
+    try:
+        started = time.perf_counter()
+        reached: list[float] = []
+
+        async def play(i: int) -> None:
+            await slack.command("play quiz", user=f"UBURST{burst:02d}{i:03d}")
+
+        await asyncio.gather(*(play(i) for i in range(learners)))
+
+        def step_ones(fake: FakeSlack) -> int:
+            return sum(
+                1
+                for c in fake.of("chat.postMessage")
+                if c.response.get("ok") and "Step 1/" in str(c.params.get("blocks"))
+            )
+
+        def more_than(count: int, f: FakeSlack) -> bool:
+            return step_ones(f) > count
+
+        seen = 0
+        while seen < learners:
+            await fake.wait_for(functools.partial(more_than, seen), within=60)
+            now = step_ones(fake)
+            reached.extend([time.perf_counter() - started] * (now - seen))
+            seen = now
+    finally:
+        await slack.http.aclose()
+        await slack.bot.aclose()
+        await slack.services.close()
+    return {
+        "learners": learners,
+        "burst": burst,
+        "first step 1 s": reached[0],
+        "last step 1 s": reached[-1],
+    }
+
+
 async def main(quick: bool) -> None:
     fake = FakeSlack()
     await fake.start()
@@ -142,10 +189,18 @@ async def main(quick: bool) -> None:
         await slack.http.aclose()
         await slack.bot.aclose()
         await slack.services.close()
+    try:
+        bursts = [await burst_start(fake, 10, burst) for burst in (1, 10)]
+    finally:
         await fake.stop()
     print(f"LLM grading takes {LLM_SECONDS:g} s; Slack requires an ack within 3,000 ms")
     for name, value in {**latency, **rate}.items():
         print(f"{name:>26}: {value:,.1f}" if isinstance(value, float) else f"{name:>26}: {value}")
+    print("\nten learners start at once in one channel (1 post/s per channel after the burst):")
+    print("| burst | first step 1 (s) | last step 1 (s) |")
+    print("|---|---|---|")
+    for row in bursts:
+        print(f"| {row['burst']} | {row['first step 1 s']:.2f} | {row['last step 1 s']:.2f} |")
 
 
 if __name__ == "__main__":

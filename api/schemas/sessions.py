@@ -59,6 +59,7 @@ class TranscriptEntryOut(ViewModel):
     items: list[ItemResultOut]
     flags: list[str]
     provisional: bool
+    seq: int = Field(0, description="Position in the whole transcript (1, 2, …); never reused.")
 
 
 class StepOut(ViewModel):

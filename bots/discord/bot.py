@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import discord
 from discord.ext import commands
 
+from bots.common.work import WorkTracker
 from bots.discord.api import use_gateway_of_api
+from bots.discord.delivery import Deliverer
 from bots.discord.errors import report_error
 from bots.discord.options import DiscordOptions
 from bots.discord.threads import Archiver, EditThrottle
@@ -29,6 +31,12 @@ class BotContext:
     throttle: EditThrottle
     archiver: Archiver
     api_url: str | None
+    deliverer: Deliverer = field(init=False)
+    work: WorkTracker = field(default_factory=WorkTracker)
+    caught_up: bool = False
+
+    def __post_init__(self) -> None:
+        self.deliverer = Deliverer(self.services)
 
 
 class CuriousBot(commands.Bot):
@@ -40,7 +48,7 @@ class CuriousBot(commands.Bot):
         await prepare(self)
 
     async def close(self) -> None:
-        await self.curious.archiver.drain()
+        await shut_down(self)
         await super().close()
 
 
@@ -53,11 +61,36 @@ class ShardedCuriousBot(commands.AutoShardedBot):
         await prepare(self)
 
     async def close(self) -> None:
-        await self.curious.archiver.drain()
+        await shut_down(self)
         await super().close()
 
 
 AnyBot = CuriousBot | ShardedCuriousBot
+
+
+async def shut_down(bot: AnyBot) -> None:
+    """Let running actions finish (within ``DISCORD_DRAIN_SECONDS``) before the connection goes;
+    what is cut short was recorded and is delivered by the next start's catch-up."""
+    context = bot.curious
+    await context.work.drain(context.options.drain_seconds)
+    await context.archiver.drain()
+
+
+async def catch_up(bot: AnyBot) -> None:
+    """Deliver, in every unfinished session thread, what the learner has not seen: feedback
+    graded while the bot was down, a step whose post failed, a grading cut short by a restart."""
+    context = bot.curious
+    chat = context.services.chat
+    for thread in await chat.unfinished_threads(PLATFORM):
+        if context.work.closing:
+            return
+        channel = bot.get_partial_messageable(int(thread.thread_id))
+        try:
+            await context.deliverer.catch_up(channel, thread.session_id)
+        except discord.HTTPException as error:
+            log.warning("catch-up in thread %s failed: %s", thread.thread_id, error.status)
+        except Exception:
+            log.exception("catch-up of session %s failed", thread.session_id)
 
 
 def intents_for(options: DiscordOptions) -> discord.Intents:
@@ -108,6 +141,13 @@ def context_of(bot: commands.Bot | commands.AutoShardedBot) -> BotContext:
     return context
 
 
+async def _on_ready(bot: AnyBot) -> None:
+    context = bot.curious
+    if not context.caught_up:  # READY repeats after a reconnect; once per process is enough
+        context.caught_up = True
+        context.work.spawn(catch_up(bot), name="discord-catch-up")
+
+
 async def prepare(bot: AnyBot) -> None:
     """Runs after login, before the gateway connects: gateway address, cogs, command sync."""
     context = bot.curious
@@ -116,6 +156,11 @@ async def prepare(bot: AnyBot) -> None:
     for extension in EXTENSIONS:
         await bot.load_extension(extension)
     bot.tree.on_error = _on_tree_error  # type: ignore[method-assign]
+
+    async def on_ready() -> None:
+        await _on_ready(bot)
+
+    bot.add_listener(on_ready)
     for guild_id in context.options.sync_guilds:
         guild = discord.Object(id=guild_id)
         bot.tree.copy_global_to(guild=guild)

@@ -32,10 +32,49 @@ class NotHere(DomainError):
     code = "not_here"
 
 
-def friendly_message(error: BaseException) -> str:
+# What the bot needs in a channel to run sessions there (README: the invite URL's permissions).
+NEEDED = (
+    "view_channel",
+    "send_messages",
+    "send_messages_in_threads",
+    "create_public_threads",
+    "embed_links",
+    "read_message_history",
+    "manage_threads",
+)
+
+
+def missing_permissions(granted: discord.Permissions | None) -> list[str]:
+    """The needed permissions ``granted`` lacks, as Discord names them in its settings."""
+    if granted is None:
+        return []
+    return [
+        name.replace("_", " ").title().replace("In ", "in ")
+        for name in NEEDED
+        if not getattr(granted, name)
+    ]
+
+
+def forbidden_message(granted: discord.Permissions | None) -> str:
+    missing = missing_permissions(granted)
+    if missing:
+        return (
+            "I'm missing a permission in this channel: "
+            + ", ".join(f"**{name}**" for name in missing)
+            + ". A server admin can grant it in the channel's settings (Permissions)."
+        )
+    return (
+        "Discord refused me access (403): a server admin should check that I can see this "
+        "channel and its threads and send messages in them."
+    )
+
+
+def friendly_message(error: BaseException, granted: discord.Permissions | None = None) -> str:
     """The learner-facing text for ``error``; never a stack trace or a provider's message."""
     if isinstance(error, app_commands.CommandInvokeError | app_commands.TransformerError):
         error = error.__cause__ or error
+    if isinstance(error, discord.Forbidden):
+        return forbidden_message(granted)
     if isinstance(error, StepNotCurrent):
         return STEP_CLOSED
     if isinstance(error, SessionNotActive):
@@ -53,7 +92,7 @@ def friendly_message(error: BaseException) -> str:
 
 async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
     """Tell the learner, privately; log what they must not see."""
-    message = friendly_message(error)
+    message = friendly_message(error, getattr(interaction, "app_permissions", None))
     if message == UNEXPECTED:
         log.error("discord interaction failed", exc_info=error)
     else:

@@ -14,7 +14,8 @@ class DiscordOptions(BaseSettings):
     ids that get private threads whatever the default; ``DISCORD_ARCHIVE_AFTER_SECONDS``: delay
     before a finished session's thread is archived; ``DISCORD_MESSAGE_CONTENT``: read plain thread
     messages as chat answers (needs the privileged intent); ``DISCORD_GUILD_IDS``: sync commands to
-    these guilds at once (global sync can take an hour to show)."""
+    these guilds at once (global sync can take an hour to show); ``DISCORD_DRAIN_SECONDS``: how long
+    a shutdown waits for running actions (gradings) to finish."""
 
     model_config = SettingsConfigDict(
         env_prefix="DISCORD_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
@@ -28,6 +29,7 @@ class DiscordOptions(BaseSettings):
     message_content: bool = False
     guild_ids: str = ""
     edit_interval_seconds: float = Field(default=1.0, ge=0)
+    drain_seconds: float = Field(default=20.0, ge=0)
 
     def private_in(self, guild_id: int | None) -> bool:
         """Whether sessions in this guild get private threads."""

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import discord
 
+from bots.common.controls import selection_from_mask as selection_from_mask
+from bots.common.controls import selection_mask as selection_mask
 from bots.common.ids import ComponentId, encode
 from bots.discord.text import (
     CONTENT_LIMIT,
@@ -190,19 +192,6 @@ def step_rows(session_id: str, step: StepView) -> tuple[tuple[Component, ...], .
     return tuple(rows)
 
 
-def selection_mask(indices: Sequence[int]) -> str:
-    """A multi-choice selection packed into a component id argument (hex bit mask)."""
-    mask = 0
-    for index in indices:
-        mask |= 1 << index
-    return f"{mask:x}" if mask else ""
-
-
-def selection_from_mask(mask: str) -> tuple[int, ...]:
-    value = int(mask, 16) if mask else 0
-    return tuple(i for i in range(value.bit_length()) if value >> i & 1)
-
-
 def entry_messages(entry: TranscriptEntry) -> list[Outgoing]:
     """One transcript line as thread messages."""
     text = authored(entry.text) if entry.source == "authored" else untrusted(entry.text)
@@ -227,10 +216,11 @@ def feedback_embed(entry: TranscriptEntry) -> discord.Embed:
         title += " (provisional)"
     embed = discord.Embed(
         title=clip(title, TITLE_LIMIT),
-        description=clip(untrusted(entry.text), DESCRIPTION_LIMIT) or None,
+        # Never clipped: ``limits.within_limits`` splits what is too long for one embed.
+        description=untrusted(entry.text) or None,
         colour=COLOUR_PASS if entry.passed else COLOUR_FAIL,
     )
-    for item in entry.items[:MAX_COMPONENTS]:
+    for item in entry.items:
         value = f"{_points(item.points)}/{item.max_points} points"
         if item.feedback:
             value += f" · {untrusted(item.feedback)}"

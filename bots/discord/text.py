@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import discord
 
 CONTENT_LIMIT = 2000
@@ -14,9 +16,15 @@ OPTION_LIMIT = 100
 FENCE = "```"
 
 
+# escape_markdown escapes only the first masked link on a line; every bracket is escaped here.
+# A bracket after an odd run of backslashes is already escaped; after an even run it is live.
+_BRACKET = re.compile(r"(?<!\\)((?:\\\\)*)([\[\]])")
+
+
 def untrusted(text: str) -> str:
-    """Learner or LLM text, shown literally: no Markdown, no pings."""
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+    """Learner or LLM text, shown literally: no Markdown, no masked links, no pings."""
+    escaped = _BRACKET.sub(r"\1\\\2", discord.utils.escape_markdown(text))
+    return discord.utils.escape_mentions(escaped)
 
 
 def authored(text: str) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import discord
 
 from bots.discord.components import build_view
+from bots.discord.limits import within_limits
 from bots.discord.render import Outgoing
 
 log = logging.getLogger(__name__)
@@ -18,12 +19,15 @@ NO_PINGS = discord.AllowedMentions.none()
 THREAD_NAME_LIMIT = 100
 
 
-async def post(channel: discord.abc.Messageable, messages: Sequence[Outgoing]) -> None:
-    """Send each rendered message, in order, with no pings."""
-    for message in messages:
+async def post(
+    channel: discord.abc.Messageable, messages: Sequence[Outgoing]
+) -> list[discord.Message]:
+    """Send each rendered message, in order, with no pings (split where over a Discord limit)."""
+    sent: list[discord.Message] = []
+    for message in within_limits(messages):
         view = build_view(message)
         if view is not None:
-            await channel.send(
+            posted = await channel.send(
                 content=message.content,
                 embeds=list(message.embeds),
                 view=view,
@@ -32,9 +36,11 @@ async def post(channel: discord.abc.Messageable, messages: Sequence[Outgoing]) -
             # The cog routes every click by custom id; the view need not stay in memory.
             view.stop()
         else:
-            await channel.send(
+            posted = await channel.send(
                 content=message.content, embeds=list(message.embeds), allowed_mentions=NO_PINGS
             )
+        sent.append(posted)
+    return sent
 
 
 async def post_first_as_reply(
@@ -44,7 +50,7 @@ async def post_first_as_reply(
     if not messages:
         await interaction.followup.send("Done.", ephemeral=ephemeral)
         return
-    first, *rest = messages
+    first, *rest = within_limits(messages)
     content = first.content or discord.utils.MISSING
     view = build_view(first)
     if view is not None:

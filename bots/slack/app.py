@@ -88,8 +88,12 @@ class SlackBot:
     # HTTP mode's checks before bolt (bots/slack/verification.py); None in Socket Mode.
     guard: RequestGuard | None = None
     slack_api_url: str = "https://slack.com/api/"
+    drain_seconds: float = 20.0
 
     async def aclose(self) -> None:
+        """Let running actions (gradings) finish within ``drain_seconds``, then close; what is
+        cut short was recorded and is delivered by the next start's catch-up."""
+        await self.conversation.work.drain(self.drain_seconds)
         if self.guard is not None:
             await self.guard.aclose()
         if self.oauth_engine is not None:
@@ -110,10 +114,20 @@ def request_guard(services: Services) -> RequestGuard | None:
     return RequestGuard(secret, claims)
 
 
-async def build_bot(services: Services, *, message_interval: float = 1.0) -> SlackBot:
+async def build_bot(
+    services: Services,
+    *,
+    message_interval: float = 1.0,
+    message_burst: int = 10,
+    drain_seconds: float = 20.0,
+    catch_up: bool = True,
+) -> SlackBot:
     """The bolt app with every listener registered, for Socket Mode or HTTP mode.
 
-    Raises ``ConfigurationError`` naming the missing setting.
+    Posts are paced per channel (a burst of ``message_burst``, then one per
+    ``message_interval`` seconds). With one workspace's token, threads left unfinished by the
+    last run are caught up in the background. Raises ``ConfigurationError`` naming the missing
+    setting.
     """
     settings = services.settings
     check_settings(settings)
@@ -141,12 +155,16 @@ async def build_bot(services: Services, *, message_interval: float = 1.0) -> Sla
     else:
         token = _secret(settings.slack_bot_token)
         app = AsyncApp(client=web_client(settings, token), signing_secret=signing_secret or "")
-    conversation = Conversation(services, Poster(ChannelPacer(message_interval)))
+    pacer = ChannelPacer(message_interval, burst=message_burst)
+    conversation = Conversation(services, Poster(pacer))
     register(app, conversation)
+    if catch_up and not multi_workspace(settings):
+        conversation.work.spawn(conversation.catch_up_all(app.client), name="slack-catch-up")
     return SlackBot(
         app,
         conversation,
         engine,
         guard=request_guard(services),
         slack_api_url=settings.slack_api_url,
+        drain_seconds=drain_seconds,
     )

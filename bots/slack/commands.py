@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-NAMES = ("list", "play", "status", "hint", "leaderboard", "link", "help")
+NAMES = ("list", "play", "status", "hint", "leaderboard", "link", "abandon", "restart", "help")
 ALIASES = {"challenges": "list", "start": "play", "top": "leaderboard", "": "help"}
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 

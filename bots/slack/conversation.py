@@ -6,24 +6,28 @@ error handler (``listeners/errors.py``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bots.common.controls import chat_action
 from bots.common.ids import ComponentId
-from bots.common.transcript_delta import entries_since
+from bots.common.work import WorkTracker
 from bots.slack import render, render_home
-from bots.slack.errors import STEP_CLOSED, slack_error_code
-from bots.slack.poster import Poster
+from bots.slack.errors import STEP_CLOSED, THREAD_GONE, slack_error_code
+from bots.slack.mrkdwn import escape
+from bots.slack.poster import DeliveryDeferred, Poster
 from bots.slack.render import SlackMessage
 from core.bootstrap import Services
-from core.engine.events import Answer
-from core.engine.view import SessionView, UiMode
-from core.errors import InvalidAnswer
+from core.engine.view import UiMode
+from core.errors import SessionNotActive, StepNotCurrent
 from core.service.actor import Actor
+from core.service.chat import ChatAction, TurnResult
 from core.store.base import SessionSummary
 from core.store.chat import ChatThread
 
@@ -55,12 +59,26 @@ class Click:
     message_ts: str
     action_ts: str
     choices: tuple[int, ...] = ()
+    blocks: tuple[dict[str, Any], ...] = ()
 
 
 class Conversation:
-    def __init__(self, services: Services, poster: Poster) -> None:
+    def __init__(
+        self,
+        services: Services,
+        poster: Poster,
+        *,
+        work: WorkTracker | None = None,
+        later_seconds: float = 30.0,
+    ) -> None:
         self._services = services
         self._poster = poster
+        self.work = work or WorkTracker()
+        self._later_seconds = later_seconds
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._versions: dict[str, int] = {}
+        self._grading: dict[str, str] = {}  # session → ts of the message showing "Grading…"
+        self._names: dict[str, str] = {}  # Slack user → display name (users.info, once)
 
     @property
     def poster(self) -> Poster:
@@ -70,8 +88,31 @@ class Conversation:
         """False for Slack's retry of an event already handled (``event_id`` seen before)."""
         return await self._services.chat.first_delivery(PLATFORM, delivery_id)
 
-    async def actor(self, who: SlackUser) -> Actor:
-        return await self._services.chat.actor(PLATFORM, who.external_id, who.name or who.user_id)
+    async def actor(self, who: SlackUser, client: AsyncWebClient | None = None) -> Actor:
+        """The learner behind a Slack user, provisioned under their display name (fetched once
+        with ``users.info`` when the request does not carry one, e.g. mentions and replies)."""
+        name = who.name or await self._display_name(client, who)
+        return await self._services.chat.actor(PLATFORM, who.external_id, name)
+
+    async def _display_name(self, client: AsyncWebClient | None, who: SlackUser) -> str:
+        cached = self._names.get(who.external_id)
+        if cached is not None or client is None:
+            return cached or who.user_id
+        name = who.user_id
+        try:
+            response = await client.users_info(user=who.user_id)
+            user = response.get("user") or {}
+            profile = user.get("profile") or {}
+            name = str(
+                profile.get("display_name") or profile.get("real_name") or user.get("name") or name
+            )
+        except SlackApiError as error:
+            # users:read not granted, or Slack down: the id will do, and we do not ask again.
+            log.info("users.info failed: %s", slack_error_code(error))
+        if len(self._names) > 10_000:
+            self._names.clear()
+        self._names[who.external_id] = name
+        return name
 
     # -- commands ------------------------------------------------------------------------------
 
@@ -91,45 +132,61 @@ class Conversation:
                 )
             )
             return
-        actor = await self.actor(who)
+        actor = await self.actor(who, client)
         start = await self._services.chat.play(actor, challenge_id.strip())
         view = start.view
         if start.thread is not None:
-            await self._poster.post_all(
-                client,
-                start.thread.channel_id,
-                render.session_messages(view),
-                thread_ts=start.thread.thread_id,
+            try:
+                await self._poster.post_all(
+                    client,
+                    start.thread.channel_id,
+                    render.session_messages(view),
+                    thread_ts=start.thread.thread_id,
+                )
+            except SlackApiError as error:
+                if slack_error_code(error) not in THREAD_GONE:
+                    raise
+                # Archived, deleted or left: the session continues in a new thread here.
+                log.info("session thread gone: %s", slack_error_code(error))
+            else:
+                await self.catch_up(client, view.session_id)
+                link = await self._permalink(client, start.thread)
+                where = f"<{link}|its thread>" if link else "its thread"
+                await reply(
+                    render_home.notice(
+                        f"You already have this session open; it continues in {where}."
+                    )
+                )
+                return
+        if start.thread is None and not start.resumed:
+            opening = render.opening_messages(view, who.user_id)
+        else:
+            opening = [render.parent_message(view, who.user_id, resumed=True)]
+            opening += render.session_messages(view)
+        parent_ts = await self._poster.post(client, channel_id, opening[0])
+        binding = ChatThread(
+            PLATFORM, who.team_id, parent_ts, channel_id, view.session_id, actor.learner_id, ""
+        )
+        if start.thread is not None:
+            await self._services.chat.move_thread(binding)
+        else:
+            binding = await self._services.chat.bind_thread(
+                actor,
+                platform=PLATFORM,
+                scope_id=who.team_id,
+                thread_id=parent_ts,
+                channel_id=channel_id,
+                session_id=view.session_id,
             )
-            link = await self._permalink(client, start.thread)
-            where = f"<{link}|its thread>" if link else "its thread"
-            await reply(
-                render_home.notice(f"You already have this session open; it continues in {where}.")
-            )
-            return
-        parent_ts = await self._poster.post(
-            client, channel_id, render.parent_message(view, who.user_id, resumed=start.resumed)
-        )
-        thread = await self._services.chat.bind_thread(
-            actor,
-            platform=PLATFORM,
-            scope_id=who.team_id,
-            thread_id=parent_ts,
-            channel_id=channel_id,
-            session_id=view.session_id,
-        )
-        await self._poster.post_all(
-            client,
-            thread.channel_id,
-            render.session_messages(view, view.transcript),
-            thread_ts=thread.thread_id,
-        )
+        await self._poster.post_all(client, channel_id, opening[1:], thread_ts=parent_ts)
+        await self._services.chat.delivered(TurnResult(view, binding, (), False))
+        await self.catch_up(client, view.session_id)
 
     async def hint_latest(
         self, client: AsyncWebClient, who: SlackUser, reply: Reply, thread_ts: str | None = None
     ) -> None:
         """``hint`` typed as a command: for the session of this thread, else the latest open one."""
-        actor = await self.actor(who)
+        actor = await self.actor(who, client)
         thread = None
         if thread_ts:
             thread = await self._services.chat.session_in_thread(PLATFORM, who.team_id, thread_ts)
@@ -150,17 +207,39 @@ class Conversation:
                 )
             )
             return
-        before = await self._services.game.get_view(actor, thread.session_id)
-        if before.step is None:
-            await reply(render_home.notice(STEP_CLOSED))
-            return
-        after = await self._services.game.request_hint(actor, thread.session_id, before.step.id)
-        await self._post_progress(client, thread, before, after)
+        turn = await self._services.chat.act(actor, thread.session_id, ChatAction("hint"))
+        await self.deliver(client, turn)
         if not thread_ts:
             await reply(render_home.notice("Your hint is in the session's thread."))
 
+    async def abandon(
+        self,
+        client: AsyncWebClient,
+        who: SlackUser,
+        challenge_id: str,
+        reply: Reply,
+        thread_ts: str | None = None,
+    ) -> None:
+        """Give up a session from anywhere: the one in this thread, else the open session of
+        ``challenge_id`` (else the latest open one); its thread is told if it still exists."""
+        actor = await self.actor(who, client)
+        chat = self._services.chat
+        thread = None
+        if thread_ts and not challenge_id:
+            thread = await chat.session_in_thread(PLATFORM, who.team_id, thread_ts)
+        if thread is not None and thread.learner_id == actor.learner_id:
+            session_id = thread.session_id
+        else:
+            session_id = await chat.open_session(actor, challenge_id.strip() or None)
+        turn = await chat.act(actor, session_id, ChatAction("abandon"))
+        try:
+            await self.deliver(client, turn)
+        except SlackApiError as error:
+            log.info("abandoned session's thread is gone: %s", slack_error_code(error))
+        await reply(render_home.notice(f"You gave up *{escape(turn.view.title)}*."))
+
     async def status(self, client: AsyncWebClient, who: SlackUser, reply: Reply) -> None:
-        profile = await self._services.learners.profile(await self.actor(who))
+        profile = await self._services.learners.profile(await self.actor(who, client))
         links = await self._links(client, render_home.open_sessions(profile))
         await reply(render_home.status_message(profile, links))
 
@@ -175,7 +254,7 @@ class Conversation:
         await reply(render_home.linked_message(learner.display_name))
 
     async def publish_home(self, client: AsyncWebClient, who: SlackUser) -> None:
-        profile = await self._services.learners.profile(await self.actor(who))
+        profile = await self._services.learners.profile(await self.actor(who, client))
         links = await self._links(client, render_home.open_sessions(profile))
         leaders = await self._services.learners.leaderboard()
         await client.views_publish(
@@ -189,43 +268,28 @@ class Conversation:
     ) -> None:
         """A button in a step message: answer, submit the checked boxes, continue, or hint."""
         component = click.component
-        actor = await self.actor(who)
-        game = self._services.game
-        before = await game.get_view(actor, component.session_id)
-        if before.step is None or before.step.id != component.step_id or before.status != "active":
+        action = chat_action(component, picked=click.choices)
+        if action is None:
+            return
+        actor = await self.actor(who, client)
+        try:
+            turn = await self._services.chat.act(
+                actor, component.session_id, action, idempotency_key=f"slack:{click.action_ts}"
+            )
+        except (StepNotCurrent, SessionNotActive):
             await reply(render_home.notice(STEP_CLOSED))
             return
-        key = f"slack:{click.action_ts}"
-        step_id = component.step_id
-        if component.action == "continue":
-            after = await game.continue_gate(
-                actor, component.session_id, step_id, idempotency_key=key
-            )
-        elif component.action == "hint":
-            after = await game.request_hint(
-                actor, component.session_id, step_id, idempotency_key=key
-            )
-        else:
-            answer = _answer(before, component, click.choices)
-            after = await game.submit_answer(
-                actor, component.session_id, step_id, answer, idempotency_key=key
-            )
-        thread = await self._services.chat.thread_for_session(component.session_id)
-        if thread is None:
-            thread = ChatThread(
-                PLATFORM,
-                who.team_id,
-                click.message_ts,
-                click.channel_id,
-                component.session_id,
-                actor.learner_id,
-                "",
-            )
-        if after.step is None or after.step.id != step_id:
+        if turn.step_changed and click.blocks:
+            # The answered step's buttons are spent (an edit: not paced with the posts).
             await self._poster.update(
-                client, click.channel_id, click.message_ts, render.closed_step_message(before)
+                client,
+                click.channel_id,
+                click.message_ts,
+                render.closed_message(click.blocks, render.fallback_text(turn.view)),
             )
-        await self._post_progress(client, thread, before, after)
+        await self.deliver(client, turn)
+        if turn.grading:
+            await self.catch_up(client, component.session_id)
 
     async def thread_reply(
         self,
@@ -244,39 +308,81 @@ class Conversation:
         if event_id and not await self.first_delivery(event_id):
             log.info("retried Slack delivery ignored", extra={"event_id": event_id})
             return
-        actor = await self.actor(who)
+        actor = await self.actor(who, client)
         if actor.learner_id != thread.learner_id:
             return
-        game = self._services.game
-        before = await game.get_view(actor, thread.session_id)
-        if before.step is None or before.status != "active":
+        view = await self._services.game.get_view(actor, thread.session_id)
+        if view.step is None or view.status != "active":
             return
-        if before.ui_mode is not UiMode.CHAT:
+        if view.ui_mode is not UiMode.CHAT:
             await reply(
                 render_home.notice("This step takes a button answer: use the buttons above.")
             )
             return
-        after = await game.submit_answer(
+        turn = await self._services.chat.act(
             actor,
             thread.session_id,
-            before.step.id,
-            text,
+            ChatAction("answer", view.step.id, text=text),
             idempotency_key=f"slack:{event_id}" if event_id else None,
         )
-        await self._post_progress(client, thread, before, after)
+        await self.deliver(client, turn)
+        if turn.grading:
+            await self.catch_up(client, thread.session_id)
+
+    # -- delivery: every transcript entry the learner has not seen, exactly once ----------------
+
+    async def deliver(self, client: AsyncWebClient, turn: TurnResult) -> None:
+        """Post what the turn's thread has not shown; "Grading…" is replaced by the result."""
+        session_id = turn.view.session_id
+        async with self._locks.setdefault(session_id, asyncio.Lock()):
+            if turn.view.version < self._versions.get(session_id, 0):
+                return  # a newer state of this session was delivered meanwhile
+            turn = await self._services.chat.refresh(turn)
+            thread = turn.thread
+            if thread is None or turn.nothing_new:
+                return
+            messages = render.session_messages(turn.view, turn.entries)
+            grading = self._grading.pop(session_id, None)
+            try:
+                if grading is not None and messages:
+                    await self._poster.update(client, thread.channel_id, grading, messages[0])
+                    messages = messages[1:]
+                posted = await self._poster.post_all(
+                    client, thread.channel_id, messages, thread_ts=thread.thread_id
+                )
+            except DeliveryDeferred:
+                log.warning("Slack kept rate limiting; delivering later", extra=_ids(turn))
+                self.work.spawn(self._later(client, session_id), name=f"later-{session_id}")
+                return
+            if turn.grading:
+                self._grading[session_id] = posted[-1] if posted else grading or ""
+            await self._services.chat.delivered(turn)
+            self._versions[session_id] = turn.view.version
+
+    async def catch_up(self, client: AsyncWebClient, session_id: str) -> TurnResult:
+        """Grade what is pending, then deliver everything the thread has not shown."""
+        turn = await self._services.chat.catch_up(session_id)
+        await self.deliver(client, turn)
+        return turn
+
+    async def catch_up_all(self, client: AsyncWebClient) -> None:
+        """At start: deliver, in every unfinished session thread, what the learner missed."""
+        for thread in await self._services.chat.unfinished_threads(PLATFORM):
+            if self.work.closing:
+                return
+            try:
+                await self.catch_up(client, thread.session_id)
+            except SlackApiError as error:
+                log.warning("catch-up failed: %s", slack_error_code(error))
+            except Exception:
+                log.exception("catch-up of session %s failed", thread.session_id)
+
+    async def _later(self, client: AsyncWebClient, session_id: str) -> None:
+        await asyncio.sleep(self._later_seconds)
+        if not self.work.closing:
+            await self.catch_up(client, session_id)
 
     # -- helpers ----------------------------------------------------------------------------------
-
-    async def _post_progress(
-        self, client: AsyncWebClient, thread: ChatThread, before: SessionView, after: SessionView
-    ) -> None:
-        new = entries_since(before.transcript, after.transcript)
-        await self._poster.post_all(
-            client,
-            thread.channel_id,
-            render.session_messages(after, new),
-            thread_ts=thread.thread_id,
-        )
 
     async def _permalink(self, client: AsyncWebClient, thread: ChatThread) -> str | None:
         try:
@@ -300,11 +406,5 @@ class Conversation:
         return links
 
 
-def _answer(view: SessionView, component: ComponentId, choices: tuple[int, ...]) -> Answer:
-    if view.ui_mode is UiMode.MCQ_MULTI:
-        return choices
-    if view.ui_mode is UiMode.TRUE_FALSE:
-        return component.arg == "true"
-    if not component.arg.isdigit():
-        raise InvalidAnswer("that button does not belong to this step")
-    return int(component.arg)
+def _ids(turn: TurnResult) -> dict[str, str]:
+    return {"session_id": turn.view.session_id}

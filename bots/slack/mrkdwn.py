@@ -23,6 +23,35 @@ def escape(text: str) -> str:
     return _BROADCAST.sub("@\u2060\\1", escaped)
 
 
+# Slack wraps what it recognises in angle brackets: <https://x|label>, <mailto:a@b|a@b>.
+_LINK = re.compile(r"<((?:https?|mailto):[^|>\s]+)(?:\|([^>]*))?>")
+_FENCE_LANGUAGE = re.compile(r"(?m)^(\s*```)[\w+#.-]+[ \t]*$")
+
+
+def from_slack(text: str) -> str:
+    """Given message text as Slack delivers it, return what the user typed.
+
+    Slack escapes ``&``, ``<`` and ``>`` as entities and wraps links in angle brackets; both are
+    undone here, once, so the stored answer is the learner's own text (``if x < 0 & y``) and is
+    escaped exactly once on the way out.
+    """
+
+    def link(match: re.Match[str]) -> str:
+        target, label = match.group(1), match.group(2)
+        bare = target.split(":", 1)[1].removeprefix("//").rstrip("/")
+        if not label or label in (target, bare):
+            return label or target.removeprefix("mailto:")
+        return f"{label} ({target})"
+
+    unwrapped = _LINK.sub(link, text)
+    return unwrapped.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def strip_fence_languages(text: str) -> str:
+    """Slack shows a fence's language tag (```` ```python ````) as a stray first line: drop it."""
+    return _FENCE_LANGUAGE.sub(r"\1", text)
+
+
 def plain(text: str, limit: int = PLAIN_TEXT_LIMIT) -> str:
     """Untrusted text for a ``plain_text`` field (a button label): one line, at most ``limit``."""
     # plain_text is never parsed, but angle brackets are swapped anyway so that no label can even

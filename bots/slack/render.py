@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bots.common.ids import ComponentId, encode
-from bots.slack.mrkdwn import chunks, clip, escape, plain
+from bots.slack.mrkdwn import chunks, clip, escape, plain, strip_fence_languages
 from core.engine.state import TranscriptEntry
 from core.engine.view import SessionView, StepView, UiMode
 
@@ -71,7 +71,7 @@ def actions(elements: Sequence[Block]) -> list[Block]:
 
 def markdown(text: str) -> str:
     """Challenge Markdown (escaped) as mrkdwn: ``**bold**`` → ``*bold*``, headings → bold lines."""
-    converted = re.sub(r"\*\*(.+?)\*\*", r"*\1*", escape(text))
+    converted = re.sub(r"\*\*(.+?)\*\*", r"*\1*", escape(strip_fence_languages(text)))
     return re.sub(r"(?m)^#{1,6}\s+(.+)$", r"*\1*", converted)
 
 
@@ -190,7 +190,7 @@ def result_blocks(view: SessionView) -> list[Block]:
 
 def entry_blocks(entry: TranscriptEntry) -> list[Block]:
     """One transcript line: narration, the learner's answer, feedback, a hint or an explanation."""
-    text = escape(entry.text)
+    text = escape(strip_fence_languages(entry.text))
     if entry.kind == "answer":
         return [context(f"Your answer: {clip(text, 2900)}")]
     if entry.kind == "hint":
@@ -247,9 +247,28 @@ def parent_message(view: SessionView, user_id: str, *, resumed: bool = False) ->
     verb = "is back at" if resumed else "started"
     total = view.progress.total_steps
     text = f"<@{user_id}> {verb} *{escape(view.title)}* ({total} steps). Play along in the thread."
+    if not resumed:
+        text = f"<@{user_id}> {verb} *{escape(view.title)}* ({total} steps); the rest follows in the thread."
     return SlackMessage(clip(escape(f"{view.title}: a CuriousCore session"), 300), section(text))
+
+
+def opening_messages(view: SessionView, user_id: str) -> list[SlackMessage]:
+    """A new session: the channel message that opens its thread carries the narration and step 1
+    itself (one post, not two, against Slack's one message per second per channel); anything that
+    does not fit follows in the thread."""
+    header = parent_message(view, user_id)
+    rest = session_messages(view, view.transcript)
+    if rest and len(header.blocks) + len(rest[0].blocks) <= MAX_BLOCKS:
+        return [SlackMessage(rest[0].text, header.blocks + rest[0].blocks), *rest[1:]]
+    return [header, *rest]
 
 
 def closed_step_message(view: SessionView) -> SlackMessage:
     """The answered step's message once its buttons are spent."""
     return SlackMessage(fallback_text(view), step_blocks(view, closed=True)[:MAX_BLOCKS])
+
+
+def closed_message(blocks: Sequence[Block], text: str) -> SlackMessage:
+    """A step message as Slack showed it (the click's ``message.blocks``), its controls spent."""
+    kept = [b for b in blocks if b.get("type") not in ("actions", "context", "input")]
+    return SlackMessage(text, [*kept, context("This step is closed.")][:MAX_BLOCKS])

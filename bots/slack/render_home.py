@@ -17,6 +17,8 @@ COMMANDS = (
     ("play <challenge>", "start or resume a challenge in a new thread"),
     ("status", "your XP, level and sessions in progress"),
     ("hint", "a hint for the step you are on (or use the Hint button)"),
+    ("abandon [challenge]", "give up this thread's session (or that challenge's), from anywhere"),
+    ("restart <challenge>", "give up that challenge's session and start it again here"),
     ("leaderboard", "the top learners"),
     ("link <code>", "link this Slack user to your web account (code from your profile)"),
     ("help", "this message"),

@@ -30,7 +30,9 @@ from core.engine.events import (
 from core.engine.plain import to_plain
 
 TRANSCRIPT_LIMIT = 50
-STATE_SCHEMA_VERSION = 2  # 2: per-step outcomes and answer choices in the state
+STATE_SCHEMA_VERSION = (
+    3  # 2: per-step outcomes and answer choices; 3: transcript entries carry ``seq``
+)
 
 
 class Status(StrEnum):
@@ -59,6 +61,9 @@ class TranscriptEntry:
     # the choice(s) an answer picked (choice steps), and what the step could still earn when graded
     choice: int | bool | tuple[int, ...] | None = None
     available: float | None = None
+    # Position in the whole transcript (1, 2, …), stable across replays: the tail kept in the
+    # state drops old entries, so channels say "delivered up to N" instead of aligning tails.
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +286,8 @@ def _with_current(state: SessionState, **changes: Any) -> SessionState:
 
 
 def _log(state: SessionState, entry: TranscriptEntry) -> SessionState:
+    seq = (state.transcript[-1].seq if state.transcript else 0) + 1
+    entry = replace(entry, seq=seq)
     return replace(state, transcript=(*state.transcript, entry)[-TRANSCRIPT_LIMIT:])
 
 

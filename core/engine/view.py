@@ -139,6 +139,8 @@ class SessionView:
     updated_at: str
     # one entry per graded answer in the transcript, in the same order (keyed by step and time)
     feedback: tuple[FeedbackView, ...] = ()
+    # The ``seq`` of the latest transcript entry (0 before any): what a channel has to deliver.
+    transcript_seq: int = 0
 
 
 def project_view(challenge: ChallengeSpec, state: SessionState) -> SessionView:
@@ -207,6 +209,7 @@ def project_view(challenge: ChallengeSpec, state: SessionState) -> SessionView:
         created_at=state.created_at,
         updated_at=state.updated_at,
         feedback=feedback_views(challenge, state),
+        transcript_seq=state.transcript[-1].seq if state.transcript else 0,
     )
 
 

@@ -8,15 +8,64 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.engine.view import SessionView
+from core.engine.events import Answer
+from core.engine.state import TranscriptEntry
+from core.engine.view import SessionView, StepView, UiMode
+from core.errors import InvalidAnswer, SessionNotActive, SessionNotFound, StepNotCurrent
 from core.service.accounts import AccountService
 from core.service.actor import Actor
 from core.service.clock import Clock
 from core.service.sessions import GameService
 from core.store.base import Store
-from core.store.chat import ChatThread
+from core.store.chat import FINISHED, ChatThread
 
 OPEN_STATUSES = ("created", "active")
+ACTIONS = ("continue", "answer", "hint", "abandon")
+
+
+@dataclass(frozen=True, slots=True)
+class ChatAction:
+    """One learner action in a chat, platform-neutral.
+
+    ``choice`` is what a choice control carries (an index; ``t``/``f`` or ``true``/``false`` on a
+    true/false step), ``picked`` a multi-choice selection, ``text`` a written answer.
+    """
+
+    kind: str
+    step_id: str = ""
+    choice: str = ""
+    picked: tuple[int, ...] = ()
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnResult:
+    """What a thread must show now: the entries it has not delivered, then (when ``step_changed``)
+    the current step or the result; ``grading`` says an answer is waiting for its grade."""
+
+    view: SessionView
+    thread: ChatThread | None
+    entries: tuple[TranscriptEntry, ...]
+    step_changed: bool
+
+    @property
+    def grading(self) -> bool:
+        return self.view.step is not None and self.view.step.awaiting_grade
+
+    @property
+    def shown(self) -> str:
+        return shown_marker(self.view)
+
+    @property
+    def nothing_new(self) -> bool:
+        return not self.entries and not self.step_changed
+
+
+def shown_marker(view: SessionView) -> str:
+    """What a thread shows for ``view``: its current step, or the end of the session."""
+    if view.ui_mode in (UiMode.COMPLETED, UiMode.ABANDONED):
+        return FINISHED
+    return view.step.id if view.step is not None else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +107,19 @@ class ChatService:
         view = await self._game.start_session(actor, created.session_id)
         return PlayStart(view, resumed=False, thread=None)
 
+    async def open_session(self, actor: Actor, challenge_id: str | None = None) -> str:
+        """The learner's open session of ``challenge_id`` (or, without one, the latest open
+        session): what ``abandon``/``restart`` act on when used outside the session's thread."""
+        open_ones = [
+            s
+            for s in await self._game.list_sessions(actor)
+            if s.status in OPEN_STATUSES and (not challenge_id or s.challenge_id == challenge_id)
+        ]
+        if not open_ones:
+            what = f"of {challenge_id!r} " if challenge_id else ""
+            raise SessionNotFound(f"you have no session {what}in progress")
+        return max(open_ones, key=lambda s: s.updated_at).session_id
+
     async def bind_thread(
         self,
         actor: Actor,
@@ -91,6 +153,124 @@ class ChatService:
     async def thread_for_session(self, session_id: str) -> ChatThread | None:
         return await self._store.thread_for_session(session_id)
 
+    async def require_learner(self, actor: Actor, session_id: str) -> None:
+        """Raise ``SessionNotFound`` unless ``actor`` is the session's learner.
+
+        For controls that change nothing in the session yet (a selection before Submit): only a
+        session's learner acts on it, and someone else's session looks like a missing one.
+        """
+        thread = await self._store.thread_for_session(session_id)
+        if thread is not None:
+            owner = thread.learner_id
+        else:
+            try:
+                owner = (await self._game.hydrate(session_id)).learner_id
+            except SessionNotFound:
+                owner = None
+        if owner != actor.learner_id:
+            raise SessionNotFound(f"there is no session {session_id!r}")
+
+    # -- one chat turn, and delivering what a thread has not shown -------------------------------
+
+    async def act(
+        self,
+        actor: Actor,
+        session_id: str,
+        action: ChatAction,
+        *,
+        idempotency_key: str | None = None,
+    ) -> TurnResult:
+        """Apply one learner action and return what the session's thread must show next.
+
+        A written answer is recorded and returned awaiting its grade (the adapter shows
+        "Grading…"); :meth:`catch_up` then grades it and returns the feedback.
+        """
+        game, key = self._game, idempotency_key
+        if action.kind not in ACTIONS:
+            raise InvalidAnswer(f"unknown action {action.kind!r}")
+        if action.kind == "abandon":
+            view = await game.abandon(actor, session_id, idempotency_key=key)
+        else:
+            step = _current_step(await game.get_view(actor, session_id), action.step_id)
+            if action.kind == "continue":
+                view = await game.continue_gate(actor, session_id, step.id, idempotency_key=key)
+            elif action.kind == "hint":
+                view = await game.request_hint(actor, session_id, step.id, idempotency_key=key)
+            else:
+                view = await game.submit_answer(
+                    actor,
+                    session_id,
+                    step.id,
+                    answer_for(step, action),
+                    idempotency_key=key,
+                    settle=step.kind != "chat",
+                )
+        return await self._turn(view)
+
+    async def catch_up(self, session_id: str) -> TurnResult:
+        """Finish any pending LLM work of the session and return what its thread has not shown."""
+        thread = await self._store.thread_for_session(session_id)
+        learner = (
+            thread.learner_id
+            if thread is not None
+            else (await self._game.hydrate(session_id)).learner_id
+        )
+        view = await self._game.get_view(Actor(learner), session_id)
+        return await self._turn(view, thread)
+
+    async def refresh(self, turn: TurnResult) -> TurnResult:
+        """``turn`` against what its thread shows now (another delivery may have run since)."""
+        return await self._turn(turn.view)
+
+    async def delivered(self, turn: TurnResult) -> None:
+        """Record that the turn's entries and step are now shown in its thread."""
+        await self._store.record_shown(turn.view.session_id, turn.view.transcript_seq, turn.shown)
+
+    async def unfinished_threads(self, platform: str) -> list[ChatThread]:
+        """Threads whose session has not shown its end: to catch up on after a restart."""
+        return await self._store.unfinished_threads(platform)
+
+    async def move_thread(self, thread: ChatThread) -> None:
+        """The session's thread is gone: continue in ``thread``, keeping what was delivered."""
+        await self._store.rebind_thread(thread)
+
+    async def _turn(self, view: SessionView, thread: ChatThread | None = None) -> TurnResult:
+        thread = thread or await self._store.thread_for_session(view.session_id)
+        delivered, shown = (thread.delivered_seq, thread.shown) if thread else (0, "")
+        entries = tuple(e for e in view.transcript if e.seq > delivered)
+        return TurnResult(view, thread, entries, shown_marker(view) != shown)
+
     async def first_delivery(self, platform: str, delivery_id: str) -> bool:
         """True the first time a platform delivery id is seen; a retried delivery gets False."""
         return await self._store.first_delivery(platform, delivery_id, self._clock.now())
+
+
+def _current_step(view: SessionView, step_id: str) -> StepView:
+    """The step an action names, if it is the current step of an active session."""
+    if view.status != "active" or view.step is None:
+        raise SessionNotActive("this session is over")
+    if step_id and view.step.id != step_id:
+        raise StepNotCurrent("that step is closed")
+    return view.step
+
+
+def answer_for(step: StepView, action: ChatAction) -> Answer:
+    """The answer a chat action carries, in the shape the step's kind takes (the engine then
+    checks it: range, length, emptiness)."""
+    if step.kind == "true_false":
+        if action.choice in ("t", "true"):
+            return True
+        if action.choice in ("f", "false"):
+            return False
+        raise InvalidAnswer("choose true or false")
+    if step.kind == "multi":
+        return action.picked
+    if step.kind == "mcq":
+        if not action.choice.isdigit():
+            raise InvalidAnswer("choose one of the answers")
+        return int(action.choice)
+    if step.kind == "chat":
+        if action.text is None or not action.text.strip():
+            raise InvalidAnswer("write an answer first")
+        return action.text
+    raise InvalidAnswer("this step takes no answer; press Continue")

@@ -7,6 +7,7 @@ transaction, with a deadline — appending the outcome as further events.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -50,6 +51,7 @@ from core.service.catalog import Catalog
 from core.service.clock import Clock, new_id
 from core.service.idempotency import request_digest
 from core.service.llm_context import llm_context, progress_summary
+from core.service.single_flight import SingleFlight, pending_key
 from core.service.telemetry import SessionMetrics
 from core.store.base import (
     AppendResult,
@@ -101,6 +103,7 @@ class GameService:
         self._snapshot_interval = snapshot_interval
         self._new_id = id_factory
         self._metrics = metrics
+        self._in_flight: SingleFlight[Command | None] = SingleFlight()
 
     # -- use cases ---------------------------------------------------------------------------
 
@@ -136,8 +139,11 @@ class GameService:
         answer: Answer,
         *,
         idempotency_key: str | None = None,
+        settle: bool = True,
     ) -> SessionView:
-        """Answer the current step; a chat answer is graded before the view returns."""
+        """Answer the current step; a chat answer is graded before the view returns, unless
+        ``settle`` is False (the view then shows it awaiting its grade; any later read grades it).
+        """
 
         async def build(loaded: Loaded) -> Command:
             return SubmitAnswer(
@@ -148,7 +154,7 @@ class GameService:
             )
 
         digest = request_digest("answer", step_id=step_id, answer=answer)
-        return await self._execute(actor, session_id, build, idempotency_key, digest)
+        return await self._execute(actor, session_id, build, idempotency_key, digest, settle=settle)
 
     async def continue_gate(
         self, actor: Actor, session_id: str, step_id: str, *, idempotency_key: str | None = None
@@ -222,6 +228,8 @@ class GameService:
         build: CommandBuilder,
         idempotency_key: str | None,
         digest: str | None = None,
+        *,
+        settle: bool = True,
     ) -> SessionView:
         loaded = await self._load_owned(actor, session_id, acting=True)
         if idempotency_key is not None:
@@ -247,7 +255,8 @@ class GameService:
                 raise AnswerConflict("this session is busy; please try again")
         except StoredKeyReused:
             raise _key_reused() from None
-        loaded = await self._settle(loaded)
+        if settle:
+            loaded = await self._settle(loaded)
         return project_view(loaded.challenge, loaded.state)
 
     async def _repeat(self, session_id: str, seen: AppendResult, digest: str | None) -> SessionView:
@@ -409,7 +418,11 @@ class GameService:
     async def _settle(self, loaded: Loaded) -> Loaded:
         """Run the LLM work the stream asks for (grading, hints, narration), then record it."""
         for _ in range(MAX_PENDING_ROUNDS):
-            command = await self._pending_work(loaded)
+            # One evaluation (hint, narration) per pending request in this process: a second
+            # reader of the same session waits for the first instead of calling the LLM again.
+            command = await self._in_flight.run(
+                pending_key(loaded.state), functools.partial(self._pending_work, loaded)
+            )
             if command is None:
                 return loaded
             try:

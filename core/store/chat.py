@@ -6,7 +6,7 @@ A thread (Discord thread, Slack ``thread_ts``) holds exactly one session; a plat
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 
@@ -21,6 +21,13 @@ class ChatThread:
     session_id: str
     learner_id: str
     created_at: str
+    # What the learner has been shown here: the transcript up to ``delivered_seq`` and the step
+    # (or ``FINISHED`` once the result or the abandonment has been shown).
+    delivered_seq: int = 0
+    shown: str = ""
+
+
+FINISHED = "#finished"
 
 
 class ChatStore(Protocol):
@@ -36,6 +43,19 @@ class ChatStore(Protocol):
 
     async def first_delivery(self, platform: str, delivery_id: str, received_at: str) -> bool:
         """Record a delivery id; True the first time it is seen, False for a retry."""
+        ...
+
+    async def record_shown(self, session_id: str, delivered_seq: int, shown: str) -> None:
+        """Record what the session's thread now shows; ``delivered_seq`` never moves back."""
+        ...
+
+    async def unfinished_threads(self, platform: str) -> list[ChatThread]:
+        """The platform's threads whose session's end has not been shown yet."""
+        ...
+
+    async def rebind_thread(self, thread: ChatThread) -> None:
+        """Move ``thread.session_id`` to a new thread (its old one is gone), keeping what was
+        already delivered."""
         ...
 
 
@@ -74,6 +94,33 @@ class InMemoryChat:
         self, platform: str, scope_id: str, thread_id: str
     ) -> ChatThread | None:
         return self._chat.threads.get((platform, scope_id, thread_id))
+
+    async def record_shown(self, session_id: str, delivered_seq: int, shown: str) -> None:
+        tables = self._chat
+        thread = tables.by_session.get(session_id)
+        if thread is None:
+            return
+        updated = replace(
+            thread, delivered_seq=max(thread.delivered_seq, delivered_seq), shown=shown
+        )
+        tables.by_session[session_id] = updated
+        tables.threads[(thread.platform, thread.scope_id, thread.thread_id)] = updated
+
+    async def unfinished_threads(self, platform: str) -> list[ChatThread]:
+        return [
+            t
+            for t in self._chat.by_session.values()
+            if t.platform == platform and t.shown != FINISHED
+        ]
+
+    async def rebind_thread(self, thread: ChatThread) -> None:
+        tables = self._chat
+        old = tables.by_session.get(thread.session_id)
+        if old is not None:
+            tables.threads.pop((old.platform, old.scope_id, old.thread_id), None)
+            thread = replace(thread, delivered_seq=old.delivered_seq, shown=old.shown)
+        tables.threads[(thread.platform, thread.scope_id, thread.thread_id)] = thread
+        tables.by_session[thread.session_id] = thread
 
     async def first_delivery(self, platform: str, delivery_id: str, received_at: str) -> bool:
         seen = self._chat.deliveries

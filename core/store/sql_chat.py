@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import exc, insert, select
+from sqlalchemy import delete, exc, insert, select, update
 from sqlalchemy.engine import Row
 
-from core.store.chat import ChatThread
+from core.store.chat import FINISHED, ChatThread
 from core.store.sql_base import SqlStoreBase
 from core.store.tables import chat_deliveries, chat_threads
 
@@ -48,6 +48,48 @@ class SqlChat(SqlStoreBase):
             row = (await connection.execute(query)).first()
         return None if row is None else _thread(row)
 
+    async def record_shown(self, session_id: str, delivered_seq: int, shown: str) -> None:
+        c = chat_threads.c
+        async with self._transaction(write=True) as connection:
+            await connection.execute(
+                update(chat_threads).where(c.session_id == session_id).values(shown=shown)
+            )
+            await connection.execute(
+                update(chat_threads)
+                .where(c.session_id == session_id, c.delivered_seq < delivered_seq)
+                .values(delivered_seq=delivered_seq)
+            )
+
+    async def unfinished_threads(self, platform: str) -> list[ChatThread]:
+        c = chat_threads.c
+        query = select(chat_threads).where(c.platform == platform, c.shown != FINISHED)
+        async with self._transaction() as connection:
+            rows = (await connection.execute(query)).all()
+        return [_thread(row) for row in rows]
+
+    async def rebind_thread(self, thread: ChatThread) -> None:
+        c = chat_threads.c
+        async with self._transaction(write=True) as connection:
+            old = (
+                await connection.execute(
+                    select(chat_threads).where(c.session_id == thread.session_id)
+                )
+            ).first()
+            await connection.execute(delete(chat_threads).where(c.session_id == thread.session_id))
+            await connection.execute(
+                insert(chat_threads).values(
+                    platform=thread.platform,
+                    scope_id=thread.scope_id,
+                    thread_id=thread.thread_id,
+                    channel_id=thread.channel_id,
+                    session_id=thread.session_id,
+                    learner_id=thread.learner_id,
+                    created_at=thread.created_at,
+                    delivered_seq=old._mapping["delivered_seq"] if old is not None else 0,
+                    shown=old._mapping["shown"] if old is not None else "",
+                )
+            )
+
     async def first_delivery(self, platform: str, delivery_id: str, received_at: str) -> bool:
         statement = (
             self._insert(chat_deliveries)
@@ -69,4 +111,6 @@ def _thread(row: Row[object]) -> ChatThread:
         session_id=m["session_id"],
         learner_id=m["learner_id"],
         created_at=m["created_at"],
+        delivered_seq=m["delivered_seq"],
+        shown=m["shown"],
     )

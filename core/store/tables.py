@@ -224,6 +224,9 @@ chat_threads = Table(
     Column("session_id", String(ID_LENGTH), nullable=False),
     Column("learner_id", String(ID_LENGTH), nullable=False),
     Column("created_at", String(TIMESTAMP_LENGTH), nullable=False),
+    # 0010: what the thread shows (the transcript up to delivered_seq, and the step).
+    Column("delivered_seq", Integer, nullable=False, server_default="0"),
+    Column("shown", String(ID_LENGTH), nullable=False, server_default=""),
     PrimaryKeyConstraint("platform", "scope_id", "thread_id", name="pk_chat_threads"),
     UniqueConstraint("session_id", name="uq_chat_threads_session_id"),
 )

@@ -5,6 +5,8 @@ Each one defers first (Discord allows 3 seconds), then calls one service functio
 
 from __future__ import annotations
 
+import logging
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -16,7 +18,6 @@ from bots.discord.render import (
     challenges_embed,
     leaderboard_embed,
     profile_embed,
-    progress_messages,
     session_messages,
     status_embed,
 )
@@ -25,11 +26,12 @@ from bots.discord.threads import (
     NO_PINGS,
     THREAD_NAME_LIMIT,
     post,
-    post_to_thread,
 )
-from core.engine.view import UiMode
 from core.service.actor import Actor
+from core.service.chat import ChatAction, TurnResult
 from core.store.chat import ChatThread
+
+log = logging.getLogger(__name__)
 
 
 class SessionCommands(commands.Cog):
@@ -94,13 +96,19 @@ class SessionCommands(commands.Cog):
         view = start.view
         if start.thread is not None:
             resumed = self.bot.get_partial_messageable(int(start.thread.thread_id))
-            await post(resumed, session_messages(view))
-            await interaction.followup.send(
-                f"You already have **{untrusted(view.title)}** in progress: carry on in "
-                f"<#{start.thread.thread_id}>.",
-                ephemeral=True,
-            )
-            return
+            try:
+                await post(resumed, session_messages(view))
+            except (discord.NotFound, discord.Forbidden) as error:
+                # The thread was deleted (or we lost access): the session continues in a new one.
+                log.info("session thread %s is gone (%s)", start.thread.thread_id, error.status)
+            else:
+                await self.context.deliverer.catch_up(resumed, view.session_id)
+                await interaction.followup.send(
+                    f"You already have **{untrusted(view.title)}** in progress: carry on in "
+                    f"<#{start.thread.thread_id}>.",
+                    ephemeral=True,
+                )
+                return
         private = self.context.options.private_in(interaction.guild.id)
         thread = await channel.create_thread(
             name=clip(f"{view.title} · {interaction.user.display_name}", THREAD_NAME_LIMIT),
@@ -111,15 +119,28 @@ class SessionCommands(commands.Cog):
             auto_archive_duration=1440,
         )
         await thread.add_user(interaction.user)
-        await self.services.chat.bind_thread(
-            actor,
+        binding = ChatThread(
             platform=PLATFORM,
             scope_id=str(interaction.guild.id),
             thread_id=str(thread.id),
             channel_id=str(channel.id),
             session_id=view.session_id,
+            learner_id=actor.learner_id,
+            created_at=view.updated_at,
         )
-        await post(thread, progress_messages(None, view))
+        if start.thread is not None:
+            await self.services.chat.move_thread(binding)
+            await post(thread, session_messages(view))  # what the lost thread was showing
+        else:
+            await self.services.chat.bind_thread(
+                actor,
+                platform=PLATFORM,
+                scope_id=binding.scope_id,
+                thread_id=binding.thread_id,
+                channel_id=binding.channel_id,
+                session_id=view.session_id,
+            )
+        await self.context.deliverer.catch_up(thread, view.session_id)
         verb = "Resumed" if start.resumed else "Started"
         await interaction.followup.send(
             f"{verb} **{untrusted(view.title)}** in {thread.mention}.", ephemeral=True
@@ -144,13 +165,10 @@ class SessionCommands(commands.Cog):
         if not await self._first(interaction):
             return
         actor, bound = await self._session_here(interaction)
-        before = await self.services.game.get_view(actor, bound.session_id)
-        if before.step is None:
-            raise NotHere("This session has no step to take a hint on.")
-        after = await self.services.game.request_hint(
-            actor, bound.session_id, before.step.id, idempotency_key=str(interaction.id)
+        turn = await self.services.chat.act(
+            actor, bound.session_id, ChatAction("hint"), idempotency_key=str(interaction.id)
         )
-        await post_to_thread(interaction, progress_messages(before, after))
+        await self._deliver_here(interaction, turn)
 
     @app_commands.command(name="status", description="Your progress here, or your profile.")
     async def status(self, interaction: discord.Interaction) -> None:
@@ -165,21 +183,57 @@ class SessionCommands(commands.Cog):
         view = await self.services.game.get_view(actor, bound.session_id)
         await interaction.followup.send(embed=status_embed(view), ephemeral=True)
 
-    @app_commands.command(name="abandon", description="Give up the session in this thread.")
-    async def abandon(self, interaction: discord.Interaction) -> None:
+    @app_commands.command(
+        name="abandon", description="Give up a session (this thread's, or one you name)."
+    )
+    @app_commands.describe(challenge="The challenge to give up (default: this thread's session).")
+    async def abandon(self, interaction: discord.Interaction, challenge: str | None = None) -> None:
         if not await acknowledge(interaction, ephemeral=True, thinking=True):
             return
         if not await self._first(interaction):
             return
-        actor, bound = await self._session_here(interaction)
-        view = await self.services.game.abandon(
-            actor, bound.session_id, idempotency_key=str(interaction.id)
+        actor = await self._actor(interaction)
+        bound = None if challenge else await self._binding(interaction)
+        if bound is not None:
+            session_id = bound.session_id
+        else:
+            # From anywhere (even after the thread was deleted): the open session named.
+            session_id = await self.services.chat.open_session(actor, challenge)
+        turn = await self.services.chat.act(
+            actor, session_id, ChatAction("abandon"), idempotency_key=str(interaction.id)
         )
-        await post_to_thread(interaction, session_messages(view))
-        if view.ui_mode is UiMode.ABANDONED:
-            self.context.archiver.schedule(int(bound.thread_id))
+        thread = turn.thread
+        if thread is not None:
+            channel = self.bot.get_partial_messageable(int(thread.thread_id))
+            try:
+                await self.context.deliverer.deliver(channel, turn)
+            except discord.HTTPException as error:
+                log.info("abandoned session's thread is gone: %s", error.status)
+            else:
+                self.context.archiver.schedule(int(thread.thread_id))
+        await interaction.followup.send(
+            f"You gave up **{untrusted(turn.view.title)}**.", ephemeral=True
+        )
+
+    @abandon.autocomplete("challenge")
+    async def abandon_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        summaries = await self.services.catalog.summaries()
+        return [
+            app_commands.Choice(name=name, value=value)
+            for name, value in autocomplete_choices(summaries, current)
+        ]
 
     # -- helpers --------------------------------------------------------------------------------
+
+    async def _deliver_here(self, interaction: discord.Interaction, turn: TurnResult) -> None:
+        """Post a privately deferred command's results in its thread for everyone, then close the
+        private "thinking…" with a short note (errors before this point stay private)."""
+        channel = interaction.channel
+        if isinstance(channel, discord.abc.Messageable):
+            await self.context.deliverer.deliver(channel, turn)
+        await interaction.followup.send("Done — see the thread.", ephemeral=True)
 
     async def _first(self, interaction: discord.Interaction) -> bool:
         """False for a repeated delivery of the same interaction: it must append nothing."""

@@ -12,16 +12,14 @@ from typing import Any
 import discord
 from discord.ext import commands
 
+from bots.common.controls import chat_action
 from bots.common.ids import ComponentId, decode, encode
 from bots.discord.bot import PLATFORM, BotContext, context_of
 from bots.discord.components import apply_selection, disabled
 from bots.discord.errors import acknowledge, report_error, report_message_error, send_private
-from bots.discord.render import progress_messages, selection_from_mask
-from bots.discord.threads import post
-from core.engine.events import Answer
-from core.engine.view import SessionView, StepView, UiMode
-from core.errors import InvalidAnswer, SessionNotActive, StepNotCurrent
+from core.engine.view import UiMode
 from core.service.actor import Actor
+from core.service.chat import ChatAction
 
 log = logging.getLogger(__name__)
 
@@ -62,20 +60,27 @@ class StepInteractions(commands.Cog):
         parsed = decode(raw) if isinstance(raw, str) else None
         if parsed is None:
             return
-        try:
-            await self._route(interaction, parsed, data)
-        except Exception as error:  # one handler turns every failure into a friendly message
-            await report_error(interaction, error)
+        async with self.context.work.running():
+            try:
+                await self._route(interaction, parsed, data)
+            except Exception as error:  # one handler turns every failure into a friendly message
+                await report_error(interaction, error)
 
     async def _route(
         self, interaction: discord.Interaction, parsed: ComponentId, data: dict[str, Any]
     ) -> None:
         # Answers that need no database are given at once, as the interaction's own response.
+        if parsed.action in ("modal", "toggle"):
+            # Answered at once (no deferral), so checked before: only the learner may use them.
+            await self.services.chat.require_learner(
+                await self._actor(interaction), parsed.session_id
+            )
         if parsed.action == "modal":
             answer_id = encode(ComponentId(parsed.session_id, parsed.step_id, "answer"))
             await interaction.response.send_modal(AnswerModal(answer_id))
             return
         if parsed.action == "toggle":
+            # The selection lives in the message itself, shared by everyone who sees it.
             await self._toggle(interaction, [str(v) for v in data.get("values", [])])
             return
         if parsed.action == "submit" and not parsed.arg:
@@ -83,37 +88,32 @@ class StepInteractions(commands.Cog):
             return
         if not await acknowledge(interaction):
             return
-        if not await self.services.chat.first_delivery(PLATFORM, str(interaction.id)):
+        chat = self.services.chat
+        if not await chat.first_delivery(PLATFORM, str(interaction.id)):
             return
-        user = interaction.user
-        actor = await self.services.chat.actor(PLATFORM, str(user.id), user.display_name)
-        before = await self.services.game.get_view(actor, parsed.session_id)
-        step = _current_step(before, parsed.step_id)
-        after = await self._act(actor, parsed, step, interaction, data)
+        text = _text_input(data.get("components", []), ANSWER_FIELD)
+        action = chat_action(parsed, text=text)
+        if action is None:
+            return
+        key = str(interaction.id)
+        turn = await chat.act(
+            await self._actor(interaction), parsed.session_id, action, idempotency_key=key
+        )
         channel = interaction.channel
-        if isinstance(channel, discord.abc.Messageable):
-            await post(channel, progress_messages(before, after))
-        if after.step is None or after.step.id != step.id:
+        if not isinstance(channel, discord.abc.Messageable):
+            return
+        await self.context.deliverer.deliver(channel, turn)
+        if turn.grading:
+            turn = await self.context.deliverer.catch_up(channel, parsed.session_id)
+        step = turn.view.step
+        if step is None or step.id != parsed.step_id:
             await self._close_buttons(interaction)
-        if after.ui_mode in (UiMode.COMPLETED, UiMode.ABANDONED) and interaction.channel_id:
+        if turn.view.ui_mode in (UiMode.COMPLETED, UiMode.ABANDONED) and interaction.channel_id:
             self.context.archiver.schedule(interaction.channel_id)
 
-    async def _act(
-        self,
-        actor: Actor,
-        parsed: ComponentId,
-        step: StepView,
-        interaction: discord.Interaction,
-        data: dict[str, Any],
-    ) -> SessionView:
-        game, key = self.services.game, str(interaction.id)
-        session_id, step_id = parsed.session_id, parsed.step_id
-        if parsed.action == "continue":
-            return await game.continue_gate(actor, session_id, step_id, idempotency_key=key)
-        if parsed.action == "hint":
-            return await game.request_hint(actor, session_id, step_id, idempotency_key=key)
-        answer = _answer(step, parsed, data)
-        return await game.submit_answer(actor, session_id, step_id, answer, idempotency_key=key)
+    async def _actor(self, interaction: discord.Interaction) -> Actor:
+        user = interaction.user
+        return await self.services.chat.actor(PLATFORM, str(user.id), user.display_name)
 
     async def _toggle(self, interaction: discord.Interaction, values: list[str]) -> None:
         if interaction.message is None:
@@ -143,6 +143,10 @@ class StepInteractions(commands.Cog):
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
+        async with self.context.work.running():
+            await self._message(message)
+
+    async def _message(self, message: discord.Message) -> None:
         if (
             not self.context.options.message_content
             or message.author.bot
@@ -165,46 +169,19 @@ class StepInteractions(commands.Cog):
                 return
             if not await self.services.chat.first_delivery(PLATFORM, f"message:{message.id}"):
                 return
-            async with message.channel.typing():
-                after = await self.services.game.submit_answer(
-                    actor,
-                    bound.session_id,
-                    view.step.id,
-                    message.content[:5000],
-                    idempotency_key=f"message:{message.id}",
-                )
-            await post(message.channel, progress_messages(view, after))
-            if after.ui_mode is UiMode.COMPLETED:
+            # The whole message: the engine, not the adapter, refuses one over its limit.
+            action = ChatAction("answer", view.step.id, text=message.content)
+            turn = await self.services.chat.act(
+                actor, bound.session_id, action, idempotency_key=f"message:{message.id}"
+            )
+            await self.context.deliverer.deliver(message.channel, turn)
+            if turn.grading:
+                async with message.channel.typing():
+                    turn = await self.context.deliverer.catch_up(message.channel, bound.session_id)
+            if turn.view.ui_mode is UiMode.COMPLETED:
                 self.context.archiver.schedule(message.channel.id)
         except Exception as error:  # the same single translation as for interactions
             await report_message_error(message, error)
-
-
-def _current_step(view: SessionView, step_id: str) -> StepView:
-    if view.status != "active" or view.step is None:
-        raise SessionNotActive("this session is over")
-    if view.step.id != step_id:
-        raise StepNotCurrent("that step is closed")
-    return view.step
-
-
-def _answer(step: StepView, parsed: ComponentId, data: dict[str, Any]) -> Answer:
-    """The answer a component carries, in the shape the step's kind takes."""
-    if step.kind == "true_false":
-        return parsed.arg == "t"
-    if step.kind == "multi":
-        return selection_from_mask(parsed.arg)
-    if step.kind == "mcq":
-        raw = parsed.arg or next(iter(data.get("values", [])), "")
-        if not raw.isdigit():
-            raise InvalidAnswer("choose one of the answers")
-        return int(raw)
-    if step.kind == "chat":
-        text = _text_input(data.get("components", []), ANSWER_FIELD)
-        if not text or not text.strip():
-            raise InvalidAnswer("write an answer first")
-        return text
-    raise InvalidAnswer("this step takes no answer; press Continue")
 
 
 def _text_input(components: list[Any], custom_id: str) -> str | None:

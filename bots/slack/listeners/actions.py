@@ -56,6 +56,7 @@ def register(app: AsyncApp, conversation: Conversation) -> None:
             message_ts=str(container.get("message_ts") or message.get("ts") or ""),
             action_ts=str(action.get("action_ts") or ""),
             choices=checked_choices(body, component),
+            blocks=tuple(b for b in message.get("blocks") or () if isinstance(b, dict)),
         )
         thread_ts = message.get("thread_ts")
         reply = ephemeral_reply(
@@ -65,5 +66,5 @@ def register(app: AsyncApp, conversation: Conversation) -> None:
             who.user_id,
             str(thread_ts) if thread_ts else None,
         )
-        async with reporting(body, context):
+        async with conversation.work.running(), reporting(body, context):
             await conversation.click(client, who, click, reply)

@@ -15,6 +15,7 @@ from bots.slack.commands import Command, parse
 from bots.slack.conversation import Conversation, Reply, SlackUser
 from bots.slack.listeners.context import respond_reply, slack_user
 from bots.slack.listeners.errors import reporting
+from bots.slack.mrkdwn import from_slack
 
 
 async def run_command(
@@ -36,6 +37,10 @@ async def run_command(
         await conversation.status(client, who, reply)
     elif command.name == "hint":
         await conversation.hint_latest(client, who, reply, thread_ts)
+    elif command.name in ("abandon", "restart"):
+        await conversation.abandon(client, who, command.arg, reply, thread_ts)
+        if command.name == "restart":
+            await conversation.play(client, who, channel_id, command.arg, reply)
     elif command.name == "leaderboard":
         await conversation.leaderboard(reply)
     elif command.name == "link":
@@ -54,12 +59,12 @@ def register(app: AsyncApp, conversation: Conversation, name: str) -> None:
         respond: AsyncRespond,
     ) -> None:
         await ack()
-        async with reporting(body, context):
+        async with conversation.work.running(), reporting(body, context):
             await run_command(
                 conversation,
                 client,
                 slack_user(context, body, str(body.get("user_name") or "")),
-                parse(str(body.get("text") or "")),
+                parse(from_slack(str(body.get("text") or ""))),
                 channel_id=str(body.get("channel_id") or ""),
                 reply=respond_reply(respond),
             )

@@ -13,6 +13,7 @@ from bots.slack.conversation import Conversation
 from bots.slack.listeners.commands import run_command
 from bots.slack.listeners.context import ephemeral_reply, slack_user
 from bots.slack.listeners.errors import reporting
+from bots.slack.mrkdwn import from_slack
 
 
 def register(app: AsyncApp, conversation: Conversation) -> None:
@@ -24,7 +25,7 @@ def register(app: AsyncApp, conversation: Conversation) -> None:
         context: AsyncBoltContext,
     ) -> None:
         thread_ts = event.get("thread_ts")
-        text = str(event.get("text") or "")
+        text = from_slack(str(event.get("text") or ""))
         if (
             not thread_ts
             or thread_ts == event.get("ts")
@@ -35,7 +36,7 @@ def register(app: AsyncApp, conversation: Conversation) -> None:
             return  # not a reply, an edit, a bot, or a mention (the mention listener takes it)
         who = slack_user(context, body)
         channel = str(event.get("channel") or "")
-        async with reporting(body, context):
+        async with conversation.work.running(), reporting(body, context):
             await conversation.thread_reply(
                 client,
                 who,
@@ -58,14 +59,14 @@ def register(app: AsyncApp, conversation: Conversation) -> None:
         who = slack_user(context, body)
         channel = str(event.get("channel") or "")
         thread_ts = event.get("thread_ts")
-        async with reporting(body, context):
+        async with conversation.work.running(), reporting(body, context):
             if event_id and not await conversation.first_delivery(event_id):
                 return
             await run_command(
                 conversation,
                 client,
                 who,
-                parse(str(event.get("text") or "")),
+                parse(from_slack(str(event.get("text") or ""))),
                 channel_id=channel,
                 reply=ephemeral_reply(
                     conversation.poster,

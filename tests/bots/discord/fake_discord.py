@@ -76,6 +76,8 @@ class FakeDiscord:
         self.messages: dict[int, dict[str, Any]] = {}
         self.sent: dict[int, list[dict[str, Any]]] = {}
         self._answered: set[str] = set()
+        self.deleted: set[int] = set()  # channels (threads) a moderator deleted
+        self.no_thread_permission = False  # the bot may not create threads here (403)
         self.sockets: list[web.WebSocketResponse] = []
         self.identified = asyncio.Event()
         self.callback_delay = 0.0
@@ -93,6 +95,7 @@ class FakeDiscord:
             ("PATCH", re.compile(r"/webhooks/\d+/([^/]+)/messages/(@original|\d+)"), self._edit),
             ("GET", re.compile(r"/webhooks/\d+/([^/]+)/messages/(@original|\d+)"), self._edit),
             ("POST", re.compile(r"/channels/(\d+)/messages"), self._send),
+            ("PATCH", re.compile(r"/channels/(\d+)/messages/(\d+)"), self._edit_message),
             ("POST", re.compile(r"/channels/(\d+)/threads"), self._create_thread),
             ("PUT", re.compile(r"/channels/(\d+)/thread-members/(\d+)"), self._no_content),
             ("POST", re.compile(r"/channels/(\d+)/typing"), self._no_content),
@@ -228,6 +231,9 @@ class FakeDiscord:
                 raw = form.get("payload_json")
                 body = json.loads(str(raw)) if raw is not None else None
         self.requests.append(Recorded(request.method, path, body))
+        gone = re.match(r"/channels/(\d+)", path)
+        if gone and int(gone.group(1)) in self.deleted:
+            return _json({"message": "Unknown Channel", "code": 10003}, status=404)
         for method, pattern, handler in self._routes:
             match = pattern.fullmatch(path)
             if match and method == request.method:
@@ -312,12 +318,24 @@ class FakeDiscord:
     async def _edit(self, body: Any, token: str, message_id: str) -> dict[str, Any]:
         return self._message(CHANNEL_ID, body or {})
 
-    async def _send(self, body: Any, channel_id: str) -> dict[str, Any]:
+    async def _send(self, body: Any, channel_id: str) -> dict[str, Any] | _Refusal:
+        too_big = oversized(body or {})
+        if too_big:
+            return _Refusal(400, {"message": "Invalid Form Body", "code": 50035, "errors": too_big})
         message = self._message(int(channel_id), body or {})
         self.sent.setdefault(int(channel_id), []).append(message)
         return message
 
-    async def _create_thread(self, body: Any, channel_id: str) -> dict[str, Any]:
+    async def _edit_message(self, body: Any, channel_id: str, message_id: str) -> dict[str, Any]:
+        message = self.messages[int(message_id)]
+        for key in ("content", "embeds", "components"):
+            if body and key in body:
+                message[key] = body[key] or ([] if key != "content" else "")
+        return message
+
+    async def _create_thread(self, body: Any, channel_id: str) -> dict[str, Any] | _Refusal:
+        if self.no_thread_permission:
+            return _Refusal(403, {"message": "Missing Permissions", "code": 50013})
         thread_id = next(self._ids)
         thread = {
             "id": str(thread_id),
@@ -438,6 +456,36 @@ class FakeDiscord:
         if message is not None:
             payload["message"] = message
         return payload
+
+
+def embed_length(embed: dict[str, Any]) -> int:
+    """Characters Discord counts towards an embed's 6,000: title, description, fields, footer."""
+    fields = embed.get("fields") or []
+    return (
+        len(embed.get("title") or "")
+        + len(embed.get("description") or "")
+        + sum(len(f.get("name") or "") + len(f.get("value") or "") for f in fields)
+        + len((embed.get("footer") or {}).get("text") or "")
+        + len((embed.get("author") or {}).get("name") or "")
+    )
+
+
+def oversized(body: dict[str, Any]) -> str:
+    """What Discord would refuse in a message body ("" when it is within every limit)."""
+    embeds = body.get("embeds") or []
+    if len(body.get("content") or "") > 2000:
+        return "content over 2000"
+    if len(embeds) > 10:
+        return "more than 10 embeds"
+    if sum(embed_length(e) for e in embeds) > 6000:
+        return "embeds over 6000 characters in all"
+    for embed in embeds:
+        if len(embed.get("description") or "") > 4096 or len(embed.get("fields") or []) > 25:
+            return "an embed over its description or field limit"
+        for f in embed.get("fields") or []:
+            if len(f.get("name") or "") > 256 or len(f.get("value") or "") > 1024:
+                return "a field over its limit"
+    return ""
 
 
 def _json(data: Any, status: int = 200) -> web.Response:

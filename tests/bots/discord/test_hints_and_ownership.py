@@ -149,3 +149,48 @@ async def test_someone_else_cannot_take_your_hints(services: Services, fake: Fak
         assert len(fake.channel_messages(thread_id)) == posted
         step = await owner_step(services, session_id)
         assert (step.available, step.hints_left) == (10, 2)
+
+
+async def test_someone_else_cannot_change_your_selection_or_open_your_answer_form(
+    services: Services, fake: FakeDiscord
+) -> None:
+    async with running_bot(services, fake):
+        thread, _ = await start_play(fake)
+        await settle(fake, 0.2)
+        thread_id = int(thread["id"])
+        session_id = await session_of(services, thread)
+        await answer(fake, thread, "continue")
+        await answer(fake, thread, "answer", "0")
+
+        message, select = find_component(fake.channel_messages(thread_id), "toggle")
+        meddled = await send(fake, by_stranger(click(fake, thread, message, select, values=["1"])))
+        await fake.wait_for(lambda: fake.callbacks(meddled), TIMEOUT, "the notice")
+        await settle(fake, 0.2)
+        assert [c["type"] for c in fake.callbacks(meddled)] == [4]  # not 7: message unchanged
+        notice = fake.callbacks(meddled)[0]["data"]
+        assert notice["content"] == NOT_YOURS and notice["flags"] & 64
+
+        # The learner's own selection is what Submit carries.
+        toggled = await answer(fake, thread, "toggle", values=["0", "2"])
+        assert fake.callbacks(toggled)[0]["type"] == 7
+        submit = next(
+            c
+            for row in fake.callbacks(toggled)[0]["data"]["components"]
+            for c in row["components"]
+            if c.get("custom_id", "").split(":")[3:4] == ["s"]
+        )
+        assert submit["custom_id"].endswith(":5")  # choices 0 and 2
+
+        # Someone else's "Answer" on a chat step opens no form.
+        step_message, _ = find_component(fake.channel_messages(thread_id), "submit")
+        submitted = await send(fake, click(fake, thread, step_message, submit))
+        await fake.wait_for(lambda: fake.callbacks(submitted), TIMEOUT, "submit ack")
+        await settle(fake, 0.2)
+        await answer(fake, thread, "answer", "t")
+        message, button = find_component(fake.channel_messages(thread_id), "modal")
+        opened = await send(fake, by_stranger(click(fake, thread, message, button)))
+        await fake.wait_for(lambda: fake.callbacks(opened), TIMEOUT, "the notice")
+        assert [c["type"] for c in fake.callbacks(opened)] == [4]  # not 9: no form
+        assert fake.callbacks(opened)[0]["data"]["content"] == NOT_YOURS
+    step = await owner_step(services, session_id)
+    assert step.id == "explain"

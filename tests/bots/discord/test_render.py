@@ -230,10 +230,15 @@ def test_feedback_keeps_within_embed_limits() -> None:
     entry = TranscriptEntry(
         "feedback", "s", "x" * 9000, "t", score=1, max_points=2, passed=False, items=items
     )
+    from bots.discord.limits import within_limits
+    from tests.bots.discord.fake_discord import oversized
+
     embed = feedback_embed(entry)
-    assert len(embed.fields) == 25
-    assert len(embed.description or "") <= 4096
     assert all(len(f.name or "") <= 256 and len(f.value or "") <= 1024 for f in embed.fields)
+    messages = within_limits([Outgoing(embeds=(embed,))])
+    assert sum(len(e.fields) for m in messages for e in m.embeds) == 30  # none dropped
+    for message in messages:
+        assert oversized({"embeds": [e.to_dict() for e in message.embeds]}) == ""
 
 
 async def test_progress_posts_new_lines_then_the_next_step(services: Services) -> None:
@@ -295,3 +300,59 @@ def test_a_message_without_components_has_no_view() -> None:
 def test_split_text_refuses_tiny_limits(limit: int) -> None:
     with pytest.raises(ValueError, match="too small"):
         split_text("x", limit)
+
+
+def long_feedback(items: int = 10, length: int = 1000) -> TranscriptEntry:
+    return TranscriptEntry(
+        "feedback",
+        "explain",
+        "Overall: " + "good [point](https://evil.test) " * 150,
+        "t",
+        source="llm",
+        score=10,
+        max_points=100,
+        passed=False,
+        items=tuple(
+            ItemResult(
+                f"item-{i}", 5, 10, f"[x](https://a.test) [y](https://b.test) {'w' * length}"
+            )
+            for i in range(items)
+        ),
+    )
+
+
+def test_feedback_over_discords_6000_characters_is_split_and_nothing_is_lost():
+    from bots.discord.limits import within_limits
+    from tests.bots.discord.fake_discord import oversized
+
+    entry = long_feedback()
+    messages = within_limits(entry_messages(entry))
+    assert len(messages) > 1
+    for message in messages:
+        body = {"content": message.content, "embeds": [e.to_dict() for e in message.embeds]}
+        assert oversized(body) == ""
+    fields = [f for m in messages for e in m.embeds for f in e.fields]
+    assert [f.name for f in fields] == [f"item-{i}" for i in range(10)]
+    assert messages[0].embeds[0].title and messages[0].embeds[0].title.startswith("❌ Not yet")
+
+
+def test_more_than_25_rubric_items_are_all_shown():
+    from bots.discord.limits import within_limits
+
+    messages = within_limits(entry_messages(long_feedback(items=30, length=10)))
+    assert sum(len(e.fields) for m in messages for e in m.embeds) == 30
+
+
+def test_every_masked_link_in_learner_and_llm_text_is_escaped():
+    from bots.discord.text import untrusted
+
+    text = untrusted("[a](https://x.test) and [b](https://y.test)\n\\\\[c](https://z.test)")
+    import re
+
+    live = re.compile(r"(?<!\\)(?:\\\\)*\[[^\]]*(?<!\\)\]\(")
+    assert not live.search(text), text
+    embeds = [e for m in entry_messages(long_feedback(items=2, length=10)) for e in m.embeds]
+    shown = " ".join(
+        [embeds[0].description or ""] + [f.value or "" for e in embeds for f in e.fields]
+    )
+    assert not live.search(shown)

@@ -96,7 +96,12 @@ class SlackHarness:
             },
             "trigger_id": f"trigger-{n}",
             "channel": {"id": CHANNEL, "name": "general"},
-            "message": {"type": "message", "ts": message_ts, "thread_ts": thread_ts},
+            "message": {
+                "type": "message",
+                "ts": message_ts,
+                "thread_ts": thread_ts,
+                "blocks": self.fake.posted.get(message_ts, []),
+            },
             "state": {"values": state or {}},
             "response_url": self.fake.response_url(f"action-{n}"),
             "actions": [

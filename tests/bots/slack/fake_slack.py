@@ -25,6 +25,7 @@ class Call:
     method: str
     params: dict[str, Any]
     headers: dict[str, str]
+    response: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -32,7 +33,12 @@ class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     # method -> how many times to answer 429 (with Retry-After) before answering normally
     rate_limits: dict[str, int] = field(default_factory=dict)
+    retry_after: str = "1"
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    posted: dict[str, Any] = field(default_factory=dict)  # ts -> the blocks Slack shows
+    archived: set[str] = field(default_factory=set)  # channels archived by an admin
+    left: set[str] = field(default_factory=set)  # channels the bot is not a member of
+    display_names: dict[str, str] = field(default_factory=dict)  # users.info answers
     url: str = ""
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
@@ -98,9 +104,13 @@ class FakeSlack:
         if self.rate_limits.get(method, 0) > 0:
             self.rate_limits[method] -= 1
             return web.json_response(
-                {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"}
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": self.retry_after},
             )
-        return web.json_response(self._answer(method, params))
+        answer = self._answer(method, params)
+        self.calls[-1].response = answer
+        return web.json_response(answer)
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
@@ -115,7 +125,13 @@ class FakeSlack:
                 "is_enterprise_install": False,
             }
         if method in ("chat.postMessage", "chat.update"):
+            channel = str(params.get("channel"))
+            if channel in self.archived:
+                return {"ok": False, "error": "is_archived"}
+            if channel in self.left:
+                return {"ok": False, "error": "not_in_channel"}
             ts = params.get("ts") or f"1700000000.{next(self._ts):06d}"
+            self.posted[ts] = params.get("blocks") or []
             return {"ok": True, "channel": params.get("channel"), "ts": ts, "message": {}}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000001.{next(self._ts):06d}"}
@@ -125,6 +141,15 @@ class FakeSlack:
                 "ok": True,
                 "channel": channel,
                 "permalink": f"https://fake.slack.test/archives/{channel}/p{ts.replace('.', '')}",
+            }
+        if method == "users.info":
+            user = str(params.get("user"))
+            name = self.display_names.get(user)
+            if name is None:
+                return {"ok": False, "error": "user_not_found"}
+            return {
+                "ok": True,
+                "user": {"id": user, "name": user.lower(), "profile": {"display_name": name}},
             }
         if method == "views.publish":
             return {"ok": True, "view": {"id": "V1", **(params.get("view") or {})}}

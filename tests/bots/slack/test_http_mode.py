@@ -3,6 +3,8 @@ the real bolt app behind it, and a local fake Slack Web API recording every call
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 
 from bots.common.ids import ComponentId, decode, encode
@@ -20,39 +22,35 @@ def _action_ids(blocks: list[dict]) -> list[str]:
 
 
 def _last_step_message(slack: SlackHarness) -> tuple[str, list[dict]]:
-    """(ts, blocks) of the latest threaded message that has buttons."""
+    """(ts, blocks) of the latest message that has buttons (step 1 is in the thread's parent)."""
     posted = slack.fake.of("chat.postMessage")
     for call in reversed(posted):
-        if call.params.get("thread_ts") and _action_ids(call.params.get("blocks") or []):
-            return f"1700000000.{_ts_index(slack, call):06d}", call.params["blocks"]
+        if _action_ids(call.params.get("blocks") or []):
+            return call.response["ts"], call.params["blocks"]
     raise AssertionError("no step message with buttons")
-
-
-def _ts_index(slack: SlackHarness, call) -> int:
-    # The fake numbers ts values in the order of postMessage/update/ephemeral calls.
-    numbered = [
-        c
-        for c in slack.fake.calls
-        if c.method in ("chat.postMessage", "chat.update", "chat.postEphemeral")
-    ]
-    return numbered.index(call) + 1
 
 
 async def _play(slack: SlackHarness) -> str:
     """Run ``/curiouscore play quiz``; return the parent message's ts (the thread)."""
     response = await slack.command("play quiz")
     assert response.status_code == 200
-    posts = await slack.fake.wait_calls("chat.postMessage", 2)
+    posts = await slack.fake.wait_calls("chat.postMessage", 1)
     parent = posts[0]
     assert parent.params["channel"] == CHANNEL and not parent.params.get("thread_ts")
-    return f"1700000000.{_ts_index(slack, parent):06d}"
+    for _ in range(500):  # until the thread is bound to its session
+        if await slack.services.chat.session_in_thread("slack", TEAM, parent.response["ts"]):
+            break
+        await asyncio.sleep(0.01)
+    return parent.response["ts"]
 
 
-async def test_play_posts_a_parent_message_and_the_first_step_in_its_thread(slack: SlackHarness):
+async def test_play_posts_one_parent_message_that_opens_the_thread_with_step_1(
+    slack: SlackHarness,
+):
     thread_ts = await _play(slack)
-    step = slack.fake.of("chat.postMessage")[1]
-    assert step.params["thread_ts"] == thread_ts
-    assert "Welcome" in str(step.params["blocks"])
+    step = slack.fake.of("chat.postMessage")[0]
+    assert step.response["ts"] == thread_ts
+    assert "Welcome" in str(step.params["blocks"]) and "traveller" in str(step.params["blocks"])
     continue_id = decode(_action_ids(step.params["blocks"])[0])
     assert continue_id is not None and continue_id.action == "continue"
     assert continue_id.step_id == "welcome"
@@ -67,8 +65,8 @@ async def test_a_whole_challenge_is_played_in_the_thread(slack: SlackHarness):
     # Gate: Continue.
     ts, blocks = _last_step_message(slack)
     await slack.click(_action_ids(blocks)[0], message_ts=ts, thread_ts=thread_ts)
-    posts = await slack.fake.wait_calls("chat.postMessage", 3)
-    assert posts[2].params["thread_ts"] == thread_ts and "Pick" in str(posts[2].params["blocks"])
+    posts = await slack.fake.wait_calls("chat.postMessage", 2)
+    assert posts[1].params["thread_ts"] == thread_ts and "Pick" in str(posts[1].params["blocks"])
     await slack.fake.wait_calls("chat.update", 1)  # the gate's button is spent
     # MCQ: the right answer is choice 0.
     ts, blocks = _last_step_message(slack)
@@ -76,9 +74,9 @@ async def test_a_whole_challenge_is_played_in_the_thread(slack: SlackHarness):
         a for a in _action_ids(blocks) if decode(a).action == "answer" and decode(a).arg == "0"
     )
     await slack.click(answer, message_ts=ts, thread_ts=thread_ts)
-    posts = await slack.fake.wait_calls("chat.postMessage", 4)
-    assert "Correct" in str(posts[3].params["blocks"]) and "Several" in str(
-        posts[3].params["blocks"]
+    posts = await slack.fake.wait_calls("chat.postMessage", 3)
+    assert "Correct" in str(posts[2].params["blocks"]) and "Several" in str(
+        posts[2].params["blocks"]
     )
     # Multi: tick 2 and 4 (indices 0 and 2), then Submit.
     ts, blocks = _last_step_message(slack)
@@ -94,20 +92,26 @@ async def test_a_whole_challenge_is_played_in_the_thread(slack: SlackHarness):
         }
     }
     await slack.click(submit, message_ts=ts, thread_ts=thread_ts, state=state)
-    posts = await slack.fake.wait_calls("chat.postMessage", 5)
-    assert "Truth" in str(posts[4].params["blocks"])
+    posts = await slack.fake.wait_calls("chat.postMessage", 4)
+    assert "Truth" in str(posts[3].params["blocks"])
     # True/false.
     ts, blocks = _last_step_message(slack)
     true = next(a for a in _action_ids(blocks) if decode(a).arg == "true")
     await slack.click(true, message_ts=ts, thread_ts=thread_ts)
-    posts = await slack.fake.wait_calls("chat.postMessage", 6)
-    assert "Reply in this thread" in str(posts[5].params["blocks"])
+    posts = await slack.fake.wait_calls("chat.postMessage", 5)
+    assert "Reply in this thread" in str(posts[4].params["blocks"])
     # Chat: answered by a thread reply.
     response = await slack.reply("Functions let you reuse code under a good name.", thread_ts)
     assert response.status_code == 200
-    posts = await slack.fake.wait_calls("chat.postMessage", 7)
-    final = str(posts[6].params["blocks"])
-    assert posts[6].params["thread_ts"] == thread_ts
+    posts = await slack.fake.wait_calls("chat.postMessage", 6)
+    assert posts[5].params["thread_ts"] == thread_ts
+    assert "Grading your answer" in str(posts[5].params["blocks"])  # shown at once
+    grading_ts = posts[5].response["ts"]
+    await slack.fake.wait_for(
+        lambda fake: any(c.params.get("ts") == grading_ts for c in fake.of("chat.update"))
+    )
+    replaced = [c for c in slack.fake.of("chat.update") if c.params.get("ts") == grading_ts]
+    final = str(replaced[0].params["blocks"])  # then replaced by the result
     assert "`reuse`" in final and "`names`" in final  # points per rubric item
     assert "Passed" in final and "XP" in final
     profile = await slack.services.learners.profile(
@@ -128,7 +132,7 @@ async def test_a_retried_event_appends_nothing(slack: SlackHarness):
     await game.submit_answer(actor, session_id, "truth", True)
     before = len(await slack.services.store.read_stream(session_id))
     await slack.reply("reuse", thread_ts, event_id="EvRETRY1")
-    await slack.fake.wait_calls("chat.postMessage", 3)
+    await slack.fake.wait_calls("chat.update", 1)  # "Grading…" replaced by the result
     after_first = len(await slack.services.store.read_stream(session_id))
     assert after_first > before
     retry = await slack.reply(
@@ -140,7 +144,8 @@ async def test_a_retried_event_appends_nothing(slack: SlackHarness):
     assert retry.status_code == 200
     await _settle()
     assert len(await slack.services.store.read_stream(session_id)) == after_first
-    assert len(slack.fake.of("chat.postMessage")) == 3
+    assert len(slack.fake.of("chat.postMessage")) == 2
+    assert len(slack.fake.of("chat.update")) == 1
 
 
 async def test_only_the_sessions_learner_is_listened_to_in_its_thread(slack: SlackHarness):
@@ -150,7 +155,7 @@ async def test_only_the_sessions_learner_is_listened_to_in_its_thread(slack: Sla
     await slack.reply("I am someone else", thread_ts, user=OTHER_USER)
     await _settle()
     assert len(await slack.services.store.read_stream(session_id)) == before
-    assert len(slack.fake.of("chat.postMessage")) == 2
+    assert len(slack.fake.of("chat.postMessage")) == 1
 
 
 async def test_a_forged_signature_is_refused(slack: SlackHarness):
@@ -181,7 +186,7 @@ async def test_a_click_on_a_closed_step_gets_an_ephemeral_notice(slack: SlackHar
     ts, blocks = _last_step_message(slack)
     gate = _action_ids(blocks)[0]
     await slack.click(gate, message_ts=ts, thread_ts=thread_ts)
-    await slack.fake.wait_calls("chat.postMessage", 3)
+    await slack.fake.wait_calls("chat.postMessage", 2)
     session_id = decode(gate).session_id
     before = len(await slack.services.store.read_stream(session_id))
     await slack.click(gate, message_ts=ts, thread_ts=thread_ts)
@@ -267,20 +272,20 @@ async def test_an_app_mention_runs_a_command(slack: SlackHarness):
             "event_ts": "1700000300.000001",
         }
     )
-    posts = await slack.fake.wait_calls("chat.postMessage", 2)
-    assert posts[1].params["thread_ts"]
+    posts = await slack.fake.wait_calls("chat.postMessage", 1)
+    assert not posts[0].params.get("thread_ts") and "Welcome" in str(posts[0].params["blocks"])
 
 
 async def test_hint_in_the_thread_by_button(slack: SlackHarness):
     thread_ts = await _play(slack)
     ts, blocks = _last_step_message(slack)
     await slack.click(_action_ids(blocks)[0], message_ts=ts, thread_ts=thread_ts)
-    await slack.fake.wait_calls("chat.postMessage", 3)
+    await slack.fake.wait_calls("chat.postMessage", 2)
     ts, blocks = _last_step_message(slack)
     hint = next(a for a in _action_ids(blocks) if decode(a).action == "hint")
     await slack.click(hint, message_ts=ts, thread_ts=thread_ts)
-    posts = await slack.fake.wait_calls("chat.postMessage", 4)
-    assert "Hint" in str(posts[3].params["blocks"])
+    posts = await slack.fake.wait_calls("chat.postMessage", 3)
+    assert "Hint" in str(posts[2].params["blocks"])
 
 
 async def test_unknown_challenge_is_a_friendly_ephemeral_error(slack: SlackHarness):
@@ -300,3 +305,24 @@ async def _settle() -> None:
 def test_component_ids_used_here_round_trip():
     raw = encode(ComponentId("s", "welcome", "continue"))
     assert decode(raw) == ComponentId("s", "welcome", "continue")
+
+
+async def test_code_in_a_thread_reply_is_stored_as_typed_and_shown_escaped_once(
+    slack: SlackHarness,
+):
+    thread_ts = await _play(slack)
+    session_id = (await slack.services.chat.session_in_thread("slack", TEAM, thread_ts)).session_id
+    actor = await slack.services.chat.actor("slack", f"{TEAM}:{USER}", "ada")
+    game = slack.services.game
+    await game.continue_gate(actor, session_id, "welcome")
+    await game.submit_answer(actor, session_id, "pick", 0)
+    await game.submit_answer(actor, session_id, "several", (0, 2))
+    await game.submit_answer(actor, session_id, "truth", True)
+    # Slack delivers what the learner typed, `if x < 0 & y`, with its entities escaped.
+    await slack.reply("reuse: if x &lt; 0 &amp; y", thread_ts)
+    posts = await slack.fake.wait_calls("chat.postMessage", 2)
+    events = await slack.services.store.read_stream(session_id)
+    submitted = [e for e in events if e.type == "AnswerSubmitted"][-1]
+    assert submitted.data["answer"] == "reuse: if x < 0 & y"
+    shown = json.dumps(posts[-1].params["blocks"])
+    assert "if x &lt; 0 &amp; y" in shown and "&amp;lt;" not in shown and "&amp;amp;" not in shown

@@ -57,7 +57,7 @@ async def test_an_install_round_trip_then_the_new_workspace_is_served(fake_slack
         slack.team = "T0OTHER"
         response = await slack.command("play quiz")
         assert response.status_code == 200
-        posts = await fake_slack.wait_calls("chat.postMessage", 2)
+        posts = await fake_slack.wait_calls("chat.postMessage", 1)
         assert posts[0].headers["Authorization"] == "Bearer xoxb-installed-token"
     finally:
         await close_harness(slack)

@@ -10,7 +10,7 @@ import pytest
 from bots.common.ids import decode
 from bots.common.transcript_delta import entries_since
 from bots.slack import render, render_home
-from bots.slack.mrkdwn import chunks, escape, plain
+from bots.slack.mrkdwn import chunks, escape, from_slack, plain
 from core.engine.events import ItemResult
 from core.engine.state import TranscriptEntry
 from core.engine.view import SessionView, UiMode
@@ -273,3 +273,27 @@ def test_errors_become_friendly_messages_never_internals():
     assert friendly_message(api_error("invalid_auth")) == UNEXPECTED
     assert "database" in friendly_message(StoreUnavailable("postgres://secret@db down"))
     assert friendly_message(RuntimeError("Traceback: secret")) == UNEXPECTED
+
+
+def test_slack_text_is_decoded_once_on_the_way_in():
+    assert from_slack("if x &lt; 0 &amp; y &gt; 1") == "if x < 0 & y > 1"
+    assert from_slack("a &amp;lt; b") == "a &lt; b"  # what the learner typed, literally
+    assert from_slack("see <https://docs.python.org|docs.python.org>") == "see docs.python.org"
+    assert from_slack("see <https://a.test/x|the docs>") == "see the docs (https://a.test/x)"
+    assert from_slack("<mailto:a@b.test|a@b.test>") == "a@b.test"
+    assert from_slack("hi <@U123>") == "hi <@U123>"
+
+
+def test_learner_code_is_escaped_exactly_once_on_the_way_out():
+    answer = TranscriptEntry("answer", "s", from_slack("if x &lt; 0 &amp; y"), "t")
+    shown = render.entry_blocks(answer)[0]["elements"][0]["text"]
+    assert shown == "Your answer: if x &lt; 0 &amp; y"  # Slack displays `if x < 0 & y`
+
+
+def test_code_fences_lose_their_language_line():
+    body = "Look:\n```python\nprint(1 < 2)\n```\nand ``` inline ```"
+    text = render.markdown(body)
+    assert "python" not in text
+    assert "```\nprint(1 &lt; 2)\n```" in text
+    feedback = TranscriptEntry("hint", "s", "Try:\n```py\nx = 1\n```", "t")
+    assert "py\n" not in _text(render.entry_blocks(feedback))

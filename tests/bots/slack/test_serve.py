@@ -92,8 +92,8 @@ async def test_serve_answers_slack_in_http_mode(fake_slack: FakeSlack, tmp_path:
                 },
             )
             assert forged.status_code == 401
-        posts = await fake_slack.wait_calls("chat.postMessage", 2, within=20)
-        assert posts[1].params["thread_ts"]
+        posts = await fake_slack.wait_calls("chat.postMessage", 1, within=20)
+        assert "Step 1/" in str(posts[0].params["blocks"])
         assert posts[0].headers["Authorization"] == "Bearer xoxb-served"
     finally:
         server.terminate()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.store.chat import ChatThread
+from core.store.chat import FINISHED, ChatThread
 
 
 def _thread(thread_id: str = "t1", session_id: str = "s1") -> ChatThread:
@@ -29,3 +29,25 @@ async def test_a_delivery_id_is_first_only_once_per_platform(store):
     assert await store.first_delivery("slack", "Ev1", "2026-01-01T00:00:00Z")
     assert not await store.first_delivery("slack", "Ev1", "2026-01-01T00:00:01Z")
     assert await store.first_delivery("discord", "Ev1", "2026-01-01T00:00:02Z")
+
+
+async def test_what_a_thread_shows_is_kept_and_never_moves_back(store):
+    assert await store.bind_thread(_thread())
+    assert [t.thread_id for t in await store.unfinished_threads("discord")] == ["t1"]
+    await store.record_shown("s1", 4, "pick")
+    await store.record_shown("s1", 2, "pick")  # a late, slower delivery
+    shown = await store.thread_for_session("s1")
+    assert (shown.delivered_seq, shown.shown) == (4, "pick")
+    await store.record_shown("s1", 7, FINISHED)
+    assert await store.unfinished_threads("discord") == []
+    assert await store.unfinished_threads("slack") == []
+
+
+async def test_a_session_moves_to_a_new_thread_with_what_was_delivered(store):
+    assert await store.bind_thread(_thread())
+    await store.record_shown("s1", 3, "pick")
+    await store.rebind_thread(_thread(thread_id="t2"))
+    assert await store.session_in_thread("discord", "guild-1", "t1") is None
+    moved = await store.session_in_thread("discord", "guild-1", "t2")
+    assert moved is not None and (moved.delivered_seq, moved.shown) == (3, "pick")
+    assert await store.thread_for_session("s1") == moved
