@@ -141,7 +141,7 @@ def test_grade_json_has_passed_score_items_feedback_and_flags():
     data = json.loads(result.stdout)
     assert set(data) == {
         "challenge", "step", "passed", "score", "max_score", "pass_threshold", "items", "feedback",
-        "rationale", "flags", "grader", "model", "provisional",
+        "rationale", "flags", "grader", "model", "provisional", "confidence", "needs_review",
     }  # fmt: skip
     assert (data["challenge"], data["step"], data["passed"]) == (
         "python-functions",
@@ -156,6 +156,7 @@ def test_grade_json_has_passed_score_items_feedback_and_flags():
     ]
     assert all(item["feedback"] for item in data["items"])
     assert data["flags"] == [] and data["provisional"] is False
+    assert 0 <= data["confidence"] <= 1 and isinstance(data["needs_review"], bool)
 
 
 def test_grade_json_reports_an_instruction_attempt_as_a_flag():
