@@ -12,7 +12,7 @@ import logging
 
 import discord
 
-from bots.discord.limits import within_limits
+from bots.discord.limits import combined, within_limits
 from bots.discord.render import Outgoing, entry_messages, session_messages
 from bots.discord.threads import NO_PINGS, post
 from core.bootstrap import Services
@@ -55,7 +55,8 @@ class Deliverer:
             turn = await self._chat.refresh(turn)
             if turn.nothing_new and not turn.grading:
                 return
-            messages = within_limits(turn_messages(turn))
+            # One message per action where the limits allow (answer, feedback, next step).
+            messages = combined(within_limits(turn_messages(turn)), keep_apart=GRADING)
             grading = self._grading.pop(session_id, None)
             first = messages[0] if messages else None
             if grading is not None and first is not None and first.content != GRADING:

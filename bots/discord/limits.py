@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 import discord
 
 from bots.discord.render import Outgoing
-from bots.discord.text import DESCRIPTION_LIMIT, split_text
+from bots.discord.text import CONTENT_LIMIT, DESCRIPTION_LIMIT, split_text
 
 EMBED_TOTAL_LIMIT = 6000
 EMBEDS_PER_MESSAGE = 10
@@ -97,3 +97,35 @@ def _group(embeds: Sequence[discord.Embed]) -> list[list[discord.Embed]]:
         groups[-1].append(embed)
         total += len(embed)
     return groups
+
+
+def combined(messages: Sequence[Outgoing], *, keep_apart: str | None = None) -> list[Outgoing]:
+    """Fewer messages for the same thread: each message absorbs the ones after it while the order
+    on screen is kept (text above embeds, components last) and every limit holds.
+
+    A message whose text is ``keep_apart`` (e.g. the "Grading…" notice, edited later) stays alone.
+    """
+    merged: list[Outgoing] = []
+    for message in messages:
+        last = merged[-1] if merged else None
+        apart = (
+            keep_apart is not None and keep_apart in (last.content, message.content)
+            if last
+            else False
+        )
+        if last is None or apart or last.rows:
+            merged.append(message)
+            continue
+        content = last.content
+        if message.content is not None:
+            joined = f"{last.content}\n{message.content}" if last.content else message.content
+            if last.embeds or len(joined) > CONTENT_LIMIT:
+                merged.append(message)
+                continue
+            content = joined
+        embeds = (*last.embeds, *message.embeds)
+        if len(embeds) > EMBEDS_PER_MESSAGE or sum(len(e) for e in embeds) > EMBED_TOTAL_LIMIT:
+            merged.append(message)
+            continue
+        merged[-1] = Outgoing(content, embeds, message.rows)
+    return merged

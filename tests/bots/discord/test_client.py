@@ -129,7 +129,7 @@ async def test_a_whole_challenge_is_played_through_interactions_only(
 
         clicked = await answer(fake, thread, "continue")
         assert fake.callbacks(clicked)[0]["type"] == 6  # deferred, before any database work
-        assert fake.channel_messages(thread_id)[-1]["embeds"][0]["title"].startswith("Step 2/5")
+        assert fake.channel_messages(thread_id)[-1]["embeds"][-1]["title"].startswith("Step 2/5")
 
         await answer(fake, thread, "hint")
         assert any("Hint" in m["content"] for m in fake.channel_messages(thread_id))
@@ -152,7 +152,7 @@ async def test_a_whole_challenge_is_played_through_interactions_only(
         submitted = await send(fake, click(fake, thread, step_message, submit))
         await fake.wait_for(lambda: fake.callbacks(submitted), TIMEOUT, "submit ack")
         await settle(fake, 0.2)
-        assert fake.channel_messages(thread_id)[-1]["embeds"][0]["title"].startswith("Step 4/5")
+        assert fake.channel_messages(thread_id)[-1]["embeds"][-1]["title"].startswith("Step 4/5")
 
         await answer(fake, thread, "answer", "t")
 
@@ -265,7 +265,9 @@ async def test_buttons_from_before_a_restart_still_work(tmp_path: Path, fake: Fa
             await settle(fake, 0.2)
     finally:
         await second.close()
-    assert fake.channel_messages(int(thread["id"]))[-1]["embeds"][0]["title"].startswith("Step 2/5")
+    assert fake.channel_messages(int(thread["id"]))[-1]["embeds"][-1]["title"].startswith(
+        "Step 2/5"
+    )
 
 
 async def test_link_with_a_web_code_links_the_identity(

@@ -101,7 +101,7 @@ async def test_a_restart_while_a_chat_answer_is_graded_still_delivers_the_feedba
         await second.close()
     titles = feedback_titles(fake, thread_id)
     assert sum("20/20" in t for t in titles) == 1  # delivered once
-    final = fake.channel_messages(thread_id)[-1]["embeds"][0]["title"]
+    final = fake.channel_messages(thread_id)[-1]["embeds"][-1]["title"]
     assert final.startswith("🏆 Passed")
 
 

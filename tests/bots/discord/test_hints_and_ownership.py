@@ -123,7 +123,7 @@ async def test_someone_else_clicking_your_button_is_told_it_is_not_theirs(
 
         # The owner's button still works afterwards.
         await answer(fake, thread, "continue")
-    assert fake.channel_messages(thread_id)[-1]["embeds"][0]["title"].startswith("Step 2/5")
+    assert fake.channel_messages(thread_id)[-1]["embeds"][-1]["title"].startswith("Step 2/5")
 
 
 async def test_someone_else_cannot_take_your_hints(services: Services, fake: FakeDiscord) -> None:

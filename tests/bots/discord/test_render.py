@@ -356,3 +356,27 @@ def test_every_masked_link_in_learner_and_llm_text_is_escaped():
         [embeds[0].description or ""] + [f.value or "" for e in embeds for f in e.fields]
     )
     assert not live.search(shown)
+
+
+def test_one_action_posts_one_message_when_the_limits_allow():
+    from bots.discord.limits import combined
+
+    step = discord.Embed(title="Step 2/5", description="Pick")
+    feedback = discord.Embed(title="✅ Passed")
+    button = Button("cc:s:pick:a:0", "A")
+    messages = [
+        Outgoing(content="📝 **Answer:** right"),
+        Outgoing(embeds=(feedback,)),
+        Outgoing(embeds=(step,), rows=((button,),)),
+    ]
+    [one] = combined(messages)
+    assert one.content == "📝 **Answer:** right"
+    assert [e.title for e in one.embeds] == ["✅ Passed", "Step 2/5"]
+    assert one.rows == ((button,),)
+    # Text never moves above an embed it followed, and a notice kept apart stays alone.
+    split = combined([Outgoing(embeds=(feedback,)), Outgoing(content="Try again")])
+    assert len(split) == 2
+    alone = combined([Outgoing(content="a"), Outgoing(content="⏳")], keep_apart="⏳")
+    assert len(alone) == 2
+    big = [Outgoing(embeds=(discord.Embed(description="x" * 4000),)) for _ in range(2)]
+    assert len(combined(big)) == 2  # 8,000 characters would exceed 6,000
