@@ -103,6 +103,9 @@ def create_app(
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origin_list,
+            # Credentialed requests (cookies) from the listed origins only: a static-hosted SPA
+            # sends them (docs/deploy.md); a wildcard never gets them.
+            allow_credentials="*" not in settings.cors_origin_list,
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Retry-After"],

@@ -1,5 +1,7 @@
 // The JSON API client: bearer tokens, one refresh on 401, friendly errors from {detail}.
 
+import { API_CREDENTIALS, apiUrl } from "./config.js";
+
 const TOKEN_KEY = "curiouscore.tokens";
 
 export class ApiError extends Error {
@@ -122,11 +124,11 @@ async function send(method, path, body, extraHeaders, withAuth) {
   const headers = { Accept: "application/json", ...extraHeaders };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (withAuth && tokens) headers.Authorization = `Bearer ${tokens.access_token}`;
-  return fetch(path, {
+  return fetch(apiUrl(path), {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "same-origin",
+    credentials: API_CREDENTIALS,
     cache: "no-store",
   });
 }
