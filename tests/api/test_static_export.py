@@ -112,7 +112,7 @@ async def test_cors_lets_the_listed_origin_send_credentials() -> None:
                 headers={
                     "Origin": "https://app.example.com",
                     "Access-Control-Request-Method": "POST",
-                    "Access-Control-Request-Headers": "content-type, idempotency-key",
+                    "Access-Control-Request-Headers": "content-type, x-refresh-cookie",
                 },
             )
             assert preflight.status_code == 200
