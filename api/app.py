@@ -106,8 +106,18 @@ def create_app(
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origin_list,
+            # Credentialed requests (cookies) from the listed origins only: a static-hosted SPA
+            # sends them (docs/deploy.md); a wildcard never gets them.
+            allow_credentials="*" not in settings.cors_origin_list,
             allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            # X-Refresh-Cookie: the SPA asks for its refresh token in an HttpOnly cookie with it.
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "X-Request-ID",
+                "X-Refresh-Cookie",
+            ],
             expose_headers=["X-Request-ID", "Retry-After"],
             max_age=600,
         )

@@ -18,6 +18,7 @@ from cli.bots import bots_app
 from cli.common import DatabaseOption, console, err, run_with_services, settings_for
 from cli.db_ops import register as register_db_commands
 from cli.server import register as register_server_commands
+from cli.web import web_app
 from core.bootstrap import Services, chain_keys
 from core.content import challenge_schema
 from core.errors import DomainError
@@ -33,6 +34,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 app.add_typer(author_app, name="author")
 app.add_typer(bots_app, name="bots")
+app.add_typer(web_app, name="web")
 register_server_commands(app)
 register_db_commands(app, db_app)
 

@@ -1,20 +1,25 @@
 """The deploy/ files: compose, Dockerfile, Procfile, railway.toml, systemd units and nginx.
 
-No Docker engine is needed: the compose file is parsed with PyYAML and checked for what the guide
-promises; ``docker compose config`` also runs when the compose plugin is installed.
+No Docker engine is needed: the compose files are parsed with PyYAML, validated against the
+Compose specification's JSON Schema (as shipped by check-jsonschema) and checked for what the
+guide promises; ``docker compose config`` also runs when the compose plugin is installed. The image
+itself is built and run by scripts/docker-smoke (see test_docker_smoke.py).
 """
 
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import re
 import shutil
 import subprocess
 import tomllib
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
@@ -26,6 +31,47 @@ def compose() -> dict[str, Any]:
     data = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))
     assert isinstance(data, dict)
     return data
+
+
+def compose_schema() -> dict[str, Any]:
+    """The Compose specification's schema, vendored (Apache-2.0) and kept current by check-jsonschema."""
+    vendored = files("check_jsonschema.builtin_schemas.vendor") / "compose-spec.json"
+    schema: dict[str, Any] = json.loads(vendored.read_text(encoding="utf-8"))
+    return schema
+
+
+def compose_errors(document: object) -> list[str]:
+    schema = compose_schema()
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+    return sorted(
+        f"{'/'.join(map(str, error.absolute_path)) or '(top)'}: {error.message}"
+        for error in validator.iter_errors(document)
+    )
+
+
+COMPOSE_FILES = sorted(DEPLOY.glob("**/*compose*.y*ml"))
+
+
+def test_there_is_a_compose_file_to_check() -> None:
+    assert DEPLOY / "compose.yaml" in COMPOSE_FILES
+
+
+@pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: str(p.relative_to(DEPLOY)))
+def test_compose_files_follow_the_compose_specification(path: Path) -> None:
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert compose_errors(document) == []
+
+
+def test_the_compose_schema_check_catches_mistakes() -> None:
+    broken = compose()
+    broken["services"]["api"]["ports"] = "127.0.0.1:8000:8000"
+    broken["services"]["api"]["depends_on"]["db"]["condition"] = "service_ready"
+    broken["services"]["db"]["helthcheck"] = broken["services"]["db"].pop("healthcheck")
+    errors = compose_errors(broken)
+    assert any(e.startswith("services/api/ports:") for e in errors), errors
+    assert any(e.startswith("services/api/depends_on:") for e in errors), errors
+    assert any("'helthcheck' was unexpected" in e for e in errors), errors
 
 
 def test_compose_runs_postgres_the_api_and_both_bots() -> None:
@@ -131,6 +177,20 @@ def test_dockerfile_is_multi_stage_non_root_with_a_healthcheck() -> None:
     assert 'ENTRYPOINT ["curiouscore"]' in final
     assert 'CMD ["up"]' in final
     assert "COPY --from=build /opt/venv /opt/venv" in final
+
+
+def test_the_base_image_is_a_build_argument_and_host_wheels_need_no_index() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(r"^ARG BASE_IMAGE=\S+$", dockerfile, re.MULTILINE)
+    stages = _stages(dockerfile)
+    assert [stage[0].split()[1] for stage in stages] == ["${BASE_IMAGE}"] * len(stages)
+    build = "\n".join(stages[0])
+    assert "COPY deploy/wheels/ /wheels/" in build
+    assert "pip install --no-index --no-deps /wheels/*.whl" in build
+    assert "--no-index --no-deps --no-build-isolation" in build
+    wheels = DEPLOY / "wheels"
+    assert (wheels / "README.md").is_file()
+    assert (wheels / ".gitignore").read_text(encoding="utf-8").split() == ["*.whl"]
 
 
 def test_procfile_and_railway_migrate_once_then_serve() -> None:

@@ -5,6 +5,8 @@
 // "X-Refresh-Cookie: 1"). A non-secret flag in localStorage tells a reloaded page (and other tabs)
 // that this browser is signed in, so it asks the cookie for a fresh access token.
 
+import { API_CREDENTIALS, apiUrl } from "./config.js";
+
 const SIGNED_IN = "curiouscore.signed-in";
 const COOKIE_MODE = { "X-Refresh-Cookie": "1" };
 
@@ -138,11 +140,11 @@ async function send(method, path, body, extraHeaders, withAuth) {
   const headers = { Accept: "application/json", ...extraHeaders };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (withAuth && accessToken) headers.Authorization = `Bearer ${accessToken}`;
-  return fetch(path, {
+  return fetch(apiUrl(path), {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "same-origin",
+    credentials: API_CREDENTIALS,
     cache: "no-store",
   });
 }
