@@ -79,6 +79,16 @@ class Settings(BaseSettings):
     slack_scopes: str = "commands,chat:write,app_mentions:read,channels:history,groups:history"
     slack_api_url: str = "https://slack.com/api/"
 
+    # Code steps: bwrap (a bubblewrap sandbox per run) or unsafe-local (development only); the
+    # runner is local (that sandbox) or judge0 (a Judge0 CE server at JUDGE0_URL).
+    code_sandbox: Literal["bwrap", "unsafe-local"] = "bwrap"
+    code_runner: Literal["local", "judge0"] = "local"
+    judge0_url: str | None = None
+    judge0_token: SecretStr | None = None
+    code_python: str = "/usr/bin/python3"
+    code_max_concurrency: int = Field(default=2, ge=1, le=64)
+    code_trial_runs_per_minute: int = Field(default=10, ge=1)
+
     snapshot_interval: int = Field(default=5, ge=1)
     challenges_dir: str = "challenges"
 

@@ -78,7 +78,7 @@ def _describe(error: ValidationError, raw: dict[str, Any]) -> list[str]:
         if detail["type"] == "extra_forbidden":
             message = "unknown key (not part of the challenge format)"
         elif detail["type"] in ("union_tag_invalid", "union_tag_not_found"):
-            field, message = "type", "must be one of gate, mcq, multi, true_false, chat"
+            field, message = "type", "must be one of gate, mcq, multi, true_false, chat, code"
         problems.append(f"{where}: field {field or '(whole)'!r}: {message}")
     return problems
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from core.engine.challenge import ChallengeSpec, StepKind
+from core.engine.challenge import ChallengeSpec, CodeSpec, StepKind
 from core.engine.plain import to_plain
 from core.engine.scoring import round_points
 from core.engine.state import SessionState, Status, TranscriptEntry
@@ -18,6 +18,7 @@ class UiMode(StrEnum):
     MCQ_MULTI = "MCQ_MULTI"
     TRUE_FALSE = "TRUE_FALSE"
     CHAT = "CHAT"
+    CODE = "CODE"
     COMPLETED = "COMPLETED"
     # Extensions for the two states without a step to play.
     NOT_STARTED = "NOT_STARTED"
@@ -30,7 +31,27 @@ UI_MODE_BY_KIND = {
     StepKind.MULTI: UiMode.MCQ_MULTI,
     StepKind.TRUE_FALSE: UiMode.TRUE_FALSE,
     StepKind.CHAT: UiMode.CHAT,
+    StepKind.CODE: UiMode.CODE,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class CodeTestView:
+    """A test as the learner sees it: a hidden test's code is never sent."""
+
+    id: str
+    points: int
+    hidden: bool
+    code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CodeView:
+    language: str
+    starter: str
+    tests: tuple[CodeTestView, ...]
+    time_limit_seconds: float
+    memory_limit_mb: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +70,7 @@ class StepView:
     hints_left: int
     awaiting_grade: bool
     awaiting_hint: bool
+    code: CodeView | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +136,7 @@ def project_view(challenge: ChallengeSpec, state: SessionState) -> SessionView:
             hints_left=current.hints_left,
             awaiting_grade=current.pending_attempt is not None,
             awaiting_hint=current.pending_hint is not None,
+            code=_code_view(spec.code) if spec.code is not None else None,
         )
     result = None
     if state.result is not None:
@@ -136,6 +159,16 @@ def project_view(challenge: ChallengeSpec, state: SessionState) -> SessionView:
         version=state.version,
         created_at=state.created_at,
         updated_at=state.updated_at,
+    )
+
+
+def _code_view(code: CodeSpec) -> CodeView:
+    tests = tuple(
+        CodeTestView(t.id, t.points, t.hidden, None if t.hidden else (t.code or t.setup or None))
+        for t in code.tests
+    )
+    return CodeView(
+        code.language, code.starter, tests, code.time_limit_seconds, code.memory_limit_mb
     )
 
 

@@ -176,7 +176,7 @@ def compare_results(
     exp_n = [_norm(r) for r in exp_rows]
     got_n = [_norm(r) for r in got_rows]
     if order_matters:
-        for index, (want, have) in enumerate(zip(exp_n, got_n, strict=True)):
+        for index, (want, have) in enumerate(zip(exp_n, got_n)):  # noqa: B905 - runs on Python 3.8 in Judge0
             if want != have:
                 return f"row {index + 1} differs: expected {want!r}, got {have!r}"
         return ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import ClassVar, Literal, Protocol
 
 Language = Literal["python", "sql"]
 RunStatus = Literal["ok", "timeout", "output_limit", "crashed"]
@@ -32,6 +32,7 @@ class CodeJob:
 
 @dataclass(frozen=True, slots=True)
 class TestOutcome:
+    __test__: ClassVar[bool] = False  # not a pytest test class
     id: str
     passed: bool
     message: str = ""

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from core.engine import ChallengeSpec, SessionState, Status, decide, fold
+from core.engine import ChallengeSpec, SessionState, Status, StepKind, decide, fold
 from core.engine.commands import (
     AbandonSession,
     Command,
@@ -36,9 +36,11 @@ from core.errors import (
 )
 from core.llm.base import EvaluationRequest, HintRequest, NarrationRequest, RubricCriterion
 from core.llm.orchestrator import LlmOrchestrator
+from core.sandbox.models import CodeRunner
 from core.service.actor import Actor
 from core.service.catalog import Catalog
 from core.service.clock import Clock, new_id
+from core.service.code_runs import CodeGrading, CodeTrial
 from core.service.llm_context import llm_context, progress_summary
 from core.service.telemetry import SessionMetrics
 from core.store.base import (
@@ -79,6 +81,8 @@ class GameService:
         snapshot_interval: int = 5,
         id_factory: Callable[[], str] = new_id,
         metrics: SessionMetrics | None = None,
+        code_runner: CodeRunner | None = None,
+        code_trials_per_minute: int = 10,
     ) -> None:
         self._store = store
         self._catalog = catalog
@@ -87,6 +91,7 @@ class GameService:
         self._snapshot_interval = snapshot_interval
         self._new_id = id_factory
         self._metrics = metrics
+        self._code = CodeGrading(code_runner, clock, trials_per_minute=code_trials_per_minute)
 
     # -- use cases ---------------------------------------------------------------------------
 
@@ -123,6 +128,9 @@ class GameService:
         """Answer the current step; a chat answer is graded before the view returns."""
 
         async def build(loaded: Loaded) -> Command:
+            current = loaded.state.current
+            if current is not None and current.kind == StepKind.CODE.value:
+                await self._code.ensure_available()  # refuse before an attempt is spent
             return SubmitAnswer(
                 at=self._clock.now(),
                 step_id=step_id,
@@ -156,6 +164,11 @@ class GameService:
         self, actor: Actor, session_id: str, *, idempotency_key: str | None = None
     ) -> SessionView:
         return await self._execute(actor, session_id, self._plain(AbandonSession), idempotency_key)
+
+    async def try_code(self, actor: Actor, session_id: str, step_id: str, code: str) -> CodeTrial:
+        """Run the current code step's visible tests on ``code``: nothing recorded, no attempt."""
+        loaded = await self._load_owned(actor, session_id)
+        return await self._code.trial(loaded.challenge, loaded.state, step_id, code)
 
     async def get_view(self, actor: Actor, session_id: str) -> SessionView:
         """The session view; finishes any LLM work a crashed process left pending."""
@@ -300,6 +313,10 @@ class GameService:
         rubric = tuple(
             RubricCriterion(r.id, r.description, r.points, r.concepts) for r in step.rubric
         )
+        if current.pending_attempt is not None and step.kind is StepKind.CODE:
+            return await self._code.pending_run(
+                challenge, state, xp_already_granted=await self._xp_already_granted(state)
+            )
         context = llm_context(challenge, state)
         if current.pending_attempt is not None:
             verdict = await self._llm.evaluate(
