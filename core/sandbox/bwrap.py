@@ -20,7 +20,7 @@ import os
 import shutil
 from pathlib import Path
 
-from core.sandbox.models import CodeJob, CodeTest, RunResult, SandboxUnavailable
+from core.sandbox.models import CodeJob, CodeTest, RunnerError, RunResult, SandboxUnavailable
 from core.sandbox.process import harness_source, run_harness
 
 PROCESS_ALLOWANCE = 32
@@ -53,6 +53,7 @@ class BwrapRunner:
     ) -> None:
         self._bwrap = bwrap or shutil.which("bwrap") or "/usr/bin/bwrap"
         self._prlimit = prlimit or shutil.which("prlimit") or "/usr/bin/prlimit"
+        self._setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
         self._python = python
         self._slots = asyncio.Semaphore(max_concurrency)
         self._free_uids = list(range(UID_BASE + max_concurrency - 1, UID_BASE - 1, -1))
@@ -66,7 +67,10 @@ class BwrapRunner:
         probe = CodeJob(
             language="python", code="x = 1", tests=(CodeTest("probe", "assert x == 1"),)
         )
-        result = await self._run(probe)
+        try:
+            result = await self._run(probe)
+        except RunnerError as error:
+            raise SandboxUnavailable(f"code steps cannot run: {error}. {FIX}") from None
         if result.status != "ok" or not result.all_passed:
             detail = result.tests[0].message if result.tests else result.status
             raise SandboxUnavailable(
@@ -75,7 +79,9 @@ class BwrapRunner:
         self._checked = True
 
     def _require_files(self) -> None:
-        tools = ((self._bwrap, "bwrap"), (self._prlimit, "prlimit"), (self._python, "python3"))
+        tools = [(self._bwrap, "bwrap"), (self._prlimit, "prlimit"), (self._python, "python3")]
+        if os.geteuid() == 0:
+            tools.append((self._setpriv, "setpriv"))
         for path, what in tools:
             if not Path(path).is_file() or not os.access(path, os.X_OK):
                 raise SandboxUnavailable(
@@ -91,11 +97,7 @@ class BwrapRunner:
             uid = self._free_uids.pop() if os.geteuid() == 0 else None
             try:
                 return await run_harness(
-                    self.argv(job, uid),
-                    job,
-                    sandbox=self.name,
-                    env={"PATH": "/usr/bin:/bin"},
-                    user=uid,
+                    self.argv(job, uid), job, sandbox=self.name, env={"PATH": "/usr/bin:/bin"}
                 )
             finally:
                 if uid is not None:
@@ -108,7 +110,14 @@ class BwrapRunner:
             PROCESS_ALLOWANCE if uid is not None else _tasks_of(os.getuid()) + PROCESS_ALLOWANCE
         )
         cpu = int(job.time_limit_seconds) + 1
+        # setpriv (util-linux) drops to the run's own uid: no Popen user= (uvloop lacks it).
+        drop = (
+            [self._setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
+            if uid is not None
+            else []
+        )
         return [
+            *drop,
             self._prlimit,
             f"--cpu={cpu}",
             f"--as={memory}",

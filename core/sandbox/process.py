@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from core.sandbox.models import CodeJob, RunResult, RunStatus, TestOutcome
+from core.sandbox.models import CodeJob, RunnerError, RunResult, RunStatus, TestOutcome
 
 OUTPUT_LIMIT = 1024 * 1024  # bytes of stdout read from one run; beyond it the run is killed
 STDERR_LIMIT = 64 * 1024
@@ -96,24 +96,23 @@ async def run_harness(
     *,
     sandbox: str,
     env: dict[str, str],
-    user: int | None = None,
     grace_seconds: float = 1.0,
 ) -> RunResult:
     """Run the harness command ``argv`` with ``job``; kill its process group on any limit."""
     marker, payload = job_payload(job)
     started = time.monotonic()
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-        cwd="/",
-        start_new_session=True,
-        user=user,
-        group=user,
-        extra_groups=[] if user is not None else None,
-    )
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            cwd="/",
+            start_new_session=True,
+        )
+    except (OSError, ValueError) as error:
+        raise RunnerError(f"cannot start {argv[0]}: {error}") from error
     assert process.stdin and process.stdout and process.stderr
     status: RunStatus = "ok"
     stdout = bytearray()
