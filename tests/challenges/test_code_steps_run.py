@@ -43,4 +43,6 @@ async def test_a_solution_that_fails_is_reported_naming_the_step(tmp_path: Path)
     challenge = load_challenge_file(path)
     report = await run_code_checks(challenge, to_spec(challenge), runner)
     messages = [(f.step_id, f.message) for f in report.findings]
-    assert any(step == "is-even" and "the solution should pass" in m for step, m in messages), messages
+    assert any(step == "is-even" and "the solution should pass" in m for step, m in messages), (
+        messages
+    )
