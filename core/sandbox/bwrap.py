@@ -72,7 +72,7 @@ class BwrapRunner:
         except RunnerError as error:
             raise SandboxUnavailable(f"code steps cannot run: {error}. {FIX}") from None
         if result.status != "ok" or not result.all_passed:
-            detail = result.tests[0].message if result.tests else result.status
+            detail = result.diagnostics or (result.tests[0].message if result.tests else "")
             raise SandboxUnavailable(
                 f"code steps cannot run: bubblewrap could not start a sandbox ({detail}). {FIX}"
             )

@@ -47,6 +47,7 @@ class RunResult:
     status: RunStatus
     duration_ms: int
     sandbox: str
+    diagnostics: str = ""  # the runner's stderr, clipped: for operators, never for learners
 
     @property
     def all_passed(self) -> bool:

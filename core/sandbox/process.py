@@ -87,7 +87,8 @@ def assemble(
     tests = tuple(
         outcomes.get(test.id) or TestOutcome(test.id, False, reason, "") for test in job.tests
     )
-    return RunResult(tests=tests, status=status, duration_ms=duration_ms, sandbox=sandbox)
+    diagnostics = stderr[-CLIP:].decode("utf-8", "replace").strip()
+    return RunResult(tests, status, duration_ms, sandbox, diagnostics)
 
 
 async def run_harness(
