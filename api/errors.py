@@ -22,12 +22,14 @@ from core.errors import (
     RateLimited,
     Unauthorized,
 )
+from core.service.code_runs import CodeRunnerUnavailable
 from core.store.base import ConcurrencyError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 DATABASE_UNAVAILABLE = "the database is unavailable right now; please try again shortly"
 STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
+    (CodeRunnerUnavailable, 503),
     (RateLimited, 429),
     (Unauthorized, 401),
     (Forbidden, 403),

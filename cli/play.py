@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import subprocess
+import tempfile
+
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.markup import escape
 from rich.padding import Padding
 from rich.panel import Panel
 from rich.prompt import Prompt
+from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
@@ -177,6 +183,14 @@ class TerminalGame:
         header = f"Step {progress.step_index + 1}/{progress.total_steps} · score {progress.score_shown}/{progress.max_score}"
         body = Markdown("\n\n".join(part for part in (step.body, step.prompt) if part))
         self._console.print(Panel(body, title=Text(step.title, style="bold"), subtitle=header))
+        if step.code is not None:
+            self._console.print(Text(f"Starter ({step.code.language}):", style="dim"))
+            self._console.print(Syntax(step.code.starter or "", step.code.language))
+            for test in step.code.tests:
+                shown = "(hidden)" if test.hidden else (test.code or "")
+                self._console.print(
+                    Text(f"  test {test.id} ({test.points} pts): {shown}", style="dim")
+                )
         if not self._menus or view.ui_mode not in MENU_MODES:
             for number, choice in enumerate(step.choices, start=1):
                 self._console.print(Text(f"  {number}. ") + Text(_plain_inline(choice)))
@@ -194,6 +208,8 @@ class TerminalGame:
         game = self._services.game
         if self._menus and view.ui_mode in MENU_MODES:
             return await self._act_with_menu(actor, view)
+        if view.ui_mode is UiMode.CODE:
+            return await self._act_with_code(actor, view)
         raw = Prompt.ask(
             _prompt_for(view.ui_mode), console=self._console, default="", show_default=False
         )
@@ -208,6 +224,21 @@ class TerminalGame:
             answer = parse_answer(view.ui_mode, text, len(step.choices))
             return await game.submit_answer(actor, view.session_id, step.id, answer)
         except (DomainError, ValueError) as error:
+            self._console.print(Text(str(error), style="red"))
+            return await game.get_view(actor, view.session_id)
+
+    async def _act_with_code(self, actor: Actor, view: SessionView) -> SessionView:
+        step = view.step
+        assert step is not None and step.code is not None
+        game = self._services.game
+        text = read_code(self._console, step.code.starter)
+        if text in ("/quit", "q"):
+            raise Quit
+        try:
+            if text == "/hint":
+                return await game.request_hint(actor, view.session_id, step.id)
+            return await game.submit_answer(actor, view.session_id, step.id, text)
+        except DomainError as error:
             self._console.print(Text(str(error), style="red"))
             return await game.get_view(actor, view.session_id)
 
@@ -296,6 +327,46 @@ def parse_answer(mode: UiMode, text: str, choice_count: int) -> Answer:
     if not text:
         raise ValueError("Write a sentence or two.")
     return text
+
+
+CODE_HELP = (
+    "Type your code; an empty line ends it. /edit opens $EDITOR with the starter, "
+    "/hint takes a hint, /quit stops."
+)
+
+
+def read_code(console: Console, starter: str) -> str:
+    """Multi-line code from the terminal, ended by an empty line, or written in ``$EDITOR``."""
+    console.print(Text(CODE_HELP, style="dim"))
+    lines: list[str] = []
+    while True:
+        line = console.input("... " if lines else ">>> ")
+        if not lines and line.strip() in ("/hint", "/quit", "q"):
+            return line.strip()
+        if not lines and line.strip() == "/edit":
+            return edit_in_editor(console, starter)
+        if not line.strip():
+            if lines:
+                return "\n".join(lines)
+            continue
+        lines.append(line.rstrip("\n"))
+
+
+def edit_in_editor(console: Console, starter: str) -> str:
+    """Open ``$VISUAL``/``$EDITOR`` on a file holding ``starter``; return what was saved."""
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not editor:
+        console.print(Text("Set $EDITOR (e.g. export EDITOR=nano) to use /edit.", style="red"))
+        return read_code(console, starter)
+    with tempfile.NamedTemporaryFile("w+", suffix=".py", delete=False, encoding="utf-8") as file:
+        file.write(starter)
+        path = file.name
+    try:
+        subprocess.run([*shlex.split(editor), path], check=False)  # noqa: S603 - the user's own editor
+        with open(path, encoding="utf-8") as file:
+            return file.read()
+    finally:
+        os.unlink(path)
 
 
 def _escape(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -14,6 +15,8 @@ from core.llm.errors import ProviderConfigError
 from core.llm.factory import ProviderFactory
 from core.llm.metrics import LlmMetrics
 from core.llm.orchestrator import LlmOrchestrator, LlmPolicy
+from core.sandbox.factory import build_code_runner
+from core.sandbox.models import CodeRunner, SandboxUnavailable
 from core.service.accounts import AccountService
 from core.service.analytics import AnalyticsService
 from core.service.catalog import Catalog
@@ -76,6 +79,15 @@ def chain_keys(settings: Settings) -> ChainKeys:
         raise ConfigurationError(f"EVENT_HMAC_KEY / EVENT_HMAC_KEYS: {error}") from None
 
 
+def _code_runner(settings: Settings) -> CodeRunner | None:
+    """The code runner; None (code steps refuse, naming the fix) when the settings cannot work."""
+    try:
+        return build_code_runner(settings)
+    except SandboxUnavailable as error:
+        logging.getLogger(__name__).error("code steps are off: %s", error)
+        return None
+
+
 def llm_policy(settings: Settings) -> LlmPolicy:
     """The orchestration policy from the ``LLM_*`` settings."""
     return LlmPolicy(
@@ -123,6 +135,7 @@ async def build_services(
     clock: Clock | None = None,
     provider: LlmProvider | None = None,
     password_hasher: PasswordHasher | None = None,
+    code_runner: CodeRunner | None = None,
 ) -> Services:
     """Wire the core for one process; pass fakes (store, clock, provider) in tests."""
     settings = settings or Settings()
@@ -152,6 +165,8 @@ async def build_services(
         clock=clock,
         snapshot_interval=settings.snapshot_interval,
         metrics=SessionMetrics(registry),
+        code_runner=code_runner or _code_runner(settings),
+        code_trials_per_minute=settings.code_trial_runs_per_minute,
     )
     learners = LearnerService(store=store, clock=clock)
     accounts = AccountService(

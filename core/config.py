@@ -102,6 +102,16 @@ class Settings(BaseSettings):
     # Bearer token for /metrics; in production /metrics is not served without one (404).
     metrics_token: SecretStr | None = None
 
+    # Code steps: bwrap (a bubblewrap sandbox per run) or unsafe-local (development only); the
+    # runner is local (that sandbox) or judge0 (a Judge0 CE server at JUDGE0_URL).
+    code_sandbox: Literal["bwrap", "unsafe-local"] = "bwrap"
+    code_runner: Literal["local", "judge0"] = "local"
+    judge0_url: str | None = None
+    judge0_token: SecretStr | None = None
+    code_python: str = "/usr/bin/python3"
+    code_max_concurrency: int = Field(default=2, ge=1, le=64)
+    code_trial_runs_per_minute: int = Field(default=10, ge=1)
+
     snapshot_interval: int = Field(default=5, ge=1)
     challenges_dir: str = "challenges"
     # The key of the event HMAC chain (at least 16 bytes), and retired keys still needed to verify

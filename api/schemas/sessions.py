@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 ID = Field(min_length=1, max_length=255)
 
 UiMode = Literal[
-    "CONTINUE_GATE", "MCQ_SINGLE", "MCQ_MULTI", "TRUE_FALSE", "CHAT", "COMPLETED",
+    "CONTINUE_GATE", "MCQ_SINGLE", "MCQ_MULTI", "TRUE_FALSE", "CHAT", "CODE", "COMPLETED",
     "NOT_STARTED", "ABANDONED",
 ]  # fmt: skip
 
@@ -27,7 +27,7 @@ class AnswerIn(BaseModel):
     answer: StrictBool | StrictInt | list[StrictInt] | StrictStr = Field(
         description=(
             "mcq: a choice index; multi: a list of indices; true_false: true or false; "
-            "chat: 1 to 5,000 characters of text"
+            "chat: 1 to 5,000 characters of text; code: the source, up to 20,000 characters"
         ),
         examples=[1, [0, 2], True, "Functions let me reuse code."],
     )

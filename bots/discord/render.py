@@ -342,6 +342,13 @@ def _step_text(step: StepView) -> str:
         )
     if step.kind == "chat":
         parts.append("Press **Answer** to write your answer.")
+    if step.code is not None:
+        fence = "```"
+        starter = (step.code.starter or "").replace(fence, "`\u200b``")
+        parts.append(
+            f"{fence}{'py' if step.code.language == 'python' else 'sql'}\n{starter}\n{fence}"
+        )
+        parts.append("Reply in this thread with your code in a ``` code block.")
     return "\n\n".join(parts)
 
 

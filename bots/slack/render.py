@@ -105,12 +105,27 @@ def step_blocks(view: SessionView, *, closed: bool = False) -> list[Block]:
             f"*{LETTERS[i % 26]}.* {markdown(text)}" for i, text in enumerate(step.choices)
         )
         blocks += section(listed)
+    if step.code is not None:
+        blocks += section(f"```{_code_text(step.code.starter or ' ')}```")
+        visible = [t for t in step.code.tests if not t.hidden and t.code]
+        hidden = len(step.code.tests) - len(visible)
+        lines = [
+            f"`{escape(t.id)}` ({t.points} pts): `{_code_text(t.code or '')}`" for t in visible
+        ]
+        if hidden:
+            lines.append(f"…and {hidden} hidden test{'s' if hidden != 1 else ''}")
+        blocks.append(context(clip("\n".join(lines), 2900)))
     if closed:
         blocks.append(context("This step is closed."))
         return blocks
     blocks += _controls(view, step)
     blocks.append(context(_step_status(view, step)))
     return blocks
+
+
+def _code_text(code: str) -> str:
+    """Code for a Slack code block: its own characters escaped, backticks kept from closing it."""
+    return clip(escape(code).replace("```", "`\u200b``"), 2800)
 
 
 def _controls(view: SessionView, step: StepView) -> list[Block]:
@@ -159,6 +174,8 @@ def _controls(view: SessionView, step: StepView) -> list[Block]:
         blocks += actions([button("Submit", _cid(view, step, "submit"), style="primary")])
     elif mode is UiMode.CHAT:
         blocks.append(context("Reply in this thread with your answer."))
+    elif mode is UiMode.CODE:
+        blocks.append(context("Reply in this thread with your code in a ``` code block."))
     if mode in CHOICE_MODES and step.hints_left > 0 and not step.awaiting_hint:
         blocks += actions([button("Hint", _cid(view, step, "hint"))])
     return blocks

@@ -11,7 +11,15 @@ import re
 from collections.abc import Iterator
 
 from core.authoring.findings import Finding, Severity
-from core.content.models import ChallengeFile, ChatStep, GateStep, McqStep, MultiStep, TrueFalseStep
+from core.content.models import (
+    ChallengeFile,
+    ChatStep,
+    CodeStep,
+    GateStep,
+    McqStep,
+    MultiStep,
+    TrueFalseStep,
+)
 from core.engine.challenge import DEFAULT_PASS_THRESHOLD, StepKind
 
 CHECK = "lint"
@@ -25,6 +33,7 @@ MINUTES_PER_STEP = {
     "true_false": (0.5, 3.0),
     "multi": (1.5, 4.0),
     "chat": (3.0, 10.0),
+    "code": (3.0, 20.0),
 }
 LONGEST_CHOICE_RATIO = 2.0
 LONGEST_CHOICE_MARGIN = 40
@@ -34,7 +43,7 @@ _CATCH_ALL = re.compile(
 _TODO = re.compile(r"\bTODO\b")
 TODO_FIX = "replace it before publishing (seed refuses TODO text)"
 
-AnyStep = GateStep | McqStep | MultiStep | TrueFalseStep | ChatStep
+AnyStep = GateStep | McqStep | MultiStep | TrueFalseStep | ChatStep | CodeStep
 
 
 def _normal(text: str) -> str:

@@ -12,15 +12,17 @@ from dataclasses import dataclass, field
 
 from core.engine import ChallengeSpec, SessionState, Status, StepKind, StepSpec, run
 from core.engine.commands import (
+    CodeTestResult,
     Command,
     ContinueGate,
     CreateSession,
+    RecordCodeRun,
     RecordEvaluation,
     StartSession,
     SubmitAnswer,
     Verdict,
 )
-from core.engine.events import Answer, LlmTrace, StepClosed
+from core.engine.events import Answer, CodeRunTrace, LlmTrace, StepClosed
 from core.llm.base import EvaluationRequest, RubricCriterion
 from core.llm.offline import evaluate_offline, prompt_hash
 
@@ -55,6 +57,8 @@ def correct_answer(step: StepSpec, attempt: int) -> Answer:
         return tuple(sorted(step.correct_choices))
     if step.kind is StepKind.TRUE_FALSE:
         return bool(step.answer)
+    if step.kind is StepKind.CODE and step.code is not None:
+        return step.code.solution
     return step.reference_answer or step.prompt or step.title
 
 
@@ -68,6 +72,8 @@ def wrong_answer(step: StepSpec, attempt: int) -> Answer:
         return wrong_choices or (min(step.correct_choices),)
     if step.kind is StepKind.TRUE_FALSE:
         return not step.answer
+    if step.kind is StepKind.CODE and step.code is not None:
+        return step.code.starter or "pass"
     return "I am not sure, maybe it is about making the computer faster."
 
 
@@ -138,6 +144,27 @@ def play_path(
                 state,
                 RecordEvaluation(
                     at=AT, step_id=step.id, attempt=state.current.pending_attempt, verdict=verdict
+                ),
+            )
+        if (
+            step.kind is StepKind.CODE
+            and step.code is not None
+            and state.current is not None
+            and state.current.pending_attempt
+        ):
+            # The path checks the engine's flow; the sandbox runs (solution must pass every
+            # test, starter must fail one) are the authoring "code" check.
+            ok = state.current.pending_answer == step.code.solution
+            results = tuple(CodeTestResult(t.id, ok) for t in step.code.tests)
+            state, events = run(
+                challenge,
+                state,
+                RecordCodeRun(
+                    at=AT,
+                    step_id=step.id,
+                    attempt=state.current.pending_attempt,
+                    results=results,
+                    run=CodeRunTrace("authoring", "ok", 0, step.code.language),
                 ),
             )
         for event in events:

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.content.models import ChallengeFile, ChatStep, GateStep, McqStep, MultiStep, TrueFalseStep
+from core.content.models import (
+    ChallengeFile,
+    ChatStep,
+    CodeStep,
+    GateStep,
+    McqStep,
+    MultiStep,
+    TrueFalseStep,
+)
 from core.engine import ChallengeSpec, StepKind, StepSpec
 
 KIND_LABEL = {
@@ -18,6 +26,7 @@ KIND_LABEL = {
     StepKind.MULTI: "multiple choice (select all that apply)",
     StepKind.TRUE_FALSE: "true or false",
     StepKind.CHAT: "written answer",
+    StepKind.CODE: "code (runs against tests)",
 }
 
 
@@ -34,7 +43,7 @@ class StepPreview:
     index: int
     total: int
     step: StepSpec
-    source: GateStep | McqStep | MultiStep | TrueFalseStep | ChatStep
+    source: GateStep | McqStep | MultiStep | TrueFalseStep | ChatStep | CodeStep
 
     def _learner(self) -> list[str]:
         step = self.step
@@ -55,6 +64,8 @@ class StepPreview:
             lines += ["○ True  ", "○ False", ""]
         elif step.kind is StepKind.CHAT:
             lines += ["*The learner writes an answer (1–5,000 characters).*", ""]
+        elif step.kind is StepKind.CODE and step.code is not None:
+            lines += [f"```{step.code.language}", step.code.starter or "", "```", ""]
         return lines
 
     def _author(self) -> list[str]:
@@ -92,6 +103,12 @@ class StepPreview:
                 f"{len(source.examples)} examples ({passes} pass, {len(source.examples) - passes} fail)",
                 "",
             ]
+        elif isinstance(source, CodeStep):
+            lines += ["| test | points | hidden |", "|---|---|---|"]
+            lines += [
+                f"| `{t.id}` | {t.points} | {'yes' if t.hidden else ''} |" for t in source.tests
+            ]
+            lines += ["", "Solution:", "", f"```{source.language}", source.solution, "```", ""]
         if step.hints:
             lines += ["Hints:", ""] + [f"{i + 1}. {h}" for i, h in enumerate(step.hints)] + [""]
         if step.explanation:

@@ -12,6 +12,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from core.authoring.code_checks import CodeReport, check_code_steps
 from core.authoring.evaluators import EvaluatorChoice, choose_evaluator
 from core.authoring.findings import AuthoringFailed, Finding, Severity
 from core.authoring.grading import ExampleGrades, grade_examples
@@ -184,6 +185,12 @@ class AuthoringCheck:
     def plot_example_scores(self) -> ScorePlot:
         grades = self._grades if self._grades is not None else self.grade_examples()
         return plot_example_scores(grades)
+
+    def run_code(self) -> CodeReport:
+        """Run every code step's solution, starter and examples in the sandbox."""
+        report = check_code_steps(self.challenge, self.spec)
+        self.results["code"] = report.findings
+        return report
 
     def lint(self) -> LintReport:
         findings = tuple(lint_challenge(self.challenge))

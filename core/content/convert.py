@@ -4,18 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.content.models import ChallengeFile, ChatStep, GateStep, McqStep, MultiStep, TrueFalseStep
+from core.content.models import (
+    ChallengeFile,
+    ChatStep,
+    CodeStep,
+    GateStep,
+    McqStep,
+    MultiStep,
+    TrueFalseStep,
+)
 from core.engine.challenge import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_PASS_THRESHOLD,
     ChallengeSpec,
     ChoiceSpec,
+    CodeSpec,
+    CodeTestSpec,
     RubricItemSpec,
     StepKind,
     StepSpec,
 )
 
-AnyStep = GateStep | McqStep | MultiStep | TrueFalseStep | ChatStep
+AnyStep = GateStep | McqStep | MultiStep | TrueFalseStep | ChatStep | CodeStep
 
 
 def to_spec(challenge: ChallengeFile, *, version: int | None = None) -> ChallengeSpec:
@@ -80,6 +90,8 @@ def _step(step: AnyStep) -> StepSpec:
         return StepSpec(**common, choices=choices)
     if isinstance(step, TrueFalseStep):
         return StepSpec(**common, answer=step.answer)
+    if isinstance(step, CodeStep):
+        return StepSpec(**common, code=code_spec(step))
     rubric = tuple(
         RubricItemSpec(
             item.id,
@@ -96,4 +108,21 @@ def _step(step: AnyStep) -> StepSpec:
         reference_answer=step.reference_answer,
         pass_examples=tuple(e.answer for e in step.examples if e.expect == "pass"),
         fail_examples=tuple(e.answer for e in step.examples if e.expect == "fail"),
+    )
+
+
+def code_spec(step: CodeStep) -> CodeSpec:
+    """The engine's view of a code step; a sql step without tests has one test, ``result``."""
+    tests = tuple(
+        CodeTestSpec(t.id, t.points, t.code or "", t.setup or "", t.hidden) for t in step.tests
+    ) or (CodeTestSpec("result", step.points),)
+    return CodeSpec(
+        language=step.language,
+        tests=tests,
+        solution=step.solution,
+        starter=step.starter,
+        setup=step.setup or "",
+        order_matters=step.order_matters,
+        time_limit_seconds=float(step.time_limit_seconds),
+        memory_limit_mb=step.memory_limit_mb,
     )

@@ -144,8 +144,66 @@ class ChatStep(_ScoredStep):
         return self
 
 
+class CodeTest(_Strict):
+    """A test of a code step, worth ``points``; a hidden test shows the learner pass/fail only."""
+
+    id: Slug
+    points: int = Field(ge=1)
+    code: str | None = Field(default=None, description="Python: statements (asserts) to run")
+    setup: str | None = Field(default=None, description="SQL: fixture added for this test")
+    hidden: StrictBool = False
+
+
+class CodeExample(_Strict):
+    answer: str = Field(min_length=1, max_length=20000)
+    expect: Literal["pass", "fail"]
+
+
+class CodeStep(_ScoredStep):
+    """Learners write Python or SQL; the author's tests run in a sandbox (see README)."""
+
+    type: Literal["code"]
+    language: Literal["python", "sql"]
+    starter: str = ""
+    tests: list[CodeTest] = Field(default_factory=list)
+    solution: str = Field(min_length=1)
+    setup: str | None = None
+    order_matters: StrictBool = False
+    time_limit_seconds: float = Field(default=2, gt=0, le=10)
+    memory_limit_mb: int = Field(default=128, ge=32, le=512)
+    examples: list[CodeExample] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _tests_fit_the_language(self) -> CodeStep:
+        ids = [test.id for test in self.tests]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"tests: duplicate test id(s) {', '.join(duplicates)}")
+        if self.language == "python":
+            if not self.tests:
+                raise ValueError("tests: a python code step needs at least one test")
+            missing = [t.id for t in self.tests if not t.code]
+            if missing:
+                raise ValueError(f"tests: python test(s) {', '.join(missing)} need code")
+            if self.setup or any(t.setup for t in self.tests):
+                raise ValueError("setup: only sql code steps take a setup")
+        else:
+            if not self.setup:
+                raise ValueError("setup: a sql code step needs setup (SQL that builds the fixture)")
+            if any(t.code for t in self.tests):
+                raise ValueError("tests: sql tests take an optional setup, not code")
+        if self.tests:
+            total = sum(test.points for test in self.tests)
+            if total != self.points:
+                raise ValueError(
+                    f"tests: test points sum to {total} but the step is worth {self.points} points"
+                )
+        return self
+
+
 Step = Annotated[
-    GateStep | McqStep | MultiStep | TrueFalseStep | ChatStep, Field(discriminator="type")
+    GateStep | McqStep | MultiStep | TrueFalseStep | ChatStep | CodeStep,
+    Field(discriminator="type"),
 ]
 
 

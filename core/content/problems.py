@@ -230,7 +230,7 @@ def _friendly(
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         found = value.get("type") if isinstance(value, dict) else None
         got = f", got {_shown(found)}" if found is not None else " (the key is missing)"
-        return f"must be one of gate, mcq, multi, true_false, chat{got}"
+        return f"must be one of gate, mcq, multi, true_false, chat, code{got}"
     if kind == "missing":
         return "required, but missing"
     if kind == "string_type":

@@ -12,6 +12,7 @@ class StepKind(StrEnum):
     MULTI = "multi"
     TRUE_FALSE = "true_false"
     CHAT = "chat"
+    CODE = "code"
 
 
 DEFAULT_PASS_THRESHOLD = {
@@ -20,6 +21,7 @@ DEFAULT_PASS_THRESHOLD = {
     StepKind.TRUE_FALSE: 100,
     StepKind.MULTI: 60,
     StepKind.CHAT: 60,
+    StepKind.CODE: 100,
 }
 DEFAULT_MAX_ATTEMPTS = {
     StepKind.GATE: 1,
@@ -27,6 +29,7 @@ DEFAULT_MAX_ATTEMPTS = {
     StepKind.TRUE_FALSE: 2,
     StepKind.MULTI: 2,
     StepKind.CHAT: 3,
+    StepKind.CODE: 5,
 }
 
 
@@ -44,6 +47,31 @@ class RubricItemSpec:
     points: int
     concepts: tuple[str, ...] = ()
     misconceptions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CodeTestSpec:
+    """One of a code step's tests: an item worth ``points``; hidden tests show pass/fail only."""
+
+    id: str
+    points: int
+    code: str = ""  # Python: statements (asserts) run against the learner's namespace
+    setup: str = ""  # SQL: fixture added to the step's setup for this test
+    hidden: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CodeSpec:
+    """What a ``code`` step runs: the language, the starter, the tests and the reference."""
+
+    language: str
+    tests: tuple[CodeTestSpec, ...]
+    solution: str
+    starter: str = ""
+    setup: str = ""
+    order_matters: bool = False
+    time_limit_seconds: float = 2.0
+    memory_limit_mb: int = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +96,7 @@ class StepSpec:
     reference_answer: str | None = None
     pass_examples: tuple[str, ...] = ()  # a chat step's labelled answers, for its grader
     fail_examples: tuple[str, ...] = ()
+    code: CodeSpec | None = None
 
     @property
     def hints_available(self) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.engine.events import Answer, LlmTrace
+from core.engine.events import Answer, CodeRunTrace, LlmTrace
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,3 +97,24 @@ class RecordNarration(Command):
 @dataclass(frozen=True, slots=True)
 class AbandonSession(Command):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class CodeTestResult:
+    """One test's outcome as the sandbox reported it (message and output are the learner's)."""
+
+    id: str
+    passed: bool
+    message: str = ""
+    output: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordCodeRun(Command):
+    """The sandbox's report on a pending code answer; the engine turns it into points."""
+
+    step_id: str
+    attempt: int
+    results: tuple[CodeTestResult, ...]
+    run: CodeRunTrace
+    xp_already_granted: bool = False

@@ -7,13 +7,16 @@ module performs I/O, reads the clock or draws random numbers.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from core.engine.challenge import ChallengeSpec, StepKind, StepSpec
+from core.engine.code import score_code_run, validate_code
 from core.engine.commands import (
     AbandonSession,
     Command,
     ContinueGate,
     CreateSession,
+    RecordCodeRun,
     RecordEvaluation,
     RecordHint,
     RecordNarration,
@@ -65,6 +68,8 @@ def decide(challenge: ChallengeSpec, state: SessionState, command: Command) -> l
             return _submit(challenge, state, command)
         case RecordEvaluation():
             return _record_evaluation(challenge, state, command)
+        case RecordCodeRun():
+            return _record_code_run(challenge, state, command)
         case ContinueGate():
             return _continue(challenge, state, command)
         case RequestHint():
@@ -145,7 +150,7 @@ def _submit(challenge: ChallengeSpec, state: SessionState, command: SubmitAnswer
     submitted = AnswerSubmitted(
         at=command.at, step_id=step.id, attempt=attempt, answer=answer, display=display
     )
-    if step.kind is StepKind.CHAT:
+    if step.kind in (StepKind.CHAT, StepKind.CODE):
         # Grading a free-text answer is slow work the service does outside any transaction; it
         # comes back as RecordEvaluation. The pending attempt is visible in the stream meanwhile.
         return [submitted]
@@ -179,6 +184,12 @@ def _validate_answer(step: StepSpec, answer: Answer) -> tuple[Answer, str]:
         if not isinstance(answer, bool):
             raise InvalidAnswer("this step takes true or false")
         return answer, "True" if answer else "False"
+    if step.kind is StepKind.CODE:
+        try:
+            code = validate_code(answer)
+        except ValueError as error:
+            raise InvalidAnswer(str(error)) from None
+        return code, code
     if not isinstance(answer, str):
         raise InvalidAnswer("this step takes a written answer")
     text = answer.strip()
@@ -328,6 +339,27 @@ def _confidence(value: float | None) -> float | None:
     if value is None or not math.isfinite(value):
         return None
     return round(min(max(value, 0.0), 1.0), 3)
+
+
+def _record_code_run(
+    challenge: ChallengeSpec, state: SessionState, command: RecordCodeRun
+) -> list[Event]:
+    current, step = _current(challenge, state, command.step_id)
+    if current.pending_attempt != command.attempt or step.kind is not StepKind.CODE:
+        raise AnswerConflict(f"attempt {command.attempt} of {step.id!r} is not awaiting a run")
+    raw, feedback, items = score_code_run(step, command.results, command.run)
+    graded = _graded(
+        step,
+        current,
+        command.attempt,
+        raw,
+        command.at,
+        feedback=feedback,
+        grader=f"sandbox:{command.run.sandbox}",
+        items=items,
+    )
+    graded = replace(graded, code_run=command.run)
+    return [graded, *_after_grade(challenge, state, graded, command.xp_already_granted)]
 
 
 def _continue(challenge: ChallengeSpec, state: SessionState, command: ContinueGate) -> list[Event]:

@@ -42,6 +42,16 @@ class ItemResult:
 
 
 @dataclass(frozen=True, slots=True)
+class CodeRunTrace:
+    """How a code answer was run: the sandbox, how the run ended and how long it took."""
+
+    sandbox: str
+    status: str
+    duration_ms: int
+    language: str = "python"
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     NAME: ClassVar[str] = ""
     SCHEMA_VERSION: ClassVar[int] = 1
@@ -114,6 +124,7 @@ class AnswerGraded(Event):
     trace: LlmTrace | None = None
     confidence: float | None = None  # the grader's, 0–1; None for rule-graded steps and old events
     needs_review: bool = False
+    code_run: CodeRunTrace | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +231,8 @@ def _from_json(name: str, value: Any) -> Any:
         return tuple(ItemResult(**item) for item in value)
     if name == "trace":
         return None if value is None else LlmTrace(**value)
+    if name == "code_run":
+        return None if value is None else CodeRunTrace(**value)
     if isinstance(value, list):
         return tuple(value)
     return value
@@ -229,6 +242,7 @@ __all__ = [
     "EVENT_TYPES",
     "AnswerGraded",
     "AnswerSubmitted",
+    "CodeRunTrace",
     "Event",
     "HintGiven",
     "HintRequested",

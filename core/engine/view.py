@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from core.engine.challenge import ChallengeSpec, StepKind
+from core.engine.challenge import ChallengeSpec, CodeSpec, StepKind
 from core.engine.plain import to_plain
 from core.engine.scoring import round_half_up, round_points
 from core.engine.state import SessionState, Status, StepOutcome, TranscriptEntry
@@ -18,6 +18,7 @@ class UiMode(StrEnum):
     MCQ_MULTI = "MCQ_MULTI"
     TRUE_FALSE = "TRUE_FALSE"
     CHAT = "CHAT"
+    CODE = "CODE"
     COMPLETED = "COMPLETED"
     # Extensions for the two states without a step to play.
     NOT_STARTED = "NOT_STARTED"
@@ -30,7 +31,27 @@ UI_MODE_BY_KIND = {
     StepKind.MULTI: UiMode.MCQ_MULTI,
     StepKind.TRUE_FALSE: UiMode.TRUE_FALSE,
     StepKind.CHAT: UiMode.CHAT,
+    StepKind.CODE: UiMode.CODE,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class CodeTestView:
+    """A test as the learner sees it: a hidden test's code is never sent."""
+
+    id: str
+    points: int
+    hidden: bool
+    code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CodeView:
+    language: str
+    starter: str
+    tests: tuple[CodeTestView, ...]
+    time_limit_seconds: float
+    memory_limit_mb: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +71,7 @@ class StepView:
     awaiting_grade: bool
     awaiting_hint: bool
     available_shown: int = 0
+    code: CodeView | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +194,7 @@ def project_view(challenge: ChallengeSpec, state: SessionState) -> SessionView:
             awaiting_grade=current.pending_attempt is not None,
             awaiting_hint=current.pending_hint is not None,
             available_shown=round_half_up(current.available),
+            code=_code_view(spec.code) if spec.code is not None else None,
         )
     result = None
     if state.result is not None:
@@ -311,6 +334,16 @@ def _score_outcome(earned: float, max_points: int) -> str:
     if earned + 1e-9 >= max_points:
         return "correct"
     return "partly" if earned > 0 else "wrong"
+
+
+def _code_view(code: CodeSpec) -> CodeView:
+    tests = tuple(
+        CodeTestView(t.id, t.points, t.hidden, None if t.hidden else (t.code or t.setup or None))
+        for t in code.tests
+    )
+    return CodeView(
+        code.language, code.starter, tests, code.time_limit_seconds, code.memory_limit_mb
+    )
 
 
 def view_to_dict(view: SessionView) -> dict[str, Any]:

@@ -12,12 +12,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from core.engine import ChallengeSpec, SessionState, Status, decide, fold
+from core.engine import ChallengeSpec, SessionState, Status, StepKind, decide, fold
 from core.engine.commands import (
     AbandonSession,
     Command,
     ContinueGate,
     CreateSession,
+    RecordCodeRun,
     RecordEvaluation,
     RecordHint,
     RecordNarration,
@@ -40,6 +41,7 @@ from core.errors import (
 from core.llm.base import EvaluationRequest, HintRequest, NarrationRequest, RubricCriterion
 from core.llm.hint_guard import answer_key_of
 from core.llm.orchestrator import LlmOrchestrator
+from core.sandbox.models import CodeRunner
 from core.service.actor import (
     EVENT_ACTOR_KEY,
     SYSTEM_GRADER,
@@ -49,6 +51,7 @@ from core.service.actor import (
 )
 from core.service.catalog import Catalog
 from core.service.clock import Clock, new_id
+from core.service.code_runs import CodeGrading, CodeTrial
 from core.service.idempotency import request_digest
 from core.service.llm_context import llm_context, progress_summary
 from core.service.single_flight import SingleFlight, pending_key
@@ -95,6 +98,8 @@ class GameService:
         snapshot_interval: int = 5,
         id_factory: Callable[[], str] = new_id,
         metrics: SessionMetrics | None = None,
+        code_runner: CodeRunner | None = None,
+        code_trials_per_minute: int = 10,
     ) -> None:
         self._store = store
         self._catalog = catalog
@@ -104,6 +109,7 @@ class GameService:
         self._new_id = id_factory
         self._metrics = metrics
         self._in_flight: SingleFlight[Command | None] = SingleFlight()
+        self._code = CodeGrading(code_runner, clock, trials_per_minute=code_trials_per_minute)
 
     # -- use cases ---------------------------------------------------------------------------
 
@@ -146,6 +152,9 @@ class GameService:
         """
 
         async def build(loaded: Loaded) -> Command:
+            current = loaded.state.current
+            if current is not None and current.kind == StepKind.CODE.value:
+                await self._code.ensure_available()  # refuse before an attempt is spent
             return SubmitAnswer(
                 at=self._clock.now(),
                 step_id=step_id,
@@ -188,6 +197,11 @@ class GameService:
             idempotency_key,
             request_digest("abandon"),
         )
+
+    async def try_code(self, actor: Actor, session_id: str, step_id: str, code: str) -> CodeTrial:
+        """Run the current code step's visible tests on ``code``: nothing recorded, no attempt."""
+        loaded = await self._load_owned(actor, session_id)
+        return await self._code.trial(loaded.challenge, loaded.state, step_id, code)
 
     async def get_view(self, actor: Actor, session_id: str) -> SessionView:
         """The session view; finishes any LLM work a crashed process left pending."""
@@ -444,6 +458,10 @@ class GameService:
             RubricCriterion(r.id, r.description, r.points, r.concepts, r.misconceptions)
             for r in step.rubric
         )
+        if current.pending_attempt is not None and step.kind is StepKind.CODE:
+            return await self._code.pending_run(
+                challenge, state, xp_already_granted=await self._xp_already_granted(state)
+            )
         context = llm_context(challenge, state)
         if current.pending_attempt is not None:
             verdict = await self._llm.evaluate(
@@ -553,7 +571,7 @@ def _with_actor(data: dict[str, object], actor: str) -> dict[str, object]:
 
 def _system_actor(command: Command) -> str:
     """Who records the outcome of pending work: the grader, the hint giver or the narrator."""
-    if isinstance(command, RecordEvaluation):
+    if isinstance(command, RecordEvaluation | RecordCodeRun):
         return SYSTEM_GRADER
     if isinstance(command, RecordHint):
         return SYSTEM_HINTS
@@ -562,7 +580,7 @@ def _system_actor(command: Command) -> str:
 
 def _knowing_xp(command: Command) -> Command:
     """The command decided again once the store said the learner already holds the XP."""
-    if isinstance(command, SubmitAnswer | ContinueGate | RecordEvaluation):
+    if isinstance(command, SubmitAnswer | ContinueGate | RecordEvaluation | RecordCodeRun):
         return replace(command, xp_already_granted=True)
     return command
 

@@ -14,6 +14,7 @@ UI_MODE = {
     "multi": "MCQ_MULTI",
     "true_false": "TRUE_FALSE",
     "chat": "CHAT",
+    "code": "CODE",
 }
 PASSWORD = "a-long-pass-phrase-42"
 
@@ -72,6 +73,8 @@ def answer_correctly(page: Page, step: dict[str, Any]) -> None:
             form.locator("fieldset input").nth(index).check()
     elif kind == "true_false":
         form.locator(f'input[value="{str(bool(step["answer"])).lower()}"]').check()
+    elif kind == "code":
+        form.locator("textarea.code-input").fill(str(step["solution"]))
     else:
         form.locator("textarea").fill(passing_answer(step))
     form.get_by_role("button", name="Submit answer").click()

@@ -17,6 +17,7 @@ from core.authoring import runner
 from core.authoring.kernels import KernelUnavailable
 from core.authoring.parameters import ParameterError
 from core.authoring.runner import ChallengeRun, RunOptions, validate_challenges
+from core.content import load_challenge_file
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -49,7 +50,11 @@ def test_a_good_challenge_passes_and_keeps_its_reports(runs):
     kinds = {mime for o in outputs for mime in o.get("data", {})}
     assert {"text/markdown", "text/html", "image/png"} <= kinds
     html = run.html.read_text(encoding="utf-8")
-    assert "Step 2 of 9: Parameters and arguments" in html and "data:image/png;base64" in html
+    total = len(load_challenge_file(GOOD).steps)
+    assert (
+        f"Step 2 of {total}: Parameters and arguments" in html and "data:image/png;base64" in html
+    )
+    assert "Code steps, run in the sandbox" in html and "write-a-function" in html
 
 
 def test_a_mislabelled_example_fails_naming_the_step_and_the_example(runs):

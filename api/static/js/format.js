@@ -6,6 +6,7 @@ export const KIND_LABELS = {
   multi: "Multiple choice",
   true_false: "True or false",
   chat: "Written answer",
+  code: "Code",
 };
 
 export const STATUS_LABELS = {

@@ -455,7 +455,7 @@ def test_the_schema_is_a_json_schema_of_the_step_types():
     items = schema["properties"]["steps"]["items"]
     assert items["discriminator"]["propertyName"] == "type"
     mapping = items["discriminator"]["mapping"]
-    assert set(mapping) == {"gate", "mcq", "multi", "true_false", "chat"}
+    assert set(mapping) == {"gate", "mcq", "multi", "true_false", "chat", "code"}
     for type_name, ref in mapping.items():
         definition = schema["$defs"][ref.removeprefix("#/$defs/")]
         assert definition["properties"]["type"]["const"] == type_name

@@ -60,7 +60,7 @@ export async function renderPlayer({ app, params }) {
   }
 
   function drawLeave(confirming = false) {
-    if (!["CONTINUE_GATE", "MCQ_SINGLE", "MCQ_MULTI", "TRUE_FALSE", "CHAT", "NOT_STARTED"].includes(view.ui_mode)) {
+    if (!["CONTINUE_GATE", "MCQ_SINGLE", "MCQ_MULTI", "TRUE_FALSE", "CHAT", "CODE", "NOT_STARTED"].includes(view.ui_mode)) {
       replaceChildren(leaveArea);
       return;
     }

@@ -2,6 +2,7 @@
 
 import { h, richText, uid } from "../dom.js";
 import { KIND_LABELS, percent, plural, points } from "../format.js";
+import { codeEditor, MAX_CODE_LENGTH } from "./code_editor.js";
 
 export const MAX_CHAT_LENGTH = 5000;
 
@@ -117,6 +118,7 @@ const KEY_HELP = {
   MCQ_MULTI: "Keys: 1–9 toggle choices, Enter submits, H takes a hint.",
   TRUE_FALSE: "Keys: 1 or T for true, 2 or F for false, Enter submits, H takes a hint.",
   CHAT: "Enter submits, Shift+Enter starts a new line.",
+  CODE: "Run tests checks the visible tests without using an attempt; Submit runs every test.",
 };
 
 /**
@@ -147,6 +149,8 @@ export function buildStepCard(view, { draft, handlers }) {
   } else if (mode === "CHAT") {
     control = chatBox({ name: "answer", labelledBy, describedBy: helpId, draft, onDraft: handlers.draft });
   }
+  const code = mode === "CODE" ? codeEditor({ view, labelledBy, describedBy: helpId }) : null;
+  if (code) control = code.el;
 
   const isGate = mode === "CONTINUE_GATE";
   const submit = h("button", { type: "submit", class: "btn btn-primary" }, isGate ? "Continue" : "Submit answer");
@@ -191,6 +195,12 @@ export function buildStepCard(view, { draft, handlers }) {
       const picked = form.querySelector('input[name="truth"]:checked');
       if (!picked) return { error: "Choose True or False first." };
       return { value: picked.value === "true" };
+    }
+    if (code) {
+      const source = code.value();
+      if (!source.trim()) return { error: "Write your code first." };
+      if (source.length > MAX_CODE_LENGTH) return { error: `Your code is too long (limit ${MAX_CODE_LENGTH} characters).` };
+      return { value: source };
     }
     const text = form.querySelector("textarea").value.trim();
     if (!text) return { error: "Write your answer first." };
@@ -262,7 +272,7 @@ export function buildStepCard(view, { draft, handlers }) {
     setBusy,
     firstInput: () => form.querySelector("input:not([disabled]), textarea:not([disabled])") || submit,
     draft: () => {
-      const area = form.querySelector("textarea");
+      const area = code ? null : form.querySelector("textarea");
       return area ? area.value : "";
     },
   };
