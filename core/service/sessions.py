@@ -74,6 +74,8 @@ log = logging.getLogger(__name__)
 
 MAX_CONFLICT_RETRIES = 5
 MAX_PENDING_ROUNDS = 8
+# Hydrated sessions kept per process, keyed by session and checked against the log by version.
+STATE_CACHE_SIZE = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,7 @@ class GameService:
         self._metrics = metrics
         self._in_flight: SingleFlight[Command | None] = SingleFlight()
         self._code = CodeGrading(code_runner, clock, trials_per_minute=code_trials_per_minute)
+        self._states: dict[str, Loaded] = {}
 
     # -- use cases ---------------------------------------------------------------------------
 
@@ -381,7 +384,7 @@ class GameService:
         if result.duplicate:
             return await self._load(stream_id)
         self._after_append(new_state, events)
-        return Loaded(loaded.challenge, new_state)
+        return self._remember(Loaded(loaded.challenge, new_state))
 
     def _read_model_changes(
         self, before: SessionState, after: SessionState, events: list[Event]
@@ -534,6 +537,18 @@ class GameService:
     # -- the read path -----------------------------------------------------------------------
 
     async def _load(self, session_id: str) -> Loaded:
+        cached = self._states.get(session_id)
+        if cached is not None:
+            # Events are append-only: folding what came after the cached version is always
+            # right, whoever wrote it; a cache miss only costs the snapshot read.
+            stored = await self._store.read_stream(session_id, cached.state.version)
+            loaded = cached
+            if stored:
+                later = fold(
+                    (decode(e.type, e.schema_version, e.data) for e in stored), cached.state
+                )
+                loaded = Loaded(cached.challenge, later)
+            return self._remember(loaded)
         snapshot = await self._store.load_snapshot(session_id)
         state: SessionState | None = None
         if snapshot is not None and snapshot.schema_version == STATE_SCHEMA_VERSION:
@@ -546,7 +561,19 @@ class GameService:
             raise SessionNotFound(f"there is no session {session_id!r}")
         state = fold((decode(e.type, e.schema_version, e.data) for e in stored), state)
         challenge = await self._catalog.spec(state.challenge_id, state.challenge_version)
-        return Loaded(challenge, state)
+        return self._remember(Loaded(challenge, state))
+
+    def _remember(self, loaded: Loaded) -> Loaded:
+        """Keep the newest hydrated state per session (least recently used dropped first)."""
+        session_id = loaded.state.session_id
+        if session_id:
+            known = self._states.pop(session_id, None)
+            if known is None or known.state.version <= loaded.state.version:
+                known = loaded
+            self._states[session_id] = known
+            while len(self._states) > STATE_CACHE_SIZE:
+                self._states.pop(next(iter(self._states)))
+        return loaded
 
     async def _load_owned(self, actor: Actor, session_id: str, *, acting: bool = False) -> Loaded:
         """The session, when ``actor`` may read it (its learner, or an admin) or, when

@@ -50,7 +50,7 @@ from core.store.tables import (
 _SAFE_BOUND = f"(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << {POSITION_SHIFT})"
 # How long read_all waits for transactions older than a committed event to finish, so that a
 # projection reading right after a write sees it (a long-running transaction only delays it).
-READ_ALL_WAIT_SECONDS = 2.0
+READ_ALL_WAIT_SECONDS = 5.0
 
 
 class SqlEventStore(SqlChainWriter):

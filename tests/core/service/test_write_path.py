@@ -133,3 +133,26 @@ async def test_a_learner_action_is_one_append_carrying_its_read_models(any_servi
     assert changes.xp_grant is not None and changes.xp_grant.xp == 100
     assert completed_view.result is not None and completed_view.result.xp_granted == 100
     assert (await store.get_session_summary(sid)).status == "completed"
+
+
+async def test_a_process_with_a_cached_state_sees_what_another_process_wrote(any_services):
+    from core.service.sessions import GameService
+
+    here = any_services.game
+    there = GameService(
+        store=any_services.store,
+        catalog=any_services.catalog,
+        llm=any_services.llm,
+        clock=any_services.clock,
+    )
+    sid = (await here.create_session(ADA, "quiz")).session_id
+    await here.start_session(ADA, sid)
+    await here.continue_gate(ADA, sid, "welcome")  # "here" now holds the state at "pick"
+
+    await there.submit_answer(ADA, sid, "pick", 0)
+    view = await here.submit_answer(ADA, sid, "truth", True)
+
+    assert view.step is not None and view.step.id == "explain"
+    assert await there.get_view(ADA, sid) == view
+    events = await here.session_events(ADA, sid)
+    assert [e.version for e in events] == list(range(1, len(events) + 1))
