@@ -16,6 +16,8 @@ from pydantic import BaseModel, ValidationError
 from core.content.models import (
     ChallengeFile,
     ChatStep,
+    CodeStep,
+    CodeTest,
     Choice,
     Example,
     GateStep,
@@ -33,6 +35,7 @@ STEP_MODELS: dict[str, type[BaseModel]] = {
     "multi": MultiStep,
     "true_false": TrueFalseStep,
     "chat": ChatStep,
+    "code": CodeStep,
 }
 _NESTED: dict[str, type[BaseModel]] = {
     "choices": Choice,
@@ -40,6 +43,7 @@ _NESTED: dict[str, type[BaseModel]] = {
     "examples": Example,
     "narrator": Narrator,
     "llm": LlmChoice,
+    "tests": CodeTest,
 }
 _YAML_BOOLEANS = {"yes", "no", "true", "false", "on", "off", "y", "n"}
 

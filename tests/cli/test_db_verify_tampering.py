@@ -53,7 +53,7 @@ def played(db: Path) -> tuple[Path, str, str]:
     with sqlite3.connect(db) as connection:
         ada, bob = (
             connection.execute(
-                "SELECT session_id FROM session_index WHERE learner_id = ?", (who,)
+                "SELECT session_id FROM session_index WHERE learner_id = ?", (f"terminal:{who}",)
             ).fetchone()[0]
             for who in ("ada", "bob")
         )
@@ -149,11 +149,11 @@ def test_recomputing_the_chain_after_an_edit_without_the_key_is_caught(played):
 
 def test_editing_the_xp_ledger_or_the_session_index_is_caught(played):
     db, ada, _ = played
-    sql(db, "UPDATE xp_grants SET xp = 9999 WHERE learner_id = 'bob'")
+    sql(db, "UPDATE xp_grants SET xp = 9999 WHERE learner_id = 'terminal:bob'")
     sql(db, "UPDATE session_index SET score = 999 WHERE session_id = ?", ada)
     code, output = verify()
     assert code == 1
-    assert "xp_grants bob/python-functions: differs from the events in xp" in output
+    assert "xp_grants terminal:bob/python-functions: differs from the events in xp" in output
     assert f"{ada}: session_index differs from replay in score" in output
 
 

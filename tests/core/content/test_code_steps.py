@@ -63,7 +63,7 @@ def test_a_sql_step_without_tests_gets_one_result_test_worth_every_point(tmp_pat
         ({"language": "ruby"}, "language", "python"),
         ({"time_limit_seconds": 11}, "time_limit_seconds", "10"),
         ({"memory_limit_mb": 1024}, "memory_limit_mb", "512"),
-        ({"solution": ""}, "solution", "at least 1"),
+        ({"solution": ""}, "solution", "must not be empty"),
         ({"tests": []}, "tests", "at least one test"),
         ({"setup": "CREATE TABLE t (x)"}, "setup", "only sql"),
         ({"expected": 1}, "expected", "unknown key"),
@@ -71,13 +71,13 @@ def test_a_sql_step_without_tests_gets_one_result_test_worth_every_point(tmp_pat
 )
 def test_bad_python_code_steps_are_rejected_naming_the_field(tmp_path, change, field, words):
     path = write(tmp_path, with_step({**PYTHON_STEP, **change}))
-    assert_names(rejection(path), path, "step 'fizzbuzz'", f"field '{field}", words)
+    assert_names(rejection(path), path, "step 'fizzbuzz'", f".{field}", words)
 
 
 def test_a_sql_step_needs_a_setup_and_no_test_code(tmp_path):
     no_setup = {k: v for k, v in SQL_STEP.items() if k != "setup"}
     path = write(tmp_path, with_step(no_setup))
-    assert_names(rejection(path), path, "step 'join'", "field 'setup'", "needs setup")
+    assert_names(rejection(path), path, "step 'join'", ".setup", "needs setup")
     coded = {**SQL_STEP, "tests": [{"id": "a", "points": 10, "code": "assert 1"}]}
     path = write(tmp_path, with_step(coded), CHALLENGE_ID)
-    assert_names(rejection(path), path, "step 'join'", "field 'tests'", "not code")
+    assert_names(rejection(path), path, "step 'join'", ".tests", "not code")
