@@ -16,9 +16,9 @@ from pydantic import BaseModel, ValidationError
 from core.content.models import (
     ChallengeFile,
     ChatStep,
+    Choice,
     CodeStep,
     CodeTest,
-    Choice,
     Example,
     GateStep,
     LlmChoice,
