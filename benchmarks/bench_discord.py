@@ -32,7 +32,7 @@ from core.bootstrap import Services, build_services
 from core.config import Settings
 from core.content import ChallengeFile
 from core.engine.commands import Verdict
-from core.llm.base import EvaluationRequest
+from core.llm.base import EvaluationRequest, HintRequest, NarrationRequest, TextResult
 from core.llm.offline import OfflineProvider
 from core.service.clock import SystemClock
 from core.store import InMemoryStore
@@ -45,12 +45,28 @@ PHASE_TIMEOUT = 120.0
 FIRST_USER = 910000000000000000
 
 
-class SlowProvider(OfflineProvider):
-    """The offline evaluator, but every evaluation takes ``LLM_SECONDS`` (a slow real LLM)."""
+class SlowProvider:
+    """A slow real LLM: the offline provider's grades, but each evaluation takes ``LLM_SECONDS``.
+
+    Not an ``OfflineProvider`` subclass: offline work is instant (done inside the answer's own
+    transaction), so the bots would never show "Grading…" and the policy would not apply.
+    """
+
+    name = "slow"
+    model = "slow-bench"
+
+    def __init__(self) -> None:
+        self._offline = OfflineProvider()
+
+    async def narrate(self, request: NarrationRequest) -> TextResult:
+        return await self._offline.narrate(request)
+
+    async def hint(self, request: HintRequest) -> TextResult:
+        return await self._offline.hint(request)
 
     async def evaluate(self, request: EvaluationRequest) -> Verdict:
         await asyncio.sleep(LLM_SECONDS)
-        return await super().evaluate(request)
+        return await self._offline.evaluate(request)
 
 
 class TimedDiscord(FakeDiscord):

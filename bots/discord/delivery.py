@@ -2,7 +2,8 @@
 
 What a thread shows is kept in the database (``ChatThread.delivered_seq``), so after a restart or
 a failed post the next delivery — or the catch-up at start — sends what follows it. A chat answer
-shows "Grading…" at once; the feedback then replaces that message.
+graded by an LLM shows "Grading…" at once; the feedback then replaces that message (an offline grade
+is recorded with the answer, so its feedback is in the same turn).
 """
 
 from __future__ import annotations

@@ -182,8 +182,9 @@ class ChatService:
     ) -> TurnResult:
         """Apply one learner action and return what the session's thread must show next.
 
-        A written answer is recorded and returned awaiting its grade (the adapter shows
-        "Grading…"); :meth:`catch_up` then grades it and returns the feedback.
+        A written answer graded by an LLM is recorded and returned awaiting its grade (the
+        adapter shows "Grading…"); :meth:`catch_up` then grades it and returns the feedback. An
+        instant grade (the offline provider) is recorded with the answer, so the turn carries it.
         """
         game, key = self._game, idempotency_key
         if action.kind not in ACTIONS:

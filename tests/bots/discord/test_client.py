@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bots.common.ids import decode
+from bots.discord.delivery import GRADING
 from bots.discord.errors import STEP_CLOSED
 from core.bootstrap import Services
 from core.service.actor import Actor
@@ -18,6 +19,7 @@ from tests.bots.discord.conftest import (
     sqlite_services,
 )
 from tests.bots.discord.fake_discord import USER_ID, FakeDiscord
+from tests.bots.slow_llm import SlowGrader, slow_grader
 
 COMMANDS = {"challenges", "play", "hint", "status", "leaderboard", "link", "abandon"}
 
@@ -311,34 +313,71 @@ async def test_an_unknown_challenge_gets_a_friendly_private_message(
     assert not fake.threads()
 
 
+async def _message_to_the_chat_step(
+    services: Services, fake: FakeDiscord, *, slow: SlowGrader | None = None
+) -> tuple[int, str, int]:
+    """Play, walk to the chat step through the service, and answer it by a thread message sent
+    twice (a repeated delivery); (thread id, session id, messages in the thread before it)."""
+    thread, _ = await start_play(fake)
+    await settle(fake, 0.2)
+    thread_id = int(thread["id"])
+    actor = await services.chat.actor("discord", str(USER_ID), "ada")
+    bound = await services.chat.session_in_thread("discord", thread["guild_id"], thread["id"])
+    assert bound is not None
+    game, session = services.game, bound.session_id
+    await game.continue_gate(actor, session, "welcome")
+    await game.submit_answer(actor, session, "pick", 0)
+    await game.submit_answer(actor, session, "several", (0, 2))
+    await game.submit_answer(actor, session, "truth", True)
+    before = len(fake.channel_messages(thread_id))
+    message = fake.message_create(thread_id, "Functions get reused and named")
+    await fake.dispatch("MESSAGE_CREATE", message)
+    await fake.dispatch("MESSAGE_CREATE", message)  # a repeated delivery
+    if slow is not None:
+        await fake.wait_for(
+            lambda: any(m["content"] == GRADING for m in fake.channel_messages(thread_id)),
+            TIMEOUT,
+            "the grading notice",
+        )
+        slow.release.set()
+    await fake.wait_for(
+        lambda: any(
+            e["title"].startswith("✅ Passed · 20/20")
+            for m in fake.channel_messages(thread_id)[before:]
+            for e in m["embeds"]
+        ),
+        TIMEOUT,
+        "the feedback",
+    )
+    await settle(fake, 0.3)
+    return thread_id, session, before
+
+
 async def test_with_the_message_content_intent_a_thread_message_answers_a_chat_step(
     services: Services, fake: FakeDiscord
 ) -> None:
     async with running_bot(services, fake, bot_options(message_content=True)):
-        thread, _ = await start_play(fake)
-        await settle(fake, 0.2)
-        thread_id = int(thread["id"])
-        actor = await services.chat.actor("discord", str(USER_ID), "ada")
-        bound = await services.chat.session_in_thread("discord", thread["guild_id"], thread["id"])
-        assert bound is not None
-        game, session = services.game, bound.session_id
-        await game.continue_gate(actor, session, "welcome")
-        await game.submit_answer(actor, session, "pick", 0)
-        await game.submit_answer(actor, session, "several", (0, 2))
-        await game.submit_answer(actor, session, "truth", True)
-        before = len(fake.channel_messages(thread_id))
-        message = fake.message_create(thread_id, "Functions get reused and named")
-        await fake.dispatch("MESSAGE_CREATE", message)
-        await fake.dispatch("MESSAGE_CREATE", message)  # a repeated delivery
-        await fake.wait_for(
-            lambda: len(fake.channel_messages(thread_id)) > before, TIMEOUT, "the feedback"
-        )
-        await settle(fake, 0.3)
+        thread_id, session, before = await _message_to_the_chat_step(services, fake)
     events = await services.store.read_stream(session)
     assert sum(e.type == "AnswerSubmitted" for e in events) == 4
     embeds = [e for m in fake.channel_messages(thread_id)[before:] for e in m["embeds"]]
-    assert any(e["title"].startswith("✅ Passed · 20/20") for e in embeds)
+    assert sum(e["title"].startswith("✅ Passed · 20/20") for e in embeds) == 1
+    # Offline grading is instant (done with the answer): nothing to wait for, so no notice.
+    assert not any(m["content"] == GRADING for m in fake.channel_messages(thread_id))
+
+
+async def test_a_thread_message_graded_slowly_shows_typing_and_grading(
+    services: Services, fake: FakeDiscord
+) -> None:
+    grader = slow_grader(services)
+    async with running_bot(services, fake, bot_options(message_content=True)):
+        thread_id, session, before = await _message_to_the_chat_step(services, fake, slow=grader)
+    events = await services.store.read_stream(session)
+    assert sum(e.type == "AnswerSubmitted" for e in events) == 4
+    assert grader.calls == 1
     assert fake.calls("POST", rf"/channels/{thread_id}/typing")
+    embeds = [e for m in fake.channel_messages(thread_id)[before:] for e in m["embeds"]]
+    assert sum(e["title"].startswith("✅ Passed · 20/20") for e in embeds) == 1
 
 
 async def test_the_acknowledgement_does_not_wait_for_slow_work(

@@ -17,6 +17,7 @@ from tests.bots.discord.conftest import (
 )
 from tests.bots.discord.fake_discord import USER_ID, FakeDiscord
 from tests.bots.discord.test_client import send, settle, slash, start_play
+from tests.bots.slow_llm import slow_grader
 
 CHAT_ANSWER = "Functions get reused and named"
 
@@ -61,13 +62,7 @@ async def test_a_restart_while_a_chat_answer_is_graded_still_delivers_the_feedba
 ) -> None:
     path = str(tmp_path / "discord.db")
     first = await sqlite_services(path)
-    grading_started = asyncio.Event()
-
-    async def never_answers(*args: Any, **kwargs: Any) -> Any:
-        grading_started.set()
-        await asyncio.Event().wait()  # the LLM is slow; the process goes down meanwhile
-
-    first.llm.evaluate = never_answers  # type: ignore[method-assign]
+    grader = slow_grader(first)  # the LLM never answers; the process goes down meanwhile
     try:
         async with running_bot(first, fake, bot_options(drain_seconds=0.2)):
             thread, _ = await start_play(fake)
@@ -76,7 +71,7 @@ async def test_a_restart_while_a_chat_answer_is_graded_still_delivers_the_feedba
             session_id = await walk_to_the_chat_step(first, fake, thread)
             # The thread shows step 2's feedback; the step moves on without the bot.
             await send(fake, modal_submission(fake, thread, session_id, CHAT_ANSWER))
-            await asyncio.wait_for(grading_started.wait(), TIMEOUT)
+            await asyncio.wait_for(grader.started.wait(), TIMEOUT)
             await fake.wait_for(
                 lambda: any(m["content"] == GRADING for m in fake.channel_messages(thread_id)),
                 TIMEOUT,
@@ -108,16 +103,7 @@ async def test_a_restart_while_a_chat_answer_is_graded_still_delivers_the_feedba
 async def test_grading_shows_at_once_and_is_replaced_by_the_feedback(
     services: Services, fake: FakeDiscord
 ) -> None:
-    release = asyncio.Event()
-    calls: list[str] = []
-    evaluate = services.llm.evaluate
-
-    async def slow(*args: Any, **kwargs: Any) -> Any:
-        calls.append("evaluate")
-        await release.wait()
-        return await evaluate(*args, **kwargs)
-
-    services.llm.evaluate = slow  # type: ignore[method-assign]
+    grader = slow_grader(services)
     async with running_bot(services, fake):
         thread, _ = await start_play(fake)
         await settle(fake, 0.2)
@@ -134,8 +120,8 @@ async def test_grading_shows_at_once_and_is_replaced_by_the_feedback(
         second = await send(fake, modal_submission(fake, thread, session_id, "named reuse"))
         await fake.wait_for(lambda: fake.callbacks(second), TIMEOUT, "the second ack")
         await settle(fake, 0.3)
-        assert calls == ["evaluate"]
-        release.set()
+        assert grader.calls == 1
+        grader.release.set()
         await fake.wait_for(
             lambda: fake.calls("PATCH", rf"/channels/{thread_id}/messages/{notice['id']}"),
             TIMEOUT,
@@ -146,7 +132,7 @@ async def test_grading_shows_at_once_and_is_replaced_by_the_feedback(
     assert edit["embeds"][0]["title"] == "❌ Not yet · 10/20 points"
     stored = await services.store.read_stream(session_id)
     graded = [e for e in stored if e.type == "AnswerGraded" and e.data["step_id"] == "explain"]
-    assert len(graded) == 2 and len(calls) == 2  # two answers, two evaluations
+    assert len(graded) == 2 and grader.calls == 2  # two answers, two evaluations
 
 
 async def test_a_deleted_thread_is_replaced_by_a_new_one_on_play(

@@ -18,6 +18,7 @@ from tests.bots.slack.conftest import (
     open_harness,
 )
 from tests.bots.slack.fake_slack import TEAM, FakeSlack
+from tests.bots.slow_llm import slow_grader
 
 
 async def play(slack: SlackHarness, channel: str = CHANNEL) -> str:
@@ -68,18 +69,12 @@ async def test_a_restart_while_a_reply_is_graded_still_delivers_the_feedback(
     url = f"sqlite+aiosqlite:///{tmp_path / 'slack.db'}"
     first = await open_harness(fake_slack, await open_store(url))
     first.bot.drain_seconds = 0.2
-    grading = asyncio.Event()
-
-    async def never_answers(*args: Any, **kwargs: Any) -> Any:
-        grading.set()
-        await asyncio.Event().wait()
-
-    first.services.llm.evaluate = never_answers  # type: ignore[method-assign]
+    grader = slow_grader(first.services)  # never answers: the process goes down meanwhile
     try:
         thread_ts = await play(first)
         session_id = await to_the_chat_step(first, thread_ts)
         await first.reply("Functions get reused and named", thread_ts)
-        await asyncio.wait_for(grading.wait(), 10)
+        await asyncio.wait_for(grader.started.wait(), 10)
         await fake_slack.wait_for(lambda fake: "Grading your answer" in shown(fake))
     finally:
         await close_harness(first)

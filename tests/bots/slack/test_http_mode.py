@@ -10,6 +10,7 @@ import time
 from bots.common.ids import ComponentId, decode, encode
 from tests.bots.slack.conftest import CHANNEL, OTHER_USER, USER, SlackHarness, signature_headers
 from tests.bots.slack.fake_slack import TEAM
+from tests.bots.slow_llm import slow_grader
 
 
 def _action_ids(blocks: list[dict]) -> list[str]:
@@ -105,19 +106,42 @@ async def test_a_whole_challenge_is_played_in_the_thread(slack: SlackHarness):
     assert response.status_code == 200
     posts = await slack.fake.wait_calls("chat.postMessage", 6)
     assert posts[5].params["thread_ts"] == thread_ts
-    assert "Grading your answer" in str(posts[5].params["blocks"])  # shown at once
-    grading_ts = posts[5].response["ts"]
-    await slack.fake.wait_for(
-        lambda fake: any(c.params.get("ts") == grading_ts for c in fake.of("chat.update"))
-    )
-    replaced = [c for c in slack.fake.of("chat.update") if c.params.get("ts") == grading_ts]
-    final = str(replaced[0].params["blocks"])  # then replaced by the result
+    final = str(posts[5].params["blocks"])  # offline grading is instant: the result at once
+    assert "Grading your answer" not in final
     assert "`reuse`" in final and "`names`" in final  # points per rubric item
     assert "Passed" in final and "XP" in final
     profile = await slack.services.learners.profile(
         await slack.services.chat.actor("slack", f"{TEAM}:{USER}", "ada")
     )
     assert profile.xp > 0
+
+
+async def test_a_slow_grade_shows_grading_at_once_then_is_replaced_by_the_result(
+    slack: SlackHarness,
+):
+    grader = slow_grader(slack.services)  # a real LLM takes a while; the offline one does not
+    thread_ts = await _play(slack)
+    session_id = (await slack.services.chat.session_in_thread("slack", TEAM, thread_ts)).session_id
+    actor = await slack.services.chat.actor("slack", f"{TEAM}:{USER}", "ada")
+    game = slack.services.game
+    await game.continue_gate(actor, session_id, "welcome")
+    await game.submit_answer(actor, session_id, "pick", 0)
+    await game.submit_answer(actor, session_id, "several", (0, 2))
+    await game.submit_answer(actor, session_id, "truth", True)
+    await slack.reply("Functions let you reuse code under a good name.", thread_ts)
+    posts = await slack.fake.wait_calls("chat.postMessage", 2)
+    assert "Grading your answer" in str(posts[1].params["blocks"])  # shown at once
+    assert not slack.fake.of("chat.update")
+    grading_ts = posts[1].response["ts"]
+    grader.release.set()
+    await slack.fake.wait_for(
+        lambda fake: any(c.params.get("ts") == grading_ts for c in fake.of("chat.update"))
+    )
+    replaced = [c for c in slack.fake.of("chat.update") if c.params.get("ts") == grading_ts]
+    final = str(replaced[0].params["blocks"])  # then replaced by the result
+    assert "`reuse`" in final and "`names`" in final and "Passed" in final
+    assert "Grading your answer" not in final
+    assert grader.calls == 1
 
 
 async def test_a_retried_event_appends_nothing(slack: SlackHarness):
@@ -131,12 +155,14 @@ async def test_a_retried_event_appends_nothing(slack: SlackHarness):
     await game.submit_answer(actor, session_id, "several", (0, 2))
     await game.submit_answer(actor, session_id, "truth", True)
     before = len(await slack.services.store.read_stream(session_id))
-    await slack.reply("reuse", thread_ts, event_id="EvRETRY1")
-    await slack.fake.wait_calls("chat.update", 1)  # "Grading…" replaced by the result
+    answer = "Functions let you reuse code under a good name."
+    await slack.reply(answer, thread_ts, event_id="EvRETRY1")
+    posts = await slack.fake.wait_calls("chat.postMessage", 2)  # the step and its result
+    assert "Passed" in str(posts[1].params["blocks"])
     after_first = len(await slack.services.store.read_stream(session_id))
     assert after_first > before
     retry = await slack.reply(
-        "reuse",
+        answer,
         thread_ts,
         event_id="EvRETRY1",
         **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"},
@@ -145,7 +171,7 @@ async def test_a_retried_event_appends_nothing(slack: SlackHarness):
     await _settle()
     assert len(await slack.services.store.read_stream(session_id)) == after_first
     assert len(slack.fake.of("chat.postMessage")) == 2
-    assert len(slack.fake.of("chat.update")) == 1
+    assert not slack.fake.of("chat.update")
 
 
 async def test_only_the_sessions_learner_is_listened_to_in_its_thread(slack: SlackHarness):
