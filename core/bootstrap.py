@@ -20,6 +20,7 @@ from core.service.catalog import Catalog
 from core.service.chat import ChatService
 from core.service.clock import Clock, SystemClock
 from core.service.learners import LearnerService
+from core.service.review import ReviewService
 from core.service.sessions import GameService
 from core.service.telemetry import SessionMetrics
 from core.service.usage import UsageService
@@ -49,6 +50,7 @@ class Services:
     usage: UsageService
     chat: ChatService
     rate_counters: RateCounters | None = None
+    review: ReviewService | None = None  # issue 14; always set by build_services
 
     async def close(self) -> None:
         await self.llm.aclose()
@@ -152,6 +154,7 @@ async def build_services(
         clock=clock,
         snapshot_interval=settings.snapshot_interval,
         metrics=SessionMetrics(registry),
+        review_sample_rate=settings.review_sample_rate,
     )
     learners = LearnerService(store=store, clock=clock)
     accounts = AccountService(
@@ -176,4 +179,5 @@ async def build_services(
         usage=UsageService(store=store, daily_budget_usd=settings.llm_daily_budget_usd),
         chat=ChatService(store=store, game=game, accounts=accounts, clock=clock),
         rate_counters=build_rate_counters(settings, store),
+        review=ReviewService(store=store, game=game, clock=clock),
     )
