@@ -17,7 +17,17 @@ from api.errors import install_error_handlers
 from api.logs import configure_logging
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
 from api.proxy import TrustedProxies, TrustedProxyMiddleware
-from api.routes import admin, auth, challenges, health, leaderboard, me, metrics, sessions
+from api.routes import (
+    admin,
+    auth,
+    challenges,
+    health,
+    leaderboard,
+    me,
+    metrics,
+    review,
+    sessions,
+)
 from api.runtime import Runtime
 from api.spa import mount_spa
 from api.text_guard import TextGuardMiddleware
@@ -94,7 +104,7 @@ def create_app(
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    for module in (health, metrics, auth, me, challenges, sessions, leaderboard, admin):
+    for module in (health, metrics, auth, me, challenges, sessions, leaderboard, admin, review):
         app.include_router(module.router)
     for prefix, mounted in mounts:
         app.mount(prefix, mounted)
