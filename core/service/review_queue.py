@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from core.engine.events import AnswerGraded, Event, GradeReviewed, ItemResult
@@ -145,3 +146,28 @@ def xp_changes(
                 event.at,
             )
     return grant, adjustment
+
+
+def rebuild_review_queue(
+    streams: Iterable[Sequence[tuple[Event, str]]], sample_rate: float
+) -> dict[str, ReviewItem]:
+    """The review queue rebuilt from the log: each stream's events with their actors, folded from
+    the start. Given the same ``REVIEW_SAMPLE_RATE`` it equals what the append path wrote."""
+    rows: dict[str, ReviewItem] = {}
+    for stream in streams:
+        state = SessionState()
+        for event, actor in stream:
+            queued, reviewed = review_changes(state, [event], [actor], sample_rate)
+            for item in queued:
+                rows.setdefault(item.review_id, item)
+            for outcome in reviewed:
+                item = rows.get(outcome.review_id)
+                if item is not None:
+                    rows[outcome.review_id] = replace(
+                        item,
+                        reviewer_id=outcome.reviewer_id,
+                        reviewed_at=outcome.reviewed_at,
+                        review=outcome.review,
+                    )
+            state = evolve(state, event)
+    return rows

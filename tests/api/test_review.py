@@ -11,6 +11,8 @@ import pytest
 
 from core.bootstrap import Services
 from core.content import ChallengeFile
+from core.engine.events import decode
+from core.service.review_queue import rebuild_review_queue
 from core.service.verify import verify_store
 from core.store import InMemoryStore, open_store
 from tests.api.conftest import (
@@ -221,5 +223,37 @@ async def test_bad_review_input_is_a_clear_4xx():
             assert too_many.status_code == 422
             no_challenge = await http.get("/api/review/stats", headers=rita.headers)
             assert no_challenge.status_code == 422
+    finally:
+        await sampled.close()
+
+
+async def test_the_review_queue_rebuilt_from_the_events_equals_the_stored_one():
+    sampled = await make_services(review_sample_rate=1.0)
+    try:
+        async with client_for(sampled) as http:
+            ada = await register(http)
+            await completed_session(http, ada)
+            await completed_session(http, ada)
+            rita = await reviewer(http, sampled)
+            items = (await http.get("/api/review/queue", headers=rita.headers)).json()["items"]
+            assert len(items) == 2
+            reviewed = await http.post(
+                f"/api/review/{items[0]['review_id']}",
+                json={"passed": False, "comment": "No."},
+                headers=rita.headers,
+            )
+            assert reviewed.status_code == 200, reviewed.text
+        store = sampled.store
+        streams = []
+        for stream_id in await store.list_stream_ids():
+            stored = await store.read_stream(stream_id)
+            streams.append(
+                [(decode(e.type, e.schema_version, e.data), str(e.data["actor"])) for e in stored]
+            )
+        rebuilt = rebuild_review_queue(streams, 1.0)
+        held = {i["review_id"]: await store.get_review_item(i["review_id"]) for i in items}
+        assert rebuilt == held
+        assert rebuilt[items[0]["review_id"]].review is not None
+        assert rebuilt[items[1]["review_id"]].review is None
     finally:
         await sampled.close()
