@@ -161,10 +161,10 @@ def rebuild_review_queue(
             for item in queued:
                 rows.setdefault(item.review_id, item)
             for outcome in reviewed:
-                item = rows.get(outcome.review_id)
-                if item is not None:
+                queued_row = rows.get(outcome.review_id)
+                if queued_row is not None:
                     rows[outcome.review_id] = replace(
-                        item,
+                        queued_row,
                         reviewer_id=outcome.reviewer_id,
                         reviewed_at=outcome.reviewed_at,
                         review=outcome.review,
