@@ -26,6 +26,7 @@ from api.routes import (
     leaderboard,
     me,
     metrics,
+    review,
     sessions,
 )
 from api.runtime import Runtime
@@ -104,7 +105,18 @@ def create_app(
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    for module in (health, metrics, auth, me, challenges, sessions, code_runs, leaderboard, admin):
+    for module in (
+        health,
+        metrics,
+        auth,
+        me,
+        challenges,
+        sessions,
+        code_runs,
+        leaderboard,
+        admin,
+        review,
+    ):
         app.include_router(module.router)
     for prefix, mounted in mounts:
         app.mount(prefix, mounted)

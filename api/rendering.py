@@ -45,7 +45,7 @@ _CLEANER = nh3.Cleaner(
     strip_comments=True,
 )
 # Transcript kinds whose text is the learner's own words: shown verbatim, never as Markdown.
-PLAIN_TEXT_KINDS = frozenset({"answer"})
+PLAIN_TEXT_KINDS = frozenset({"answer", "review"})  # what a learner or reviewer typed
 
 
 def _highlight(code: str, language: str, _attrs: str) -> str:

@@ -43,7 +43,7 @@ def create(
 @admin_app.command("promote")
 def promote(
     email: Annotated[str, typer.Argument(help="Email of an existing account.")],
-    role: Annotated[str, typer.Option(help="learner, author or admin.")] = "admin",
+    role: Annotated[str, typer.Option(help="learner, reviewer, author or admin.")] = "admin",
     database_url: DatabaseOption = None,
 ) -> None:
     """Give an existing account a role (admin by default); it applies from their next sign-in."""

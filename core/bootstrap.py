@@ -23,6 +23,7 @@ from core.service.catalog import Catalog
 from core.service.chat import ChatService
 from core.service.clock import Clock, SystemClock
 from core.service.learners import LearnerService
+from core.service.review import ReviewService
 from core.service.sessions import GameService
 from core.service.telemetry import SessionMetrics
 from core.service.usage import UsageService
@@ -52,6 +53,7 @@ class Services:
     usage: UsageService
     chat: ChatService
     rate_counters: RateCounters
+    review: ReviewService | None = None  # issue 14; always set by build_services
 
     async def close(self) -> None:
         await self.llm.aclose()
@@ -167,6 +169,7 @@ async def build_services(
         metrics=SessionMetrics(registry),
         code_runner=code_runner or _code_runner(settings),
         code_trials_per_minute=settings.code_trial_runs_per_minute,
+        review_sample_rate=settings.review_sample_rate,
     )
     learners = LearnerService(store=store, clock=clock)
     accounts = AccountService(
@@ -191,4 +194,5 @@ async def build_services(
         usage=UsageService(store=store, daily_budget_usd=settings.llm_daily_budget_usd),
         chat=ChatService(store=store, game=game, accounts=accounts, clock=clock),
         rate_counters=build_rate_counters(settings, store),
+        review=ReviewService(store=store, game=game, clock=clock),
     )

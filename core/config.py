@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     llm_daily_budget_usd: float | None = Field(default=None, ge=0)
     # A chat grade whose confidence (0–1) is below this is marked needs_review in its event.
     grading_review_below: float = Field(default=0.6, ge=0, le=1)
+    # The share of other chat grades sent to human review as a sample (issue 14); 1.0 sends all.
+    review_sample_rate: float = Field(default=0.05, ge=0, le=1)
     # JSON, e.g. {"my-model": {"input": 1.0, "output": 4.0}}: US dollars per million tokens.
     llm_prices: dict[str, LlmPrice] = Field(default_factory=dict)
 

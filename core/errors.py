@@ -33,6 +33,12 @@ class LearnerNotFound(NotFound):
     code = "learner_not_found"
 
 
+class ReviewNotFound(NotFound):
+    """No queued grade has this review id (issue 14)."""
+
+    code = "review_not_found"
+
+
 class Conflict(DomainError):
     """The request no longer fits the session's state (HTTP 409)."""
 

@@ -47,7 +47,9 @@ class ItemResultOut(ViewModel):
 
 
 class TranscriptEntryOut(ViewModel):
-    kind: str = Field(description="narration | answer | feedback | hint | explanation")
+    kind: str = Field(
+        description="narration | answer | feedback | hint | explanation | review (by a teacher)"
+    )
     step_id: str
     text: str
     html: str = Field(description="The text as sanitised HTML; safe to insert as markup.")

@@ -118,3 +118,20 @@ class RecordCodeRun(Command):
     results: tuple[CodeTestResult, ...]
     run: CodeRunTrace
     xp_already_granted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewGrade(Command):
+    """A reviewer's verdict on one graded chat attempt: pass or fail, optionally points per rubric
+    item (items left out keep the grader's points), and a comment for the learner.
+
+    ``replace``: a second review of the same attempt is refused unless this is set.
+    """
+
+    step_id: str
+    attempt: int
+    passed: bool
+    items: tuple[ItemVerdict, ...] | None = None
+    comment: str = ""
+    replace: bool = False
+    xp_already_granted: bool = False

@@ -21,6 +21,7 @@ from core.engine.commands import (
     RecordHint,
     RecordNarration,
     RequestHint,
+    ReviewGrade,
     StartSession,
     SubmitAnswer,
 )
@@ -29,6 +30,7 @@ from core.engine.events import (
     AnswerGraded,
     AnswerSubmitted,
     Event,
+    GradeReviewed,
     HintGiven,
     HintRequested,
     ItemResult,
@@ -48,6 +50,7 @@ from core.errors import (
     AnswerTooLong,
     Conflict,
     InvalidAnswer,
+    InvalidInput,
     NoHintsLeft,
     SessionNotActive,
     StepNotCurrent,
@@ -78,6 +81,8 @@ def decide(challenge: ChallengeSpec, state: SessionState, command: Command) -> l
             return _record_hint(challenge, state, command)
         case RecordNarration():
             return _record_narration(state, command)
+        case ReviewGrade():
+            return _review(challenge, state, command)
         case AbandonSession():
             if state.status not in (Status.CREATED, Status.ACTIVE):
                 raise SessionNotActive(f"this session is {state.status.value}")
@@ -428,6 +433,113 @@ def _record_narration(state: SessionState, command: RecordNarration) -> list[Eve
             trace=command.trace,
         )
     ]
+
+
+def _review(challenge: ChallengeSpec, state: SessionState, command: ReviewGrade) -> list[Event]:
+    """A reviewer's verdict replaces the grader's for one attempt of a closed chat step; the step,
+    the total and (once complete) the result and XP follow it."""
+    if state.status is Status.NEW:
+        raise InvalidInput("there is no such session")
+    closed = next((s for s in state.closed_steps if s.step_id == command.step_id), None)
+    if closed is None:
+        if state.current is not None and state.current.step_id == command.step_id:
+            raise Conflict(
+                f"the learner is still working on step {command.step_id!r}; "
+                "review it once the step closes"
+            )
+        raise InvalidInput(f"step {command.step_id!r} has no graded answers in this session")
+    step = challenge.steps[closed.index]
+    if step.kind is not StepKind.CHAT:
+        raise WrongAction("only written (chat) answers are reviewed; choice steps are exact")
+    grade = next((g for g in closed.grades if g.attempt == command.attempt), None)
+    if grade is None:
+        raise InvalidInput(f"step {command.step_id!r} has no graded attempt {command.attempt}")
+    if grade.reviewed and not command.replace:
+        raise Conflict(
+            f"attempt {command.attempt} of {command.step_id!r} is already reviewed; "
+            'send "replace": true to replace that review'
+        )
+    items = _reviewed_items(step, grade.items, command)
+    if command.items is not None and step.rubric:
+        raw = sum(item.points for item in items)
+    elif command.passed == grade.passed:
+        raw = grade.score
+    else:
+        # Flipping pass/fail without points per item: full marks for a pass, none for a fail.
+        raw = float(step.points) if command.passed else 0.0
+    score = round_points(min(max(raw, 0.0), float(step.points), grade.available))
+    grades = [
+        (score, command.passed) if g.attempt == command.attempt else (g.score, g.passed)
+        for g in closed.grades
+    ]
+    step_score = max(points for points, _ in grades)
+    step_passed = any(passed for _, passed in grades)
+    total = round_points(state.score - closed.score + step_score)
+    result_passed: bool | None = None
+    xp_after = 0
+    xp_before = state.result.xp_granted if state.result is not None else 0
+    if state.result is not None:
+        result_passed = passes(total, state.max_score, state.passing_score)
+        # XP follows the reviewed result: this session keeps (and re-sizes) a grant it holds, and
+        # earns one on a new pass unless another session of the challenge already holds it.
+        holds_or_may_claim = xp_before > 0 or not command.xp_already_granted
+        if result_passed and holds_or_may_claim:
+            xp_after = xp_for(state.xp, total, state.max_score)
+    return [
+        GradeReviewed(
+            at=command.at,
+            step_id=step.id,
+            attempt=command.attempt,
+            score=score,
+            max_points=step.points,
+            passed=command.passed,
+            previous_score=grade.score,
+            previous_passed=grade.passed,
+            step_score=step_score,
+            step_passed=step_passed,
+            session_score=total,
+            items=items,
+            comment=command.comment.strip(),
+            result_passed=result_passed,
+            xp_granted=xp_after,
+            xp_change=xp_after - xp_before,
+        )
+    ]
+
+
+def _reviewed_items(
+    step: StepSpec, graded: tuple[ItemResult, ...], command: ReviewGrade
+) -> tuple[ItemResult, ...]:
+    """The rubric items after review: the reviewer's points (clamped) where given, else the
+    grader's; an item id the rubric does not have is refused."""
+    given = {item.id: item for item in command.items or ()}
+    known = {item.id for item in step.rubric}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise InvalidInput(
+            f"rubric item(s) {', '.join(unknown)} do not exist on step {step.id!r}; "
+            f"its items are {', '.join(sorted(known)) or 'none'}"
+        )
+    before = {item.id: item for item in graded}
+    result = []
+    for rubric_item in step.rubric:
+        claim = given.get(rubric_item.id)
+        old = before.get(rubric_item.id)
+        if claim is None:
+            points = old.points if old is not None else 0.0
+        elif not math.isfinite(claim.points):
+            raise InvalidInput(f"the points for {rubric_item.id!r} must be a finite number")
+        else:
+            points = min(max(claim.points, 0.0), float(rubric_item.points))
+        result.append(
+            ItemResult(
+                id=rubric_item.id,
+                points=round_points(points),
+                max_points=rubric_item.points,
+                feedback=old.feedback if old is not None else "",
+            )
+        )
+    return tuple(result)
 
 
 def run(

@@ -169,6 +169,33 @@ class SessionAbandoned(Event):
     NAME: ClassVar[str] = "SessionAbandoned"
 
 
+@dataclass(frozen=True, slots=True)
+class GradeReviewed(Event):
+    """A person's verdict on a graded chat attempt, and what it changed (issue 14).
+
+    ``score``/``passed`` are the attempt's after review; ``step_score``/``step_passed`` the step's;
+    ``session_score`` the session total; ``result_passed`` and ``xp_granted`` the result's when the
+    session is complete (None and 0 otherwise); ``xp_change`` the adjustment to the XP ledger.
+    """
+
+    NAME: ClassVar[str] = "GradeReviewed"
+    step_id: str
+    attempt: int
+    score: float
+    max_points: int
+    passed: bool
+    previous_score: float
+    previous_passed: bool
+    step_score: float
+    step_passed: bool
+    session_score: float
+    items: tuple[ItemResult, ...] = ()
+    comment: str = ""
+    result_passed: bool | None = None
+    xp_granted: int = 0
+    xp_change: int = 0
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.NAME: cls
     for cls in (
@@ -183,6 +210,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         StepClosed,
         SessionCompleted,
         SessionAbandoned,
+        GradeReviewed,
     )
 }
 
@@ -244,6 +272,7 @@ __all__ = [
     "AnswerSubmitted",
     "CodeRunTrace",
     "Event",
+    "GradeReviewed",
     "HintGiven",
     "HintRequested",
     "ItemResult",

@@ -16,6 +16,7 @@ from core.engine.events import (
     AnswerGraded,
     AnswerSubmitted,
     Event,
+    GradeReviewed,
     HintGiven,
     HintRequested,
     ItemResult,
@@ -30,9 +31,9 @@ from core.engine.events import (
 from core.engine.plain import to_plain
 
 TRANSCRIPT_LIMIT = 50
-STATE_SCHEMA_VERSION = (
-    3  # 2: per-step outcomes and answer choices; 3: transcript entries carry ``seq``
-)
+# 2: per-step outcomes and answer choices; 3: transcript entries carry ``seq``; 4: a step's graded
+# attempts and the closed steps (for reviews). Older snapshots are ignored and the stream refolded.
+STATE_SCHEMA_VERSION = 4
 
 
 class Status(StrEnum):
@@ -67,6 +68,32 @@ class TranscriptEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class AttemptGrade:
+    """One graded attempt of a step: what it earned (capped by ``available``) and whether a person
+    has reviewed it. Bounded by the step's attempts, so state stays small."""
+
+    attempt: int
+    score: float
+    available: float
+    max_points: int
+    passed: bool
+    items: tuple[ItemResult, ...] = ()
+    reviewed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedStep:
+    """A step the learner finished: its score, pass and graded attempts (one per step)."""
+
+    step_id: str
+    index: int
+    kind: str
+    score: float
+    passed: bool
+    grades: tuple[AttemptGrade, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class StepProgress:
     """The current step: attempts, best score, hints, and any LLM work still pending."""
 
@@ -86,6 +113,7 @@ class StepProgress:
     pending_answer: Any = None
     pending_hint: int | None = None
     closed: bool = False
+    grades: tuple[AttemptGrade, ...] = ()
 
     @property
     def attempts_left(self) -> int:
@@ -147,6 +175,7 @@ class SessionState:
     result: Result | None = None
     version: int = 0
     outcomes: tuple[StepOutcome, ...] = ()
+    closed_steps: tuple[ClosedStep, ...] = ()
 
     @property
     def step_index(self) -> int:
@@ -199,12 +228,21 @@ def evolve(state: SessionState, event: Event) -> SessionState:
             return _log(state, entry)
         case AnswerGraded():
             current = _require_current(state)
+            grade = AttemptGrade(
+                event.attempt,
+                event.score,
+                event.available,
+                event.max_points,
+                event.passed,
+                event.items,
+            )
             state = _with_current(
                 state,
                 attempts=event.attempt,
                 best_score=max(current.best_score, event.score),
                 pending_attempt=None,
                 pending_answer=None,
+                grades=(*current.grades, grade),
             )
             entry = TranscriptEntry(
                 "feedback",
@@ -248,8 +286,17 @@ def evolve(state: SessionState, event: Event) -> SessionState:
                     closing.hint_cost_points,
                 )
                 state = replace(state, outcomes=(*state.outcomes, outcome))
+            closed = ClosedStep(
+                event.step_id,
+                event.index,
+                closing.kind if closing is not None else "",
+                event.score,
+                event.passed,
+                closing.grades if closing is not None else (),
+            )
             state = replace(
                 state,
+                closed_steps=(*state.closed_steps, closed),
                 current=None,
                 score=round(state.score + event.score, 2),
                 steps_closed=state.steps_closed + 1,
@@ -264,6 +311,8 @@ def evolve(state: SessionState, event: Event) -> SessionState:
             return replace(state, status=Status.COMPLETED, finished_at=event.at, result=result)
         case SessionAbandoned():
             return replace(state, status=Status.ABANDONED, finished_at=event.at)
+        case GradeReviewed():
+            return _reviewed(state, event)
     raise TypeError(f"evolve does not know {type(event).__name__}")
 
 
@@ -273,6 +322,54 @@ def fold(events: Iterable[Event], state: SessionState | None = None) -> SessionS
     for event in events:
         result = evolve(result, event)
     return result
+
+
+def _reviewed(state: SessionState, event: GradeReviewed) -> SessionState:
+    """Apply a review: the attempt's grade, the step's outcome, the total and the result."""
+    steps = []
+    passed_before = False
+    for step in state.closed_steps:
+        if step.step_id == event.step_id:
+            passed_before = step.passed
+            grades = tuple(
+                replace(g, score=event.score, passed=event.passed, items=event.items, reviewed=True)
+                if g.attempt == event.attempt
+                else g
+                for g in step.grades
+            )
+            step = replace(step, score=event.step_score, passed=event.step_passed, grades=grades)
+        steps.append(step)
+    result = state.result
+    if result is not None and event.result_passed is not None:
+        result = Result(
+            event.result_passed, event.session_score, result.max_score, event.xp_granted
+        )
+    outcomes = tuple(
+        replace(o, score=event.step_score, passed=event.step_passed)
+        if o.step_id == event.step_id
+        else o
+        for o in state.outcomes
+    )
+    state = replace(
+        state,
+        closed_steps=tuple(steps),
+        outcomes=outcomes,
+        score=event.session_score,
+        steps_passed=state.steps_passed - int(passed_before) + int(event.step_passed),
+        result=result,
+    )
+    entry = TranscriptEntry(
+        "review",
+        event.step_id,
+        event.comment,
+        event.at,
+        source="teacher",
+        score=event.score,
+        max_points=event.max_points,
+        passed=event.passed,
+        items=event.items,
+    )
+    return _log(state, entry)
 
 
 def _require_current(state: SessionState) -> StepProgress:
@@ -301,6 +398,10 @@ def state_from_dict(data: dict[str, Any]) -> SessionState:
     """Inverse of :func:`state_to_dict`."""
     current = data.get("current")
     result = data.get("result")
+    closed_steps = tuple(
+        ClosedStep(**{**step, "grades": _grades(step.get("grades", ()))})
+        for step in data.get("closed_steps", ())
+    )
     transcript = tuple(
         TranscriptEntry(
             **{
@@ -321,6 +422,7 @@ def state_from_dict(data: dict[str, Any]) -> SessionState:
             "result": None if result is None else Result(**result),
             "transcript": transcript,
             "outcomes": outcomes,
+            "closed_steps": closed_steps,
         }
     )
 
@@ -329,7 +431,15 @@ def _tuple_if_list(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
+def _grades(data: Any) -> tuple[AttemptGrade, ...]:
+    return tuple(
+        AttemptGrade(**{**g, "items": tuple(ItemResult(**item) for item in g.get("items", ()))})
+        for g in data
+    )
+
+
 def _untuple_answer(step: dict[str, Any]) -> dict[str, Any]:
+    step = {**step, "grades": _grades(step.get("grades", ()))}
     answer = step.get("pending_answer")
     if isinstance(answer, list):
         return {**step, "pending_answer": tuple(answer)}

@@ -19,6 +19,13 @@ class Actor:
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    @property
+    def can_review(self) -> bool:
+        """Reviewers, authors and admins may review grades (issue 14)."""
+        return self.role in REVIEW_ROLES
+
+
+REVIEW_ROLES = frozenset({"reviewer", "author", "admin"})
 
 EVENT_ACTOR_KEY = "actor"
 SYSTEM_GRADER = "system:grader"

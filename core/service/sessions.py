@@ -23,6 +23,7 @@ from core.engine.commands import (
     RecordHint,
     RecordNarration,
     RequestHint,
+    ReviewGrade,
     StartSession,
     SubmitAnswer,
 )
@@ -54,6 +55,7 @@ from core.service.clock import Clock, new_id
 from core.service.code_runs import CodeGrading, CodeTrial
 from core.service.idempotency import request_digest
 from core.service.llm_context import llm_context, progress_summary
+from core.service.review_queue import review_changes, xp_changes
 from core.service.single_flight import SingleFlight, pending_key
 from core.service.telemetry import SessionMetrics
 from core.store.base import (
@@ -102,6 +104,7 @@ class GameService:
         metrics: SessionMetrics | None = None,
         code_runner: CodeRunner | None = None,
         code_trials_per_minute: int = 10,
+        review_sample_rate: float = 0.05,
     ) -> None:
         self._store = store
         self._catalog = catalog
@@ -113,6 +116,7 @@ class GameService:
         self._in_flight: SingleFlight[Command | None] = SingleFlight()
         self._code = CodeGrading(code_runner, clock, trials_per_minute=code_trials_per_minute)
         self._states: dict[str, Loaded] = {}
+        self._review_sample_rate = review_sample_rate  # REVIEW_SAMPLE_RATE
 
     # -- use cases ---------------------------------------------------------------------------
 
@@ -229,6 +233,29 @@ class GameService:
     async def hydrate(self, session_id: str) -> SessionState:
         """The session's state from its latest snapshot plus later events."""
         return (await self._load(session_id)).state
+
+    async def review_grade(self, reviewer: Actor, session_id: str, review: ReviewGrade) -> Loaded:
+        """Record a reviewer's verdict on a graded attempt (``GradeReviewed``, by the reviewer);
+        the engine decides what it changes. Retries when a racing writer got in first."""
+        if not reviewer.can_review:
+            raise Forbidden("only reviewers, authors and admins may review grades")
+        loaded = await self._load(session_id)
+        for _ in range(MAX_CONFLICT_RETRIES):
+            held = loaded.state.result is not None and loaded.state.result.xp_granted > 0
+            command = replace(
+                review,
+                xp_already_granted=not held
+                and await self._store.has_xp_grant(
+                    loaded.state.learner_id, loaded.state.challenge_id
+                ),
+            )
+            try:
+                return await self._decide_and_append(
+                    loaded, command, None, actor=reviewer.learner_id
+                )
+            except ConcurrencyError:
+                loaded = await self._load(session_id)
+        raise AnswerConflict("this session is busy; please try again")
 
     # -- the write path ----------------------------------------------------------------------
 
@@ -379,7 +406,7 @@ class GameService:
             idempotency_key=idempotency_key,
             recorded_at=self._clock.now(),
             request_digest=digest,
-            changes=self._read_model_changes(state, new_state, events),
+            changes=self._read_model_changes(state, new_state, events, actors),
         )
         if result.duplicate:
             return await self._load(stream_id)
@@ -387,7 +414,11 @@ class GameService:
         return self._remember(Loaded(loaded.challenge, new_state))
 
     def _read_model_changes(
-        self, before: SessionState, after: SessionState, events: list[Event]
+        self,
+        before: SessionState,
+        after: SessionState,
+        events: list[Event],
+        actors: list[str] | None = None,
     ) -> ReadModelChanges:
         """The read-model rows ``events`` change, to be written with them."""
         grant = None
@@ -405,7 +436,18 @@ class GameService:
             snapshot = Snapshot(
                 after.session_id, after.version, STATE_SCHEMA_VERSION, state_to_dict(after)
             )
-        return ReadModelChanges(summary=session_summary(after), snapshot=snapshot, xp_grant=grant)
+        queued, reviewed = review_changes(
+            before, events, actors or [""] * len(events), self._review_sample_rate
+        )
+        review_grant, adjustment = xp_changes(after, events)
+        return ReadModelChanges(
+            summary=session_summary(after),
+            snapshot=snapshot,
+            xp_grant=grant or review_grant,
+            review_items=queued,
+            review_outcomes=reviewed,
+            xp_adjustment=adjustment,
+        )
 
     def _after_append(self, after: SessionState, events: list[Event]) -> None:
         """Metrics and logs, once the events are stored."""
@@ -607,7 +649,9 @@ def _system_actor(command: Command) -> str:
 
 def _knowing_xp(command: Command) -> Command:
     """The command decided again once the store said the learner already holds the XP."""
-    if isinstance(command, SubmitAnswer | ContinueGate | RecordEvaluation | RecordCodeRun):
+    if isinstance(
+        command, SubmitAnswer | ContinueGate | RecordEvaluation | RecordCodeRun | ReviewGrade
+    ):
         return replace(command, xp_already_granted=True)
     return command
 

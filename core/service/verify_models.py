@@ -4,9 +4,9 @@ index (``session_index``) and the XP ledger (``xp_grants``). Part of ``db verify
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
-from core.engine.events import SessionCompleted, decode
+from core.engine.events import GradeReviewed, SessionCompleted, decode
 from core.engine.state import SessionState
 from core.service.sessions import session_summary
 from core.store.base import SessionSummary, Store, StoredEvent, XpGrant
@@ -26,24 +26,31 @@ class ReadModelCheck:
         if not state.session_id:
             return
         self.summaries[state.session_id] = session_summary(state)
+        claim: tuple[int, XpGrant] | None = None
         for event in stored:
-            if event.type != SessionCompleted.NAME:
+            if event.type not in (SessionCompleted.NAME, GradeReviewed.NAME):
                 continue
-            completed = decode(event.type, event.schema_version, event.data)
-            assert isinstance(completed, SessionCompleted)
-            if completed.xp_granted <= 0:
-                continue
-            grant = XpGrant(
-                state.learner_id,
-                state.challenge_id,
-                state.session_id,
-                completed.xp_granted,
-                completed.at,
-            )
-            self.claims.append((event.position, grant))
-            key = (grant.learner_id, grant.challenge_id)
-            if key not in self.grants or event.position < self.grants[key][0]:
-                self.grants[key] = (event.position, grant)
+            decoded = decode(event.type, event.schema_version, event.data)
+            if isinstance(decoded, SessionCompleted) and decoded.xp_granted > 0:
+                claim = (event.position, self._grant(state, decoded.xp_granted, decoded.at))
+            elif isinstance(decoded, GradeReviewed) and decoded.xp_change != 0:
+                # A review re-sizes the grant this session holds, removes it, or makes a new claim.
+                if claim is not None and decoded.xp_granted > 0:
+                    claim = (claim[0], replace(claim[1], xp=decoded.xp_granted))
+                elif claim is not None:
+                    claim = None
+                else:
+                    claim = (event.position, self._grant(state, decoded.xp_granted, decoded.at))
+        if claim is None:
+            return
+        self.claims.append(claim)
+        key = (claim[1].learner_id, claim[1].challenge_id)
+        if key not in self.grants or claim[0] < self.grants[key][0]:
+            self.grants[key] = claim
+
+    @staticmethod
+    def _grant(state: SessionState, xp: int, at: str) -> XpGrant:
+        return XpGrant(state.learner_id, state.challenge_id, state.session_id, xp, at)
 
     async def compare(self, store: Store, streams: set[str]) -> list[tuple[str, str]]:
         """Return ``(where, problem)`` for every stored row that differs from the rebuilt one."""

@@ -16,6 +16,7 @@ from core.store.accounts import AccountStore
 from core.store.chat import ChatStore
 from core.store.integrity import RegistryHead, StreamHead
 from core.store.projections import ProjectionStore
+from core.store.reviews import ReviewItem, ReviewOutcome, ReviewStore, XpAdjustment
 from core.store.usage import UsageStore
 
 
@@ -178,6 +179,10 @@ class ReadModelChanges:
     summary: SessionSummary | None = None
     snapshot: Snapshot | None = None
     xp_grant: XpGrant | None = None
+    # Issue 14: grades entering the review queue, reviews resolving it, and a change to a grant.
+    review_items: tuple[ReviewItem, ...] = ()
+    review_outcomes: tuple[ReviewOutcome, ...] = ()
+    xp_adjustment: XpAdjustment | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +324,7 @@ class Store(
     UsageStore,
     ChatStore,
     ProjectionStore,
+    ReviewStore,
     Protocol,
 ):
     """Everything the service needs from persistence, plus lifecycle."""

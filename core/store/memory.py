@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.store.base import (
     AppendResult,
@@ -37,6 +37,7 @@ from core.store.integrity import (
 )
 from core.store.json_codec import dump_json, load_json
 from core.store.memory_accounts import InMemoryAccounts
+from core.store.memory_reviews import InMemoryReviews
 from core.store.projections import InMemoryProjections
 from core.store.usage import InMemoryUsage
 
@@ -81,7 +82,9 @@ class _ChallengeRow:
     created_at: str
 
 
-class InMemoryStore(InMemoryAccounts, InMemoryUsage, InMemoryChat, InMemoryProjections):
+class InMemoryStore(
+    InMemoryAccounts, InMemoryUsage, InMemoryChat, InMemoryProjections, InMemoryReviews
+):
     """Every store protocol in process memory; nothing survives :meth:`close`-and-reopen."""
 
     def __init__(self, *, chain_keys: ChainKeys | None = None) -> None:
@@ -97,6 +100,7 @@ class InMemoryStore(InMemoryAccounts, InMemoryUsage, InMemoryChat, InMemoryProje
         self._learners: dict[str, Learner] = {}
         self._sessions: dict[str, SessionSummary] = {}
         self._grants: dict[tuple[str, str], XpGrant] = {}
+        InMemoryReviews.__init__(self)
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -198,6 +202,18 @@ class InMemoryStore(InMemoryAccounts, InMemoryUsage, InMemoryChat, InMemoryProje
         if changes.xp_grant is not None:
             grant = changes.xp_grant
             self._grants[(grant.learner_id, grant.challenge_id)] = grant
+        self._queue_reviews(changes.review_items)
+        self._resolve_reviews(changes.review_outcomes)
+        adjustment = changes.xp_adjustment
+        if adjustment is not None:
+            key = (adjustment.learner_id, adjustment.challenge_id)
+            held = self._grants.get(key)
+            if held is not None and held.session_id == adjustment.session_id:
+                if adjustment.xp_after > 0:
+                    self._grants[key] = replace(held, xp=adjustment.xp_after)
+                else:
+                    del self._grants[key]
+            self._adjustments.append(adjustment)
 
     async def stream_heads(self) -> dict[str, StreamHead]:
         """Return every recorded stream head by stream id."""

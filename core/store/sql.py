@@ -20,6 +20,7 @@ from core.store.sql_events import SqlEventStore
 from core.store.sql_projections import SqlProjections
 from core.store.sql_rate_counters import SqlRateCounters
 from core.store.sql_read_models import SqlReadModels
+from core.store.sql_reviews import SqlReviews
 from core.store.sql_usage import SqlUsage
 from core.store.tables import game_events
 
@@ -33,6 +34,7 @@ class SqlStore(
     SqlArchive,
     SqlProjections,
     SqlRateCounters,
+    SqlReviews,
 ):
     """Every store protocol on SQLite (``sqlite+aiosqlite://``) or PostgreSQL (``+asyncpg``).
 

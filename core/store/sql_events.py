@@ -39,6 +39,7 @@ from core.store.integrity import (
 from core.store.json_codec import dump_json, load_json
 from core.store.sql_base import SqlStoreBase
 from core.store.sql_heads import POSITION_SHIFT, SqlChainWriter
+from core.store.sql_reviews import write_review_changes
 from core.store.tables import (
     game_events,
     idempotency_keys,
@@ -174,6 +175,14 @@ class SqlEventStore(SqlChainWriter):
             )
             if claimed.rowcount != 1:
                 raise XpAlreadyGranted(grant.learner_id, grant.challenge_id)
+        if changes.review_items or changes.review_outcomes or changes.xp_adjustment is not None:
+            await write_review_changes(
+                self,
+                connection,
+                changes.review_items,
+                changes.review_outcomes,
+                changes.xp_adjustment,
+            )
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[StoredEvent]:
         """Return the stream's events with version > ``after_version``, in order."""

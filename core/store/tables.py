@@ -329,3 +329,42 @@ stream_registry = Table(
     Column("mac", String(DIGEST_LENGTH), nullable=False),
     PrimaryKeyConstraint("bucket", name="pk_stream_registry"),
 )
+
+# -- 0014: the review queue (issue 14) and XP adjustments ----------------------------------------
+
+review_queue = Table(
+    "review_queue",
+    metadata,
+    Column("review_id", String(ID_LENGTH), nullable=False),
+    Column("session_id", String(ID_LENGTH), nullable=False),
+    Column("learner_id", String(ID_LENGTH), nullable=False),
+    Column("challenge_id", String(ID_LENGTH), nullable=False),
+    Column("challenge_version", Integer, nullable=False),
+    Column("step_id", String(ID_LENGTH), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("verdict", Text, nullable=False),
+    Column("created_at", String(TIMESTAMP_LENGTH), nullable=False),
+    Column("reviewer_id", String(ID_LENGTH), nullable=True),
+    Column("reviewed_at", String(TIMESTAMP_LENGTH), nullable=True),
+    Column("review", Text, nullable=True),
+    PrimaryKeyConstraint("review_id", name="pk_review_queue"),
+    Index("ix_review_queue_challenge_id_created_at", "challenge_id", "created_at"),
+)
+
+xp_adjustments = Table(
+    "xp_adjustments",
+    metadata,
+    Column("id", Integer, nullable=False, autoincrement=True),
+    Column("learner_id", String(ID_LENGTH), nullable=False),
+    Column("challenge_id", String(ID_LENGTH), nullable=False),
+    Column("session_id", String(ID_LENGTH), nullable=False),
+    Column("xp_change", Integer, nullable=False),
+    Column("xp_after", Integer, nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("adjusted_at", String(TIMESTAMP_LENGTH), nullable=False),
+    PrimaryKeyConstraint("id", name="pk_xp_adjustments"),
+    Index("ix_xp_adjustments_learner_id", "learner_id"),
+    sqlite_autoincrement=True,
+)

@@ -192,6 +192,9 @@ async def test_openapi_names_every_path_of_the_contract(client):
         "/api/sessions/{session_id}/run": {"post"},
         "/api/leaderboard": {"get"},
         "/api/admin/analytics": {"get"},
+        "/api/review/queue": {"get"},
+        "/api/review/stats": {"get"},
+        "/api/review/{review_id}": {"post"},
     }
     assert {path: set(ops) for path, ops in paths.items()} == expected
     login = paths["/api/auth/login"]["post"]["requestBody"]["content"]

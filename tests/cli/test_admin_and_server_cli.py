@@ -78,6 +78,22 @@ def test_admin_promote_an_existing_account(db):
     assert missing.exit_code == 1
 
 
+def test_admin_promote_makes_a_reviewer(db):
+    async def register():
+        services = await build_services(Settings(database_url=db))
+        try:
+            await services.accounts.register("rita@example.com", PASSWORD, "Rita")
+        finally:
+            await services.close()
+
+    asyncio.run(register())
+    result = CliRunner().invoke(app, ["admin", "promote", "rita@example.com", "--role", "reviewer"])
+    assert result.exit_code == 0, result.output
+    assert "rita@example.com is now reviewer" in result.output
+    signed_in = sign_in(db, "rita@example.com", PASSWORD)
+    assert signed_in.account.role == "reviewer"
+
+
 def test_serve_refuses_a_missing_secret_outside_development(db, monkeypatch):
     monkeypatch.setenv("ENV", "production")
     monkeypatch.delenv("SECRET_KEY", raising=False)

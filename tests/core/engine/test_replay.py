@@ -31,6 +31,7 @@ from core.engine.events import (
     AnswerGraded,
     AnswerSubmitted,
     Event,
+    GradeReviewed,
     HintGiven,
     HintRequested,
     ItemResult,
@@ -143,6 +144,24 @@ SAMPLE_EVENTS: list[Event] = [
     StepClosed(at=b.AT, step_id="q", index=0, score=0.0, passed=False),
     SessionCompleted(at=b.AT, score=40.0, max_score=50, passed=True, xp_granted=80),
     SessionAbandoned(at=b.AT),
+    GradeReviewed(
+        at=b.AT,
+        step_id="q",
+        attempt=1,
+        score=10.0,
+        max_points=20,
+        passed=False,
+        previous_score=20.0,
+        previous_passed=True,
+        step_score=10.0,
+        step_passed=False,
+        session_score=30.0,
+        items=(ItemResult("a", 10.0, 20, "half"),),
+        comment="Not quite.",
+        result_passed=False,
+        xp_granted=0,
+        xp_change=-80,
+    ),
 ]
 
 

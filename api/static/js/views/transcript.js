@@ -169,7 +169,32 @@ function explanation(entry) {
   );
 }
 
-const RENDERERS = { narration, answer, feedback, hint, explanation };
+function review(entry) {
+  // A teacher's review of a graded answer: their verdict, the new points and their comment (as text).
+  const passed = entry.passed === true;
+  const hasScore = entry.score !== null && entry.score !== undefined;
+  return h(
+    "li",
+    { class: ["entry", "entry-review", passed ? "is-pass" : "is-fail"] },
+    h("div", { class: ["entry-avatar", passed ? "pass" : "fail"], "aria-hidden": "true" }, passed ? "✓" : "✗"),
+    h(
+      "div",
+      { class: "entry-body" },
+      h(
+        "p",
+        { class: "entry-who" },
+        "Reviewed by a teacher",
+        hasScore
+          ? h("span", { class: "score-pill", text: `${points(entry.score)} / ${points(entry.max_points)} points` })
+          : null,
+      ),
+      h("p", { class: "review-verdict", text: passed ? "Your answer counts as correct." : "Your answer does not pass." }),
+      entry.text ? h("p", { class: "review-comment", text: entry.text }) : null,
+    ),
+  );
+}
+
+const RENDERERS = { narration, answer, feedback, hint, explanation, review };
 
 function renderEntry(entry, explained) {
   const render = RENDERERS[entry.kind] || narration;
