@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ async def play(slack: SlackHarness, channel: str = CHANNEL) -> str:
 
     await slack.fake.wait_for(lambda fake: parent(fake) is not None)
     ts = str(parent(slack.fake).response["ts"])
-    for _ in range(500):  # until the thread is bound to its session
+    for _ in _polls():  # until the thread is bound to its session
         if await slack.services.chat.session_in_thread("slack", TEAM, ts) is not None:
             return ts
         await asyncio.sleep(0.01)
@@ -224,7 +225,7 @@ async def test_abandon_and_restart_work_from_any_channel(fake_slack: FakeSlack) 
                 for c in fake.of("chat.postMessage")
             )
         )
-        for _ in range(500):
+        for _ in _polls():
             events = await slack.services.store.read_stream(first.session_id)
             if events[-1].type == "SessionAbandoned":
                 break
@@ -261,3 +262,10 @@ async def test_a_learner_met_through_a_mention_gets_their_display_name_once(
         assert len(fake_slack.of("users.info")) == 1  # cached
     finally:
         await close_harness(slack)
+
+
+def _polls(within: float = 30.0):  # type: ignore[no-untyped-def]
+    """Yield until ``within`` seconds have passed: a deadline for a polling loop, not a count."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        yield

@@ -38,7 +38,7 @@ async def _play(slack: SlackHarness) -> str:
     posts = await slack.fake.wait_calls("chat.postMessage", 1)
     parent = posts[0]
     assert parent.params["channel"] == CHANNEL and not parent.params.get("thread_ts")
-    for _ in range(500):  # until the thread is bound to its session
+    for _ in _polls():  # until the thread is bound to its session
         if await slack.services.chat.session_in_thread("slack", TEAM, parent.response["ts"]):
             break
         await asyncio.sleep(0.01)
@@ -352,3 +352,10 @@ async def test_code_in_a_thread_reply_is_stored_as_typed_and_shown_escaped_once(
     assert submitted.data["answer"] == "reuse: if x < 0 & y"
     shown = json.dumps(posts[-1].params["blocks"])
     assert "if x &lt; 0 &amp; y" in shown and "&amp;lt;" not in shown and "&amp;amp;" not in shown
+
+
+def _polls(within: float = 30.0):  # type: ignore[no-untyped-def]
+    """Yield until ``within`` seconds have passed: a deadline for a polling loop, not a count."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        yield
