@@ -294,6 +294,16 @@ class TerminalGame:
                 )
         if table.row_count:
             self._console.print(table)
+        upcoming = result.next_challenge
+        if upcoming is not None:
+            self._console.print(
+                Text.assemble(
+                    "Next challenge: ",
+                    (upcoming.title, "bold"),
+                    f" ({upcoming.difficulty}, about {upcoming.estimated_minutes} min): ",
+                    (f"curiouscore play {upcoming.id}", "cyan"),
+                )
+            )
 
 
 def _prompt_for(mode: UiMode) -> str:

@@ -91,6 +91,13 @@ class ProgressOut(ViewModel):
     max_score: int
 
 
+class NextChallengeOut(ViewModel):
+    id: str
+    title: str
+    difficulty: str
+    estimated_minutes: int
+
+
 class ResultOut(ViewModel):
     passed: bool
     score: float
@@ -98,6 +105,9 @@ class ResultOut(ViewModel):
     percent: float
     xp_granted: int
     passing_score: int
+    next_challenge: NextChallengeOut | None = Field(
+        None, description="The next challenge this learner has not passed yet, by difficulty."
+    )
 
 
 class SessionViewOut(ViewModel):

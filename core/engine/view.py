@@ -132,6 +132,16 @@ class StepResultView:
 
 
 @dataclass(frozen=True, slots=True)
+class NextChallengeView:
+    """The challenge the result screen suggests next (chosen by the service, not the engine)."""
+
+    id: str
+    title: str
+    difficulty: str
+    estimated_minutes: int
+
+
+@dataclass(frozen=True, slots=True)
 class ResultView:
     passed: bool
     score: float
@@ -142,6 +152,8 @@ class ResultView:
     score_shown: int = 0
     percent_shown: int = 0
     steps: tuple[StepResultView, ...] = field(default_factory=tuple)
+    # the next challenge not yet passed by this learner (None when all are, or not looked up)
+    next_challenge: NextChallengeView | None = None
 
 
 @dataclass(frozen=True, slots=True)

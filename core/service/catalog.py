@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -116,3 +117,31 @@ def summarize(spec: ChallengeSpec) -> ChallengeSummary:
         max_score=spec.max_score,
         step_kinds=tuple(step.kind.value for step in spec.steps),
     )
+
+
+# The order of the content model's difficulty levels (core.content.models.ChallengeFile).
+DIFFICULTY_ORDER = ("beginner", "intermediate", "advanced", "expert")
+
+
+def difficulty_rank(difficulty: str) -> int:
+    """Given a difficulty level, return its place in :data:`DIFFICULTY_ORDER` (unknown ones last)."""
+    try:
+        return DIFFICULTY_ORDER.index(difficulty)
+    except ValueError:
+        return len(DIFFICULTY_ORDER)
+
+
+def next_challenge(
+    catalogue: Sequence[ChallengeSummary], passed: Collection[str], current: str
+) -> ChallengeSummary | None:
+    """Given the catalogue, the ids a learner has passed and the challenge just finished, return
+    the challenge to suggest next: the first not yet passed after ``current`` in difficulty order
+    (ties by title, then id), else the easiest one not yet passed before it; ``None`` when every
+    other challenge is passed."""
+    ordered = sorted(catalogue, key=lambda c: (difficulty_rank(c.difficulty), c.title, c.id))
+    ids = [c.id for c in ordered]
+    start = ids.index(current) + 1 if current in ids else 0
+    for candidate in ordered[start:] + ordered[:start]:
+        if candidate.id != current and candidate.id not in passed:
+            return candidate
+    return None

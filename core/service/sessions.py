@@ -29,7 +29,7 @@ from core.engine.commands import (
 )
 from core.engine.events import Answer, Event, SessionCompleted, decode, encode
 from core.engine.state import STATE_SCHEMA_VERSION, state_from_dict, state_to_dict
-from core.engine.view import SessionView, project_view
+from core.engine.view import NextChallengeView, SessionView, project_view
 from core.errors import (
     AnswerConflict,
     Conflict,
@@ -50,7 +50,7 @@ from core.service.actor import (
     SYSTEM_NARRATOR,
     Actor,
 )
-from core.service.catalog import Catalog
+from core.service.catalog import Catalog, next_challenge
 from core.service.clock import Clock, new_id
 from core.service.code_runs import CodeGrading, CodeTrial
 from core.service.idempotency import request_digest
@@ -134,7 +134,7 @@ class GameService:
             Loaded(challenge, SessionState()), events, [actor.learner_id] * len(events), None
         )
         log.info("session created", extra={"session_id": session_id, "challenge_id": challenge_id})
-        return project_view(loaded.challenge, loaded.state)
+        return await self._view(loaded)
 
     async def start_session(
         self, actor: Actor, session_id: str, *, idempotency_key: str | None = None
@@ -213,7 +213,7 @@ class GameService:
     async def get_view(self, actor: Actor, session_id: str) -> SessionView:
         """The session view; finishes any LLM work a crashed process left pending."""
         loaded = await self._settle(await self._load_owned(actor, session_id))
-        return project_view(loaded.challenge, loaded.state)
+        return await self._view(loaded)
 
     async def list_sessions(self, actor: Actor) -> list[SessionSummary]:
         return await self._store.list_sessions(actor.learner_id)
@@ -301,7 +301,7 @@ class GameService:
             raise _key_reused() from None
         if settle:
             loaded = await self._settle(loaded)
-        return project_view(loaded.challenge, loaded.state)
+        return await self._view(loaded)
 
     async def _repeat(self, session_id: str, seen: AppendResult, digest: str | None) -> SessionView:
         """A retry of a request already recorded: the state it produced (read afresh, so never
@@ -309,7 +309,7 @@ class GameService:
         if seen.request_digest is not None and digest is not None and seen.request_digest != digest:
             raise _key_reused()
         loaded = await self._settle(await self._load(session_id))
-        return project_view(loaded.challenge, loaded.state)
+        return await self._view(loaded)
 
     async def _decide_and_append(
         self,
@@ -577,6 +577,26 @@ class GameService:
         return None
 
     # -- the read path -----------------------------------------------------------------------
+
+    async def _view(self, loaded: Loaded) -> SessionView:
+        """The session view; a finished session's result also suggests the next challenge."""
+        view = project_view(loaded.challenge, loaded.state)
+        if view.result is None:
+            return view
+        passed = {
+            s.challenge_id
+            for s in await self._store.list_sessions(loaded.state.learner_id)
+            if s.passed
+        }
+        suggestion = next_challenge(
+            await self._catalog.summaries(), passed, loaded.state.challenge_id
+        )
+        if suggestion is None:
+            return view
+        suggested = NextChallengeView(
+            suggestion.id, suggestion.title, suggestion.difficulty, suggestion.estimated_minutes
+        )
+        return replace(view, result=replace(view.result, next_challenge=suggested))
 
     async def _load(self, session_id: str) -> Loaded:
         cached = self._states.get(session_id)

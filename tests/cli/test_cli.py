@@ -50,6 +50,9 @@ def test_play_a_whole_challenge_in_the_terminal(db):
     assert "Passed!" in result.output
     assert "Professor Pip" in result.output or "Welcome to the library" in result.output
     assert "XP granted" in result.output and "level 1" in result.output
+    # the next beginner challenge not yet passed, with the command that starts it
+    assert "Next challenge: Python: Testing Your Own Functions" in result.output
+    assert "curiouscore play python-testing" in result.output
 
 
 def test_code_is_typed_over_several_lines_or_written_in_the_editor(db, tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
-"""Feedback a learner can act on: per option, whole points, and a result breakdown (issue 15)."""
+"""Feedback a learner can act on: per option, whole points, a result breakdown and the next
+challenge to play (issue 15)."""
 
 from __future__ import annotations
 
@@ -67,3 +68,11 @@ def test_a_partial_multi_answer_is_partly_right_per_option_and_the_result_has_a_
     page.set_viewport_size({"width": 360, "height": 740})
     no_horizontal_scroll(page)
     snap(page, screenshot_dir, "completion-breakdown-360", full_page=True)
+
+    # The next challenge not yet passed (python-functions is the first beginner one), one click away.
+    suggestion = completion.locator(".next-challenge")
+    expect(suggestion).to_contain_text("Python: Testing Your Own Functions")
+    expect(suggestion).to_contain_text("beginner")
+    page.set_viewport_size({"width": 1366, "height": 768})
+    suggestion.get_by_role("button", name="Start").click()
+    expect(page.locator("h1.player-title")).to_have_text("Python: Testing Your Own Functions")

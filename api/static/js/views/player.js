@@ -99,7 +99,8 @@ export async function renderPlayer({ app, params }) {
   function drawStep() {
     replaceChildren(pageError);
     if (view.ui_mode === "COMPLETED") {
-      card = buildCompletionCard(view, (button) => startChallenge(app, view.challenge_id, button).catch((e) => showError(e.message)));
+      const begin = (challengeId, button) => startChallenge(app, challengeId, button).catch((e) => showError(e.message));
+      card = buildCompletionCard(view, (button) => begin(view.challenge_id, button), begin);
     } else if (view.ui_mode === "ABANDONED") {
       card = buildAbandonedCard((button) => startChallenge(app, view.challenge_id, button).catch((e) => showError(e.message)));
     } else if (view.ui_mode === "NOT_STARTED") {

@@ -333,7 +333,20 @@ function resultBreakdown(steps) {
   );
 }
 
-export function buildCompletionCard(view, onPlayAgain) {
+/** The next challenge not yet passed (chosen by the server), with a button that starts it. */
+function nextChallenge(next, onStart) {
+  if (!next) return null;
+  const start = h("button", { type: "button", class: "btn btn-primary", onclick: (e) => onStart(next.id, e.currentTarget) }, `Start “${next.title}”`);
+  return h(
+    "section",
+    { class: "next-challenge", "aria-labelledby": "next-challenge-title" },
+    h("h3", { id: "next-challenge-title", class: "panel-title" }, "Next challenge"),
+    h("p", {}, h("strong", { text: next.title }), h("span", { class: "muted", text: ` · ${next.difficulty} · about ${next.estimated_minutes} min` })),
+    start,
+  );
+}
+
+export function buildCompletionCard(view, onPlayAgain, onStart) {
   const r = view.result || { passed: false, score: view.progress.score, max_score: view.progress.max_score, percent: 0, xp_granted: 0, passing_score: 0 };
   const pct = Number(r.percent) || 0;
   let xpLine;
@@ -363,10 +376,11 @@ export function buildCompletionCard(view, onPlayAgain) {
       ),
       xpLine,
       resultBreakdown(r.steps),
+      nextChallenge(r.next_challenge, onStart),
       h(
         "div",
         { class: "step-actions" },
-        h("a", { class: "btn btn-primary", href: "#/challenges" }, "Back to challenges"),
+        h("a", { class: r.next_challenge ? "btn btn-secondary" : "btn btn-primary", href: "#/challenges" }, "Back to challenges"),
         h("button", { type: "button", class: "btn btn-secondary", onclick: (e) => onPlayAgain(e.currentTarget) }, "Play again"),
         h("a", { class: "btn btn-ghost", href: "#/profile" }, "Your profile"),
       ),
