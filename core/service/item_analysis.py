@@ -32,6 +32,9 @@ from core.engine.events import (
     UnknownEvent,
     decode,
 )
+from core.errors import Forbidden
+from core.service.actor import Actor
+from core.service.catalog import Catalog
 from core.store.base import EventStore
 
 PAGE = 1000
@@ -47,13 +50,17 @@ class ChoiceCount:
 
 @dataclass(frozen=True, slots=True)
 class RubricHit:
+    """How often a rubric item got its full points: ``hit_rate`` is ``full / graded`` (None
+    when never graded)."""
+
     item_id: str
     graded: int
     full: int
+    hit_rate: float | None = None
 
-    @property
-    def hit_rate(self) -> float | None:
-        return self.full / self.graded if self.graded else None
+    @staticmethod
+    def of(item_id: str, graded: int, full: int) -> RubricHit:
+        return RubricHit(item_id, graded, full, full / graded if graded else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +193,25 @@ async def item_analysis(
     return analyse(challenge_id, streams.values(), specs)
 
 
+# Who may read item analysis: the people who write and run the challenges.
+ANALYSIS_ROLES = frozenset({"author", "admin"})
+
+
+async def item_analysis_for(
+    actor: Actor, store: EventStore, catalog: Catalog, challenge_id: str
+) -> ItemAnalysis:
+    """Given an author or admin and a published challenge, return its item analysis (every
+    version played so far). Others get ``Forbidden``; an unknown challenge ``ChallengeNotFound``."""
+    if actor.role not in ANALYSIS_ROLES:
+        raise Forbidden("item analysis is for authors and admins only")
+    await catalog.latest_spec(challenge_id)
+
+    async def spec(version: int) -> ChallengeSpec:
+        return await catalog.spec(challenge_id, version)
+
+    return await item_analysis(store, challenge_id, spec)
+
+
 def _fold(challenge_id: str, events: Sequence[Event]) -> _Session | None:
     session: _Session | None = None
     for event in events:
@@ -252,7 +278,7 @@ def _step_stats(spec: ChallengeSpec, index: int, played: list[_Session]) -> Step
             if step_id == step.id:
                 graded[item_id] += 1
                 full[item_id] += hit
-    rubric = tuple(RubricHit(item.id, graded[item.id], full[item.id]) for item in step.rubric)
+    rubric = tuple(RubricHit.of(item.id, graded[item.id], full[item.id]) for item in step.rubric)
     return StepStats(
         step_id=step.id,
         index=index,

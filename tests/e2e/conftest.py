@@ -111,6 +111,22 @@ async def _create_admin(database_url: str) -> None:
 class LiveServer:
     url: str
     log: Path
+    database_url: str = ""
+
+    def promote(self, email: str, role: str) -> None:
+        """Give the account ``role`` straight in the app's database (as `curiouscore` would)."""
+
+        async def run() -> None:
+            services = await build_services(
+                Settings(database_url=self.database_url, _env_file=None)  # type: ignore[call-arg]
+            )
+            try:
+                await services.accounts.promote(email, role)
+            finally:
+                await services.close()
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(asyncio.run, run()).result()
 
 
 @pytest.fixture(scope="session")
@@ -161,7 +177,7 @@ def live_server(
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(url, process, log)
-        yield LiveServer(url, log)
+        yield LiveServer(url, log, database_url)
     finally:
         process.terminate()
         try:

@@ -304,3 +304,4 @@ export const abandon = (id) => sessionAction(id, "abandon", undefined, false);
 
 export const leaderboard = async () => asList(await request("GET", "/api/leaderboard"), "leaderboard", "entries");
 export const analytics = () => request("GET", "/api/admin/analytics");
+export const itemAnalysis = (challengeId) => request("GET", `/api/admin/item-analysis/${encodeURIComponent(challengeId)}`);

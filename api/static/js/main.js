@@ -20,6 +20,9 @@ const ROUTES = [
   { pattern: /^\/admin$/, view: renderAdmin, nav: "admin", admin: true },
 ];
 
+// The admin page: analytics for admins, item analysis for authors and admins.
+const ADMIN_PAGE_ROLES = new Set(["admin", "author"]);
+
 const app = {
   user: null,
   main: null,
@@ -77,7 +80,7 @@ function renderHeader(active = app.activeNav) {
     navLink("/challenges", "Challenges", "challenges", active),
     navLink("/profile", "Profile", "profile", active),
     navLink("/leaderboard", "Leaderboard", "leaderboard", active),
-    user.role === "admin" ? navLink("/admin", "Admin", "admin", active) : null,
+    ADMIN_PAGE_ROLES.has(user.role) ? navLink("/admin", "Admin", "admin", active) : null,
   );
   const who = h(
     "div",
@@ -140,8 +143,8 @@ async function route() {
       location.replace("#/login");
       return;
     }
-    if (r.admin && app.user.role !== "admin") {
-      replaceChildren(app.main, errorBox("This page is for administrators."));
+    if (r.admin && !ADMIN_PAGE_ROLES.has(app.user.role)) {
+      replaceChildren(app.main, errorBox("This page is for administrators and authors."));
       return;
     }
     renderHeader(r.nav);

@@ -1,9 +1,10 @@
 // Admin analytics: completions, pass rate per challenge, most-failed steps, daily active learners,
-// XP and LLM cost, drawn as SVG charts (GET /api/admin/analytics).
+// XP and LLM cost, drawn as SVG charts (GET /api/admin/analytics, admins); and item analysis per
+// challenge version and step (GET /api/admin/item-analysis/{id}, authors and admins).
 
 import * as api from "../api.js";
 import { barChart, seriesChart } from "../charts.js";
-import { h } from "../dom.js";
+import { errorBox, h, replaceChildren } from "../dom.js";
 import { money, percent } from "../format.js";
 
 function num(value) {
@@ -91,7 +92,115 @@ function series(rows, key) {
     .sort((a, b) => a.x.localeCompare(b.x));
 }
 
-export async function renderAdmin() {
+const shareText = (value) => (value === null ? "—" : percent(100 * value));
+const medianText = (value) => (value === null ? "—" : String(value));
+
+/** What the step's answers show beyond the figures: wrong choices picked, rubric item hit rates. */
+function stepDetails(step) {
+  const wrong = step.choices.filter((c) => !c.correct && c.picked > 0).sort((a, b) => b.picked - a.picked);
+  const parts = [];
+  if (step.choices.length) {
+    parts.push(
+      h(
+        "p",
+        { class: "item-detail" },
+        h("span", { class: "muted", text: "Wrong choices picked: " }),
+        wrong.length ? wrong.map((c) => `“${c.text}” ×${c.picked}`).join(" · ") : "none",
+      ),
+    );
+  }
+  if (step.rubric.length) {
+    parts.push(
+      h(
+        "p",
+        { class: "item-detail" },
+        h("span", { class: "muted", text: "Rubric items at full points: " }),
+        step.rubric.map((r) => `${r.item_id} ${shareText(r.hit_rate)} (of ${r.graded})`).join(" · "),
+      ),
+    );
+  }
+  return parts;
+}
+
+function versionTable(version) {
+  const head = ["Step", "Reached", "First try", "Discrimination", "Median attempts", "Median hints", "Dropped"];
+  return h(
+    "div",
+    { class: "item-version" },
+    h("h3", { text: `Version ${version.version} · ${version.sessions} sessions, ${version.completed} completed, ${version.passed} passed` }),
+    h(
+      "div",
+      { class: "table-card" },
+      h(
+        "table",
+        { class: "table compact item-table" },
+        h("thead", {}, h("tr", {}, ...head.map((t) => h("th", { scope: "col", text: t })))),
+        h(
+          "tbody",
+          {},
+          ...version.steps.map((step) =>
+            h(
+              "tr",
+              { "data-step": step.step_id },
+              h("th", { scope: "row" }, h("span", { text: `${step.index + 1}. ${step.title}` }), h("span", { class: "muted small", text: ` ${step.kind}` }), ...stepDetails(step)),
+              h("td", { class: "num", text: String(step.reached) }),
+              h("td", { class: "num", text: shareText(step.difficulty) }),
+              h("td", { class: "num", text: step.discrimination === null ? "—" : step.discrimination.toFixed(2) }),
+              h("td", { class: "num", text: medianText(step.median_attempts) }),
+              h("td", { class: "num", text: medianText(step.median_hints) }),
+              h("td", { class: "num", text: String(step.dropped) }),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+/** Item analysis of one challenge at a time, chosen from the catalogue. */
+async function itemAnalysisSection() {
+  const challenges = await api.challenges();
+  const body = h("div", { class: "item-analysis-body", "aria-live": "polite" });
+  const select = h(
+    "select",
+    { id: "item-challenge" },
+    ...challenges.map((c) => h("option", { value: c.id, text: c.title })),
+  );
+  async function load() {
+    replaceChildren(body, h("p", { class: "muted", text: "Loading…" }));
+    try {
+      const analysis = await api.itemAnalysis(select.value);
+      replaceChildren(
+        body,
+        analysis.versions.length ? analysis.versions.map(versionTable) : h("p", { class: "muted", text: "Nobody has played this challenge yet." }),
+      );
+    } catch (error) {
+      replaceChildren(body, errorBox(error.message));
+    }
+  }
+  select.addEventListener("change", load);
+  if (challenges.length) load();
+  return h(
+    "section",
+    { class: "card item-analysis", "aria-labelledby": "item-analysis-title" },
+    h("h2", { id: "item-analysis-title", text: "Item analysis" }),
+    h(
+      "p",
+      { class: "muted small" },
+      "Per version and step: the share passing on the first try, discrimination (that share among learners who passed the challenge minus among those who did not), the median attempts and hints, and sessions that stopped at the step for good.",
+    ),
+    h("label", { class: "field-label", for: "item-challenge" }, "Challenge"),
+    select,
+    body,
+  );
+}
+
+export async function renderAdmin({ app }) {
+  if (app.user.role !== "admin") {
+    // Authors see the item analysis only: the other figures are about every learner.
+    const el = h("section", { class: "admin" }, h("div", { class: "page-head" }, h("h1", {}, "Item analysis")), await itemAnalysisSection());
+    return { el, title: "Item analysis" };
+  }
   const data = (await api.analytics()) || {};
   const challenges = list(data.challenges);
   const passItems = challenges.map((r) => ({
@@ -141,6 +250,7 @@ export async function renderAdmin() {
       h("div", { class: "card" }, seriesChart({ title: "LLM cost per day", points: costSeries, kind: "columns", unitLabel: "Cost", tone: "accent", format: money })),
     ),
     systemTable(data.system),
+    await itemAnalysisSection(),
     data.generated_at ? h("p", { class: "muted small" }, `Generated ${new Date(data.generated_at).toLocaleString()}.`) : null,
   );
   return { el, title: "Analytics" };
