@@ -130,9 +130,11 @@ export async function renderPlayer({ app, params }) {
   // The step column stays beside the transcript (sticky) only while it fits on the screen; a taller
   // one scrolls with the page, never inside itself, so its title and Submit are always reachable.
   const stepColumn = h("div", { class: "step-column" }, pageError, stepSlot);
+  // One column (a phone): never sticky; a new step is scrolled to its title, Submit pinned below.
+  const twoColumns = matchMedia("(min-width: 1000px)");
   function fitStepColumn() {
     const header = parseFloat(getComputedStyle(document.documentElement).getPropertyValue("--header-h")) || 64;
-    stepColumn.classList.toggle("is-sticky", stepSlot.scrollHeight + 32 <= window.innerHeight - header - 16);
+    stepColumn.classList.toggle("is-sticky", twoColumns.matches && stepSlot.scrollHeight + 32 <= window.innerHeight - header - 16);
   }
   const resized = () => fitStepColumn();
   window.addEventListener("resize", resized);
@@ -166,7 +168,8 @@ export async function renderPlayer({ app, params }) {
     else target = card && card.firstInput ? card.firstInput() : null;
     // A new step in a column that scrolls with the page: show its title, not the transcript's end.
     const showStep = stepChanged && !stepColumn.classList.contains("is-sticky");
-    focusEl(target, { preventScroll: added.length > 0 && !showStep });
+    focusEl(target, { preventScroll: added.length > 0 || showStep });
+    if (showStep && target) target.scrollIntoView({ block: "start" });
     const firstNew = showStep ? null : added.find((li) => !li.classList.contains("entry-divider"));
     if (firstNew) {
       const smooth = !matchMedia("(prefers-reduced-motion: reduce)").matches;
