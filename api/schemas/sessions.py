@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr
+
+from api.schemas.from_core import ModelFactory
+from core.engine.events import ItemResult
+from core.engine.state import TranscriptEntry
+from core.engine.view import (
+    CodeTestView,
+    CodeView,
+    OptionFeedback,
+    ResultView,
+    SessionView,
+    StepView,
+)
 
 ID = Field(min_length=1, max_length=255)
-
-UiMode = Literal[
-    "CONTINUE_GATE", "MCQ_SINGLE", "MCQ_MULTI", "TRUE_FALSE", "CHAT", "CODE", "COMPLETED",
-    "NOT_STARTED", "ABANDONED",
-]  # fmt: skip
 
 
 class CreateSessionIn(BaseModel):
@@ -33,97 +40,40 @@ class AnswerIn(BaseModel):
     )
 
 
-class ViewModel(BaseModel):
-    # Fields the core adds to the view later pass through unchanged.
-    model_config = ConfigDict(extra="allow")
-
-
-class ItemResultOut(ViewModel):
-    id: str
-    points: float
-    max_points: int
-    feedback: str
-    feedback_html: str
-
-
-class TranscriptEntryOut(ViewModel):
-    kind: str = Field(
-        description="narration | answer | feedback | hint | explanation | review (by a teacher)"
-    )
-    step_id: str
-    text: str
-    html: str = Field(description="The text as sanitised HTML; safe to insert as markup.")
-    at: str
-    source: str
-    score: float | None
-    max_points: int | None
-    passed: bool | None
-    items: list[ItemResultOut]
-    flags: list[str]
-    provisional: bool
-    seq: int = Field(0, description="Position in the whole transcript (1, 2, …); never reused.")
-
-
-class StepOut(ViewModel):
-    id: str
-    index: int
-    kind: str
-    title: str
-    body: str | None
-    body_html: str | None
-    prompt: str | None
-    prompt_html: str | None
-    choices: list[str]
-    choices_html: list[str]
-    points: int
-    available: float
-    attempts_used: int
-    attempts_left: int
-    hints_left: int
-    awaiting_grade: bool
-    awaiting_hint: bool
-
-
-class ProgressOut(ViewModel):
-    step_index: int
-    total_steps: int
-    score: float
-    max_score: int
-
-
-class NextChallengeOut(ViewModel):
-    id: str
-    title: str
-    difficulty: str
-    estimated_minutes: int
-
-
-class ResultOut(ViewModel):
-    passed: bool
-    score: float
-    max_score: int
-    percent: float
-    xp_granted: int
-    passing_score: int
-    next_challenge: NextChallengeOut | None = Field(
-        None, description="The next challenge this learner has not passed yet, by difficulty."
-    )
-
-
-class SessionViewOut(ViewModel):
-    session_id: str
-    challenge_id: str
-    challenge_version: int
-    title: str
-    status: str
-    ui_mode: UiMode
-    step: StepOut | None
-    transcript: list[TranscriptEntryOut]
-    progress: ProgressOut
-    result: ResultOut | None
-    version: int
-    created_at: str
-    updated_at: str
+# The session view: generated from core.engine.view (the one definition), plus the HTML the API adds.
+_HTML = "sanitised HTML rendered on the server; safe to insert as markup"
+_VIEWS = ModelFactory(
+    names={SessionView: "SessionViewOut", CodeView: "StepCodeOut", CodeTestView: "StepCodeTestOut"},
+    extras={
+        StepView: {
+            "body_html": (str | None, None, f"The body as {_HTML}."),
+            "prompt_html": (str | None, None, f"The prompt as {_HTML}."),
+            "choices_html": (list[str], [], f"Each choice as {_HTML} (inline)."),
+        },
+        TranscriptEntry: {"html": (str, "", f"The text as {_HTML}.")},
+        ItemResult: {"feedback_html": (str, "", f"The feedback as {_HTML}.")},
+        OptionFeedback: {
+            "text_html": (str, "", f"The choice as {_HTML} (inline)."),
+            "feedback_html": (str, "", f"The choice's feedback as {_HTML} (inline)."),
+        },
+    },
+    descriptions={
+        TranscriptEntry: {
+            "kind": "narration | answer | feedback | hint | explanation | review (by a teacher)",
+            "seq": "Position in the whole transcript (1, 2, …); never reused.",
+        },
+        StepView: {
+            "answer_max_chars": "The longest answer the step takes, in characters (chat, code).",
+        },
+        ResultView: {
+            "next_challenge": "The next challenge this learner has not passed yet, by difficulty.",
+        },
+    },
+)
+SessionViewOut = _VIEWS.model_of(SessionView)
+StepOut = _VIEWS.model_of(StepView)
+TranscriptEntryOut = _VIEWS.model_of(TranscriptEntry)
+ResultOut = _VIEWS.model_of(ResultView)
 
 
 class EventOut(BaseModel):

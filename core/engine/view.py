@@ -7,6 +7,8 @@ from enum import StrEnum
 from typing import Any
 
 from core.engine.challenge import ChallengeSpec, CodeSpec, StepKind
+from core.engine.code import MAX_CODE_ANSWER
+from core.engine.decide import MAX_CHAT_ANSWER
 from core.engine.plain import to_plain
 from core.engine.scoring import round_half_up, round_points
 from core.engine.state import SessionState, Status, StepOutcome, TranscriptEntry
@@ -24,6 +26,26 @@ class UiMode(StrEnum):
     NOT_STARTED = "NOT_STARTED"
     ABANDONED = "ABANDONED"
 
+
+class Outcome(StrEnum):
+    """What a graded answer came to."""
+
+    CORRECT = "correct"
+    PARTLY = "partly"
+    WRONG = "wrong"
+
+
+class Verdict(StrEnum):
+    """One choice of a graded answer (see :class:`OptionFeedback`)."""
+
+    RIGHT = "right"
+    WRONG = "wrong"
+    MISSED = "missed"
+    NOT_SHOWN = ""
+
+
+# The longest answer each kind of step takes, in characters (the engine refuses longer ones).
+ANSWER_MAX_CHARS = {StepKind.CHAT: MAX_CHAT_ANSWER, StepKind.CODE: MAX_CODE_ANSWER}
 
 UI_MODE_BY_KIND = {
     StepKind.GATE: UiMode.CONTINUE_GATE,
@@ -58,7 +80,7 @@ class CodeView:
 class StepView:
     id: str
     index: int
-    kind: str
+    kind: StepKind
     title: str
     body: str | None
     prompt: str | None
@@ -72,6 +94,8 @@ class StepView:
     awaiting_hint: bool
     available_shown: int = 0
     code: CodeView | None = None
+    # the longest text answer the step takes (chat and code steps; None for choices and gates)
+    answer_max_chars: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +118,7 @@ class OptionFeedback:
     index: int
     text: str
     chosen: bool
-    verdict: str
+    verdict: Verdict
     feedback: str | None
 
 
@@ -105,7 +129,7 @@ class FeedbackView:
 
     step_id: str
     attempt_at: str
-    outcome: str
+    outcome: Outcome
     score_shown: int
     max_points: int
     earned_shown: int
@@ -121,7 +145,7 @@ class StepResultView:
     step_id: str
     index: int
     title: str
-    kind: str
+    kind: StepKind | None
     score: float
     score_shown: int
     points: int
@@ -162,7 +186,7 @@ class SessionView:
     challenge_id: str
     challenge_version: int
     title: str
-    status: str
+    status: Status
     ui_mode: UiMode
     step: StepView | None
     transcript: tuple[TranscriptEntry, ...]
@@ -193,7 +217,7 @@ def project_view(challenge: ChallengeSpec, state: SessionState) -> SessionView:
         step_view = StepView(
             id=spec.id,
             index=current.index,
-            kind=spec.kind.value,
+            kind=spec.kind,
             title=spec.title,
             body=spec.body,
             prompt=spec.prompt,
@@ -207,6 +231,7 @@ def project_view(challenge: ChallengeSpec, state: SessionState) -> SessionView:
             awaiting_hint=current.pending_hint is not None,
             available_shown=round_half_up(current.available),
             code=_code_view(spec.code) if spec.code is not None else None,
+            answer_max_chars=ANSWER_MAX_CHARS.get(spec.kind),
         )
     result = None
     if state.result is not None:
@@ -228,7 +253,7 @@ def project_view(challenge: ChallengeSpec, state: SessionState) -> SessionView:
         challenge_id=state.challenge_id,
         challenge_version=state.challenge_version,
         title=state.title,
-        status=state.status.value,
+        status=state.status,
         ui_mode=mode,
         step=step_view,
         transcript=state.transcript,
@@ -254,7 +279,7 @@ def _step_result(challenge: ChallengeSpec, outcome: StepOutcome) -> StepResultVi
         step_id=outcome.step_id,
         index=outcome.index,
         title=spec.title if spec else outcome.step_id,
-        kind=spec.kind.value if spec else "",
+        kind=spec.kind if spec else None,
         score=outcome.score,
         score_shown=round_half_up(outcome.score),
         points=outcome.points,
@@ -329,23 +354,23 @@ def _earned(entry: TranscriptEntry, available: float) -> float:
     return score
 
 
-def _verdict(chosen: bool, correct: bool, reveal: bool) -> str:
+def _verdict(chosen: bool, correct: bool, reveal: bool) -> Verdict:
     if chosen:
-        return "right" if correct else "wrong"
-    return "missed" if correct and reveal else ""
+        return Verdict.RIGHT if correct else Verdict.WRONG
+    return Verdict.MISSED if correct and reveal else Verdict.NOT_SHOWN
 
 
-def _choice_outcome(options: tuple[OptionFeedback, ...], hidden: int) -> str:
-    verdicts = [o.verdict for o in options]
-    if "right" in verdicts and "wrong" not in verdicts and "missed" not in verdicts and not hidden:
-        return "correct"
-    return "partly" if "right" in verdicts else "wrong"
+def _choice_outcome(options: tuple[OptionFeedback, ...], hidden: int) -> Outcome:
+    verdicts = {o.verdict for o in options}
+    if Verdict.RIGHT in verdicts and not verdicts & {Verdict.WRONG, Verdict.MISSED} and not hidden:
+        return Outcome.CORRECT
+    return Outcome.PARTLY if Verdict.RIGHT in verdicts else Outcome.WRONG
 
 
-def _score_outcome(earned: float, max_points: int) -> str:
+def _score_outcome(earned: float, max_points: int) -> Outcome:
     if earned + 1e-9 >= max_points:
-        return "correct"
-    return "partly" if earned > 0 else "wrong"
+        return Outcome.CORRECT
+    return Outcome.PARTLY if earned > 0 else Outcome.WRONG
 
 
 def _code_view(code: CodeSpec) -> CodeView:

@@ -192,6 +192,7 @@ async def test_openapi_names_every_path_of_the_contract(client):
         "/api/sessions/{session_id}/run": {"post"},
         "/api/leaderboard": {"get"},
         "/api/admin/analytics": {"get"},
+        "/api/admin/item-analysis/{challenge_id}": {"get"},
         "/api/review/queue": {"get"},
         "/api/review/stats": {"get"},
         "/api/review/{review_id}": {"post"},

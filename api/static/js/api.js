@@ -243,17 +243,6 @@ export async function request(method, path, { body, auth = true, idempotencyKey 
   return data;
 }
 
-/** A list out of a response that is either a list or an object holding one. */
-export function asList(data, ...keys) {
-  if (Array.isArray(data)) return data;
-  if (data && typeof data === "object") {
-    for (const key of [...keys, "items", "results", "data"]) {
-      if (Array.isArray(data[key])) return data[key];
-    }
-  }
-  return [];
-}
-
 // -- accounts --------------------------------------------------------------------------------
 
 export async function register({ email, password, display_name }) {
@@ -283,9 +272,9 @@ export const linkCode = () => request("GET", "/api/me/link-code");
 
 // -- catalogue, sessions, leaderboard, analytics -------------------------------------------
 
-export const challenges = async () => asList(await request("GET", "/api/challenges"), "challenges");
+export const challenges = () => request("GET", "/api/challenges");
 export const challenge = (id) => request("GET", `/api/challenges/${encodeURIComponent(id)}`);
-export const sessions = async () => asList(await request("GET", "/api/sessions"), "sessions");
+export const sessions = () => request("GET", "/api/sessions");
 export const session = (id) => request("GET", `/api/sessions/${encodeURIComponent(id)}`);
 export const createSession = (challengeId) => request("POST", "/api/sessions", { body: { challenge_id: challengeId } });
 
@@ -302,6 +291,6 @@ export const continueGate = (id, stepId) => sessionAction(id, "continue", { step
 export const hint = (id, stepId) => sessionAction(id, "hint", { step_id: stepId }, true);
 export const abandon = (id) => sessionAction(id, "abandon", undefined, false);
 
-export const leaderboard = async () => asList(await request("GET", "/api/leaderboard"), "leaderboard", "entries");
+export const leaderboard = () => request("GET", "/api/leaderboard");
 export const analytics = () => request("GET", "/api/admin/analytics");
 export const itemAnalysis = (challengeId) => request("GET", `/api/admin/item-analysis/${encodeURIComponent(challengeId)}`);

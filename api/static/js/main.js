@@ -90,7 +90,7 @@ function renderHeader(active = app.activeNav) {
       "span",
       { class: "user-text" },
       h("span", { class: "user-name", text: user.display_name || "Learner" }),
-      h("span", { class: "user-level", text: `Level ${user.level ?? 1} · ${user.xp ?? 0} XP` }),
+      h("span", { class: "user-level", text: `Level ${user.level} · ${user.xp} XP` }),
     ),
     h(
       "button",

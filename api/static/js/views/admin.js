@@ -18,10 +18,7 @@ function list(value) {
 
 /** A pass rate as a percentage: the API sends a fraction (0–1), or null with nothing completed. */
 function passPercent(row) {
-  if (row.pass_rate === null || row.pass_rate === undefined) {
-    return row.completed ? (100 * num(row.passed)) / num(row.completed) : 0;
-  }
-  return num(row.pass_rate) * 100;
+  return row.pass_rate === null ? 0 : row.pass_rate * 100;
 }
 
 function tile(label, value, note) {
@@ -44,17 +41,16 @@ function rate(value) {
 
 /** Request and LLM health: latency percentiles and error/success rates (GET …/analytics `system`). */
 function systemTable(system) {
-  const requests = system?.requests ?? {};
-  const llm = system?.llm ?? {};
+  const { requests, llm } = system;
   const row = (name, stats, count, outcome) =>
     h(
       "tr",
       {},
       h("th", { scope: "row", text: name }),
       h("td", { text: String(num(count)) }),
-      h("td", { text: ms(stats?.latency?.p50_ms) }),
-      h("td", { text: ms(stats?.latency?.p95_ms) }),
-      h("td", { text: ms(stats?.latency?.p99_ms) }),
+      h("td", { text: ms(stats.latency.p50_ms) }),
+      h("td", { text: ms(stats.latency.p95_ms) }),
+      h("td", { text: ms(stats.latency.p99_ms) }),
       h("td", { text: outcome }),
     );
   return h(
@@ -87,7 +83,7 @@ function systemTable(system) {
 
 function series(rows, key) {
   return list(rows)
-    .map((r) => ({ x: String(r.day ?? r.date ?? ""), y: num(r[key]) }))
+    .map((r) => ({ x: r.day, y: num(r[key]) }))
     .filter((p) => p.x)
     .sort((a, b) => a.x.localeCompare(b.x));
 }
@@ -204,7 +200,7 @@ export async function renderAdmin({ app }) {
   const data = (await api.analytics()) || {};
   const challenges = list(data.challenges);
   const passItems = challenges.map((r) => ({
-    label: `${r.title || r.challenge_id} (${num(r.completed)} completed)`,
+    label: `${r.title} (${r.completed} completed)`,
     value: passPercent(r),
     display: r.completed ? percent(passPercent(r)) : "—",
     empty: !r.completed, // no completions: no bar at all, not a 0% sliver
@@ -212,7 +208,7 @@ export async function renderAdmin({ app }) {
   const failedItems = list(data.most_failed_steps)
     .slice(0, 10)
     .map((r) => ({
-      label: `${r.challenge_title || r.challenge_id} · ${r.step_title || r.step_id}`,
+      label: `${r.challenge_title} · ${r.step_title}`,
       value: num(r.failures),
       display: String(num(r.failures)),
     }));
@@ -239,7 +235,7 @@ export async function renderAdmin({ app }) {
       tile("Completions", String(num(data.completions)), overall === null ? null : `${percent(overall)} passed`),
       tile("XP granted", String(num(data.xp_granted))),
       // One source per figure: calls come from the usage ledger, as in the System table below.
-      tile("LLM cost", money(num(data.llm_cost_usd)), `${num(data.system?.llm?.calls ?? data.llm_calls)} provider calls`),
+      tile("LLM cost", money(num(data.llm_cost_usd)), `${data.system.llm.calls} provider calls`),
     ),
     h(
       "div",

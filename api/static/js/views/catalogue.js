@@ -141,7 +141,7 @@ function challengeCard(app, c, progress) {
       { class: "facts" },
       h("div", {}, h("dt", {}, "Time"), h("dd", {}, `${c.estimated_minutes} min`)),
       h("div", {}, h("dt", {}, "Reward"), h("dd", {}, `${c.xp} XP`)),
-      h("div", {}, h("dt", {}, "Steps"), h("dd", {}, String(c.step_count ?? (c.step_kinds || []).length))),
+      h("div", {}, h("dt", {}, "Steps"), h("dd", {}, String(c.step_count))),
     ),
     h("p", { class: "kinds muted", text: [...kinds, `pass mark ${c.passing_score}%`].join(" · ") }),
     progressMeter(progress),

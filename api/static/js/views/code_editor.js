@@ -5,7 +5,6 @@ import { request } from "../api.js";
 import { h, replaceChildren, uid } from "../dom.js";
 import { plural } from "../format.js";
 
-export const MAX_CODE_LENGTH = 20000;
 const INDENT = "    ";
 const DRAFT_PREFIX = "curiouscore.code.";
 
@@ -84,14 +83,14 @@ function resultList(tests) {
  */
 export function codeEditor({ view, labelledBy, describedBy }) {
   const step = view.step;
-  const code = step.code || { language: "python", starter: "", tests: [] };
+  const code = step.code; // a CODE step always carries its code
   const id = uid("code");
   const area = h("textarea", {
     id,
     name: "code",
     class: "code-input",
     rows: 14,
-    maxlength: MAX_CODE_LENGTH,
+    maxlength: step.answer_max_chars,
     spellcheck: "false",
     autocapitalize: "off",
     autocomplete: "off",
@@ -100,7 +99,7 @@ export function codeEditor({ view, labelledBy, describedBy }) {
     "aria-describedby": describedBy,
     "data-language": code.language,
   });
-  area.value = loadDraft(view) ?? code.starter ?? "";
+  area.value = loadDraft(view) ?? code.starter;
   const gutter = h("pre", { class: "code-gutter", "aria-hidden": "true" });
   const drawGutter = () => {
     const count = area.value.split("\n").length;

@@ -6,7 +6,7 @@ import { initials } from "../format.js";
 
 export async function renderLeaderboard({ app }) {
   const rows = await api.leaderboard();
-  const meId = app.user && (app.user.id ?? app.user.learner_id);
+  const meId = app.user ? app.user.id : null;
   const table = h(
     "table",
     { class: "table leaderboard" },
@@ -19,9 +19,9 @@ export async function renderLeaderboard({ app }) {
     h(
       "tbody",
       {},
-      rows.map((row, i) => {
-        const rank = row.rank ?? i + 1;
-        const isMe = meId !== undefined && meId !== null && String(row.learner_id ?? row.id) === String(meId);
+      rows.map((row) => {
+        const rank = row.rank;
+        const isMe = row.learner_id === meId;
         return h(
           "tr",
           { class: [isMe && "is-me", rank <= 3 && `top top-${rank}`], "aria-current": isMe ? "true" : null },
@@ -33,13 +33,13 @@ export async function renderLeaderboard({ app }) {
               "span",
               { class: "learner" },
               h("span", { class: "avatar small", "aria-hidden": "true", text: initials(row.display_name) }),
-              h("span", { class: "learner-name", text: row.display_name || "Learner" }),
+              h("span", { class: "learner-name", text: row.display_name }),
               isMe ? h("span", { class: "you-chip" }, "you") : null,
             ),
           ),
-          h("td", { class: "num", text: String(row.level ?? "") }),
-          h("td", { class: "num xp", text: String(row.xp ?? 0) }),
-          h("td", { class: "num hide-narrow", text: String(row.completed ?? "") }),
+          h("td", { class: "num", text: String(row.level) }),
+          h("td", { class: "num xp", text: String(row.xp) }),
+          h("td", { class: "num hide-narrow", text: String(row.completed) }),
         );
       }),
     ),

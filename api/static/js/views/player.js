@@ -104,7 +104,7 @@ export async function renderPlayer({ app, params }) {
     } else if (view.ui_mode === "ABANDONED") {
       card = buildAbandonedCard((button) => startChallenge(app, view.challenge_id, button).catch((e) => showError(e.message)));
     } else if (view.ui_mode === "NOT_STARTED") {
-      card = buildNotStartedCard(view, (button) => act("Starting…", () => api.start(sessionId), button));
+      card = buildNotStartedCard(view, (button) => act("answer", "Starting…", () => api.start(sessionId), button));
     } else if (view.step) {
       card = buildStepCard(view, {
         draft: drafts[view.step.id] ?? savedDraft(sessionId, view.step.id),
@@ -112,10 +112,10 @@ export async function renderPlayer({ app, params }) {
           draft: (value) => saveDraft(sessionId, view.step.id, value),
           submit: (value) => {
             if (view.ui_mode === "CHAT") drafts[view.step.id] = value;
-            act(view.ui_mode === "CHAT" ? "Grading your answer…" : "Checking…", () => api.answer(sessionId, view.step.id, value));
+            act("answer", view.ui_mode === "CHAT" ? "Grading your answer…" : "Checking…", () => api.answer(sessionId, view.step.id, value));
           },
-          continue: () => act("Moving on…", () => api.continueGate(sessionId, view.step.id)),
-          hint: () => act("Fetching a hint…", () => api.hint(sessionId, view.step.id)),
+          continue: () => act("answer", "Moving on…", () => api.continueGate(sessionId, view.step.id)),
+          hint: () => act("hint", "Fetching a hint…", () => api.hint(sessionId, view.step.id)),
         },
       });
       if (view.step.awaiting_grade) card.setBusy(true, "Grading your answer…");
@@ -145,8 +145,8 @@ export async function renderPlayer({ app, params }) {
   function update(next, { action = null } = {}) {
     const before = view;
     view = next;
-    const added = transcript.update(view.transcript || [], view.feedback || []);
-    emptyTranscript.hidden = (view.transcript || []).length > 0;
+    const added = transcript.update(view.transcript, view.feedback);
+    emptyTranscript.hidden = view.transcript.length > 0;
     drawHeader();
     const stepChanged = !before.step || !view.step || before.step.id !== view.step.id || before.ui_mode !== view.ui_mode;
     const stateChanged = stepChanged || JSON.stringify(before.step) !== JSON.stringify(view.step);
@@ -177,10 +177,10 @@ export async function renderPlayer({ app, params }) {
     }
   }
 
-  async function act(label, call, button) {
+  /** Run one learner action ("answer" or "hint": where focus goes after it), showing ``label``. */
+  async function act(action, label, call, button) {
     if (busy) return;
     busy = true;
-    const action = label === "Fetching a hint…" ? "hint" : "answer";
     if (card && card.setBusy) card.setBusy(true, label);
     if (button) button.disabled = true;
     try {

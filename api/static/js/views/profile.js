@@ -5,11 +5,11 @@ import { focusEl, h, replaceChildren } from "../dom.js";
 import { STATUS_LABELS, capitalise, date, dateTime, initials, percent, points } from "../format.js";
 
 function levelCard(user) {
-  const xp = Number(user.xp) || 0;
+  const xp = user.xp;
   // Levels are the server's rule: it sends the level and where it begins and ends.
-  const level = Number(user.level) || 1;
-  const levelStart = Number(user.level_start_xp) || 0;
-  const nextAt = Number(user.next_level_xp) || levelStart + 1;
+  const level = user.level;
+  const levelStart = user.level_start_xp;
+  const nextAt = user.next_level_xp;
   const span = Math.max(1, nextAt - levelStart);
   const into = Math.max(0, Math.min(span, xp - levelStart));
   const meter = h("div", {
@@ -32,7 +32,7 @@ function levelCard(user) {
       { class: "facts facts-big" },
       h("div", {}, h("dt", {}, "Level"), h("dd", { class: "profile-level", text: String(level) })),
       h("div", {}, h("dt", {}, "Total XP"), h("dd", { class: "profile-xp", text: String(xp) })),
-      h("div", {}, h("dt", {}, "Completed"), h("dd", { text: String((user.completed || user.completed_challenges || []).length) })),
+      h("div", {}, h("dt", {}, "Completed"), h("dd", { text: String(user.completed.length) })),
     ),
     meter,
     h("p", { class: "muted small", text: `${nextAt - xp} XP to level ${level + 1}` }),
@@ -40,7 +40,7 @@ function levelCard(user) {
 }
 
 function completedList(user, titles) {
-  const done = user.completed || user.completed_challenges || [];
+  const done = user.completed;
   return h(
     "section",
     { class: "card", "aria-labelledby": "completed-title" },
@@ -53,8 +53,8 @@ function completedList(user, titles) {
             h(
               "li",
               { class: "row-between" },
-              h("span", { text: c.title || titles[c.challenge_id] || c.challenge_id }),
-              h("span", { class: "muted" }, h("strong", { class: "xp", text: `+${c.xp ?? c.xp_granted ?? 0} XP` }), ` · ${date(c.granted_at || c.completed_at)}`),
+              h("span", { text: titles[c.challenge_id] || c.challenge_id }),
+              h("span", { class: "muted" }, h("strong", { class: "xp", text: `+${c.xp} XP` }), ` · ${date(c.granted_at)}`),
             ),
           ),
         )
@@ -93,15 +93,13 @@ function historyTable(sessions, titles) {
 }
 
 function identities(user) {
-  const linked = user.identities || user.linked_identities || user.chat_identities || [];
+  const linked = user.identities;
   return linked.length
     ? h(
         "ul",
         { class: "plain-list" },
         linked.map((i) => {
-          const platform = i.platform || i.provider || i.channel || "chat";
-          const name = i.display_name || i.username || i.external_id || i.subject || "";
-          return h("li", {}, h("strong", { text: capitalise(platform) }), name ? h("span", { class: "muted", text: ` · ${name}` }) : null);
+          return h("li", {}, h("strong", { text: capitalise(i.platform) }), h("span", { class: "muted", text: ` · ${i.display_name}` }));
         }),
       )
     : h("p", { class: "muted" }, "No chat accounts linked yet.");
@@ -115,8 +113,7 @@ function linkSection(user) {
     replaceChildren(output);
     try {
       const data = await api.linkCode();
-      const code = typeof data === "string" ? data : data.code || data.link_code || "";
-      const expires = data && (data.expires_at || data.expires);
+      const code = data.code;
       const codeEl = h("output", { class: "link-code", text: code });
       replaceChildren(
         output,
@@ -130,7 +127,7 @@ function linkSection(user) {
           ", in Slack ",
           h("code", { text: `/curiouscore link ${code}` }),
           ". Your XP and history are then shared.",
-          expires ? ` The code expires ${dateTime(expires)}.` : data && data.expires_in ? ` The code expires in ${Math.round(data.expires_in / 60)} minutes.` : "",
+          ` The code expires ${dateTime(data.expires_at)}.`,
         ),
       );
       focusEl(codeEl);

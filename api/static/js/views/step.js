@@ -2,9 +2,8 @@
 
 import { h, richText, uid } from "../dom.js";
 import { KIND_LABELS, percent, plural, points } from "../format.js";
-import { codeEditor, MAX_CODE_LENGTH } from "./code_editor.js";
+import { codeEditor } from "./code_editor.js";
 
-export const MAX_CHAT_LENGTH = 5000;
 
 function stepHeader(view) {
   const step = view.step;
@@ -59,14 +58,14 @@ function trueFalse({ name, labelledBy, describedBy }) {
   );
 }
 
-function chatBox({ name, labelledBy, describedBy, draft, onDraft }) {
+function chatBox({ name, labelledBy, describedBy, draft, onDraft, maxChars }) {
   const id = uid(name);
   const counterId = `${id}-count`;
   const area = h("textarea", {
     id,
     name,
     rows: 5,
-    maxlength: MAX_CHAT_LENGTH,
+    maxlength: maxChars,
     "aria-labelledby": labelledBy,
     "aria-describedby": [describedBy, counterId].join(" "),
     placeholder: "Write your answer in your own words…",
@@ -75,16 +74,16 @@ function chatBox({ name, labelledBy, describedBy, draft, onDraft }) {
   area.value = draft || "";
   const counter = h("p", { class: "char-count muted", id: counterId, "aria-live": "off" });
   const count = () => {
-    counter.textContent = `${area.value.length} / ${MAX_CHAT_LENGTH} characters`;
+    counter.textContent = `${area.value.length} / ${maxChars} characters`;
   };
   // maxlength cuts a long paste silently: say so (the server would refuse it anyway).
   const cut = h("p", { class: "notice notice-warn paste-cut", role: "status", hidden: true });
   area.addEventListener("paste", (event) => {
     const pasted = (event.clipboardData && event.clipboardData.getData("text")) || "";
-    const room = MAX_CHAT_LENGTH - (area.value.length - (area.selectionEnd - area.selectionStart));
+    const room = maxChars - (area.value.length - (area.selectionEnd - area.selectionStart));
     cut.hidden = pasted.length <= room;
     if (!cut.hidden) {
-      cut.textContent = `Only the first ${MAX_CHAT_LENGTH.toLocaleString("en")} characters fit: ${(pasted.length - Math.max(room, 0)).toLocaleString("en")} pasted characters were left out.`;
+      cut.textContent = `Only the first ${maxChars.toLocaleString("en")} characters fit: ${(pasted.length - Math.max(room, 0)).toLocaleString("en")} pasted characters were left out.`;
     }
   });
   area.addEventListener("input", () => {
@@ -96,7 +95,7 @@ function chatBox({ name, labelledBy, describedBy, draft, onDraft }) {
 }
 
 function lastFeedbackFor(view) {
-  const entries = (view.transcript || []).filter((e) => e.kind === "feedback" && e.step_id === view.step.id);
+  const entries = view.transcript.filter((e) => e.kind === "feedback" && e.step_id === view.step.id);
   return entries[entries.length - 1] || null;
 }
 
@@ -104,7 +103,7 @@ function stepMeta(step) {
   const bits = [];
   if (step.kind !== "gate") {
     bits.push(
-      h("span", { class: "meta-item" }, "Worth ", h("strong", { text: String(step.available_shown ?? points(step.available)) }), step.available < step.points ? ` of ${points(step.points)}` : "", " points"),
+      h("span", { class: "meta-item" }, "Worth ", h("strong", { text: String(step.available_shown) }), step.available < step.points ? ` of ${points(step.points)}` : "", " points"),
     );
     bits.push(h("span", { class: "meta-item" }, h("strong", { text: String(step.attempts_left) }), ` ${step.attempts_left === 1 ? "attempt" : "attempts"} left`));
     bits.push(h("span", { class: "meta-item" }, h("strong", { text: String(step.hints_left) }), ` ${step.hints_left === 1 ? "hint" : "hints"} left`));
@@ -133,21 +132,21 @@ export function buildStepCard(view, { draft, handlers }) {
   const error = h("p", { class: "form-error", role: "alert" });
   const working = h("p", { class: "working", role: "status", hidden: true }, h("span", { class: "spinner", "aria-hidden": "true" }), h("span", { class: "working-text" }));
 
-  const prompt = step.prompt || step.prompt_html ? richText("div", { class: "prose step-prompt", id: promptId }, step.prompt_html, step.prompt) : null;
+  const prompt = step.prompt ? richText("div", { class: "prose step-prompt", id: promptId }, step.prompt_html, step.prompt) : null;
   const labelledBy = prompt ? promptId : "step-title";
   let control = null;
   if (mode === "MCQ_SINGLE") {
-    control = choiceList({ type: "radio", name: "choice", choices: step.choices || [], choicesHtml: step.choices_html || [], labelledBy, describedBy: helpId });
+    control = choiceList({ type: "radio", name: "choice", choices: step.choices, choicesHtml: step.choices_html, labelledBy, describedBy: helpId });
   } else if (mode === "MCQ_MULTI") {
     control = [
       // Authors often end the prompt with it already; say it once.
       /select all that apply/i.test(step.prompt || "") ? null : h("p", { class: "muted select-all" }, "Select all that apply."),
-      choiceList({ type: "checkbox", name: "choice", choices: step.choices || [], choicesHtml: step.choices_html || [], labelledBy, describedBy: helpId }),
+      choiceList({ type: "checkbox", name: "choice", choices: step.choices, choicesHtml: step.choices_html, labelledBy, describedBy: helpId }),
     ];
   } else if (mode === "TRUE_FALSE") {
     control = trueFalse({ name: "truth", labelledBy, describedBy: helpId });
   } else if (mode === "CHAT") {
-    control = chatBox({ name: "answer", labelledBy, describedBy: helpId, draft, onDraft: handlers.draft });
+    control = chatBox({ name: "answer", labelledBy, describedBy: helpId, draft, onDraft: handlers.draft, maxChars: step.answer_max_chars });
   }
   const code = mode === "CODE" ? codeEditor({ view, labelledBy, describedBy: helpId }) : null;
   if (code) control = code.el;
@@ -199,12 +198,12 @@ export function buildStepCard(view, { draft, handlers }) {
     if (code) {
       const source = code.value();
       if (!source.trim()) return { error: "Write your code first." };
-      if (source.length > MAX_CODE_LENGTH) return { error: `Your code is too long (limit ${MAX_CODE_LENGTH} characters).` };
+      if (source.length > step.answer_max_chars) return { error: `Your code is too long (limit ${step.answer_max_chars} characters).` };
       return { value: source };
     }
     const text = form.querySelector("textarea").value.trim();
     if (!text) return { error: "Write your answer first." };
-    if (text.length > MAX_CHAT_LENGTH) return { error: `Your answer is too long (limit ${MAX_CHAT_LENGTH} characters).` };
+    if (text.length > step.answer_max_chars) return { error: `Your answer is too long (limit ${step.answer_max_chars} characters).` };
     return { value: text };
   }
 
@@ -347,8 +346,8 @@ function nextChallenge(next, onStart) {
 }
 
 export function buildCompletionCard(view, onPlayAgain, onStart) {
-  const r = view.result || { passed: false, score: view.progress.score, max_score: view.progress.max_score, percent: 0, xp_granted: 0, passing_score: 0 };
-  const pct = Number(r.percent) || 0;
+  const r = view.result; // a completed session always has its result
+  const pct = r.percent;
   let xpLine;
   if (r.xp_granted > 0) xpLine = h("p", { class: "xp-earned" }, h("span", { class: "xp-value", text: `+${r.xp_granted} XP` }), " earned");
   else if (r.passed) xpLine = h("p", { class: "muted" }, "You already earned the XP for this challenge.");
@@ -369,7 +368,7 @@ export function buildCompletionCard(view, onPlayAgain, onStart) {
       h(
         "dl",
         { class: "facts facts-result" },
-        h("div", {}, h("dt", {}, "Score"), h("dd", { text: `${r.score_shown ?? points(r.score)} / ${points(r.max_score)}` })),
+        h("div", {}, h("dt", {}, "Score"), h("dd", { text: `${r.score_shown} / ${r.max_score}` })),
         h("div", {}, h("dt", {}, "Result"), h("dd", { text: percent(pct) })),
         h("div", {}, h("dt", {}, "Pass mark"), h("dd", { text: `${r.passing_score}%` })),
         h("div", {}, h("dt", {}, "XP"), h("dd", { class: "xp-granted", text: `+${r.xp_granted}` })),

@@ -88,8 +88,8 @@ function feedback(entry, view) {
   const outcome = view ? view.outcome : entry.passed === true ? "correct" : "wrong";
   const passed = outcome === "correct" || (outcome === "partly" && entry.passed === true);
   const hasScore = entry.score !== null && entry.score !== undefined;
-  const items = Array.isArray(entry.items) ? entry.items : [];
-  const flags = Array.isArray(entry.flags) ? entry.flags : [];
+  const items = entry.items;
+  const flags = entry.flags;
   const shownScore = view ? view.score_shown : Math.round(Number(entry.score) || 0);
   const missedHidden = view && view.missed_hidden > 0;
   return h(
@@ -205,7 +205,7 @@ function renderEntry(entry, explained) {
 }
 
 function keyOf(entry) {
-  return [entry.at, entry.kind, entry.step_id, entry.attempt ?? "", (entry.text || "").length].join("|");
+  return `${entry.seq}|${entry.kind}`; // seq: the entry's place in the whole transcript, never reused
 }
 
 function sameKeys(a, b) {
@@ -241,7 +241,7 @@ export function createTranscript(titles = {}) {
   /** Show ``entries`` (with ``feedback``, the view's explanation of each graded answer); return the
    * list items that are new. */
   function update(entries, feedback = []) {
-    explained = new Map((feedback || []).map((f) => [`${f.step_id}|${f.attempt_at}`, f]));
+    explained = new Map(feedback.map((f) => [`${f.step_id}|${f.attempt_at}`, f]));
     const keys = entries.map(keyOf);
     // The server keeps a bounded tail, so the old window may have slid: find where it overlaps.
     for (let drop = 0; drop <= shown.length; drop += 1) {
