@@ -24,10 +24,9 @@ from bots.slack.mrkdwn import escape
 from bots.slack.poster import DeliveryDeferred, Poster
 from bots.slack.render import SlackMessage
 from core.bootstrap import Services
-from core.engine.view import UiMode
 from core.errors import SessionNotActive, StepNotCurrent
 from core.service.actor import Actor
-from core.service.chat import ChatAction, TurnResult
+from core.service.chat import ButtonStep, ChatAction, TurnResult
 from core.store.base import SessionSummary
 from core.store.chat import ChatThread
 
@@ -301,7 +300,8 @@ class Conversation:
         event_id: str,
         reply: Reply,
     ) -> None:
-        """A message in a thread: the learner's answer to a chat step; anything else is ignored."""
+        """A message in a thread: the learner's answer to a chat or code step (core decides
+        which); on a button step the learner is told to use the buttons; else ignored."""
         thread = await self._services.chat.session_in_thread(PLATFORM, who.team_id, thread_ts)
         if thread is None:
             return
@@ -311,20 +311,18 @@ class Conversation:
         actor = await self.actor(who, client)
         if actor.learner_id != thread.learner_id:
             return
-        view = await self._services.game.get_view(actor, thread.session_id)
-        if view.step is None or view.status != "active":
-            return
-        if view.ui_mode is not UiMode.CHAT:
-            await reply(
-                render_home.notice("This step takes a button answer: use the buttons above.")
+        try:
+            turn = await self._services.chat.act(
+                actor,
+                thread.session_id,
+                ChatAction("reply", text=text),
+                idempotency_key=f"slack:{event_id}" if event_id else None,
             )
+        except SessionNotActive:
+            return  # talk in a finished session's thread
+        except ButtonStep as error:
+            await reply(render_home.notice(escape(error.message)))
             return
-        turn = await self._services.chat.act(
-            actor,
-            thread.session_id,
-            ChatAction("answer", view.step.id, text=text),
-            idempotency_key=f"slack:{event_id}" if event_id else None,
-        )
         await self.deliver(client, turn)
         if turn.grading:
             await self.catch_up(client, thread.session_id)

@@ -228,7 +228,8 @@ def _feedback_blocks(entry: TranscriptEntry) -> list[Block]:
     if entry.text:
         lines.append(escape(entry.text))
     for item in entry.items:
-        detail = f" — {escape(item.feedback)}" if item.feedback else ""
+        feedback = strip_fence_languages(item.feedback)  # a test's output: ```text … ```
+        detail = f" — {escape(feedback)}" if item.feedback else ""
         lines.append(f"• `{escape(item.id)}` {points(item.points)}/{item.max_points}{detail}")
     blocks = section("\n".join(lines))
     if entry.provisional:

@@ -14,13 +14,22 @@ from core.engine.view import SessionView, StepView, UiMode
 from core.errors import InvalidAnswer, SessionNotActive, SessionNotFound, StepNotCurrent
 from core.service.accounts import AccountService
 from core.service.actor import Actor
+from core.service.chat_code import code_from_chat
 from core.service.clock import Clock
 from core.service.sessions import GameService
 from core.store.base import Store
 from core.store.chat import FINISHED, ChatThread
 
 OPEN_STATUSES = ("created", "active")
-ACTIONS = ("continue", "answer", "hint", "abandon")
+ACTIONS = ("continue", "answer", "reply", "hint", "abandon")
+TYPED_KINDS = ("chat", "code")  # steps answered by typing; the others by a control
+
+
+class ButtonStep(InvalidAnswer):
+    """A message typed in a thread whose current step takes a button (or menu) answer."""
+
+    def __init__(self) -> None:
+        super().__init__("This step takes a button answer: use the buttons above.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +37,9 @@ class ChatAction:
     """One learner action in a chat, platform-neutral.
 
     ``choice`` is what a choice control carries (an index; ``t``/``f`` or ``true``/``false`` on a
-    true/false step), ``picked`` a multi-choice selection, ``text`` a written answer.
+    true/false step), ``picked`` a multi-choice selection, ``text`` a written answer. ``reply`` is
+    a message typed in the session's thread: the answer when the current step takes typed text
+    (a chat or code step), else refused with :class:`ButtonStep`.
     """
 
     kind: str
@@ -182,7 +193,7 @@ class ChatService:
     ) -> TurnResult:
         """Apply one learner action and return what the session's thread must show next.
 
-        A written answer graded by an LLM is recorded and returned awaiting its grade (the
+        A written answer graded by an LLM, or code run against the step's tests, is recorded and returned awaiting its grade (the
         adapter shows "Grading…"); :meth:`catch_up` then grades it and returns the feedback. An
         instant grade (the offline provider) is recorded with the answer, so the turn carries it.
         """
@@ -193,6 +204,8 @@ class ChatService:
             view = await game.abandon(actor, session_id, idempotency_key=key)
         else:
             step = _current_step(await game.get_view(actor, session_id), action.step_id)
+            if action.kind == "reply" and step.kind not in TYPED_KINDS:
+                raise ButtonStep()
             if action.kind == "continue":
                 view = await game.continue_gate(actor, session_id, step.id, idempotency_key=key)
             elif action.kind == "hint":
@@ -204,7 +217,9 @@ class ChatService:
                     step.id,
                     answer_for(step, action),
                     idempotency_key=key,
-                    settle=step.kind != "chat",
+                    # Graded by an LLM or run in the sandbox: recorded now, "Grading…" shown,
+                    # and the result delivered by catch_up.
+                    settle=step.kind not in TYPED_KINDS,
                 )
         return await self._turn(view)
 
@@ -274,4 +289,10 @@ def answer_for(step: StepView, action: ChatAction) -> Answer:
         if action.text is None or not action.text.strip():
             raise InvalidAnswer("write an answer first")
         return action.text
+    if step.kind == "code":
+        # The code is the message's first ``` block (else the whole message, e.g. a modal).
+        code = code_from_chat(action.text or "")
+        if not code.strip():
+            raise InvalidAnswer("send your code in a ``` code block")
+        return code
     raise InvalidAnswer("this step takes no answer; press Continue")

@@ -145,6 +145,7 @@ class SlackHarness:
         thread_ts: str,
         user: str = USER,
         event_id: str | None = None,
+        blocks: list[dict[str, Any]] | None = None,
         **headers: str,
     ) -> httpx.Response:
         n = next(self._ids)
@@ -154,6 +155,7 @@ class SlackHarness:
                 "channel": CHANNEL,
                 "user": user,
                 "text": text,
+                **({"blocks": blocks} if blocks is not None else {}),
                 "ts": f"1700000200.{n:06d}",
                 "thread_ts": thread_ts,
                 "event_ts": f"1700000200.{n:06d}",
