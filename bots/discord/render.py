@@ -200,6 +200,8 @@ def entry_messages(entry: TranscriptEntry) -> list[Outgoing]:
     text = authored(entry.text) if entry.source == "authored" else untrusted(entry.text)
     if entry.kind == "feedback":
         return [Outgoing(embeds=(feedback_embed(entry),))]
+    if entry.kind == "review":
+        return [Outgoing(embeds=(review_embed(entry),))]
     if entry.kind == "narration":
         return _plain("🎙️ ", text)
     if entry.kind == "hint":
@@ -232,6 +234,18 @@ def feedback_embed(entry: TranscriptEntry) -> discord.Embed:
             value=clip(value, FIELD_VALUE_LIMIT),
             inline=False,
         )
+    return embed
+
+
+def review_embed(entry: TranscriptEntry) -> discord.Embed:
+    """A teacher's review of an earlier grade: the new points, the verdict and the comment."""
+    embed = feedback_embed(entry)
+    verdict = "passed" if entry.passed else "not passed"
+    embed.title = clip(
+        f"🧑‍🏫 Reviewed by a teacher · {entry.step_id} · "
+        f"{_points(entry.score or 0)}/{entry.max_points or 0} points ({verdict})",
+        TITLE_LIMIT,
+    )
     return embed
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -14,7 +15,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bots.slack.conversation import Conversation
+from bots.common.pushes import PUSH_INTERVAL, follow_pushes
+from bots.slack.conversation import PLATFORM, Conversation
 from bots.slack.installations import memory_stores, sql_stores
 from bots.slack.listeners import register
 from bots.slack.poster import ChannelPacer, Poster
@@ -121,12 +123,14 @@ async def build_bot(
     message_burst: int = 10,
     drain_seconds: float = 20.0,
     catch_up: bool = True,
+    push_interval: float = PUSH_INTERVAL,
 ) -> SlackBot:
     """The bolt app with every listener registered, for Socket Mode or HTTP mode.
 
     Posts are paced per channel (a burst of ``message_burst``, then one per
     ``message_interval`` seconds). With one workspace's token, threads left unfinished by the
-    last run are caught up in the background. Raises ``ConfigurationError`` naming the missing
+    last run are caught up in the background, and the event log is followed (every
+    ``push_interval`` seconds) for what changed without the bot, e.g. a teacher's review. Raises ``ConfigurationError`` naming the missing
     setting.
     """
     settings = services.settings
@@ -160,6 +164,16 @@ async def build_bot(
     register(app, conversation)
     if catch_up and not multi_workspace(settings):
         conversation.work.spawn(conversation.catch_up_all(app.client), name="slack-catch-up")
+        conversation.work.spawn(
+            follow_pushes(
+                services.chat,
+                PLATFORM,
+                functools.partial(conversation.push, app.client),
+                conversation.work,
+                interval=push_interval,
+            ),
+            name="slack-pushes",
+        )
     return SlackBot(
         app,
         conversation,

@@ -363,6 +363,10 @@ class Conversation:
         await self.deliver(client, turn)
         return turn
 
+    async def push(self, client: AsyncWebClient, thread: ChatThread) -> None:
+        """Deliver in ``thread`` what changed without an action here (a review, a grade)."""
+        await self.catch_up(client, thread.session_id)
+
     async def catch_up_all(self, client: AsyncWebClient) -> None:
         """At start: deliver, in every unfinished session thread, what the learner missed."""
         for thread in await self._services.chat.unfinished_threads(PLATFORM):

@@ -19,6 +19,7 @@ from core.service.clock import Clock
 from core.service.sessions import GameService
 from core.store.base import Store
 from core.store.chat import FINISHED, ChatThread
+from core.store.projections import Checkpoint
 
 OPEN_STATUSES = ("created", "active")
 ACTIONS = ("continue", "answer", "reply", "hint", "abandon")
@@ -77,6 +78,22 @@ def shown_marker(view: SessionView) -> str:
     if view.ui_mode in (UiMode.COMPLETED, UiMode.ABANDONED):
         return FINISHED
     return view.step.id if view.step is not None else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Pushes:
+    """Threads whose session changed in the event log after ``position``'s predecessor: what a
+    bot must look at though none of its own actions caused it (a teacher's review, a grade
+    appended by another process). ``more``: the log has further events, read again at once."""
+
+    threads: tuple[ChatThread, ...]
+    position: int
+    more: bool
+
+
+def push_checkpoint(platform: str) -> str:
+    """The projection checkpoint that remembers how far a platform's bot followed the log."""
+    return f"chat-pushes:{platform}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +272,41 @@ class ChatService:
         delivered, shown = (thread.delivered_seq, thread.shown) if thread else (0, "")
         entries = tuple(e for e in view.transcript if e.seq > delivered)
         return TurnResult(view, thread, entries, shown_marker(view) != shown)
+
+    # -- pushes: what changed without an action of the bot ------------------------------------
+
+    async def pushes(self, platform: str, *, limit: int = 500) -> Pushes:
+        """The platform's threads whose session has events past the bot's saved position in the
+        global log (``read_all``; gap-free, see docs/event-log.md).
+
+        The position lives in a projection checkpoint, so a review made while the bot was down is
+        found at its next start. The first time ever, the bot starts at the log's end (threads
+        older than that are the start-up catch-up's business). Call :meth:`followed` once the
+        threads are delivered: a crash in between only delivers them again, and delivery itself
+        is idempotent (the per-thread cursor).
+        """
+        name = push_checkpoint(platform)
+        checkpoint = await self._store.load_checkpoint(name)
+        if checkpoint is None:
+            position = 0
+            while batch := await self._store.read_all(position, 1000):
+                position = batch[-1].position
+            await self.followed(platform, position)
+            return Pushes((), position, more=False)
+        events = await self._store.read_all(checkpoint.position, limit)
+        threads = []
+        for session_id in dict.fromkeys(e.stream_id for e in events):
+            thread = await self._store.thread_for_session(session_id)
+            if thread is not None and thread.platform == platform:
+                threads.append(thread)
+        position = events[-1].position if events else checkpoint.position
+        return Pushes(tuple(threads), position, more=len(events) >= limit)
+
+    async def followed(self, platform: str, position: int) -> None:
+        """Record that the platform's bot has delivered what the log holds up to ``position``."""
+        await self._store.save_checkpoint(
+            Checkpoint(push_checkpoint(platform), position, {}, self._clock.now())
+        )
 
     async def first_delivery(self, platform: str, delivery_id: str) -> bool:
         """True the first time a platform delivery id is seen; a retried delivery gets False."""

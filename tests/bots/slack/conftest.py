@@ -183,9 +183,11 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
     await fake.stop()
 
 
-async def open_harness(fake: FakeSlack, store: Any = None, **changes: Any) -> SlackHarness:
+async def open_harness(
+    fake: FakeSlack, store: Any = None, *, push_interval: float = 2.0, **changes: Any
+) -> SlackHarness:
     services = await make_services(store, **slack_settings(fake, **changes))
-    bot = await build_bot(services, message_interval=0)
+    bot = await build_bot(services, message_interval=0, push_interval=push_interval)
     endpoint = SlackEndpoint()
     endpoint.attach(bot)
     app = create_app(services, mounts=[("/slack", endpoint)])
