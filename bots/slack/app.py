@@ -19,7 +19,14 @@ from bots.common.pushes import PUSH_INTERVAL, follow_pushes
 from bots.slack.conversation import PLATFORM, Conversation
 from bots.slack.installations import memory_stores, sql_stores
 from bots.slack.listeners import register
-from bots.slack.poster import ChannelPacer, Poster
+from bots.slack.poster import (
+    EDIT_BURST,
+    EDIT_INTERVAL,
+    PACE_PREFIX,
+    ChannelPacer,
+    Poster,
+    RedisBuckets,
+)
 from bots.slack.verification import DatabaseClaims, RedisClaims, ReplayClaims, RequestGuard
 from core.bootstrap import ConfigurationError, Services
 from core.config import Settings
@@ -96,6 +103,7 @@ class SlackBot:
         """Let running actions (gradings) finish within ``drain_seconds``, then close; what is
         cut short was recorded and is delivered by the next start's catch-up."""
         await self.conversation.work.drain(self.drain_seconds)
+        await self.conversation.poster.aclose()
         if self.guard is not None:
             await self.guard.aclose()
         if self.oauth_engine is not None:
@@ -114,6 +122,19 @@ def request_guard(services: Services) -> RequestGuard | None:
         else DatabaseClaims(services.chat)
     )
     return RequestGuard(secret, claims)
+
+
+def poster(settings: Settings, interval: float, burst: int) -> Poster:
+    """Posts paced per channel (and edits apart), in Redis when ``REDIS_URL`` is set."""
+    if not settings.redis_url:
+        return Poster(ChannelPacer(interval, burst=burst))
+    url = settings.redis_url.get_secret_value()
+    posts = RedisBuckets.from_url(url, interval, burst)
+    edits = RedisBuckets.from_url(url, EDIT_INTERVAL, EDIT_BURST, PACE_PREFIX + "edit:")
+    return Poster(
+        ChannelPacer(interval, buckets=posts),
+        edits=ChannelPacer(EDIT_INTERVAL, buckets=edits),
+    )
 
 
 async def build_bot(
@@ -159,8 +180,7 @@ async def build_bot(
     else:
         token = _secret(settings.slack_bot_token)
         app = AsyncApp(client=web_client(settings, token), signing_secret=signing_secret or "")
-    pacer = ChannelPacer(message_interval, burst=message_burst)
-    conversation = Conversation(services, Poster(pacer))
+    conversation = Conversation(services, poster(settings, message_interval, message_burst))
     register(app, conversation)
     if catch_up and not multi_workspace(settings):
         conversation.work.spawn(conversation.catch_up_all(app.client), name="slack-catch-up")
