@@ -15,13 +15,13 @@ from bots.discord.api import use_gateway_of_api
 from bots.discord.delivery import Deliverer
 from bots.discord.errors import report_error
 from bots.discord.options import DiscordOptions
+from bots.discord.threads import PLATFORM as PLATFORM
 from bots.discord.threads import Archiver, EditThrottle
 from core.bootstrap import Services
 from core.store.chat import ChatThread
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "discord"
 EXTENSIONS = ("bots.discord.cogs.commands", "bots.discord.cogs.steps")
 
 
@@ -76,7 +76,6 @@ async def shut_down(bot: AnyBot) -> None:
     what is cut short was recorded and is delivered by the next start's catch-up."""
     context = bot.curious
     await context.work.drain(context.options.drain_seconds)
-    await context.archiver.drain()
 
 
 def _our_guild(bot: AnyBot, guild_id: str) -> bool:
@@ -147,7 +146,12 @@ def create_bot(
         services=services,
         options=options,
         throttle=EditThrottle(options.edit_interval_seconds),
-        archiver=Archiver(bot.http, options.archive_after_seconds),
+        archiver=Archiver(
+            bot.http,
+            services.chat,
+            options.archive_after_seconds,
+            ours=lambda thread: _our_guild(bot, thread.scope_id),
+        ),
         api_url=api_url,
     )
     return bot
@@ -175,6 +179,7 @@ async def _on_ready(bot: AnyBot) -> None:
             ),
             name="discord-pushes",
         )
+        context.work.spawn(context.archiver.run(context.work), name="discord-archiver")
 
 
 async def prepare(bot: AnyBot) -> None:

@@ -7,6 +7,7 @@ both, so a session behaves identically in either.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from core.engine.events import Answer
 from core.engine.state import TranscriptEntry
@@ -262,6 +263,19 @@ class ChatService:
     async def unfinished_threads(self, platform: str) -> list[ChatThread]:
         """Threads whose session has not shown its end: to catch up on after a restart."""
         return await self._store.unfinished_threads(platform)
+
+    async def schedule_archive(self, session_id: str, after_seconds: float) -> None:
+        """Archive the session's thread ``after_seconds`` from now (kept in the database, so a
+        restart or another bot process still does it)."""
+        due = datetime.fromisoformat(self._clock.now()) + timedelta(seconds=after_seconds)
+        await self._store.schedule_archive(session_id, due.isoformat(timespec="milliseconds"))
+
+    async def due_archives(self, platform: str) -> list[ChatThread]:
+        """The platform's threads whose archive time has come."""
+        return await self._store.due_archives(platform, self._clock.now())
+
+    async def archive_done(self, session_id: str) -> None:
+        await self._store.archive_done(session_id)
 
     async def move_thread(self, thread: ChatThread) -> None:
         """The session's thread is gone: continue in ``thread``, keeping what was delivered."""

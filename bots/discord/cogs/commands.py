@@ -210,7 +210,7 @@ class SessionCommands(commands.Cog):
             except discord.HTTPException as error:
                 log.info("abandoned session's thread is gone: %s", error.status)
             else:
-                self.context.archiver.schedule(int(thread.thread_id))
+                await self.context.archiver.schedule(thread.session_id)
         await interaction.followup.send(
             f"You gave up **{untrusted(turn.view.title)}**.", ephemeral=True
         )

@@ -114,8 +114,8 @@ class StepInteractions(commands.Cog):
         step = turn.view.step
         if step is None or step.id != parsed.step_id:
             await self._close_buttons(interaction)
-        if turn.view.ui_mode in (UiMode.COMPLETED, UiMode.ABANDONED) and interaction.channel_id:
-            self.context.archiver.schedule(interaction.channel_id)
+        if turn.view.ui_mode in (UiMode.COMPLETED, UiMode.ABANDONED):
+            await self.context.archiver.schedule(parsed.session_id)
 
     async def _actor(self, interaction: discord.Interaction) -> Actor:
         user = interaction.user
@@ -188,7 +188,7 @@ class StepInteractions(commands.Cog):
                 async with message.channel.typing():
                     turn = await self.context.deliverer.catch_up(message.channel, bound.session_id)
             if turn.view.ui_mode is UiMode.COMPLETED:
-                self.context.archiver.schedule(message.channel.id)
+                await self.context.archiver.schedule(bound.session_id)
         except Exception as error:  # the same single translation as for interactions
             await report_message_error(message, error)
 
