@@ -24,7 +24,7 @@ from bots.slack.mrkdwn import escape
 from bots.slack.poster import DeliveryDeferred, Poster
 from bots.slack.render import SlackMessage
 from core.bootstrap import Services
-from core.errors import SessionNotActive, StepNotCurrent
+from core.errors import SessionNotActive, SessionNotFound, StepNotCurrent
 from core.service.actor import Actor
 from core.service.chat import ButtonStep, ChatAction, TurnResult
 from core.store.base import SessionSummary
@@ -163,20 +163,13 @@ class Conversation:
             opening = [render.parent_message(view, who.user_id, resumed=True)]
             opening += render.session_messages(view)
         parent_ts = await self._poster.post(client, channel_id, opening[0])
-        binding = ChatThread(
-            PLATFORM, who.team_id, parent_ts, channel_id, view.session_id, actor.learner_id, ""
+        binding = await self._services.chat.open_thread(
+            actor,
+            start,
+            ChatThread(
+                PLATFORM, who.team_id, parent_ts, channel_id, view.session_id, actor.learner_id, ""
+            ),
         )
-        if start.thread is not None:
-            await self._services.chat.move_thread(binding)
-        else:
-            binding = await self._services.chat.bind_thread(
-                actor,
-                platform=PLATFORM,
-                scope_id=who.team_id,
-                thread_id=parent_ts,
-                channel_id=channel_id,
-                session_id=view.session_id,
-            )
         await self._poster.post_all(client, channel_id, opening[1:], thread_ts=parent_ts)
         await self._services.chat.delivered(TurnResult(view, binding, (), False))
         await self.catch_up(client, view.session_id)
@@ -190,15 +183,11 @@ class Conversation:
         if thread_ts:
             thread = await self._services.chat.session_in_thread(PLATFORM, who.team_id, thread_ts)
         if thread is None:
-            sessions = [
-                s
-                for s in await self._services.game.list_sessions(actor)
-                if s.status in render_home.OPEN
-            ]
-            for summary in sorted(sessions, key=lambda s: s.updated_at, reverse=True):
-                thread = await self._services.chat.thread_for_session(summary.session_id)
-                if thread is not None:
-                    break
+            try:  # the latest open session, wherever it is played
+                session_id = await self._services.chat.open_session(actor)
+            except SessionNotFound:
+                session_id = ""
+            thread = await self._services.chat.thread_for_session(session_id)
         if thread is None or thread.learner_id != actor.learner_id:
             await reply(
                 render_home.notice(

@@ -6,7 +6,7 @@ both, so a session behaves identically in either.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from core.engine.events import Answer
@@ -173,6 +173,23 @@ class ChatService:
             return thread
         existing = await self._store.thread_for_session(session_id)
         return existing or thread
+
+    async def open_thread(self, actor: Actor, start: PlayStart, thread: ChatThread) -> ChatThread:
+        """The session of ``start`` continues in the new ``thread``: its first thread, or one that
+        replaces a thread that is gone (moved there, keeping what the learner was already shown).
+        Returns the binding now in force."""
+        thread = replace(thread, created_at=thread.created_at or self._clock.now())
+        if start.thread is not None:
+            await self._store.rebind_thread(thread)
+            return await self._store.thread_for_session(thread.session_id) or thread
+        return await self.bind_thread(
+            actor,
+            platform=thread.platform,
+            scope_id=thread.scope_id,
+            thread_id=thread.thread_id,
+            channel_id=thread.channel_id,
+            session_id=thread.session_id,
+        )
 
     async def session_in_thread(
         self, platform: str, scope_id: str, thread_id: str
