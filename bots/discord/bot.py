@@ -76,6 +76,7 @@ async def shut_down(bot: AnyBot) -> None:
     what is cut short was recorded and is delivered by the next start's catch-up."""
     context = bot.curious
     await context.work.drain(context.options.drain_seconds)
+    await context.deliverer.locks.aclose()
 
 
 def _our_guild(bot: AnyBot, guild_id: str) -> bool:

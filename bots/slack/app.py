@@ -15,6 +15,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bots.common.locks import DeliveryLocks
 from bots.common.pushes import PUSH_INTERVAL, follow_pushes
 from bots.slack.conversation import PLATFORM, Conversation
 from bots.slack.installations import memory_stores, sql_stores
@@ -104,6 +105,7 @@ class SlackBot:
         cut short was recorded and is delivered by the next start's catch-up."""
         await self.conversation.work.drain(self.drain_seconds)
         await self.conversation.poster.aclose()
+        await self.conversation.locks.aclose()
         if self.guard is not None:
             await self.guard.aclose()
         if self.oauth_engine is not None:
@@ -180,7 +182,12 @@ async def build_bot(
     else:
         token = _secret(settings.slack_bot_token)
         app = AsyncApp(client=web_client(settings, token), signing_secret=signing_secret or "")
-    conversation = Conversation(services, poster(settings, message_interval, message_burst))
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    conversation = Conversation(
+        services,
+        poster(settings, message_interval, message_burst),
+        locks=DeliveryLocks.from_url(redis_url),
+    )
     register(app, conversation)
     if catch_up and not multi_workspace(settings):
         conversation.work.spawn(conversation.catch_up_all(app.client), name="slack-catch-up")

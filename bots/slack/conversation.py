@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.common.controls import chat_action
 from bots.common.ids import ComponentId
+from bots.common.locks import DeliveryLocks
 from bots.common.work import WorkTracker
 from bots.slack import render, render_home
 from bots.slack.errors import STEP_CLOSED, THREAD_GONE, slack_error_code
@@ -69,12 +70,13 @@ class Conversation:
         *,
         work: WorkTracker | None = None,
         later_seconds: float = 30.0,
+        locks: DeliveryLocks | None = None,
     ) -> None:
         self._services = services
         self._poster = poster
         self.work = work or WorkTracker()
         self._later_seconds = later_seconds
-        self._locks: dict[str, asyncio.Lock] = {}
+        self.locks = locks or DeliveryLocks()
         self._versions: dict[str, int] = {}
         self._grading: dict[str, str] = {}  # session → ts of the message showing "Grading…"
         self._names: dict[str, str] = {}  # Slack user → display name (users.info, once)
@@ -321,7 +323,7 @@ class Conversation:
     async def deliver(self, client: AsyncWebClient, turn: TurnResult) -> None:
         """Post what the turn's thread has not shown; "Grading…" is replaced by the result."""
         session_id = turn.view.session_id
-        async with self._locks.setdefault(session_id, asyncio.Lock()):
+        async with self.locks.hold(session_id):
             if turn.view.version < self._versions.get(session_id, 0):
                 return  # a newer state of this session was delivered meanwhile
             turn = await self._services.chat.refresh(turn)
