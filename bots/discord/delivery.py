@@ -44,8 +44,7 @@ class Deliverer:
 
     def __init__(self, services: Services) -> None:
         self._chat = services.chat
-        url = services.settings.redis_url
-        self.locks = DeliveryLocks.from_url(url.get_secret_value() if url else None)
+        self.locks = DeliveryLocks.for_services(services)
         self._versions: dict[str, int] = {}
         self._grading: dict[str, discord.Message] = {}
 

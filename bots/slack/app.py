@@ -182,11 +182,10 @@ async def build_bot(
     else:
         token = _secret(settings.slack_bot_token)
         app = AsyncApp(client=web_client(settings, token), signing_secret=signing_secret or "")
-    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
     conversation = Conversation(
         services,
         poster(settings, message_interval, message_burst),
-        locks=DeliveryLocks.from_url(redis_url),
+        locks=DeliveryLocks.for_services(services),
     )
     register(app, conversation)
     if catch_up and not multi_workspace(settings):

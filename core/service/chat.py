@@ -18,6 +18,7 @@ from core.service.actor import Actor
 from core.service.chat_code import code_from_chat
 from core.service.clock import Clock
 from core.service.sessions import GameService
+from core.service.single_flight import SharedLock, pending_key
 from core.store.base import Store
 from core.store.chat import FINISHED, ChatThread
 from core.store.projections import Checkpoint
@@ -114,6 +115,12 @@ class ChatService:
         self._game = game
         self._accounts = accounts
         self._clock = clock
+        self._gradings: SharedLock | None = None
+
+    def share_gradings(self, lock: SharedLock) -> None:
+        """Across processes (Redis), one settling of each pending answer at a time: a process
+        that finds another one grading waits for it, then reads the recorded grade."""
+        self._gradings = lock
 
     async def actor(self, platform: str, external_id: str, display_name: str) -> Actor:
         """The learner behind a chat user (provisioned on first contact, or linked to the web)."""
@@ -261,12 +268,16 @@ class ChatService:
     async def catch_up(self, session_id: str) -> TurnResult:
         """Finish any pending LLM work of the session and return what its thread has not shown."""
         thread = await self._store.thread_for_session(session_id)
-        learner = (
-            thread.learner_id
-            if thread is not None
-            else (await self._game.hydrate(session_id)).learner_id
-        )
-        view = await self._game.get_view(Actor(learner), session_id)
+        state = await self._game.hydrate(session_id)
+        learner = thread.learner_id if thread is not None else state.learner_id
+        key = pending_key(state)
+        name = ":".join(map(str, key)) if key is not None else ""
+        token = await self._gradings.acquire(name) if self._gradings and name else None
+        try:
+            view = await self._game.get_view(Actor(learner), session_id)  # settles pending work
+        finally:
+            if self._gradings is not None and name:
+                await self._gradings.release(name, token)
         return await self._turn(view, thread)
 
     async def refresh(self, turn: TurnResult) -> TurnResult:

@@ -8,6 +8,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bots.common.locks import DeliveryLocks
+from core.service.single_flight import SharedLock
 from tests.redis_support import delete_prefix, require_redis, unique_prefix
 
 pytestmark = pytest.mark.redis
@@ -16,8 +17,8 @@ pytestmark = pytest.mark.redis
 async def test_two_processes_deliver_one_after_the_other() -> None:
     url = await require_redis()
     prefix = unique_prefix()
-    one = DeliveryLocks(Redis.from_url(url), prefix=prefix)
-    two = DeliveryLocks(Redis.from_url(url), prefix=prefix)
+    one = DeliveryLocks(SharedLock(Redis.from_url(url), prefix=prefix, ttl=60))
+    two = DeliveryLocks(SharedLock(Redis.from_url(url), prefix=prefix, ttl=60))
     order: list[str] = []
     first_in = asyncio.Event()
     let_go = asyncio.Event()
@@ -53,7 +54,7 @@ async def test_a_lock_left_by_a_killed_process_expires() -> None:
     prefix = unique_prefix()
     client = Redis.from_url(url)
     await client.set(prefix + "s1", "dead-process", px=300)  # held by nobody alive
-    locks = DeliveryLocks(Redis.from_url(url), ttl=5.0, prefix=prefix)
+    locks = DeliveryLocks(SharedLock(Redis.from_url(url), prefix=prefix, ttl=5.0))
     try:
         async with asyncio.timeout(5):
             async with locks.hold("s1"):
