@@ -185,8 +185,8 @@ class Conversation:
         if thread_ts:
             thread = await self._services.chat.session_in_thread(PLATFORM, who.team_id, thread_ts)
         if thread is None:
-            try:  # the latest open session, wherever it is played
-                session_id = await self._services.chat.open_session(actor)
+            try:  # the latest open session played in a Slack thread
+                session_id = await self._services.chat.open_session(actor, platform=PLATFORM)
             except SessionNotFound:
                 session_id = ""
             thread = await self._services.chat.thread_for_session(session_id)

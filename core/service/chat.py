@@ -143,14 +143,22 @@ class ChatService:
         view = await self._game.start_session(actor, created.session_id)
         return PlayStart(view, resumed=False, thread=None)
 
-    async def open_session(self, actor: Actor, challenge_id: str | None = None) -> str:
+    async def open_session(
+        self, actor: Actor, challenge_id: str | None = None, *, platform: str | None = None
+    ) -> str:
         """The learner's open session of ``challenge_id`` (or, without one, the latest open
-        session): what ``abandon``/``restart`` act on when used outside the session's thread."""
+        session; with ``platform``, the latest played in a thread there): what ``abandon``,
+        ``restart`` and ``hint`` act on when used outside the session's thread."""
         open_ones = [
             s
             for s in await self._game.list_sessions(actor)
             if s.status in OPEN_STATUSES and (not challenge_id or s.challenge_id == challenge_id)
         ]
+        if platform is not None:
+            threads = [await self._store.thread_for_session(s.session_id) for s in open_ones]
+            open_ones = [
+                s for s, t in zip(open_ones, threads, strict=True) if t and t.platform == platform
+            ]
         if not open_ones:
             what = f"of {challenge_id!r} " if challenge_id else ""
             raise SessionNotFound(f"you have no session {what}in progress")
