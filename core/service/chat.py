@@ -243,9 +243,10 @@ class ChatService:
     ) -> TurnResult:
         """Apply one learner action and return what the session's thread must show next.
 
-        A written answer graded by an LLM, or code run against the step's tests, is recorded and returned awaiting its grade (the
-        adapter shows "Grading…"); :meth:`catch_up` then grades it and returns the feedback. An
-        instant grade (the offline provider) is recorded with the answer, so the turn carries it.
+        A written answer graded by an LLM, or code run against the step's tests, is recorded and
+        returned awaiting its grade (the adapter shows "Grading…"); :meth:`catch_up` then grades
+        it and returns the feedback. An instant grade (the offline provider) is recorded with the
+        answer, so the turn carries it.
         """
         game, key = self._game, idempotency_key
         if action.kind not in ACTIONS:
@@ -312,10 +313,6 @@ class ChatService:
 
     async def archive_done(self, session_id: str) -> None:
         await self._store.archive_done(session_id)
-
-    async def move_thread(self, thread: ChatThread) -> None:
-        """The session's thread is gone: continue in ``thread``, keeping what was delivered."""
-        await self._store.rebind_thread(thread)
 
     async def _turn(self, view: SessionView, thread: ChatThread | None = None) -> TurnResult:
         thread = thread or await self._store.thread_for_session(view.session_id)
