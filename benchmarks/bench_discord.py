@@ -31,42 +31,16 @@ from bots.discord.threads import post
 from core.bootstrap import Services, build_services
 from core.config import Settings
 from core.content import ChallengeFile
-from core.engine.commands import Verdict
-from core.llm.base import EvaluationRequest, HintRequest, NarrationRequest, TextResult
-from core.llm.offline import OfflineProvider
 from core.service.clock import SystemClock
 from core.store import InMemoryStore
 from tests.bots.discord.conftest import FAST_HASHER, QUIZ, bot_options, find_component, running_bot
 from tests.bots.discord.fake_discord import CHANNEL_ID, GUILD_ID, FakeDiscord
+from tests.bots.slow_llm import SlowGrader
 
 LLM_SECONDS = 5.0
 ACK_LIMIT_MS = 3000.0
 PHASE_TIMEOUT = 120.0
 FIRST_USER = 910000000000000000
-
-
-class SlowProvider:
-    """A slow real LLM: the offline provider's grades, but each evaluation takes ``LLM_SECONDS``.
-
-    Not an ``OfflineProvider`` subclass: offline work is instant (done inside the answer's own
-    transaction), so the bots would never show "Grading…" and the policy would not apply.
-    """
-
-    name = "slow"
-    model = "slow-bench"
-
-    def __init__(self) -> None:
-        self._offline = OfflineProvider()
-
-    async def narrate(self, request: NarrationRequest) -> TextResult:
-        return await self._offline.narrate(request)
-
-    async def hint(self, request: HintRequest) -> TextResult:
-        return await self._offline.hint(request)
-
-    async def evaluate(self, request: EvaluationRequest) -> Verdict:
-        await asyncio.sleep(LLM_SECONDS)
-        return await self._offline.evaluate(request)
 
 
 class TimedDiscord(FakeDiscord):
@@ -111,7 +85,7 @@ async def bench_bot(fake: TimedDiscord) -> AsyncIterator[Services]:
         settings,
         store=InMemoryStore(),
         clock=SystemClock(),
-        provider=SlowProvider(),
+        provider=SlowGrader(LLM_SECONDS),
         password_hasher=FAST_HASHER,
     )
     await services.catalog.publish(ChallengeFile.model_validate(QUIZ), at=services.clock.now())

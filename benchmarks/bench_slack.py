@@ -24,39 +24,13 @@ from bots.slack.app import build_bot
 from bots.slack.http import SlackEndpoint
 from core.bootstrap import build_services
 from core.content import ChallengeFile
-from core.engine.commands import Verdict
-from core.llm.base import EvaluationRequest, HintRequest, NarrationRequest, TextResult
-from core.llm.offline import OfflineProvider
 from core.store import InMemoryStore
 from tests.api.conftest import FAST_HASHER, QUIZ, api_settings
 from tests.bots.slack.conftest import CHANNEL, SlackHarness, slack_settings
 from tests.bots.slack.fake_slack import TEAM, FakeSlack
+from tests.bots.slow_llm import SlowGrader
 
 LLM_SECONDS = 5.0
-
-
-class SlowProvider:
-    """A slow real LLM: the offline provider's grades, but each evaluation takes ``LLM_SECONDS``.
-
-    Not an ``OfflineProvider`` subclass: offline work is instant (done inside the answer's own
-    transaction), so the bots would never show "Grading…" and the policy would not apply.
-    """
-
-    name = "slow"
-    model = "slow-bench"
-
-    def __init__(self) -> None:
-        self._offline = OfflineProvider()
-
-    async def narrate(self, request: NarrationRequest) -> TextResult:
-        return await self._offline.narrate(request)
-
-    async def hint(self, request: HintRequest) -> TextResult:
-        return await self._offline.hint(request)
-
-    async def evaluate(self, request: EvaluationRequest) -> Verdict:
-        await asyncio.sleep(LLM_SECONDS)
-        return await self._offline.evaluate(request)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -70,7 +44,7 @@ async def harness(
     services = await build_services(
         api_settings(**slack_settings(fake)),
         store=InMemoryStore(),
-        provider=SlowProvider(),
+        provider=SlowGrader(LLM_SECONDS),
         password_hasher=FAST_HASHER,
     )
     await services.catalog.publish(ChallengeFile.model_validate(QUIZ), at=services.clock.now())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Coroutine
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -19,6 +19,13 @@ class WorkTracker:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.closing = False
+        self._closing = asyncio.Event()
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep up to ``seconds``, waking at once when shutdown begins (for background loops)."""
+        if not self.closing:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), seconds)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -47,6 +54,7 @@ class WorkTracker:
     async def drain(self, deadline: float) -> None:
         """Wait up to ``deadline`` seconds for running work, then cancel the rest."""
         self.closing = True
+        self._closing.set()
         current = asyncio.current_task()
         pending = {t for t in self._tasks if t is not current and not t.done()}
         if not pending:

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 
 import discord
 from discord.ext import commands
 
+from bots.common.pushes import follow_pushes
 from bots.common.work import WorkTracker
 from bots.discord.api import use_gateway_of_api
 from bots.discord.delivery import Deliverer
 from bots.discord.errors import report_error
 from bots.discord.options import DiscordOptions
+from bots.discord.threads import PLATFORM as PLATFORM
 from bots.discord.threads import Archiver, EditThrottle
 from core.bootstrap import Services
+from core.store.chat import ChatThread
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "discord"
 EXTENSIONS = ("bots.discord.cogs.commands", "bots.discord.cogs.steps")
 
 
@@ -73,7 +76,24 @@ async def shut_down(bot: AnyBot) -> None:
     what is cut short was recorded and is delivered by the next start's catch-up."""
     context = bot.curious
     await context.work.drain(context.options.drain_seconds)
-    await context.archiver.drain()
+    await context.deliverer.locks.aclose()
+
+
+def _our_guild(bot: AnyBot, guild_id: str) -> bool:
+    """Whether this process runs the shard of ``guild_id`` (always, unless DISCORD_SHARD_IDS
+    splits one bot across processes: each then delivers in its own guilds' threads only)."""
+    shard_ids = bot.curious.options.shard_id_list if bot.curious.options.shards else None
+    if shard_ids is None or not guild_id.isdigit():
+        return True
+    return (int(guild_id) >> 22) % int(bot.curious.options.shards or 1) in shard_ids
+
+
+async def push(bot: AnyBot, thread: ChatThread) -> None:
+    """Deliver in ``thread`` what its learner has not seen (after a review, a grade elsewhere)."""
+    if not _our_guild(bot, thread.scope_id):
+        return
+    channel = bot.get_partial_messageable(int(thread.thread_id))
+    await bot.curious.deliverer.catch_up(channel, thread.session_id)
 
 
 async def catch_up(bot: AnyBot) -> None:
@@ -84,9 +104,8 @@ async def catch_up(bot: AnyBot) -> None:
     for thread in await chat.unfinished_threads(PLATFORM):
         if context.work.closing:
             return
-        channel = bot.get_partial_messageable(int(thread.thread_id))
         try:
-            await context.deliverer.catch_up(channel, thread.session_id)
+            await push(bot, thread)
         except discord.HTTPException as error:
             log.warning("catch-up in thread %s failed: %s", thread.thread_id, error.status)
         except Exception:
@@ -128,7 +147,12 @@ def create_bot(
         services=services,
         options=options,
         throttle=EditThrottle(options.edit_interval_seconds),
-        archiver=Archiver(bot.http, options.archive_after_seconds),
+        archiver=Archiver(
+            bot.http,
+            services.chat,
+            options.archive_after_seconds,
+            ours=lambda thread: _our_guild(bot, thread.scope_id),
+        ),
         api_url=api_url,
     )
     return bot
@@ -146,6 +170,17 @@ async def _on_ready(bot: AnyBot) -> None:
     if not context.caught_up:  # READY repeats after a reconnect; once per process is enough
         context.caught_up = True
         context.work.spawn(catch_up(bot), name="discord-catch-up")
+        context.work.spawn(
+            follow_pushes(
+                context.services.chat,
+                PLATFORM,
+                functools.partial(push, bot),
+                context.work,
+                interval=context.options.push_interval_seconds,
+            ),
+            name="discord-pushes",
+        )
+        context.work.spawn(context.archiver.run(context.work), name="discord-archiver")
 
 
 async def prepare(bot: AnyBot) -> None:

@@ -8,11 +8,11 @@ is recorded with the answer, so its feedback is in the same turn).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import discord
 
+from bots.common.locks import DeliveryLocks
 from bots.discord.limits import combined, within_limits
 from bots.discord.render import Outgoing, entry_messages, session_messages
 from bots.discord.threads import NO_PINGS, post
@@ -44,13 +44,13 @@ class Deliverer:
 
     def __init__(self, services: Services) -> None:
         self._chat = services.chat
-        self._locks: dict[str, asyncio.Lock] = {}
+        self.locks = DeliveryLocks.for_services(services)
         self._versions: dict[str, int] = {}
         self._grading: dict[str, discord.Message] = {}
 
     async def deliver(self, channel: discord.abc.Messageable, turn: TurnResult) -> None:
         session_id = turn.view.session_id
-        async with self._locks.setdefault(session_id, asyncio.Lock()):
+        async with self.locks.hold(session_id):
             if turn.view.version < self._versions.get(session_id, 0):
                 return  # a newer state of this session was delivered meanwhile
             turn = await self._chat.refresh(turn)

@@ -8,14 +8,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 class DiscordOptions(BaseSettings):
     """``DISCORD_SHARDS``: shard count for AutoShardedClient (0 = as many as Discord recommends);
-    ``DISCORD_SHARD_IDS``: the shards this process runs (e.g. ``0,1`` of 4), so several processes
-    split one sharded bot — needs an explicit ``DISCORD_SHARDS``;
-    ``DISCORD_PRIVATE_THREADS``: default thread privacy; ``DISCORD_PRIVATE_THREAD_GUILDS``: guild
-    ids that get private threads whatever the default; ``DISCORD_ARCHIVE_AFTER_SECONDS``: delay
-    before a finished session's thread is archived; ``DISCORD_MESSAGE_CONTENT``: read plain thread
-    messages as chat answers (needs the privileged intent); ``DISCORD_GUILD_IDS``: sync commands to
-    these guilds at once (global sync can take an hour to show); ``DISCORD_DRAIN_SECONDS``: how long
-    a shutdown waits for running actions (gradings) to finish."""
+        ``DISCORD_SHARD_IDS``: the shards this process runs (e.g. ``0,1`` of 4), so several processes
+        split one sharded bot — needs an explicit ``DISCORD_SHARDS``;
+        ``DISCORD_PRIVATE_THREADS``: default thread privacy; ``DISCORD_PRIVATE_THREAD_GUILDS``: guild
+        ids that get private threads whatever the default; ``DISCORD_ARCHIVE_AFTER_SECONDS``: delay
+        before a finished session's thread is archived; ``DISCORD_MESSAGE_CONTENT``: read plain thread
+        messages as chat answers (needs the privileged intent); ``DISCORD_GUILD_IDS``: sync commands to
+        these guilds at once (global sync can take an hour to show); ``DISCORD_DRAIN_SECONDS``: how long
+        a shutdown waits for running actions (gradings) to finish; ``DISCORD_PUSH_INTERVAL_SECONDS``: how
+    often the bot looks in the event log for what changed without it (a teacher's review)."""
 
     model_config = SettingsConfigDict(
         env_prefix="DISCORD_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
@@ -30,6 +31,7 @@ class DiscordOptions(BaseSettings):
     guild_ids: str = ""
     edit_interval_seconds: float = Field(default=1.0, ge=0)
     drain_seconds: float = Field(default=20.0, ge=0)
+    push_interval_seconds: float = Field(default=2.0, gt=0)
 
     def private_in(self, guild_id: int | None) -> bool:
         """Whether sessions in this guild get private threads."""

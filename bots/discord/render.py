@@ -26,6 +26,7 @@ from bots.discord.text import (
     clip,
     split_text,
     untrusted,
+    untrusted_with_code,
 )
 from core.engine.state import TranscriptEntry
 from core.engine.view import SessionView, StepView, UiMode
@@ -182,6 +183,8 @@ def step_rows(session_id: str, step: StepView) -> tuple[tuple[Component, ...], .
         rows.append((Button(cid("submit"), "Submit", "primary"),))
     elif kind == "chat":
         rows.append((Button(cid("modal"), "Answer", "primary"),))
+    elif kind == "code":
+        rows.append((Button(cid("modal", "code"), "Answer", "primary"),))
     if kind != "gate" and step.hints_left > 0:
         hint = Button(cid("hint"), f"Hint ({step.hints_left} left)")
         if rows and len(rows[-1]) < MAX_PER_ROW and all(isinstance(c, Button) for c in rows[-1]):
@@ -197,6 +200,8 @@ def entry_messages(entry: TranscriptEntry) -> list[Outgoing]:
     text = authored(entry.text) if entry.source == "authored" else untrusted(entry.text)
     if entry.kind == "feedback":
         return [Outgoing(embeds=(feedback_embed(entry),))]
+    if entry.kind == "review":
+        return [Outgoing(embeds=(review_embed(entry),))]
     if entry.kind == "narration":
         return _plain("🎙️ ", text)
     if entry.kind == "hint":
@@ -223,12 +228,24 @@ def feedback_embed(entry: TranscriptEntry) -> discord.Embed:
     for item in entry.items:
         value = f"{_points(item.points)}/{item.max_points} points"
         if item.feedback:
-            value += f" · {untrusted(item.feedback)}"
+            value += f" · {untrusted_with_code(item.feedback)}"
         embed.add_field(
             name=clip(untrusted(item.id), FIELD_NAME_LIMIT),
             value=clip(value, FIELD_VALUE_LIMIT),
             inline=False,
         )
+    return embed
+
+
+def review_embed(entry: TranscriptEntry) -> discord.Embed:
+    """A teacher's review of an earlier grade: the new points, the verdict and the comment."""
+    embed = feedback_embed(entry)
+    verdict = "passed" if entry.passed else "not passed"
+    embed.title = clip(
+        f"🧑‍🏫 Reviewed by a teacher · {entry.step_id} · "
+        f"{_points(entry.score or 0)}/{entry.max_points or 0} points ({verdict})",
+        TITLE_LIMIT,
+    )
     return embed
 
 
@@ -348,8 +365,22 @@ def _step_text(step: StepView) -> str:
         parts.append(
             f"{fence}{'py' if step.code.language == 'python' else 'sql'}\n{starter}\n{fence}"
         )
-        parts.append("Reply in this thread with your code in a ``` code block.")
+        visible = [t for t in step.code.tests if not t.hidden and t.code]
+        hidden = len(step.code.tests) - len(visible)
+        lines = [f"`{t.id}` ({t.points} pts): `{_inline_code(t.code or '')}`" for t in visible]
+        if hidden:
+            lines.append(f"…and {hidden} hidden test{'s' * (hidden != 1)}")
+        if lines:
+            parts.append("\n".join(lines))
+        parts.append(
+            "Reply in this thread with your code in a ``` code block, or press **Answer**."
+        )
     return "\n\n".join(parts)
+
+
+def _inline_code(code: str) -> str:
+    """Authored test code inside single backticks (which it cannot contain), on one line."""
+    return clip(" ⏎ ".join(code.replace("`", "ˋ").splitlines()), 300)
 
 
 def _step_footer(step: StepView) -> str:

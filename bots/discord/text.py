@@ -27,6 +27,25 @@ def untrusted(text: str) -> str:
     return discord.utils.escape_mentions(escaped)
 
 
+# A fenced block as core writes around a program's output: ```text … ``` (longer fences when the
+# output itself holds backticks).
+_OUTPUT_FENCE = re.compile(r"(`{3,})[\w+-]*\n(.*?)\n\1", re.S)
+
+
+def untrusted_with_code(text: str) -> str:
+    """Like :func:`untrusted`, but fenced blocks (a program's output in test results) are shown as
+    code blocks; their own backticks are broken up so that nothing inside can close them."""
+    parts: list[str] = []
+    last = 0
+    for match in _OUTPUT_FENCE.finditer(text):
+        parts.append(untrusted(text[last : match.start()]))
+        body = match.group(2).rstrip("\n").replace("`", "`\u200b")
+        parts.append(f"{FENCE}\n{body}\n{FENCE}")
+        last = match.end()
+    parts.append(untrusted(text[last:]))
+    return "".join(parts)
+
+
 def authored(text: str) -> str:
     """Challenge text keeps its Markdown; mentions are still neutralised."""
     return discord.utils.escape_mentions(text)

@@ -9,14 +9,18 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import discord
 
+from bots.common.work import WorkTracker
 from bots.discord.components import build_view
 from bots.discord.limits import within_limits
 from bots.discord.render import Outgoing
+from core.service.chat import ChatService
+from core.store.chat import ChatThread
 
 log = logging.getLogger(__name__)
 
 NO_PINGS = discord.AllowedMentions.none()
 THREAD_NAME_LIMIT = 100
+PLATFORM = "discord"
 
 
 async def post(
@@ -115,26 +119,46 @@ class EditThrottle:
 
 
 class Archiver:
-    """Archive finished sessions' threads after a delay (best effort: lost on restart)."""
+    """Archive finished sessions' threads after a delay. The due time is kept in the database
+    (``ChatService.schedule_archive``), so a restart does not lose it: :meth:`run` archives
+    whatever is due, including timers set by an earlier run or another process."""
 
-    def __init__(self, http: discord.http.HTTPClient, delay: float) -> None:
+    def __init__(
+        self,
+        http: discord.http.HTTPClient,
+        chat: ChatService,
+        delay: float,
+        *,
+        ours: Callable[[ChatThread], bool] = lambda thread: True,
+    ) -> None:
         self._http = http
+        self._chat = chat
         self._delay = delay
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._ours = ours
 
-    def schedule(self, thread_id: int) -> None:
-        task = asyncio.create_task(self._archive(thread_id), name=f"archive-thread-{thread_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    async def schedule(self, session_id: str) -> None:
+        await self._chat.schedule_archive(session_id, self._delay)
 
-    async def _archive(self, thread_id: int) -> None:
-        await asyncio.sleep(self._delay)
-        try:
-            await self._http.edit_channel(thread_id, archived=True)
-        except discord.HTTPException as error:
-            log.warning("could not archive thread %s: %s", thread_id, error.status)
+    @property
+    def poll_seconds(self) -> float:
+        return min(5.0, max(0.05, self._delay / 2))
 
-    async def drain(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+    async def run(self, work: WorkTracker) -> None:
+        """Until shutdown: archive the threads that are due, then wait for the next check."""
+        while not work.closing:
+            try:
+                await self.archive_due()
+            except Exception:
+                log.exception("archiving due threads failed; trying again")
+            await work.pause(self.poll_seconds)
+
+    async def archive_due(self) -> None:
+        for thread in await self._chat.due_archives(PLATFORM):
+            if not self._ours(thread):
+                continue
+            try:
+                await self._http.edit_channel(int(thread.thread_id), archived=True)
+            except discord.HTTPException as error:
+                # Deleted, or no permission: archiving is best effort, never retried forever.
+                log.warning("could not archive thread %s: %s", thread.thread_id, error.status)
+            await self._chat.archive_done(thread.session_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -14,10 +15,19 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bots.slack.conversation import Conversation
+from bots.common.locks import DeliveryLocks
+from bots.common.pushes import PUSH_INTERVAL, follow_pushes
+from bots.slack.conversation import PLATFORM, Conversation
 from bots.slack.installations import memory_stores, sql_stores
 from bots.slack.listeners import register
-from bots.slack.poster import ChannelPacer, Poster
+from bots.slack.poster import (
+    EDIT_BURST,
+    EDIT_INTERVAL,
+    PACE_PREFIX,
+    ChannelPacer,
+    Poster,
+    RedisBuckets,
+)
 from bots.slack.verification import DatabaseClaims, RedisClaims, ReplayClaims, RequestGuard
 from core.bootstrap import ConfigurationError, Services
 from core.config import Settings
@@ -94,6 +104,8 @@ class SlackBot:
         """Let running actions (gradings) finish within ``drain_seconds``, then close; what is
         cut short was recorded and is delivered by the next start's catch-up."""
         await self.conversation.work.drain(self.drain_seconds)
+        await self.conversation.poster.aclose()
+        await self.conversation.locks.aclose()
         if self.guard is not None:
             await self.guard.aclose()
         if self.oauth_engine is not None:
@@ -114,6 +126,19 @@ def request_guard(services: Services) -> RequestGuard | None:
     return RequestGuard(secret, claims)
 
 
+def poster(settings: Settings, interval: float, burst: int) -> Poster:
+    """Posts paced per channel (and edits apart), in Redis when ``REDIS_URL`` is set."""
+    if not settings.redis_url:
+        return Poster(ChannelPacer(interval, burst=burst))
+    url = settings.redis_url.get_secret_value()
+    posts = RedisBuckets.from_url(url, interval, burst)
+    edits = RedisBuckets.from_url(url, EDIT_INTERVAL, EDIT_BURST, PACE_PREFIX + "edit:")
+    return Poster(
+        ChannelPacer(interval, buckets=posts),
+        edits=ChannelPacer(EDIT_INTERVAL, buckets=edits),
+    )
+
+
 async def build_bot(
     services: Services,
     *,
@@ -121,12 +146,14 @@ async def build_bot(
     message_burst: int = 10,
     drain_seconds: float = 20.0,
     catch_up: bool = True,
+    push_interval: float = PUSH_INTERVAL,
 ) -> SlackBot:
     """The bolt app with every listener registered, for Socket Mode or HTTP mode.
 
     Posts are paced per channel (a burst of ``message_burst``, then one per
     ``message_interval`` seconds). With one workspace's token, threads left unfinished by the
-    last run are caught up in the background. Raises ``ConfigurationError`` naming the missing
+    last run are caught up in the background, and the event log is followed (every
+    ``push_interval`` seconds) for what changed without the bot, e.g. a teacher's review. Raises ``ConfigurationError`` naming the missing
     setting.
     """
     settings = services.settings
@@ -155,11 +182,24 @@ async def build_bot(
     else:
         token = _secret(settings.slack_bot_token)
         app = AsyncApp(client=web_client(settings, token), signing_secret=signing_secret or "")
-    pacer = ChannelPacer(message_interval, burst=message_burst)
-    conversation = Conversation(services, Poster(pacer))
+    conversation = Conversation(
+        services,
+        poster(settings, message_interval, message_burst),
+        locks=DeliveryLocks.for_services(services),
+    )
     register(app, conversation)
     if catch_up and not multi_workspace(settings):
         conversation.work.spawn(conversation.catch_up_all(app.client), name="slack-catch-up")
+        conversation.work.spawn(
+            follow_pushes(
+                services.chat,
+                PLATFORM,
+                functools.partial(conversation.push, app.client),
+                conversation.work,
+                interval=push_interval,
+            ),
+            name="slack-pushes",
+        )
     return SlackBot(
         app,
         conversation,

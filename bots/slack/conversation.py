@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.common.controls import chat_action
 from bots.common.ids import ComponentId
+from bots.common.locks import DeliveryLocks
 from bots.common.work import WorkTracker
 from bots.slack import render, render_home
 from bots.slack.errors import STEP_CLOSED, THREAD_GONE, slack_error_code
@@ -24,10 +25,9 @@ from bots.slack.mrkdwn import escape
 from bots.slack.poster import DeliveryDeferred, Poster
 from bots.slack.render import SlackMessage
 from core.bootstrap import Services
-from core.engine.view import UiMode
-from core.errors import SessionNotActive, StepNotCurrent
+from core.errors import SessionNotActive, SessionNotFound, StepNotCurrent
 from core.service.actor import Actor
-from core.service.chat import ChatAction, TurnResult
+from core.service.chat import ButtonStep, ChatAction, TurnResult
 from core.store.base import SessionSummary
 from core.store.chat import ChatThread
 
@@ -70,12 +70,13 @@ class Conversation:
         *,
         work: WorkTracker | None = None,
         later_seconds: float = 30.0,
+        locks: DeliveryLocks | None = None,
     ) -> None:
         self._services = services
         self._poster = poster
         self.work = work or WorkTracker()
         self._later_seconds = later_seconds
-        self._locks: dict[str, asyncio.Lock] = {}
+        self.locks = locks or DeliveryLocks()
         self._versions: dict[str, int] = {}
         self._grading: dict[str, str] = {}  # session → ts of the message showing "Grading…"
         self._names: dict[str, str] = {}  # Slack user → display name (users.info, once)
@@ -164,20 +165,13 @@ class Conversation:
             opening = [render.parent_message(view, who.user_id, resumed=True)]
             opening += render.session_messages(view)
         parent_ts = await self._poster.post(client, channel_id, opening[0])
-        binding = ChatThread(
-            PLATFORM, who.team_id, parent_ts, channel_id, view.session_id, actor.learner_id, ""
+        binding = await self._services.chat.open_thread(
+            actor,
+            start,
+            ChatThread(
+                PLATFORM, who.team_id, parent_ts, channel_id, view.session_id, actor.learner_id, ""
+            ),
         )
-        if start.thread is not None:
-            await self._services.chat.move_thread(binding)
-        else:
-            binding = await self._services.chat.bind_thread(
-                actor,
-                platform=PLATFORM,
-                scope_id=who.team_id,
-                thread_id=parent_ts,
-                channel_id=channel_id,
-                session_id=view.session_id,
-            )
         await self._poster.post_all(client, channel_id, opening[1:], thread_ts=parent_ts)
         await self._services.chat.delivered(TurnResult(view, binding, (), False))
         await self.catch_up(client, view.session_id)
@@ -191,15 +185,11 @@ class Conversation:
         if thread_ts:
             thread = await self._services.chat.session_in_thread(PLATFORM, who.team_id, thread_ts)
         if thread is None:
-            sessions = [
-                s
-                for s in await self._services.game.list_sessions(actor)
-                if s.status in render_home.OPEN
-            ]
-            for summary in sorted(sessions, key=lambda s: s.updated_at, reverse=True):
-                thread = await self._services.chat.thread_for_session(summary.session_id)
-                if thread is not None:
-                    break
+            try:  # the latest open session played in a Slack thread
+                session_id = await self._services.chat.open_session(actor, platform=PLATFORM)
+            except SessionNotFound:
+                session_id = ""
+            thread = await self._services.chat.thread_for_session(session_id)
         if thread is None or thread.learner_id != actor.learner_id:
             await reply(
                 render_home.notice(
@@ -301,7 +291,8 @@ class Conversation:
         event_id: str,
         reply: Reply,
     ) -> None:
-        """A message in a thread: the learner's answer to a chat step; anything else is ignored."""
+        """A message in a thread: the learner's answer to a chat or code step (core decides
+        which); on a button step the learner is told to use the buttons; else ignored."""
         thread = await self._services.chat.session_in_thread(PLATFORM, who.team_id, thread_ts)
         if thread is None:
             return
@@ -311,20 +302,18 @@ class Conversation:
         actor = await self.actor(who, client)
         if actor.learner_id != thread.learner_id:
             return
-        view = await self._services.game.get_view(actor, thread.session_id)
-        if view.step is None or view.status != "active":
-            return
-        if view.ui_mode is not UiMode.CHAT:
-            await reply(
-                render_home.notice("This step takes a button answer: use the buttons above.")
+        try:
+            turn = await self._services.chat.act(
+                actor,
+                thread.session_id,
+                ChatAction("reply", text=text),
+                idempotency_key=f"slack:{event_id}" if event_id else None,
             )
+        except SessionNotActive:
+            return  # talk in a finished session's thread
+        except ButtonStep as error:
+            await reply(render_home.notice(escape(error.message)))
             return
-        turn = await self._services.chat.act(
-            actor,
-            thread.session_id,
-            ChatAction("answer", view.step.id, text=text),
-            idempotency_key=f"slack:{event_id}" if event_id else None,
-        )
         await self.deliver(client, turn)
         if turn.grading:
             await self.catch_up(client, thread.session_id)
@@ -334,7 +323,7 @@ class Conversation:
     async def deliver(self, client: AsyncWebClient, turn: TurnResult) -> None:
         """Post what the turn's thread has not shown; "Grading…" is replaced by the result."""
         session_id = turn.view.session_id
-        async with self._locks.setdefault(session_id, asyncio.Lock()):
+        async with self.locks.hold(session_id):
             if turn.view.version < self._versions.get(session_id, 0):
                 return  # a newer state of this session was delivered meanwhile
             turn = await self._services.chat.refresh(turn)
@@ -364,6 +353,10 @@ class Conversation:
         turn = await self._services.chat.catch_up(session_id)
         await self.deliver(client, turn)
         return turn
+
+    async def push(self, client: AsyncWebClient, thread: ChatThread) -> None:
+        """Deliver in ``thread`` what changed without an action here (a review, a grade)."""
+        await self.catch_up(client, thread.session_id)
 
     async def catch_up_all(self, client: AsyncWebClient) -> None:
         """At start: deliver, in every unfinished session thread, what the learner missed."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 SECTION_LIMIT = 3000
 PLAIN_TEXT_LIMIT = 75  # button labels
@@ -45,6 +47,66 @@ def from_slack(text: str) -> str:
 
     unwrapped = _LINK.sub(link, text)
     return unwrapped.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def message_text(event: Mapping[str, Any]) -> str:
+    """What the user typed in a message event: from its ``rich_text`` blocks when it has them
+    (exact: code blocks arrive unescaped, with their line breaks), else from ``text``."""
+    typed = rich_text(event.get("blocks") or ())
+    return typed if typed is not None else from_slack(str(event.get("text") or ""))
+
+
+def rich_text(blocks: Sequence[Any]) -> str | None:
+    """``rich_text`` blocks as plain text, a code block as a ``` fence on its own lines (None when
+    there are none). Links give the text shown, mentions stay ``<@U…>`` (never resolved here)."""
+    parts: list[str] = []
+    found = False
+    for block in blocks:
+        if not isinstance(block, Mapping) or block.get("type") != "rich_text":
+            continue
+        found = True
+        for element in block.get("elements") or ():
+            parts.append(_rich_element(element))
+    return "".join(parts).strip("\n") if found else None
+
+
+def _rich_element(element: Any) -> str:
+    if not isinstance(element, Mapping):
+        return ""
+    kind = element.get("type")
+    inner = "".join(_rich_inline(e) for e in element.get("elements") or ())
+    if kind == "rich_text_preformatted":
+        return f"\n```\n{inner}\n```\n"
+    if kind == "rich_text_list":
+        items = [
+            "".join(_rich_inline(e) for e in item.get("elements") or ())
+            for item in element.get("elements") or ()
+            if isinstance(item, Mapping)
+        ]
+        return "".join(f"- {item}\n" for item in items)
+    if kind == "rich_text_quote":
+        return "".join(f"> {line}\n" for line in inner.split("\n"))
+    return inner
+
+
+def _rich_inline(element: Any) -> str:
+    if not isinstance(element, Mapping):
+        return ""
+    kind = element.get("type")
+    if kind == "text":
+        text = str(element.get("text") or "")
+        return f"`{text}`" if (element.get("style") or {}).get("code") else text
+    if kind == "link":
+        return str(element.get("text") or element.get("url") or "")
+    if kind == "emoji":
+        return f":{element.get('name', '')}:"
+    if kind == "user":
+        return f"<@{element.get('user_id', '')}>"
+    if kind == "channel":
+        return f"<#{element.get('channel_id', '')}>"
+    if kind == "broadcast":
+        return f"@{element.get('range', '')}"
+    return str(element.get("text") or "")
 
 
 def strip_fence_languages(text: str) -> str:

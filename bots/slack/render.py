@@ -216,6 +216,8 @@ def entry_blocks(entry: TranscriptEntry) -> list[Block]:
         return section(f":information_source: {text}")
     if entry.kind == "feedback":
         return _feedback_blocks(entry)
+    if entry.kind == "review":
+        return _review_blocks(entry)
     return section(text)
 
 
@@ -228,12 +230,28 @@ def _feedback_blocks(entry: TranscriptEntry) -> list[Block]:
     if entry.text:
         lines.append(escape(entry.text))
     for item in entry.items:
-        detail = f" — {escape(item.feedback)}" if item.feedback else ""
+        feedback = strip_fence_languages(item.feedback)  # a test's output: ```text … ```
+        detail = f" — {escape(feedback)}" if item.feedback else ""
         lines.append(f"• `{escape(item.id)}` {points(item.points)}/{item.max_points}{detail}")
     blocks = section("\n".join(lines))
     if entry.provisional:
         blocks.append(context("Provisional grade: the grader was unavailable."))
     return blocks
+
+
+def _review_blocks(entry: TranscriptEntry) -> list[Block]:
+    """A teacher's review of an earlier grade: the new points, the verdict and the comment."""
+    verdict = "passed" if entry.passed else "not passed"
+    lines = [
+        f":teacher: *Reviewed by a teacher* · `{escape(entry.step_id)}` — "
+        f"{points(entry.score or 0)}/{entry.max_points or 0} points ({verdict})"
+    ]
+    if entry.text:
+        lines.append(f"> {escape(entry.text)}".replace("\n", "\n> "))
+    for item in entry.items:
+        detail = f" — {escape(item.feedback)}" if item.feedback else ""
+        lines.append(f"• `{escape(item.id)}` {points(item.points)}/{item.max_points}{detail}")
+    return section("\n".join(lines))
 
 
 def fallback_text(view: SessionView) -> str:

@@ -1,9 +1,10 @@
 """Code typed into a chat thread (Discord, Slack): the first fenced block, as the learner wrote it.
 
-Shared by both bots (which may not import each other). Slack sends message text with ``&``, ``<``
-and ``>`` escaped as entities and often no newline after the opening fence (```def f():…```);
-Discord keeps the text as typed and writes a language tag after the fence (```py). Both are undone
-here, so the sandbox sees exactly the code in the block.
+The rule for both bots (``ChatService.act`` applies it to a code step's answer): the first ``` block
+of the message, else the whole message (e.g. the Discord modal). Slack's ``text`` has no newline
+after the opening fence (```def f():…```); Discord writes a language tag after it (```py). Both are
+undone here, so the sandbox sees exactly the code in the block. Slack's entities are decoded by its
+adapter before (``bots/slack/mrkdwn.message_text``, once); ``slack=True`` is for raw Slack text.
 """
 
 from __future__ import annotations

@@ -4,15 +4,27 @@ A chat answer waits for its grade in the stream; anything that reads the session
 learner's second message, a status command, the bot's own delivery) would otherwise grade it
 again. Calls with the same key share one running coroutine; the result is recorded once by the
 engine's expected-version rule, whoever appends first.
+
+:class:`SharedLock` is the same guard across processes (Redis): the chat bots hold it, keyed by
+:func:`pending_key`, while they settle a session's pending work, so several bot processes call the
+LLM (or the sandbox) once per pending answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import secrets
+import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
 from core.engine import SessionState
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -65,3 +77,54 @@ def pending_key(state: SessionState) -> tuple[str, str, str, int] | None:
     if current.narrate and not current.narrated:
         return (state.session_id, current.step_id, "narrate", 0)
     return None
+
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class SharedLock:
+    """Named locks held across processes in Redis: ``SET NX PX`` with a random token, released
+    only by their holder (compare-and-delete) and expiring after ``ttl`` seconds, so a killed
+    process never holds one for good. Redis failing never blocks the work: :meth:`acquire` then
+    answers None (the caller goes on, guarded only in process)."""
+
+    def __init__(self, redis: Redis, *, prefix: str, ttl: float) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._ttl_ms = max(1, int(ttl * 1000))
+        self._release = redis.register_script(_RELEASE)
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str, ttl: float) -> SharedLock:
+        redis = Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        return cls(redis, prefix=prefix, ttl=ttl)
+
+    async def acquire(self, name: str) -> str | None:
+        """Wait (at most the lock's ``ttl``) until ``name`` is free, take it and return its token;
+        None if Redis failed or the wait ran out."""
+        token = secrets.token_hex(16)
+        deadline = time.monotonic() + self._ttl_ms / 1000
+        try:
+            while not await self._redis.set(self._prefix + name, token, nx=True, px=self._ttl_ms):
+                if time.monotonic() > deadline:
+                    log.warning("shared lock %s not released in time; going on", name)
+                    return None
+                await asyncio.sleep(0.05)
+        except RedisError as error:
+            log.warning("Redis lock unavailable (%s); guarded in process only", error)
+            return None
+        return token
+
+    async def release(self, name: str, token: str | None) -> None:
+        if token is None:
+            return
+        try:
+            await self._release(keys=[self._prefix + name], args=[token])
+        except RedisError as error:
+            log.warning("could not release the shared lock %s: %s", name, error)
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()

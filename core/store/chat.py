@@ -25,6 +25,8 @@ class ChatThread:
     # (or ``FINISHED`` once the result or the abandonment has been shown).
     delivered_seq: int = 0
     shown: str = ""
+    # When the thread is due to be archived (ISO-8601 UTC), once its session is over.
+    archive_at: str | None = None
 
 
 FINISHED = "#finished"
@@ -51,6 +53,18 @@ class ChatStore(Protocol):
 
     async def unfinished_threads(self, platform: str) -> list[ChatThread]:
         """The platform's threads whose session's end has not been shown yet."""
+        ...
+
+    async def schedule_archive(self, session_id: str, at: str) -> None:
+        """Archive the session's thread at ``at`` (kept over restarts; a later call moves it)."""
+        ...
+
+    async def due_archives(self, platform: str, now: str) -> list[ChatThread]:
+        """The platform's threads due to be archived at ``now``, earliest first."""
+        ...
+
+    async def archive_done(self, session_id: str) -> None:
+        """The session's thread is archived (or gone): nothing is due for it any more."""
         ...
 
     async def rebind_thread(self, thread: ChatThread) -> None:
@@ -112,6 +126,29 @@ class InMemoryChat:
             for t in self._chat.by_session.values()
             if t.platform == platform and t.shown != FINISHED
         ]
+
+    async def schedule_archive(self, session_id: str, at: str) -> None:
+        self._set(session_id, archive_at=at)
+
+    async def due_archives(self, platform: str, now: str) -> list[ChatThread]:
+        due = [
+            t
+            for t in self._chat.by_session.values()
+            if t.platform == platform and t.archive_at is not None and t.archive_at <= now
+        ]
+        return sorted(due, key=lambda t: t.archive_at or "")
+
+    async def archive_done(self, session_id: str) -> None:
+        self._set(session_id, archive_at=None)
+
+    def _set(self, session_id: str, **changes: object) -> None:
+        tables = self._chat
+        thread = tables.by_session.get(session_id)
+        if thread is None:
+            return
+        updated = replace(thread, **changes)  # type: ignore[arg-type]
+        tables.by_session[session_id] = updated
+        tables.threads[(thread.platform, thread.scope_id, thread.thread_id)] = updated
 
     async def rebind_thread(self, thread: ChatThread) -> None:
         tables = self._chat

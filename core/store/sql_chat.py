@@ -67,6 +67,32 @@ class SqlChat(SqlStoreBase):
             rows = (await connection.execute(query)).all()
         return [_thread(row) for row in rows]
 
+    async def schedule_archive(self, session_id: str, at: str) -> None:
+        c = chat_threads.c
+        async with self._transaction(write=True) as connection:
+            await connection.execute(
+                update(chat_threads).where(c.session_id == session_id).values(archive_at=at)
+            )
+
+    async def due_archives(self, platform: str, now: str) -> list[ChatThread]:
+        c = chat_threads.c
+        query = (
+            select(chat_threads)
+            .where(c.platform == platform, c.archive_at.is_not(None), c.archive_at <= now)
+            .order_by(c.archive_at)
+            .limit(100)
+        )
+        async with self._transaction() as connection:
+            rows = (await connection.execute(query)).all()
+        return [_thread(row) for row in rows]
+
+    async def archive_done(self, session_id: str) -> None:
+        c = chat_threads.c
+        async with self._transaction(write=True) as connection:
+            await connection.execute(
+                update(chat_threads).where(c.session_id == session_id).values(archive_at=None)
+            )
+
     async def rebind_thread(self, thread: ChatThread) -> None:
         c = chat_threads.c
         async with self._transaction(write=True) as connection:
@@ -113,4 +139,5 @@ def _thread(row: Row[object]) -> ChatThread:
         created_at=m["created_at"],
         delivered_seq=m["delivered_seq"],
         shown=m["shown"],
+        archive_at=m["archive_at"],
     )

@@ -227,8 +227,11 @@ chat_threads = Table(
     # 0010: what the thread shows (the transcript up to delivered_seq, and the step).
     Column("delivered_seq", Integer, nullable=False, server_default="0"),
     Column("shown", String(ID_LENGTH), nullable=False, server_default=""),
+    # 0015: when the finished session's thread is due to be archived (None: not scheduled).
+    Column("archive_at", String(TIMESTAMP_LENGTH), nullable=True),
     PrimaryKeyConstraint("platform", "scope_id", "thread_id", name="pk_chat_threads"),
     UniqueConstraint("session_id", name="uq_chat_threads_session_id"),
+    Index("ix_chat_threads_archive_at", "platform", "archive_at"),
 )
 
 chat_deliveries = Table(

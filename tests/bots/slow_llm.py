@@ -3,8 +3,11 @@
 With the offline provider a chat answer is graded inside the answer's own transaction, so a thread
 never shows "Grading…". A real provider takes a while: this one stands for it (it is not the
 offline provider, so grading is pending work done after the answer is recorded). Narration and
-hints answer at once; ``evaluate`` waits until ``release`` is set, then grades as the offline
-provider does.
+hints answer at once; ``evaluate`` waits until ``release`` is set (or, given ``seconds``, that
+long: the benchmarks' slow LLM), then grades as the offline provider does.
+
+Not an ``OfflineProvider`` subclass: offline work is instant (done inside the answer's own
+transaction), so the bots would never show "Grading…".
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ class SlowGrader:
     name = "slow"
     model = "slow-grader"
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float | None = None) -> None:
+        self.seconds = seconds
         self.release = asyncio.Event()
         self.started = asyncio.Event()
         self.calls = 0
@@ -35,7 +39,10 @@ class SlowGrader:
     async def evaluate(self, request: EvaluationRequest) -> Verdict:
         self.calls += 1
         self.started.set()
-        await self.release.wait()
+        if self.seconds is not None:
+            await asyncio.sleep(self.seconds)
+        else:
+            await self.release.wait()
         return await self._offline.evaluate(request)
 
 

@@ -128,18 +128,9 @@ class SessionCommands(commands.Cog):
             learner_id=actor.learner_id,
             created_at=view.updated_at,
         )
+        await self.services.chat.open_thread(actor, start, binding)
         if start.thread is not None:
-            await self.services.chat.move_thread(binding)
             await post(thread, session_messages(view))  # what the lost thread was showing
-        else:
-            await self.services.chat.bind_thread(
-                actor,
-                platform=PLATFORM,
-                scope_id=binding.scope_id,
-                thread_id=binding.thread_id,
-                channel_id=binding.channel_id,
-                session_id=view.session_id,
-            )
         await self.context.deliverer.catch_up(thread, view.session_id)
         verb = "Resumed" if start.resumed else "Started"
         await interaction.followup.send(
@@ -210,7 +201,7 @@ class SessionCommands(commands.Cog):
             except discord.HTTPException as error:
                 log.info("abandoned session's thread is gone: %s", error.status)
             else:
-                self.context.archiver.schedule(int(thread.thread_id))
+                await self.context.archiver.schedule(thread.session_id)
         await interaction.followup.send(
             f"You gave up **{untrusted(turn.view.title)}**.", ephemeral=True
         )

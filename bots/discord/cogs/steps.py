@@ -18,8 +18,9 @@ from bots.discord.bot import PLATFORM, BotContext, context_of
 from bots.discord.components import apply_selection, disabled
 from bots.discord.errors import acknowledge, report_error, report_message_error, send_private
 from core.engine.view import UiMode
+from core.errors import SessionNotActive
 from core.service.actor import Actor
-from core.service.chat import ChatAction
+from core.service.chat import ButtonStep, ChatAction
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,8 @@ PICK_FIRST = "Choose at least one answer in the menu, then press Submit."
 
 
 class AnswerModal(discord.ui.Modal, title="Your answer"):
-    """The chat-step answer form; its submission is routed by custom id like any component."""
+    """The answer form of a chat or code step (multi-line); its submission is routed by custom id
+    like any component."""
 
     answer: discord.ui.TextInput[AnswerModal] = discord.ui.TextInput(
         label="Answer",
@@ -39,8 +41,12 @@ class AnswerModal(discord.ui.Modal, title="Your answer"):
         max_length=ANSWER_MAX,
     )
 
-    def __init__(self, custom_id: str) -> None:
-        super().__init__(custom_id=custom_id, timeout=900)
+    def __init__(self, custom_id: str, *, code: bool = False) -> None:
+        super().__init__(
+            title="Your code" if code else "Your answer", custom_id=custom_id, timeout=900
+        )
+        if code:
+            self.answer.label = "Code (a ``` block or just the code)"
 
 
 class StepInteractions(commands.Cog):
@@ -77,7 +83,7 @@ class StepInteractions(commands.Cog):
             )
         if parsed.action == "modal":
             answer_id = encode(ComponentId(parsed.session_id, parsed.step_id, "answer"))
-            await interaction.response.send_modal(AnswerModal(answer_id))
+            await interaction.response.send_modal(AnswerModal(answer_id, code=parsed.arg == "code"))
             return
         if parsed.action == "toggle":
             # The selection lives in the message itself, shared by everyone who sees it.
@@ -108,8 +114,8 @@ class StepInteractions(commands.Cog):
         step = turn.view.step
         if step is None or step.id != parsed.step_id:
             await self._close_buttons(interaction)
-        if turn.view.ui_mode in (UiMode.COMPLETED, UiMode.ABANDONED) and interaction.channel_id:
-            self.context.archiver.schedule(interaction.channel_id)
+        if turn.view.ui_mode in (UiMode.COMPLETED, UiMode.ABANDONED):
+            await self.context.archiver.schedule(parsed.session_id)
 
     async def _actor(self, interaction: discord.Interaction) -> Actor:
         user = interaction.user
@@ -164,22 +170,25 @@ class StepInteractions(commands.Cog):
         if actor.learner_id != bound.learner_id:
             return
         try:
-            view = await self.services.game.get_view(actor, bound.session_id)
-            if view.step is None or view.step.kind != "chat":
-                return
             if not await self.services.chat.first_delivery(PLATFORM, f"message:{message.id}"):
                 return
-            # The whole message: the engine, not the adapter, refuses one over its limit.
-            action = ChatAction("answer", view.step.id, text=message.content)
-            turn = await self.services.chat.act(
-                actor, bound.session_id, action, idempotency_key=f"message:{message.id}"
-            )
+            # The whole message: core takes the code block out of it (code steps) and the engine,
+            # not the adapter, refuses one over its limit.
+            try:
+                turn = await self.services.chat.act(
+                    actor,
+                    bound.session_id,
+                    ChatAction("reply", text=message.content),
+                    idempotency_key=f"message:{message.id}",
+                )
+            except (ButtonStep, SessionNotActive):
+                return  # talk in the thread, not an answer
             await self.context.deliverer.deliver(message.channel, turn)
             if turn.grading:
                 async with message.channel.typing():
                     turn = await self.context.deliverer.catch_up(message.channel, bound.session_id)
             if turn.view.ui_mode is UiMode.COMPLETED:
-                self.context.archiver.schedule(message.channel.id)
+                await self.context.archiver.schedule(bound.session_id)
         except Exception as error:  # the same single translation as for interactions
             await report_message_error(message, error)
 

@@ -13,7 +13,7 @@ from bots.slack.conversation import Conversation
 from bots.slack.listeners.commands import run_command
 from bots.slack.listeners.context import ephemeral_reply, slack_user
 from bots.slack.listeners.errors import reporting
-from bots.slack.mrkdwn import from_slack
+from bots.slack.mrkdwn import from_slack, message_text
 
 
 def register(app: AsyncApp, conversation: Conversation) -> None:
@@ -25,13 +25,13 @@ def register(app: AsyncApp, conversation: Conversation) -> None:
         context: AsyncBoltContext,
     ) -> None:
         thread_ts = event.get("thread_ts")
-        text = from_slack(str(event.get("text") or ""))
+        text = message_text(event)
         if (
             not thread_ts
             or thread_ts == event.get("ts")
             or event.get("subtype")
             or event.get("bot_id")
-            or (context.bot_user_id and f"<@{context.bot_user_id}>" in text)
+            or (context.bot_user_id and f"<@{context.bot_user_id}>" in str(event.get("text")))
         ):
             return  # not a reply, an edit, a bot, or a mention (the mention listener takes it)
         who = slack_user(context, body)

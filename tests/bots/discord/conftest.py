@@ -99,9 +99,11 @@ QUIZ: dict[str, Any] = {
 }
 
 
-async def make_services(store: Store | None = None, *, publish: bool = True) -> Services:
+async def make_services(
+    store: Store | None = None, *, publish: bool = True, **settings: Any
+) -> Services:
     services = await build_services(
-        Settings(env="test", database_url="memory://", discord_token="fake-token"),
+        Settings(env="test", database_url="memory://", discord_token="fake-token", **settings),
         store=store or InMemoryStore(),
         clock=SystemClock(),
         password_hasher=FAST_HASHER,
@@ -111,8 +113,9 @@ async def make_services(store: Store | None = None, *, publish: bool = True) -> 
     return services
 
 
-async def sqlite_services(path: str, *, publish: bool = True) -> Services:
-    return await make_services(await open_store(f"sqlite+aiosqlite:///{path}"), publish=publish)
+async def sqlite_services(path: str, *, publish: bool = True, **settings: Any) -> Services:
+    store = await open_store(f"sqlite+aiosqlite:///{path}")
+    return await make_services(store, publish=publish, **settings)
 
 
 @pytest.fixture

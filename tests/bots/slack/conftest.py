@@ -145,6 +145,7 @@ class SlackHarness:
         thread_ts: str,
         user: str = USER,
         event_id: str | None = None,
+        blocks: list[dict[str, Any]] | None = None,
         **headers: str,
     ) -> httpx.Response:
         n = next(self._ids)
@@ -154,6 +155,7 @@ class SlackHarness:
                 "channel": CHANNEL,
                 "user": user,
                 "text": text,
+                **({"blocks": blocks} if blocks is not None else {}),
                 "ts": f"1700000200.{n:06d}",
                 "thread_ts": thread_ts,
                 "event_ts": f"1700000200.{n:06d}",
@@ -181,9 +183,11 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
     await fake.stop()
 
 
-async def open_harness(fake: FakeSlack, store: Any = None, **changes: Any) -> SlackHarness:
+async def open_harness(
+    fake: FakeSlack, store: Any = None, *, push_interval: float = 2.0, **changes: Any
+) -> SlackHarness:
     services = await make_services(store, **slack_settings(fake, **changes))
-    bot = await build_bot(services, message_interval=0)
+    bot = await build_bot(services, message_interval=0, push_interval=push_interval)
     endpoint = SlackEndpoint()
     endpoint.attach(bot)
     app = create_app(services, mounts=[("/slack", endpoint)])

@@ -11,6 +11,7 @@ from typing import Any
 
 from bots.slack.poster import ChannelPacer
 from core.store import open_store
+from core.store.chat import FINISHED
 from tests.bots.slack.conftest import (
     CHANNEL,
     USER,
@@ -54,6 +55,17 @@ async def to_the_chat_step(slack: SlackHarness, thread_ts: str) -> str:
     return session_id
 
 
+async def delivered_to_the_end(slack: SlackHarness, session_id: str) -> None:
+    """Wait until the thread's delivery cursor records the session's end as shown: any second
+    delivery would have had to happen before (deliveries are serialised per session)."""
+    for _ in _polls():
+        thread = await slack.services.chat.thread_for_session(session_id)
+        if thread is not None and thread.shown == FINISHED:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the end of the session was never recorded as shown")
+
+
 def shown(fake: FakeSlack) -> str:
     return json.dumps(
         [
@@ -87,7 +99,7 @@ async def test_a_restart_while_a_reply_is_graded_still_delivers_the_feedback(
         assert events[-1].type == "AnswerSubmitted"  # nobody graded it before the restart
         await fake_slack.wait_for(lambda fake: "20/20" in shown(fake))
         await fake_slack.wait_for(lambda fake: "Passed" in shown(fake))
-        await asyncio.sleep(0.2)
+        await delivered_to_the_end(second, session_id)
     finally:
         await close_harness(second)
     assert shown(fake_slack).count("20/20") == 1  # delivered exactly once
@@ -191,9 +203,9 @@ async def test_the_pacer_lets_a_burst_through_then_spaces_posts(monkeypatch: Any
     monkeypatch.setattr("bots.slack.poster.asyncio.sleep", fake_sleep)
     pacer = ChannelPacer(1.0, monotonic=lambda: clock[0], burst=3)
     for _ in range(5):
-        (await pacer.turn("C1")).release()
+        await pacer.turn("C1")
     assert slept == [1.0, 1.0]  # three at once, then one a second
-    (await pacer.turn("C2")).release()
+    await pacer.turn("C2")
     assert slept == [1.0, 1.0]  # another channel has its own budget
 
 

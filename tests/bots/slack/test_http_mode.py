@@ -359,3 +359,14 @@ def _polls(within: float = 30.0):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         yield
+
+
+async def test_a_reply_to_a_button_step_says_to_use_the_buttons(slack: SlackHarness):
+    thread_ts = await _play(slack)  # step 1 is a gate: it takes the Continue button
+    session_id = decode(_action_ids(_last_step_message(slack)[1])[0]).session_id
+    before = len(await slack.services.store.read_stream(session_id))
+    await slack.reply("here is my answer", thread_ts)
+    notices = await slack.fake.wait_calls("chat.postEphemeral", 1)
+    assert "button answer" in notices[0].params["text"]
+    assert notices[0].params["user"] == USER and notices[0].params["thread_ts"] == thread_ts
+    assert len(await slack.services.store.read_stream(session_id)) == before

@@ -94,5 +94,5 @@ async def test_the_pacer_spaces_messages_to_one_channel_but_not_across_channels(
     monkeypatch.setattr("bots.slack.poster.asyncio.sleep", fake_sleep)
     pacer = ChannelPacer(1.0, monotonic=lambda: clock[0])
     for channel in ("C1", "C1", "C2", "C1"):
-        (await pacer.turn(channel)).release()
+        await pacer.turn(channel)
     assert slept == [1.0, 1.0]

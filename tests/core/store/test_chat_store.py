@@ -51,3 +51,16 @@ async def test_a_session_moves_to_a_new_thread_with_what_was_delivered(store):
     moved = await store.session_in_thread("discord", "guild-1", "t2")
     assert moved is not None and (moved.delivered_seq, moved.shown) == (3, "pick")
     assert await store.thread_for_session("s1") == moved
+
+
+async def test_an_archive_timer_is_kept_until_done(store):
+    assert await store.bind_thread(_thread())
+    assert await store.due_archives("discord", "2026-01-01T00:10:00.000+00:00") == []
+    await store.schedule_archive("s1", "2026-01-01T00:05:00.000+00:00")
+    assert await store.due_archives("discord", "2026-01-01T00:04:59.999+00:00") == []
+    due = await store.due_archives("discord", "2026-01-01T00:05:00.000+00:00")
+    assert [t.thread_id for t in due] == ["t1"]
+    assert due[0].archive_at == "2026-01-01T00:05:00.000+00:00"
+    assert await store.due_archives("slack", "2026-01-01T00:06:00.000+00:00") == []
+    await store.archive_done("s1")
+    assert await store.due_archives("discord", "2026-01-02T00:00:00.000+00:00") == []
