@@ -9,6 +9,7 @@ import { renderCatalogue } from "./views/catalogue.js";
 import { renderLeaderboard } from "./views/leaderboard.js";
 import { renderPlayer } from "./views/player.js";
 import { renderProfile } from "./views/profile.js";
+import { canReview, renderReview } from "./views/review.js";
 
 const ROUTES = [
   { pattern: /^\/login$/, view: renderLogin, public: true },
@@ -18,6 +19,7 @@ const ROUTES = [
   { pattern: /^\/profile$/, view: renderProfile, nav: "profile" },
   { pattern: /^\/leaderboard$/, view: renderLeaderboard, nav: "leaderboard" },
   { pattern: /^\/admin$/, view: renderAdmin, nav: "admin", admin: true },
+  { pattern: /^\/review$/, view: renderReview, nav: "review", reviewer: true },
 ];
 
 const app = {
@@ -78,6 +80,7 @@ function renderHeader(active = app.activeNav) {
     navLink("/profile", "Profile", "profile", active),
     navLink("/leaderboard", "Leaderboard", "leaderboard", active),
     user.role === "admin" ? navLink("/admin", "Admin", "admin", active) : null,
+    canReview(user) ? navLink("/review", "Review", "review", active) : null,
   );
   const who = h(
     "div",
@@ -142,6 +145,10 @@ async function route() {
     }
     if (r.admin && app.user.role !== "admin") {
       replaceChildren(app.main, errorBox("This page is for administrators."));
+      return;
+    }
+    if (r.reviewer && !canReview(app.user)) {
+      replaceChildren(app.main, errorBox("This page is for reviewers, authors and administrators."));
       return;
     }
     renderHeader(r.nav);
