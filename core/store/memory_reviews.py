@@ -55,3 +55,9 @@ class InMemoryReviews:
 
     async def xp_adjustments(self, learner_id: str) -> list[XpAdjustment]:
         return [a for a in self._adjustments if a.learner_id == learner_id]
+
+    async def all_review_items(self) -> list[ReviewItem]:
+        return sorted(self._reviews.values(), key=lambda item: item.review_id)
+
+    async def all_xp_adjustments(self) -> list[XpAdjustment]:
+        return list(self._adjustments)

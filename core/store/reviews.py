@@ -74,3 +74,11 @@ class ReviewStore(Protocol):
     async def xp_adjustments(self, learner_id: str) -> list[XpAdjustment]:
         """Return the learner's XP adjustments, oldest first."""
         ...
+
+    async def all_review_items(self) -> list[ReviewItem]:
+        """Return every row of the review queue, reviewed or not (for ``db verify``)."""
+        ...
+
+    async def all_xp_adjustments(self) -> list[XpAdjustment]:
+        """Return every XP adjustment, oldest first (for ``db verify``)."""
+        ...

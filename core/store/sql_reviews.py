@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import ColumnElement, delete, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -54,11 +54,19 @@ class SqlReviews(SqlStoreBase):
         return [_item(row) for row in rows]
 
     async def xp_adjustments(self, learner_id: str) -> list[XpAdjustment]:
-        query = (
-            select(xp_adjustments)
-            .where(xp_adjustments.c.learner_id == learner_id)
-            .order_by(xp_adjustments.c.id)
-        )
+        return await self._adjustments(xp_adjustments.c.learner_id == learner_id)
+
+    async def all_review_items(self) -> list[ReviewItem]:
+        query = select(review_queue).order_by(self._binary(review_queue.c.review_id))
+        async with self._transaction() as connection:
+            rows = (await connection.execute(query)).all()
+        return [_item(row) for row in rows]
+
+    async def all_xp_adjustments(self) -> list[XpAdjustment]:
+        return await self._adjustments()
+
+    async def _adjustments(self, *where: ColumnElement[bool]) -> list[XpAdjustment]:
+        query = select(xp_adjustments).where(*where).order_by(xp_adjustments.c.id)
         async with self._transaction() as connection:
             rows = (await connection.execute(query)).all()
         return [
