@@ -11,7 +11,15 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import ADMIN, Challenge, LiveServer, PageProblems, open_page
-from tests.e2e.spa import answer_correctly, expect_step, log_in, register, snap, start_challenge
+from tests.e2e.spa import (
+    answer_correctly,
+    expect_step,
+    log_in,
+    no_horizontal_scroll,
+    register,
+    snap,
+    start_challenge,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -148,6 +156,9 @@ def test_a_reviewer_works_the_queue_in_the_browser_and_the_learner_sees_the_new_
         total = re.search(r"total is now ([0-9]+(?:\.[0-9]+)?)", saved.inner_text())
         assert total is not None and float(total.group(1)) >= 112, saved.inner_text()
         expect(reviewer.locator(f'.review-entry[data-review-id="{review_id}"]')).to_have_count(0)
+        reviewer.set_viewport_size({"width": 360, "height": 800})
+        expect(reviewer.locator(".review-card")).to_be_visible()
+        no_horizontal_scroll(reviewer)
 
         # The learner's transcript, result and XP follow the review: 130 of 160 now passes.
         page.reload()

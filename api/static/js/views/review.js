@@ -288,11 +288,15 @@ export async function renderReview({ isCurrent }) {
           ` · ${verdict.grader}`,
         ),
         h(
+          "div",
+          { class: "review-rubric-scroll" },
+          h(
           "table",
           { class: "table review-rubric" },
           h("caption", { class: "visually-hidden" }, "Rubric: the grader's points and yours"),
           h("thead", {}, h("tr", {}, ...["Rubric item", "Grader", "Grader's feedback", "Your points"].map((t) => h("th", { scope: "col", text: t })))),
           h("tbody", {}, rubricRows(item)),
+          ),
         ),
         h("p", { class: "review-total", role: "status" }),
         h("fieldset", { class: "review-pass" }, h("legend", {}, "Your verdict"), radio("pass", "Passed"), radio("fail", "Failed")),
@@ -348,8 +352,12 @@ export async function renderReview({ isCurrent }) {
     } catch (error) {
       if (!isCurrent()) return;
       for (const b of buttons) b.disabled = false;
-      const again = error.status === 409 && /already reviewed/i.test(error.message) ? () => confirm(true) : null;
-      showError(error, again);
+      if (error.status === 409 && /already reviewed/i.test(error.message)) {
+        // Someone reviewed this answer since the queue loaded: say so in words, offer to replace.
+        showError({ message: "This answer is already reviewed: someone else reviewed it meanwhile. Replace that review with yours?" }, () => confirm(true));
+      } else {
+        showError(error);
+      }
     } finally {
       page.busy = false;
     }
