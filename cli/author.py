@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cli.author_examples import examples_app
 from core.authoring.evaluators import PROVIDERS, choose_evaluator
 from core.authoring.grading import GradeResult, grade_answer
 from core.content import ChallengeLoadError, discover, load_challenge_file, to_spec
@@ -23,6 +24,7 @@ author_app = typer.Typer(
     help="Authoring: scaffold, validate and grade challenges; item analysis after release.",
     no_args_is_help=True,
 )
+author_app.add_typer(examples_app, name="examples")
 console = Console()
 err = Console(stderr=True)
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")

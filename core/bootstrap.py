@@ -194,5 +194,5 @@ async def build_services(
         usage=UsageService(store=store, daily_budget_usd=settings.llm_daily_budget_usd),
         chat=ChatService(store=store, game=game, accounts=accounts, clock=clock),
         rate_counters=build_rate_counters(settings, store),
-        review=ReviewService(store=store, game=game, clock=clock),
+        review=ReviewService(store=store, game=game, clock=clock, catalog=catalog),
     )

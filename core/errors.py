@@ -45,6 +45,12 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class AlreadyReviewed(Conflict):
+    """The graded attempt has a review already; a new one must say it replaces it (issue 14)."""
+
+    code = "already_reviewed"
+
+
 class StepNotCurrent(Conflict):
     code = "step_not_current"
 

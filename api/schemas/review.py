@@ -25,6 +25,21 @@ class VerdictOut(Out):
     items: list[ReviewItemOut]
 
 
+class RubricItemOut(Out):
+    id: str
+    description: str
+    points: int
+
+
+class StepContextOut(Out):
+    title: str
+    prompt: str
+    points: int
+    pass_threshold: int
+    rubric: list[RubricItemOut]
+    reference_answer: str = ""
+
+
 class QueuedGradeOut(Out):
     review_id: str
     session_id: str
@@ -35,6 +50,9 @@ class QueuedGradeOut(Out):
     reason: str = Field(description='"low_confidence", "provisional" or "sample"')
     verdict: VerdictOut
     created_at: str
+    step: StepContextOut | None = Field(
+        default=None, description="The step as graded: prompt, rubric and reference answer"
+    )
 
 
 class ReviewQueueOut(Out):

@@ -46,6 +46,7 @@ from core.engine.events import (
 from core.engine.scoring import hint_cost, multi_credit, passes, round_points, xp_for
 from core.engine.state import SessionState, Status, StepProgress, evolve
 from core.errors import (
+    AlreadyReviewed,
     AnswerConflict,
     AnswerTooLong,
     Conflict,
@@ -436,26 +437,30 @@ def _record_narration(state: SessionState, command: RecordNarration) -> list[Eve
 
 
 def _review(challenge: ChallengeSpec, state: SessionState, command: ReviewGrade) -> list[Event]:
-    """A reviewer's verdict replaces the grader's for one attempt of a closed chat step; the step,
-    the total and (once complete) the result and XP follow it."""
+    """A reviewer's verdict replaces the grader's for one attempt of a chat step; the step, the
+    total and (once complete) the result and XP follow it.
+
+    On a step the learner is still working on, a review that makes the attempt pass closes the
+    step as passed and the session moves on, as if the grader had passed it; any other review
+    changes the attempt's points and leaves the learner's remaining attempts as they were.
+    """
     if state.status is Status.NEW:
         raise InvalidInput("there is no such session")
     closed = next((s for s in state.closed_steps if s.step_id == command.step_id), None)
-    if closed is None:
-        if state.current is not None and state.current.step_id == command.step_id:
-            raise Conflict(
-                f"the learner is still working on step {command.step_id!r}; "
-                "review it once the step closes"
-            )
+    current = state.current
+    open_step = current if current is not None and current.step_id == command.step_id else None
+    record = closed if closed is not None else open_step
+    if record is None:
         raise InvalidInput(f"step {command.step_id!r} has no graded answers in this session")
-    step = challenge.steps[closed.index]
+    step = challenge.steps[record.index]
     if step.kind is not StepKind.CHAT:
         raise WrongAction("only written (chat) answers are reviewed; choice steps are exact")
-    grade = next((g for g in closed.grades if g.attempt == command.attempt), None)
+    graded = record.grades
+    grade = next((g for g in graded if g.attempt == command.attempt), None)
     if grade is None:
         raise InvalidInput(f"step {command.step_id!r} has no graded attempt {command.attempt}")
     if grade.reviewed and not command.replace:
-        raise Conflict(
+        raise AlreadyReviewed(
             f"attempt {command.attempt} of {command.step_id!r} is already reviewed; "
             'send "replace": true to replace that review'
         )
@@ -470,10 +475,28 @@ def _review(challenge: ChallengeSpec, state: SessionState, command: ReviewGrade)
     score = round_points(min(max(raw, 0.0), float(step.points), grade.available))
     grades = [
         (score, command.passed) if g.attempt == command.attempt else (g.score, g.passed)
-        for g in closed.grades
+        for g in graded
     ]
     step_score = max(points for points, _ in grades)
     step_passed = any(passed for _, passed in grades)
+    reviewed = GradeReviewed(
+        at=command.at,
+        step_id=step.id,
+        attempt=command.attempt,
+        score=score,
+        max_points=step.points,
+        passed=command.passed,
+        previous_score=grade.score,
+        previous_passed=grade.passed,
+        step_score=step_score,
+        step_passed=step_passed,
+        session_score=state.score,
+        items=items,
+        comment=command.comment.strip(),
+    )
+    if open_step is not None:
+        return _review_open_step(challenge, state, open_step, reviewed, command)
+    assert closed is not None
     total = round_points(state.score - closed.score + step_score)
     result_passed: bool | None = None
     xp_after = 0
@@ -486,25 +509,44 @@ def _review(challenge: ChallengeSpec, state: SessionState, command: ReviewGrade)
         if result_passed and holds_or_may_claim:
             xp_after = xp_for(state.xp, total, state.max_score)
     return [
-        GradeReviewed(
-            at=command.at,
-            step_id=step.id,
-            attempt=command.attempt,
-            score=score,
-            max_points=step.points,
-            passed=command.passed,
-            previous_score=grade.score,
-            previous_passed=grade.passed,
-            step_score=step_score,
-            step_passed=step_passed,
+        replace(
+            reviewed,
             session_score=total,
-            items=items,
-            comment=command.comment.strip(),
             result_passed=result_passed,
             xp_granted=xp_after,
             xp_change=xp_after - xp_before,
         )
     ]
+
+
+def _review_open_step(
+    challenge: ChallengeSpec,
+    state: SessionState,
+    current: StepProgress,
+    reviewed: GradeReviewed,
+    command: ReviewGrade,
+) -> list[Event]:
+    """A review of an attempt on the current step: a pass closes it and the session advances."""
+    if not reviewed.step_passed or state.status is not Status.ACTIVE:
+        # Points change, attempts left do not; an abandoned session stays where it stopped.
+        return [reviewed]
+    if current.pending_attempt is not None or current.pending_hint is not None:
+        # Closing the step now would strand the learner's newer answer (or hint) being prepared.
+        raise Conflict(
+            f"the learner's newer answer to {current.step_id!r} is being graded; "
+            "review again once it is"
+        )
+    step = challenge.steps[current.index]
+    closed = StepClosed(
+        at=command.at,
+        step_id=step.id,
+        index=current.index,
+        score=reviewed.step_score,
+        passed=True,
+        explanation=step.explanation,
+    )
+    after = evolve(state, reviewed)
+    return [reviewed, closed, *_advance(challenge, after, closed, command.xp_already_granted)]
 
 
 def _reviewed_items(

@@ -32,8 +32,10 @@ from core.engine.plain import to_plain
 
 TRANSCRIPT_LIMIT = 50
 # 2: per-step outcomes and answer choices; 3: transcript entries carry ``seq``; 4: a step's graded
-# attempts and the closed steps (for reviews). Older snapshots are ignored and the stream refolded.
-STATE_SCHEMA_VERSION = 4
+# attempts and the closed steps (for reviews); 5: one record per closed step (``closed_steps``)
+# replaces the two of version 4 (``outcomes`` and ``closed_steps``). A snapshot of another version
+# is ignored by every reader (the service's load, ``db verify``) and the stream refolded instead.
+STATE_SCHEMA_VERSION = 5
 
 
 class Status(StrEnum):
@@ -83,14 +85,24 @@ class AttemptGrade:
 
 @dataclass(frozen=True, slots=True)
 class ClosedStep:
-    """A step the learner finished: its score, pass and graded attempts (one per step)."""
+    """A step the learner finished, one record per step: its score and pass (after any review),
+    its points, attempts and hints (for the result's breakdown) and its graded attempts (for
+    reviews)."""
 
     step_id: str
     index: int
     kind: str
     score: float
     passed: bool
+    points: int = 0
+    attempts: int = 0
+    hints: int = 0
+    hint_cost_points: float = 0.0
     grades: tuple[AttemptGrade, ...] = ()
+
+
+# The name the result breakdown used before schema 5, kept for readers written against it.
+StepOutcome = ClosedStep
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,20 +142,6 @@ class StepProgress:
 
 
 @dataclass(frozen=True, slots=True)
-class StepOutcome:
-    """How one closed step went: for the result screen's breakdown."""
-
-    step_id: str
-    index: int
-    score: float
-    points: int
-    passed: bool
-    attempts: int
-    hints: int
-    hint_cost_points: float
-
-
-@dataclass(frozen=True, slots=True)
 class Result:
     passed: bool
     score: float
@@ -174,8 +172,12 @@ class SessionState:
     transcript: tuple[TranscriptEntry, ...] = ()
     result: Result | None = None
     version: int = 0
-    outcomes: tuple[StepOutcome, ...] = ()
     closed_steps: tuple[ClosedStep, ...] = ()
+
+    @property
+    def outcomes(self) -> tuple[ClosedStep, ...]:
+        """The closed steps, under the name the result breakdown used before schema 5."""
+        return self.closed_steps
 
     @property
     def step_index(self) -> int:
@@ -274,26 +276,17 @@ def evolve(state: SessionState, event: Event) -> SessionState:
             )
         case StepClosed():
             closing = state.current
+            closed = ClosedStep(event.step_id, event.index, "", event.score, event.passed)
             if closing is not None:
-                outcome = StepOutcome(
-                    event.step_id,
-                    event.index,
-                    event.score,
-                    closing.points,
-                    event.passed,
-                    closing.attempts,
-                    closing.hints_taken,
-                    closing.hint_cost_points,
+                closed = replace(
+                    closed,
+                    kind=closing.kind,
+                    points=closing.points,
+                    attempts=closing.attempts,
+                    hints=closing.hints_taken,
+                    hint_cost_points=closing.hint_cost_points,
+                    grades=closing.grades,
                 )
-                state = replace(state, outcomes=(*state.outcomes, outcome))
-            closed = ClosedStep(
-                event.step_id,
-                event.index,
-                closing.kind if closing is not None else "",
-                event.score,
-                event.passed,
-                closing.grades if closing is not None else (),
-            )
             state = replace(
                 state,
                 closed_steps=(*state.closed_steps, closed),
@@ -325,37 +318,42 @@ def fold(events: Iterable[Event], state: SessionState | None = None) -> SessionS
 
 
 def _reviewed(state: SessionState, event: GradeReviewed) -> SessionState:
-    """Apply a review: the attempt's grade, the step's outcome, the total and the result."""
+    """Apply a review: the attempt's grade, then the step's score and pass (a closed step's record,
+    or the open step's best score), the total and the result."""
+
+    def reviewed(grades: tuple[AttemptGrade, ...]) -> tuple[AttemptGrade, ...]:
+        return tuple(
+            replace(g, score=event.score, passed=event.passed, items=event.items, reviewed=True)
+            if g.attempt == event.attempt
+            else g
+            for g in grades
+        )
+
     steps = []
-    passed_before = False
+    passed_before = passed_after = False
     for step in state.closed_steps:
         if step.step_id == event.step_id:
-            passed_before = step.passed
-            grades = tuple(
-                replace(g, score=event.score, passed=event.passed, items=event.items, reviewed=True)
-                if g.attempt == event.attempt
-                else g
-                for g in step.grades
+            passed_before, passed_after = step.passed, event.step_passed
+            step = replace(
+                step, score=event.step_score, passed=event.step_passed, grades=reviewed(step.grades)
             )
-            step = replace(step, score=event.step_score, passed=event.step_passed, grades=grades)
         steps.append(step)
+    current = state.current
+    if current is not None and current.step_id == event.step_id:
+        # The step is still open: its best attempt follows the review; attempts left do not change
+        # (a review that makes it pass comes with the StepClosed that ends it).
+        current = replace(current, best_score=event.step_score, grades=reviewed(current.grades))
     result = state.result
     if result is not None and event.result_passed is not None:
         result = Result(
             event.result_passed, event.session_score, result.max_score, event.xp_granted
         )
-    outcomes = tuple(
-        replace(o, score=event.step_score, passed=event.step_passed)
-        if o.step_id == event.step_id
-        else o
-        for o in state.outcomes
-    )
     state = replace(
         state,
         closed_steps=tuple(steps),
-        outcomes=outcomes,
+        current=current,
         score=event.session_score,
-        steps_passed=state.steps_passed - int(passed_before) + int(event.step_passed),
+        steps_passed=state.steps_passed - int(passed_before) + int(passed_after),
         result=result,
     )
     entry = TranscriptEntry(
@@ -413,7 +411,6 @@ def state_from_dict(data: dict[str, Any]) -> SessionState:
         )
         for entry in data.get("transcript", ())
     )
-    outcomes = tuple(StepOutcome(**outcome) for outcome in data.get("outcomes", ()))
     return SessionState(
         **{
             **data,
@@ -421,7 +418,6 @@ def state_from_dict(data: dict[str, Any]) -> SessionState:
             "current": None if current is None else StepProgress(**_untuple_answer(current)),
             "result": None if result is None else Result(**result),
             "transcript": transcript,
-            "outcomes": outcomes,
             "closed_steps": closed_steps,
         }
     )

@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from core.engine.challenge import StepSpec
 from core.engine.commands import ItemVerdict, ReviewGrade
-from core.errors import Conflict, Forbidden, InvalidInput, ReviewNotFound
+from core.errors import AlreadyReviewed, ChallengeNotFound, Forbidden, InvalidInput, ReviewNotFound
 from core.service.actor import Actor
+from core.service.catalog import Catalog
 from core.service.clock import Clock
 from core.service.review_stats import StepAgreement, step_agreements
 from core.service.sessions import GameService
@@ -34,6 +36,9 @@ class QueuedGrade:
     reason: str
     verdict: dict[str, Any]
     created_at: str
+    # The step as it was graded (the session's challenge version): title, prompt, points, the pass
+    # threshold, the rubric's descriptions and the reference answer. Reviewers are staff.
+    step: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +64,13 @@ class AppliedReview:
 class ReviewService:
     """The review queue, reviews and agreement statistics."""
 
-    def __init__(self, *, store: Store, game: GameService, clock: Clock) -> None:
+    def __init__(
+        self, *, store: Store, game: GameService, clock: Clock, catalog: Catalog | None = None
+    ) -> None:
         self._store = store
         self._game = game
         self._clock = clock
+        self._catalog = catalog
 
     async def queue(
         self,
@@ -90,9 +98,23 @@ class ReviewService:
                 r.reason,
                 r.verdict,
                 r.created_at,
+                step=await self._step_context(r.challenge_id, r.challenge_version, r.step_id),
             )
             for r in rows
         ]
+
+    async def _step_context(
+        self, challenge_id: str, version: int, step_id: str
+    ) -> dict[str, Any] | None:
+        """What a reviewer needs to judge an answer to ``step_id``; None when it is unknown."""
+        if self._catalog is None:
+            return None
+        try:
+            spec = await self._catalog.spec(challenge_id, version)
+        except ChallengeNotFound:
+            return None
+        step = next((s for s in spec.steps if s.id == step_id), None)
+        return None if step is None else step_context(step)
 
     async def review(
         self,
@@ -105,7 +127,7 @@ class ReviewService:
         replace: bool = False,
     ) -> AppliedReview:
         """Record ``actor``'s review of a queued grade and return what it changed; a second review
-        of the same grade is a ``Conflict`` unless ``replace``."""
+        of the same grade is ``AlreadyReviewed`` (409) unless ``replace``."""
         _require_reviewer(actor)
         if len(comment) > MAX_COMMENT:
             raise InvalidInput(
@@ -115,8 +137,8 @@ class ReviewService:
         if row is None:
             raise ReviewNotFound(f"there is no queued grade {review_id!r}")
         if row.review is not None and not replace:
-            raise Conflict(
-                f'grade {review_id!r} is already reviewed; send "replace": true to replace it'
+            raise AlreadyReviewed(
+                'this grade is already reviewed; send "replace": true to replace that review'
             )
         command = ReviewGrade(
             at=self._clock.now(),
@@ -131,8 +153,13 @@ class ReviewService:
         )
         loaded = await self._game.review_grade(actor, row.session_id, command)
         state = loaded.state
-        step = next(s for s in state.closed_steps if s.step_id == row.step_id)
-        grade = next(g for g in step.grades if g.attempt == row.attempt)
+        closed = next((s for s in state.closed_steps if s.step_id == row.step_id), None)
+        if closed is not None:
+            grades, step_score, step_passed = closed.grades, closed.score, closed.passed
+        else:  # the learner is still on the step, and the review did not make it pass
+            assert state.current is not None and state.current.step_id == row.step_id
+            grades, step_score, step_passed = state.current.grades, state.current.best_score, False
+        grade = next(g for g in grades if g.attempt == row.attempt)
         return AppliedReview(
             review_id=review_id,
             session_id=row.session_id,
@@ -145,8 +172,8 @@ class ReviewService:
                 {"id": i.id, "points": i.points, "max_points": i.max_points} for i in grade.items
             ),
             comment=command.comment.strip(),
-            step_score=step.score,
-            step_passed=step.passed,
+            step_score=step_score,
+            step_passed=step_passed,
             session_score=state.score,
             result_passed=state.result.passed if state.result is not None else None,
             xp_granted=state.result.xp_granted if state.result is not None else None,
@@ -156,6 +183,21 @@ class ReviewService:
         """Per step and rubric item of ``challenge_id``: reviews, agreement, kappa, labels."""
         _require_reviewer(actor)
         return step_agreements(await self._store.reviewed_items(challenge_id))
+
+
+def step_context(step: StepSpec) -> dict[str, Any]:
+    """A chat step's text and rubric, as the review page shows them."""
+    return {
+        "title": step.title,
+        "prompt": step.prompt or "",
+        "points": step.points,
+        "pass_threshold": step.pass_threshold,
+        "rubric": [
+            {"id": item.id, "description": item.description, "points": item.points}
+            for item in step.rubric
+        ],
+        "reference_answer": step.reference_answer or "",
+    }
 
 
 def _require_reviewer(actor: Actor) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from typing import Any
 
 from core.engine.events import AnswerGraded, Event, GradeReviewed, ItemResult
@@ -163,11 +162,6 @@ def rebuild_review_queue(
             for outcome in reviewed:
                 queued_row = rows.get(outcome.review_id)
                 if queued_row is not None:
-                    rows[outcome.review_id] = replace(
-                        queued_row,
-                        reviewer_id=outcome.reviewer_id,
-                        reviewed_at=outcome.reviewed_at,
-                        review=outcome.review,
-                    )
+                    rows[outcome.review_id] = outcome.resolve(queued_row)
             state = evolve(state, event)
     return rows

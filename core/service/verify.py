@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from core.engine.events import Event, UnknownEvent, decode
 from core.engine.state import STATE_SCHEMA_VERSION, SessionState, evolve, state_to_dict
 from core.service.verify_models import ReadModelCheck
+from core.service.verify_reviews import ReviewModelCheck
 from core.store.base import Store, StoredEvent
 from core.store.integrity import (
     ChainKeys,
@@ -62,6 +63,7 @@ async def verify_store(
     stream_ids = await store.list_stream_ids()
     heads = await store.stream_heads()
     models = ReadModelCheck()
+    reviews = ReviewModelCheck()
     findings: list[Finding] = []
     total_events = unchained = unkeyed = 0
     for done, stream_id in enumerate(stream_ids, start=1):
@@ -76,6 +78,7 @@ async def verify_store(
         findings.extend(stream_findings)
         if state is not None:
             models.add(state, stored)
+            reviews.add(stored)
         if progress is not None:
             progress(done, len(stream_ids))
     present = set(stream_ids)
@@ -92,6 +95,7 @@ async def verify_store(
     findings.extend(
         Finding(where, problem) for where, problem in await models.compare(store, present)
     )
+    findings.extend(Finding(where, problem) for where, problem in await reviews.compare(store))
     return VerifyReport(len(stream_ids), total_events, tuple(findings), unchained, unkeyed)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from core.store.base import (
     AppendResult,
@@ -202,18 +202,7 @@ class InMemoryStore(
         if changes.xp_grant is not None:
             grant = changes.xp_grant
             self._grants[(grant.learner_id, grant.challenge_id)] = grant
-        self._queue_reviews(changes.review_items)
-        self._resolve_reviews(changes.review_outcomes)
-        adjustment = changes.xp_adjustment
-        if adjustment is not None:
-            key = (adjustment.learner_id, adjustment.challenge_id)
-            held = self._grants.get(key)
-            if held is not None and held.session_id == adjustment.session_id:
-                if adjustment.xp_after > 0:
-                    self._grants[key] = replace(held, xp=adjustment.xp_after)
-                else:
-                    del self._grants[key]
-            self._adjustments.append(adjustment)
+        self._write_review_changes(changes)
 
     async def stream_heads(self) -> dict[str, StreamHead]:
         """Return every recorded stream head by stream id."""

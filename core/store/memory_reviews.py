@@ -4,30 +4,39 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from core.store.reviews import ReviewItem, ReviewOutcome, XpAdjustment
+from core.store.base import ReadModelChanges, XpGrant
+from core.store.reviews import ReviewItem, XpAdjustment
 
 
 class InMemoryReviews:
-    """:class:`~core.store.reviews.ReviewStore` in memory; the append writes through the helpers."""
+    """:class:`~core.store.reviews.ReviewStore` in memory; the append writes through
+    :meth:`_write_review_changes`, as the SQL store's append calls ``write_review_changes``."""
+
+    _grants: dict[tuple[str, str], XpGrant]  # the XP ledger, held by the store
 
     def __init__(self) -> None:
         self._reviews: dict[str, ReviewItem] = {}
         self._adjustments: list[XpAdjustment] = []
 
-    def _queue_reviews(self, items: tuple[ReviewItem, ...]) -> None:
-        for item in items:
+    def _write_review_changes(self, changes: ReadModelChanges) -> None:
+        """Queue, resolve and adjust, with the append."""
+        for item in changes.review_items:
             self._reviews.setdefault(item.review_id, item)
-
-    def _resolve_reviews(self, outcomes: tuple[ReviewOutcome, ...]) -> None:
-        for outcome in outcomes:
-            item = self._reviews.get(outcome.review_id)
-            if item is not None:
-                self._reviews[outcome.review_id] = replace(
-                    item,
-                    reviewer_id=outcome.reviewer_id,
-                    reviewed_at=outcome.reviewed_at,
-                    review=outcome.review,
-                )
+        for outcome in changes.review_outcomes:
+            queued = self._reviews.get(outcome.review_id)
+            if queued is not None:
+                self._reviews[outcome.review_id] = outcome.resolve(queued)
+        adjustment = changes.xp_adjustment
+        if adjustment is None:
+            return
+        key = (adjustment.learner_id, adjustment.challenge_id)
+        held = self._grants.get(key)
+        if held is not None and held.session_id == adjustment.session_id:
+            if adjustment.xp_after > 0:
+                self._grants[key] = replace(held, xp=adjustment.xp_after)
+            else:
+                del self._grants[key]
+        self._adjustments.append(adjustment)
 
     async def review_queue(
         self, *, challenge_id: str | None = None, step_id: str | None = None, limit: int = 50
@@ -55,3 +64,9 @@ class InMemoryReviews:
 
     async def xp_adjustments(self, learner_id: str) -> list[XpAdjustment]:
         return [a for a in self._adjustments if a.learner_id == learner_id]
+
+    async def all_review_items(self) -> list[ReviewItem]:
+        return sorted(self._reviews.values(), key=lambda item: (item.created_at, item.review_id))
+
+    async def all_xp_adjustments(self) -> list[XpAdjustment]:
+        return list(self._adjustments)

@@ -4,7 +4,7 @@ can be rebuilt from the log. Reviewed rows are the step's labelled answers."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 
@@ -41,6 +41,12 @@ class ReviewOutcome:
     reviewed_at: str
     review: dict[str, Any]
 
+    def resolve(self, item: ReviewItem) -> ReviewItem:
+        """The queued ``item`` once this review is applied to it."""
+        return replace(
+            item, reviewer_id=self.reviewer_id, reviewed_at=self.reviewed_at, review=self.review
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class XpAdjustment:
@@ -73,4 +79,12 @@ class ReviewStore(Protocol):
 
     async def xp_adjustments(self, learner_id: str) -> list[XpAdjustment]:
         """Return the learner's XP adjustments, oldest first."""
+        ...
+
+    async def all_review_items(self) -> list[ReviewItem]:
+        """Return every row of the review queue, reviewed or not, oldest first (``db verify``)."""
+        ...
+
+    async def all_xp_adjustments(self) -> list[XpAdjustment]:
+        """Return every XP adjustment, oldest first (for ``db verify``)."""
         ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import ColumnElement, Select, delete, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,12 +25,7 @@ class SqlReviews(SqlStoreBase):
             query = query.where(review_queue.c.challenge_id == challenge_id)
         if step_id is not None:
             query = query.where(review_queue.c.step_id == step_id)
-        query = query.order_by(
-            self._binary(review_queue.c.created_at), self._binary(review_queue.c.review_id)
-        ).limit(max(limit, 0))
-        async with self._transaction() as connection:
-            rows = (await connection.execute(query)).all()
-        return [_item(row) for row in rows]
+        return await self._items(query.limit(max(limit, 0)))
 
     async def get_review_item(self, review_id: str) -> ReviewItem | None:
         query = select(review_queue).where(review_queue.c.review_id == review_id)
@@ -39,26 +34,33 @@ class SqlReviews(SqlStoreBase):
         return None if row is None else _item(row)
 
     async def reviewed_items(self, challenge_id: str) -> list[ReviewItem]:
-        query = (
-            select(review_queue)
-            .where(
+        return await self._items(
+            select(review_queue).where(
                 review_queue.c.challenge_id == challenge_id,
                 review_queue.c.reviewed_at.is_not(None),
             )
-            .order_by(
-                self._binary(review_queue.c.created_at), self._binary(review_queue.c.review_id)
-            )
+        )
+
+    async def xp_adjustments(self, learner_id: str) -> list[XpAdjustment]:
+        return await self._adjustments(xp_adjustments.c.learner_id == learner_id)
+
+    async def all_review_items(self) -> list[ReviewItem]:
+        return await self._items(select(review_queue))
+
+    async def _items(self, query: Select[Any]) -> list[ReviewItem]:
+        """The rows ``query`` selects, oldest first (ties by id, the same on every database)."""
+        query = query.order_by(
+            self._binary(review_queue.c.created_at), self._binary(review_queue.c.review_id)
         )
         async with self._transaction() as connection:
             rows = (await connection.execute(query)).all()
         return [_item(row) for row in rows]
 
-    async def xp_adjustments(self, learner_id: str) -> list[XpAdjustment]:
-        query = (
-            select(xp_adjustments)
-            .where(xp_adjustments.c.learner_id == learner_id)
-            .order_by(xp_adjustments.c.id)
-        )
+    async def all_xp_adjustments(self) -> list[XpAdjustment]:
+        return await self._adjustments()
+
+    async def _adjustments(self, *where: ColumnElement[bool]) -> list[XpAdjustment]:
+        query = select(xp_adjustments).where(*where).order_by(xp_adjustments.c.id)
         async with self._transaction() as connection:
             rows = (await connection.execute(query)).all()
         return [

@@ -141,6 +141,12 @@ async def reset_postgres() -> str:
     return POSTGRES_URL
 
 
+@pytest.fixture
+def service_settings() -> dict[str, Any]:
+    """Settings the ``services`` fixtures change; a test module overrides this fixture."""
+    return {}
+
+
 @pytest.fixture(
     params=[
         pytest.param("memory", id="memory"),
@@ -148,7 +154,9 @@ async def reset_postgres() -> str:
         pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
     ]
 )
-async def any_services(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Services]:
+async def any_services(
+    request: pytest.FixtureRequest, tmp_path, service_settings: dict[str, Any]
+) -> AsyncIterator[Services]:
     """The same services over each store: in-memory, SQLite and PostgreSQL."""
     if request.param == "memory":
         store = InMemoryStore()
@@ -156,14 +164,14 @@ async def any_services(request: pytest.FixtureRequest, tmp_path) -> AsyncIterato
         store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'api.db'}")
     else:
         store = await open_store(await reset_postgres())
-    services = await make_services(store)
+    services = await make_services(store, **service_settings)
     yield services
     await services.close()
 
 
 @pytest.fixture
-async def services() -> AsyncIterator[Services]:
-    built = await make_services()
+async def services(service_settings: dict[str, Any]) -> AsyncIterator[Services]:
+    built = await make_services(**service_settings)
     yield built
     await built.close()
 

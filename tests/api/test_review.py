@@ -4,7 +4,7 @@ and replay and ``db verify`` holding with reviews in the log."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -14,16 +14,13 @@ from core.content import ChallengeFile
 from core.engine.events import decode
 from core.service.review_queue import rebuild_review_queue
 from core.service.verify import verify_store
-from core.store import InMemoryStore, open_store
 from tests.api.conftest import (
     PASSWORD,
     QUIZ,
     Learner,
     client_for,
-    make_services,
     new_session,
     register,
-    reset_postgres,
 )
 
 PLAY = [
@@ -35,24 +32,10 @@ PLAY = [
 ]
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("memory", id="memory"),
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-    ]
-)
-async def sampled_services(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Services]:
-    """Services that send every chat grade to review (REVIEW_SAMPLE_RATE=1.0)."""
-    if request.param == "memory":
-        store = InMemoryStore()
-    elif request.param == "sqlite":
-        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'api.db'}")
-    else:
-        store = await open_store(await reset_postgres())
-    services = await make_services(store, review_sample_rate=1.0)
-    yield services
-    await services.close()
+@pytest.fixture
+def service_settings() -> dict[str, Any]:
+    """Every chat grade goes to review (REVIEW_SAMPLE_RATE=1.0)."""
+    return {"review_sample_rate": 1.0}
 
 
 async def reviewer(http: httpx.AsyncClient, services: Services) -> Learner:
@@ -88,14 +71,14 @@ async def completed_session(
 
 
 async def test_a_reviewer_works_the_queue_and_the_learner_sees_the_new_result(
-    sampled_services: Services,
+    any_services: Services,
 ):
-    async with client_for(sampled_services) as http:
+    async with client_for(any_services) as http:
         ada = await register(http)
         sid = await completed_session(http, ada)
         me = (await http.get("/api/me", headers=ada.headers)).json()
         assert me["xp"] == 100
-        rita = await reviewer(http, sampled_services)
+        rita = await reviewer(http, any_services)
 
         # Learners may not see the queue, review or read the stats.
         assert (await http.get("/api/review/queue", headers=ada.headers)).status_code == 403
@@ -112,8 +95,12 @@ async def test_a_reviewer_works_the_queue_and_the_learner_sees_the_new_result(
         assert {i["id"] for i in item["verdict"]["items"]} == {"reuse", "names"}
         assert set(item) == {
             "review_id", "session_id", "challenge_id", "step_id", "attempt", "answer",
-            "reason", "verdict", "created_at",
+            "reason", "verdict", "created_at", "step",
         }  # fmt: skip
+        # What the reviewer judges against: the step as graded, with its rubric and reference.
+        assert item["step"]["points"] == 20 and item["step"]["prompt"]
+        assert [r["id"] for r in item["step"]["rubric"]] == ["reuse", "names"]
+        assert all(r["description"] for r in item["step"]["rubric"])
         url = f"/api/review/{item['review_id']}"
         body = {"passed": False, "items": {"reuse": 0, "names": 5}, "comment": "Say *why*."}
         assert (await http.post(url, json=body, headers=ada.headers)).status_code == 403
@@ -136,7 +123,7 @@ async def test_a_reviewer_works_the_queue_and_the_learner_sees_the_new_result(
         assert "<em>" not in review["html"]  # a reviewer's words are text, not Markdown
         me = (await http.get("/api/me", headers=ada.headers)).json()
         assert me["xp"] == 70
-        adjustments = await sampled_services.store.xp_adjustments(me["id"])
+        adjustments = await any_services.store.xp_adjustments(me["id"])
         assert [(a.xp_change, a.xp_after) for a in adjustments] == [(-30, 70)]
 
         replaced = await http.post(
@@ -159,101 +146,189 @@ async def test_a_reviewer_works_the_queue_and_the_learner_sees_the_new_result(
         assert step["agreement"] == 0.0
         assert step["kappa"] == 0.0  # one disagreeing pair: no agreement beyond chance
 
-    replayed = await sampled_services.game.replay(sid)
-    assert replayed == await sampled_services.game.hydrate(sid)
+    replayed = await any_services.game.replay(sid)
+    assert replayed == await any_services.game.hydrate(sid)
     assert replayed.result is not None and replayed.result.xp_granted == 60
-    report = await verify_store(sampled_services.store)
+    report = await verify_store(any_services.store)
     assert report.ok, report.findings
 
 
-async def test_a_review_that_fails_the_session_removes_the_grant_and_records_it():
-    sampled = await make_services(review_sample_rate=1.0)
+async def test_a_review_that_fails_the_session_removes_the_grant_and_records_it(
+    services: Services,
+):
     strict = ChallengeFile.model_validate({**QUIZ, "id": "strict", "passing_score": 90})
-    await sampled.catalog.publish(strict, at=sampled.clock.now())
-    try:
-        async with client_for(sampled) as http:
-            ada = await register(http)
-            await completed_session(http, ada, "strict")
-            assert (await http.get("/api/me", headers=ada.headers)).json()["xp"] == 100
-            rita = await reviewer(http, sampled)
-            (item,) = (await http.get("/api/review/queue", headers=rita.headers)).json()["items"]
-            failed = await http.post(
-                f"/api/review/{item['review_id']}",
-                json={"passed": False, "comment": "Copied from the notes."},
-                headers=rita.headers,
-            )
-            assert failed.status_code == 200, failed.text
-            assert (failed.json()["session_score"], failed.json()["result_passed"]) == (30.0, False)
-            me = (await http.get("/api/me", headers=ada.headers)).json()
-            assert me["xp"] == 0
-            adjustments = await sampled.store.xp_adjustments(me["id"])
-            assert [(a.xp_change, a.xp_after, a.reason) for a in adjustments] == [
-                (-100, 0, "review")
-            ]
-            # The grant is gone, so a later passing session of the challenge earns it again.
-            await completed_session(http, ada, "strict")
-            assert (await http.get("/api/me", headers=ada.headers)).json()["xp"] == 100
-        report = await verify_store(sampled.store)
-        assert report.ok, report.findings
-    finally:
-        await sampled.close()
+    await services.catalog.publish(strict, at=services.clock.now())
+    async with client_for(services) as http:
+        ada = await register(http)
+        await completed_session(http, ada, "strict")
+        assert (await http.get("/api/me", headers=ada.headers)).json()["xp"] == 100
+        rita = await reviewer(http, services)
+        (item,) = (await http.get("/api/review/queue", headers=rita.headers)).json()["items"]
+        failed = await http.post(
+            f"/api/review/{item['review_id']}",
+            json={"passed": False, "comment": "Copied from the notes."},
+            headers=rita.headers,
+        )
+        assert failed.status_code == 200, failed.text
+        assert (failed.json()["session_score"], failed.json()["result_passed"]) == (30.0, False)
+        me = (await http.get("/api/me", headers=ada.headers)).json()
+        assert me["xp"] == 0
+        adjustments = await services.store.xp_adjustments(me["id"])
+        assert [(a.xp_change, a.xp_after, a.reason) for a in adjustments] == [(-100, 0, "review")]
+        # The grant is gone, so a later passing session of the challenge earns it again.
+        await completed_session(http, ada, "strict")
+        assert (await http.get("/api/me", headers=ada.headers)).json()["xp"] == 100
+    report = await verify_store(services.store)
+    assert report.ok, report.findings
 
 
-async def test_bad_review_input_is_a_clear_4xx():
-    sampled = await make_services(review_sample_rate=1.0)
-    try:
-        async with client_for(sampled) as http:
-            ada = await register(http)
-            await completed_session(http, ada)
-            rita = await reviewer(http, sampled)
-            (item,) = (await http.get("/api/review/queue", headers=rita.headers)).json()["items"]
-            url = f"/api/review/{item['review_id']}"
-            unknown_item = await http.post(
-                url, json={"passed": True, "items": {"style": 3}}, headers=rita.headers
-            )
-            assert unknown_item.status_code == 422
-            assert "do not exist" in unknown_item.json()["detail"]
-            missing = await http.post(
-                "/api/review/nope", json={"passed": True}, headers=rita.headers
-            )
-            assert missing.status_code == 404
-            no_verdict = await http.post(url, json={"comment": "hm"}, headers=rita.headers)
-            assert no_verdict.status_code == 422
-            too_many = await http.get("/api/review/queue?limit=1000", headers=rita.headers)
-            assert too_many.status_code == 422
-            no_challenge = await http.get("/api/review/stats", headers=rita.headers)
-            assert no_challenge.status_code == 422
-    finally:
-        await sampled.close()
+async def test_bad_review_input_is_a_clear_4xx(services: Services):
+    async with client_for(services) as http:
+        ada = await register(http)
+        await completed_session(http, ada)
+        rita = await reviewer(http, services)
+        (item,) = (await http.get("/api/review/queue", headers=rita.headers)).json()["items"]
+        url = f"/api/review/{item['review_id']}"
+        unknown_item = await http.post(
+            url, json={"passed": True, "items": {"style": 3}}, headers=rita.headers
+        )
+        assert unknown_item.status_code == 422
+        assert "do not exist" in unknown_item.json()["detail"]
+        missing = await http.post("/api/review/nope", json={"passed": True}, headers=rita.headers)
+        assert missing.status_code == 404
+        no_verdict = await http.post(url, json={"comment": "hm"}, headers=rita.headers)
+        assert no_verdict.status_code == 422
+        too_many = await http.get("/api/review/queue?limit=1000", headers=rita.headers)
+        assert too_many.status_code == 422
+        no_challenge = await http.get("/api/review/stats", headers=rita.headers)
+        assert no_challenge.status_code == 422
 
 
-async def test_the_review_queue_rebuilt_from_the_events_equals_the_stored_one():
-    sampled = await make_services(review_sample_rate=1.0)
-    try:
-        async with client_for(sampled) as http:
-            ada = await register(http)
-            await completed_session(http, ada)
-            await completed_session(http, ada)
-            rita = await reviewer(http, sampled)
-            items = (await http.get("/api/review/queue", headers=rita.headers)).json()["items"]
-            assert len(items) == 2
-            reviewed = await http.post(
-                f"/api/review/{items[0]['review_id']}",
-                json={"passed": False, "comment": "No."},
-                headers=rita.headers,
-            )
-            assert reviewed.status_code == 200, reviewed.text
-        store = sampled.store
-        streams = []
-        for stream_id in await store.list_stream_ids():
-            stored = await store.read_stream(stream_id)
-            streams.append(
-                [(decode(e.type, e.schema_version, e.data), str(e.data["actor"])) for e in stored]
-            )
-        rebuilt = rebuild_review_queue(streams, 1.0)
-        held = {i["review_id"]: await store.get_review_item(i["review_id"]) for i in items}
-        assert rebuilt == held
-        assert rebuilt[items[0]["review_id"]].review is not None
-        assert rebuilt[items[1]["review_id"]].review is None
-    finally:
-        await sampled.close()
+async def test_the_review_queue_rebuilt_from_the_events_equals_the_stored_one(
+    services: Services,
+):
+    async with client_for(services) as http:
+        ada = await register(http)
+        await completed_session(http, ada)
+        await completed_session(http, ada)
+        rita = await reviewer(http, services)
+        items = (await http.get("/api/review/queue", headers=rita.headers)).json()["items"]
+        assert len(items) == 2
+        reviewed = await http.post(
+            f"/api/review/{items[0]['review_id']}",
+            json={"passed": False, "comment": "No."},
+            headers=rita.headers,
+        )
+        assert reviewed.status_code == 200, reviewed.text
+    store = services.store
+    streams = []
+    for stream_id in await store.list_stream_ids():
+        stored = await store.read_stream(stream_id)
+        streams.append(
+            [(decode(e.type, e.schema_version, e.data), str(e.data["actor"])) for e in stored]
+        )
+    rebuilt = rebuild_review_queue(streams, 1.0)
+    held = {i["review_id"]: await store.get_review_item(i["review_id"]) for i in items}
+    assert rebuilt == held
+    assert rebuilt[items[0]["review_id"]].review is not None
+    assert rebuilt[items[1]["review_id"]].review is None
+
+
+async def _on_the_chat_step(http: httpx.AsyncClient, learner: Learner, answer: str) -> str:
+    """A quiz session whose written answer failed once: the learner still has attempts."""
+    sid = (await new_session(http, learner))["session_id"]
+    for action, body in [*PLAY[:-1], ("answer", {"step_id": "explain", "answer": answer})]:
+        response = await http.post(
+            f"/api/sessions/{sid}/{action}", json=body, headers=learner.headers
+        )
+        assert response.status_code == 200, response.text
+    view = response.json()
+    assert (view["status"], view["step"]["id"], view["step"]["attempts_left"]) == (
+        "active",
+        "explain",
+        2,
+    )
+    return str(sid)
+
+
+async def test_a_pass_on_a_step_still_open_closes_it_and_the_session_moves_on(
+    any_services: Services,
+):
+    async with client_for(any_services) as http:
+        ada = await register(http)
+        sid = await _on_the_chat_step(http, ada, "You can reuse code.")
+        rita = await reviewer(http, any_services)
+        (item,) = (await http.get("/api/review/queue", headers=rita.headers)).json()["items"]
+        assert not item["verdict"]["passed"]
+
+        applied = await http.post(
+            f"/api/review/{item['review_id']}",
+            json={"passed": True, "comment": "Reuse is the point."},
+            headers=rita.headers,
+        )
+
+        assert applied.status_code == 200, applied.text
+        result = applied.json()
+        assert (result["passed"], result["score"], result["step_passed"]) == (True, 20.0, True)
+        # The chat step was the last: the session is complete, passed, with its XP.
+        assert (result["session_score"], result["result_passed"]) == (50.0, True)
+        assert result["xp_granted"] == 100
+        view = (await http.get(f"/api/sessions/{sid}", headers=ada.headers)).json()
+        assert (view["status"], view["result"]["passed"], view["result"]["xp_granted"]) == (
+            "completed",
+            True,
+            100,
+        )
+        reviews = [e["text"] for e in view["transcript"] if e["kind"] == "review"]
+        assert reviews == ["Reuse is the point."]
+        assert (await http.get("/api/me", headers=ada.headers)).json()["xp"] == 100
+        # The learner can no longer answer the closed step.
+        late = await http.post(
+            f"/api/sessions/{sid}/answer",
+            json={"step_id": "explain", "answer": "Named code."},
+            headers=ada.headers,
+        )
+        assert late.status_code == 409
+    assert await any_services.game.replay(sid) == await any_services.game.hydrate(sid)
+    report = await verify_store(any_services.store)
+    assert report.ok, report.findings
+
+
+async def test_a_downward_review_on_an_open_step_keeps_the_learners_attempts(
+    services: Services,
+):
+    async with client_for(services) as http:
+        ada = await register(http)
+        sid = await _on_the_chat_step(http, ada, "You can reuse code.")
+        rita = await reviewer(http, services)
+        (item,) = (await http.get("/api/review/queue", headers=rita.headers)).json()["items"]
+        assert item["verdict"]["score"] == 10.0
+
+        applied = await http.post(
+            f"/api/review/{item['review_id']}",
+            json={"passed": False, "items": {"reuse": 0}, "comment": "Say more."},
+            headers=rita.headers,
+        )
+
+        assert applied.status_code == 200, applied.text
+        result = applied.json()
+        assert (result["score"], result["step_score"], result["step_passed"]) == (0.0, 0.0, False)
+        assert result["result_passed"] is None
+        view = (await http.get(f"/api/sessions/{sid}", headers=ada.headers)).json()
+        assert (view["status"], view["step"]["id"], view["step"]["attempts_left"]) == (
+            "active",
+            "explain",
+            2,
+        )
+        assert view["transcript"][-1]["kind"] == "review"
+        # The next attempt is graded as usual and the session completes with it.
+        done = await http.post(
+            f"/api/sessions/{sid}/answer",
+            json={"step_id": "explain", "answer": "You can reuse named code."},
+            headers=ada.headers,
+        )
+        assert done.status_code == 200, done.text
+        assert done.json()["status"] == "completed"
+    assert await services.game.replay(sid) == await services.game.hydrate(sid)
+    report = await verify_store(services.store)
+    assert report.ok, report.findings

@@ -124,7 +124,8 @@ def test_an_unknown_parameter_is_refused_before_a_kernel_starts(tmp_path, no_ker
     with pytest.raises(ParameterError) as caught:
         validate_challenges([GOOD], options)
     assert caught.value.problems == [
-        "unknown parameter 'colour'; author.ipynb takes challenge_path, provider, model, strict"
+        "unknown parameter 'colour'; author.ipynb takes challenge_path, provider, model, strict, "
+        "database_url"
     ]
     assert list(tmp_path.iterdir()) == []
 

@@ -9,6 +9,7 @@ import { renderCatalogue } from "./views/catalogue.js";
 import { renderLeaderboard } from "./views/leaderboard.js";
 import { renderPlayer } from "./views/player.js";
 import { renderProfile } from "./views/profile.js";
+import { canReview, renderReview } from "./views/review.js";
 
 const ROUTES = [
   { pattern: /^\/login$/, view: renderLogin, public: true },
@@ -18,6 +19,7 @@ const ROUTES = [
   { pattern: /^\/profile$/, view: renderProfile, nav: "profile" },
   { pattern: /^\/leaderboard$/, view: renderLeaderboard, nav: "leaderboard" },
   { pattern: /^\/admin$/, view: renderAdmin, nav: "admin", admin: true },
+  { pattern: /^\/review$/, view: renderReview, nav: "review", reviewer: true },
 ];
 
 // The admin page: analytics for admins, item analysis for authors and admins.
@@ -81,6 +83,7 @@ function renderHeader(active = app.activeNav) {
     navLink("/profile", "Profile", "profile", active),
     navLink("/leaderboard", "Leaderboard", "leaderboard", active),
     ADMIN_PAGE_ROLES.has(user.role) ? navLink("/admin", "Admin", "admin", active) : null,
+    canReview(user) ? navLink("/review", "Review", "review", active) : null,
   );
   const who = h(
     "div",
@@ -145,6 +148,10 @@ async function route() {
     }
     if (r.admin && !ADMIN_PAGE_ROLES.has(app.user.role)) {
       replaceChildren(app.main, errorBox("This page is for administrators and authors."));
+      return;
+    }
+    if (r.reviewer && !canReview(app.user)) {
+      replaceChildren(app.main, errorBox("This page is for reviewers, authors and administrators."));
       return;
     }
     renderHeader(r.nav);

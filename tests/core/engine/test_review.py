@@ -14,8 +14,8 @@ from core.engine.commands import (
     StartSession,
     SubmitAnswer,
 )
-from core.engine.events import GradeReviewed, ItemResult
-from core.engine.state import fold, state_from_dict, state_to_dict
+from core.engine.events import GradeReviewed, ItemResult, StepClosed, StepEntered
+from core.engine.state import Result, fold, state_from_dict, state_to_dict
 from core.errors import Conflict, InvalidInput, WrongAction
 from tests.core.engine.builders import (
     AT,
@@ -144,18 +144,120 @@ def test_reviewing_twice_is_a_conflict_unless_replacing():
     assert (event.previous_passed, event.passed, event.xp_change) == (False, True, 100)
 
 
-def test_a_review_of_a_step_still_open_is_refused():
+def _open(*points: tuple[str, float], ch=CH) -> list:
+    """A session on its chat step, whose first attempt was graded ``points`` (a fail)."""
+    return play(
+        ch,
+        CreateSession(at=AT, session_id=SESSION_ID, learner_id=LEARNER_ID),
+        StartSession(at=AT),
+        SubmitAnswer(at=AT, step_id="why", answer="Reuse."),
+        evaluate(1, *points),
+    )
+
+
+def test_a_failed_attempt_reviewed_as_a_pass_closes_the_open_step_and_the_session_moves_on():
+    history = _open(("reuse", 5), ("organisation", 0))
+    state = fold(history)
+    assert state.current is not None and state.current.attempts_left == 1
+
+    events = when(CH, state, _review(passed=True, comment="That is the idea."))
+
+    assert [type(e).__name__ for e in events] == ["GradeReviewed", "StepClosed", "StepEntered"]
+    reviewed, closed, entered = events
+    assert isinstance(reviewed, GradeReviewed) and isinstance(closed, StepClosed)
+    assert (reviewed.score, reviewed.step_score, reviewed.step_passed) == (30.0, 30.0, True)
+    assert (reviewed.session_score, reviewed.result_passed, reviewed.xp_change) == (0.0, None, 0)
+    assert (closed.step_id, closed.score, closed.passed) == ("why", 30.0, True)
+    assert isinstance(entered, StepEntered) and entered.step_id == "end"
+    after = fold(events, state)
+    assert after.current is not None and after.current.step_id == "end"
+    assert (after.score, after.steps_closed, after.steps_passed) == (30.0, 1, 1)
+    (record,) = after.closed_steps
+    assert (record.score, record.passed, record.attempts) == (30.0, True, 1)
+    assert record.grades[0].reviewed
+    assert after.transcript[-1].kind == "review"
+    # The learner then finishes with the reviewed score counted, and the XP it earns.
+    finished = when(CH, after, ContinueGate(at=LATER, step_id="end"))
+    done = fold(finished, after)
+    assert done.result is not None
+    assert (done.result.passed, done.result.score, done.result.xp_granted) == (True, 30.0, 100)
+
+
+def test_a_pass_on_the_last_step_completes_the_session_with_its_xp():
+    ch = challenge(gate("start"), chat("why", max_attempts=2), xp=100, passing_score=70)
     state = fold(
         play(
-            CH,
+            ch,
             CreateSession(at=AT, session_id=SESSION_ID, learner_id=LEARNER_ID),
             StartSession(at=AT),
+            ContinueGate(at=AT, step_id="start"),
             SubmitAnswer(at=AT, step_id="why", answer="Reuse."),
             evaluate(1, ("reuse", 0), ("organisation", 0)),
         )
     )
-    with pytest.raises(Conflict, match="still working"):
+
+    events = when(ch, state, _review(passed=True))
+
+    assert [type(e).__name__ for e in events] == [
+        "GradeReviewed",
+        "StepClosed",
+        "SessionCompleted",
+    ]
+    done = fold(events, state)
+    assert done.result is not None
+    assert (done.result.passed, done.result.score, done.result.xp_granted) == (True, 30.0, 100)
+    # Another session of the challenge holds the grant: the pass earns no XP a second time.
+    again = when(ch, state, _review(passed=True, xp_already_granted=True))
+    assert fold(again, state).result == Result(True, 30.0, 30, 0)
+
+
+def test_a_review_that_still_fails_leaves_the_learner_their_remaining_attempts():
+    state = fold(_open(("reuse", 10), ("organisation", 5)))
+
+    (event,) = when(
+        CH,
+        state,
+        _review(passed=False, items=(ItemVerdict("reuse", 0),), comment="Not about reuse."),
+    )
+
+    assert isinstance(event, GradeReviewed)
+    assert (event.previous_score, event.score, event.step_score) == (15.0, 5.0, 5.0)
+    assert (event.step_passed, event.session_score) == (False, 0.0)
+    after = fold([event], state)
+    assert after.current is not None and after.current.step_id == "why"
+    assert (after.current.attempts_left, after.current.best_score) == (1, 5.0)
+    assert after.current.grades[0].reviewed and after.steps_passed == 0
+    # The learner's last attempt is graded as usual and the step's best counts.
+    later = play(
+        CH,
+        SubmitAnswer(at=LATER, step_id="why", answer="Reuse."),
+        evaluate(2, ("reuse", 5), ("organisation", 5)),
+        state=after,
+    )
+    closed = next(e for e in later if isinstance(e, StepClosed))
+    assert (closed.score, closed.passed) == (10.0, False)
+
+
+def test_a_pass_while_a_newer_answer_is_being_graded_is_a_conflict():
+    first = fold(_open(("reuse", 0), ("organisation", 0)))
+    state = fold(
+        play(CH, SubmitAnswer(at=LATER, step_id="why", answer="Again."), state=first), first
+    )
+    assert state.current is not None and state.current.pending_attempt == 2
+    with pytest.raises(Conflict, match="being graded"):
         when(CH, state, _review(passed=True))
+    # A review that keeps the fail waits for nothing.
+    (event,) = when(CH, state, _review(passed=False, items=(ItemVerdict("reuse", 3),)))
+    assert isinstance(event, GradeReviewed)
+
+
+def test_replay_reproduces_a_review_that_closed_an_open_step():
+    history = _open(("reuse", 5), ("organisation", 0))
+    state = fold(history)
+    review = when(CH, state, _review(passed=True))
+    replayed = fold([*history, *review])
+    assert replayed == fold(review, state)
+    assert state_from_dict(state_to_dict(replayed)) == replayed
 
 
 def test_unknown_items_and_attempts_are_refused_by_name():
