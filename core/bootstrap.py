@@ -22,8 +22,10 @@ from core.service.analytics import AnalyticsService
 from core.service.catalog import Catalog
 from core.service.chat import ChatService
 from core.service.clock import Clock, SystemClock
+from core.service.jobs import JobQueue
 from core.service.learners import LearnerService
 from core.service.review import ReviewService
+from core.service.session_changes import ChangeFeed, LocalChanges
 from core.service.sessions import GameService
 from core.service.telemetry import SessionMetrics
 from core.service.usage import UsageService
@@ -54,8 +56,14 @@ class Services:
     chat: ChatService
     rate_counters: RateCounters
     review: ReviewService | None = None  # issue 14; always set by build_services
+    jobs: JobQueue | None = None  # PENDING_WORK=queue
+    changes: ChangeFeed | None = None  # session change notifications (SSE); always set
 
     async def close(self) -> None:
+        for part in (self.jobs, self.changes):
+            closer = getattr(part, "aclose", None)
+            if closer is not None:
+                await closer()
         await self.llm.aclose()
         closer = getattr(self.rate_counters, "aclose", None)
         if closer is not None:  # Redis or in-process counters; the database ones are the store
@@ -130,6 +138,42 @@ def build_rate_counters(settings: Settings, store: Store) -> RateCounters:
     return MemoryRateCounters()
 
 
+def build_change_feed(settings: Settings) -> ChangeFeed:
+    """Where session change notifications travel: Redis pub/sub with ``REDIS_URL``, PostgreSQL
+    LISTEN/NOTIFY when a worker process records results (``PENDING_WORK=queue``), else in process."""
+    if settings.redis_url is not None:
+        from core.store.change_feeds import RedisChanges
+
+        return RedisChanges(
+            settings.redis_url.get_secret_value(), channel=f"{settings.redis_key_prefix}sessions"
+        )
+    if settings.pending_work == "queue" and settings.database_url.startswith("postgresql"):
+        from core.store.change_feeds import PostgresChanges
+
+        return PostgresChanges(settings.database_url)
+    return LocalChanges()
+
+
+async def build_job_queue(settings: Settings) -> JobQueue | None:
+    """The job queue for ``PENDING_WORK=queue`` (PostgreSQL only); None: work is done in process."""
+    if settings.pending_work != "queue":
+        return None
+    if not settings.database_url.startswith("postgresql"):
+        raise ConfigurationError(
+            "PENDING_WORK=queue needs PostgreSQL (DATABASE_URL=postgresql+asyncpg://…) and a "
+            "`curiouscore worker`; with SQLite keep PENDING_WORK=inline"
+        )
+    try:
+        import procrastinate  # noqa: F401  (an optional extra)
+    except ImportError:
+        raise ConfigurationError(
+            "PENDING_WORK=queue needs procrastinate: pip install 'curiouscore[queue]'"
+        ) from None
+    from core.queue import QueuedJobs
+
+    return await QueuedJobs.open(settings.database_url)
+
+
 async def build_services(
     settings: Settings | None = None,
     *,
@@ -160,7 +204,11 @@ async def build_services(
         usage=store,
         metrics=LlmMetrics(registry),
     )
+    changes = build_change_feed(settings)
+    jobs = await build_job_queue(settings)
     game = GameService(
+        jobs=jobs,
+        changes=changes,
         store=store,
         catalog=catalog,
         llm=llm,
@@ -195,4 +243,6 @@ async def build_services(
         chat=ChatService(store=store, game=game, accounts=accounts, clock=clock),
         rate_counters=build_rate_counters(settings, store),
         review=ReviewService(store=store, game=game, clock=clock),
+        jobs=jobs,
+        changes=changes,
     )

@@ -114,6 +114,15 @@ class Settings(BaseSettings):
     code_max_concurrency: int = Field(default=2, ge=1, le=64)
     code_trial_runs_per_minute: int = Field(default=10, ge=1)
 
+    # Where pending LLM work (grading, hints, narration) runs: "inline" in the process that took
+    # the request (the embedded default), or "queue": PostgreSQL jobs that `curiouscore worker`
+    # runs, the request returning at once with the step awaiting its grade (docs/scaling.md).
+    pending_work: Literal["inline", "queue"] = "inline"
+    # Jobs one `curiouscore worker` runs at once, and how long a job's worker may go without a
+    # heartbeat before the job counts as stalled (its worker died) and is run again.
+    worker_concurrency: int = Field(default=8, ge=1, le=256)
+    worker_stalled_after_seconds: float = Field(default=30.0, ge=1)
+
     snapshot_interval: int = Field(default=5, ge=1)
     challenges_dir: str = "challenges"
     # The key of the event HMAC chain (at least 16 bytes), and retired keys still needed to verify
