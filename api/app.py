@@ -28,6 +28,7 @@ from api.routes import (
     metrics,
     review,
     sessions,
+    stream,
 )
 from api.runtime import Runtime
 from api.spa import mount_spa
@@ -112,6 +113,7 @@ def create_app(
         me,
         challenges,
         sessions,
+        stream,
         code_runs,
         leaderboard,
         admin,

@@ -182,8 +182,12 @@ async def build_services(
     provider: LlmProvider | None = None,
     password_hasher: PasswordHasher | None = None,
     code_runner: CodeRunner | None = None,
+    run_pending_here: bool = False,
 ) -> Services:
-    """Wire the core for one process; pass fakes (store, clock, provider) in tests."""
+    """Wire the core for one process; pass fakes (store, clock, provider) in tests.
+
+    ``run_pending_here``: this process does pending work itself even with PENDING_WORK=queue
+    (``curiouscore worker``), still publishing session changes as the API expects."""
     settings = settings or Settings()
     clock = clock or SystemClock()
     registry = CollectorRegistry()  # per process; /metrics renders it
@@ -205,7 +209,7 @@ async def build_services(
         metrics=LlmMetrics(registry),
     )
     changes = build_change_feed(settings)
-    jobs = await build_job_queue(settings)
+    jobs = None if run_pending_here else await build_job_queue(settings)
     game = GameService(
         jobs=jobs,
         changes=changes,

@@ -73,9 +73,10 @@ async def run_worker(
             "(with SQLite, PENDING_WORK=inline does the work in the API process)"
         )
     own = services is None
-    # The worker does the work itself: it never defers to the queue it drains.
+    # The worker does the work itself (it never defers to the queue it drains) and publishes
+    # session changes the way the API processes of PENDING_WORK=queue listen for them.
     services = services or await build_services(
-        settings.model_copy(update={"pending_work": "inline"})
+        settings.model_copy(update={"pending_work": "queue"}), run_pending_here=True
     )
     stalled_after = settings.worker_stalled_after_seconds
     app = job_app(settings.database_url)

@@ -222,6 +222,11 @@ class GameService:
         loaded = await self._settle(await self._load_owned(actor, session_id))
         return project_view(loaded.challenge, loaded.state)
 
+    async def read_view(self, actor: Actor, session_id: str) -> SessionView:
+        """The session view as recorded, running no pending work (what a change stream sends)."""
+        loaded = await self._load_owned(actor, session_id)
+        return project_view(loaded.challenge, loaded.state)
+
     async def list_sessions(self, actor: Actor) -> list[SessionSummary]:
         return await self._store.list_sessions(actor.learner_id)
 

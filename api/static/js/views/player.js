@@ -6,6 +6,7 @@ import { points } from "../format.js";
 import { startChallenge } from "./catalogue.js";
 import { buildAbandonedCard, buildCompletionCard, buildNotStartedCard, buildStepCard } from "./step.js";
 import { createTranscript } from "./transcript.js";
+import { watchSession } from "../stream.js";
 
 const CHOICE_MODES = new Set(["MCQ_SINGLE", "MCQ_MULTI", "TRUE_FALSE"]);
 
@@ -77,7 +78,7 @@ export async function renderPlayer({ app, params }) {
   function schedulePoll() {
     clearTimeout(pollTimer);
     const waiting = view.step && (view.step.awaiting_grade || view.step.awaiting_hint);
-    if (!waiting || disposed) {
+    if (!waiting || disposed || live.connected()) {
       pollDelay = 800;
       return;
     }
@@ -140,6 +141,7 @@ export async function renderPlayer({ app, params }) {
 
   /** Show a new view; move focus where the learner's next action is. */
   function update(next, { action = null } = {}) {
+    if (next.version < view.version) return; // a pushed view (stream.js) was newer already
     const before = view;
     view = next;
     const added = transcript.update(view.transcript || [], view.feedback || []);
@@ -274,6 +276,8 @@ export async function renderPlayer({ app, params }) {
     layout,
   );
 
+  // Pushed views (a grade a worker recorded, a review) replace polling while the stream is open.
+  const live = watchSession(sessionId, (next) => update(next));
   update(view);
 
   return {
@@ -283,6 +287,7 @@ export async function renderPlayer({ app, params }) {
     dispose() {
       disposed = true;
       clearTimeout(pollTimer);
+      live.close();
       document.removeEventListener("keydown", onKey);
       window.removeEventListener("resize", resized);
       if (sizes) sizes.disconnect();
