@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from prometheus_client import CollectorRegistry
@@ -13,6 +14,7 @@ from core.config import Settings
 from core.llm.base import LlmProvider
 from core.llm.errors import ProviderConfigError
 from core.llm.factory import ProviderFactory
+from core.llm.limits import CallRateLimit, DailyBudget, VerdictCache
 from core.llm.metrics import LlmMetrics
 from core.llm.orchestrator import LlmOrchestrator, LlmPolicy
 from core.sandbox.factory import build_code_runner
@@ -58,9 +60,10 @@ class Services:
     review: ReviewService | None = None  # issue 14; always set by build_services
     jobs: JobQueue | None = None  # PENDING_WORK=queue
     changes: ChangeFeed | None = None  # session change notifications (SSE); always set
+    shared_llm: SharedLlmLimits | None = None  # REDIS_URL: the LLM limits in Redis
 
     async def close(self) -> None:
-        for part in (self.jobs, self.changes):
+        for part in (self.jobs, self.changes, self.shared_llm):
             closer = getattr(part, "aclose", None)
             if closer is not None:
                 await closer()
@@ -109,6 +112,44 @@ def llm_policy(settings: Settings) -> LlmPolicy:
         daily_budget_usd=settings.llm_daily_budget_usd,
         cache_size=settings.llm_cache_size,
         review_below=settings.grading_review_below,
+        budget_reserve_usd=settings.llm_budget_reserve_usd,
+    )
+
+
+@dataclass(slots=True)
+class SharedLlmLimits:
+    """The LLM rate limit, evaluation cache and daily budget in Redis (``REDIS_URL``)."""
+
+    limiter: CallRateLimit
+    cache: VerdictCache
+    budget: DailyBudget
+    redis: Any
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
+
+
+def shared_llm_limits(settings: Settings, store: Store) -> SharedLlmLimits | None:
+    """With ``REDIS_URL``: the LLM limits every process shares; else None (this process's own)."""
+    if settings.redis_url is None:
+        return None
+    from redis import asyncio as aioredis
+
+    from core.llm.limits import RedisDailyBudget, RedisRateLimiter, RedisVerdictCache
+
+    redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value(), socket_connect_timeout=5)
+    prefix = f"{settings.redis_key_prefix}llm:"
+
+    async def spent_today(learner_id: str, day: str) -> float:
+        return (await store.usage_totals(learner_id=learner_id, day=day)).cost_usd
+
+    return SharedLlmLimits(
+        limiter=RedisRateLimiter(redis, f"{prefix}rate", settings.llm_max_requests_per_minute),
+        cache=RedisVerdictCache(redis, f"{prefix}cache:"),
+        budget=RedisDailyBudget(
+            redis, f"{prefix}budget:", spent_today, reserve_usd=settings.llm_budget_reserve_usd
+        ),
+        redis=redis,
     )
 
 
@@ -201,8 +242,12 @@ async def build_services(
     )
     catalog = Catalog(store)
     providers = ProviderFactory(settings)
+    shared = shared_llm_limits(settings, store)
     llm = LlmOrchestrator(
         provider or build_provider(settings, providers),
+        limiter=shared.limiter if shared else None,
+        cache=shared.cache if shared else None,
+        budget=shared.budget if shared else None,
         policy=llm_policy(settings),
         providers=providers,
         usage=store,
@@ -249,4 +294,5 @@ async def build_services(
         review=ReviewService(store=store, game=game, clock=clock),
         jobs=jobs,
         changes=changes,
+        shared_llm=shared,
     )

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.bootstrap import Services, build_services
 from core.config import Settings
+from core.process_lease import acquire_llm_lease
 from core.queue import JOBS, RegisteredJob, ensure_job_schema, job_app
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ async def run_worker(
             "curiouscore worker needs PostgreSQL: set DATABASE_URL=postgresql+asyncpg://… "
             "(with SQLite, PENDING_WORK=inline does the work in the API process)"
         )
+    lease = await acquire_llm_lease(settings)  # refuses a second worker without REDIS_URL
     own = services is None
     # The worker does the work itself (it never defers to the queue it drains) and publishes
     # session changes the way the API processes of PENDING_WORK=queue listen for them.
@@ -108,6 +110,8 @@ async def run_worker(
     finally:
         if own:
             await services.close()
+        if lease is not None:
+            await lease.release()
 
 
 async def _recover_forever(app: procrastinate.App, stalled_after: float) -> None:
