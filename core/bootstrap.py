@@ -212,7 +212,8 @@ async def build_job_queue(settings: Settings) -> JobQueue | None:
         ) from None
     from core.queue import QueuedJobs
 
-    return await QueuedJobs.open(settings.database_url)
+    # Its own pool beside the store's: every request that records an answer may defer a job.
+    return await QueuedJobs.open(settings.database_url, max_connections=settings.pool_size)
 
 
 async def build_services(

@@ -77,13 +77,15 @@ def libpq_url(database_url: str) -> str:
     return url.set(drivername="postgresql", query=query).render_as_string(hide_password=False)
 
 
-def job_app(database_url: str) -> procrastinate.App:
-    """A procrastinate app on the deployment's database (not opened yet)."""
+def job_app(database_url: str, *, max_connections: int = 4) -> procrastinate.App:
+    """A procrastinate app on the deployment's database (not opened yet), with its own pool of at
+    most ``max_connections`` (psycopg) connections."""
     import procrastinate
 
-    return procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=libpq_url(database_url))
+    connector = procrastinate.PsycopgConnector(
+        conninfo=libpq_url(database_url), min_size=1, max_size=max(2, max_connections)
     )
+    return procrastinate.App(connector=connector)
 
 
 async def ensure_job_schema(app: procrastinate.App) -> None:
@@ -107,8 +109,8 @@ class QueuedJobs:
         self.app = app
 
     @classmethod
-    async def open(cls, database_url: str) -> QueuedJobs:
-        app = job_app(database_url)
+    async def open(cls, database_url: str, *, max_connections: int = 4) -> QueuedJobs:
+        app = job_app(database_url, max_connections=max_connections)
         await app.open_async()
         try:
             await ensure_job_schema(app)

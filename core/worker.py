@@ -81,7 +81,9 @@ async def run_worker(
         settings.model_copy(update={"pending_work": "queue"}), run_pending_here=True
     )
     stalled_after = settings.worker_stalled_after_seconds
-    app = job_app(settings.database_url)
+    app = job_app(
+        settings.database_url, max_connections=(concurrency or settings.worker_concurrency) + 2
+    )
     bind_jobs(app, services)
     try:
         async with app.open_async():
