@@ -27,16 +27,18 @@ def worker(
     """
     settings = settings_for(database_url)
     try:
-        from core.worker import run_worker
+        import procrastinate  # noqa: F401  (an optional extra)
     except ImportError:
         err.print(
             "[red]error:[/red] the worker needs procrastinate: pip install 'curiouscore[queue]'"
         )
         raise typer.Exit(2) from None
+    from core.worker import run_worker
+
     try:
         asyncio.run(run_worker(settings, concurrency=concurrency))
     except (ConfigurationError, StoreUnavailable, ValueError, OSError) as error:
-        err.print(f"[red]error:[/red] {error}", highlight=False, markup=False)
+        err.print(f"error: {error}", style="red", highlight=False, markup=False)
         raise typer.Exit(2) from None
 
 

@@ -222,3 +222,16 @@ async def test_queue_mode_needs_postgresql(tmp_path):
     )
     with pytest.raises(ConfigurationError, match="PENDING_WORK=queue needs PostgreSQL"):
         await build_services(settings)
+
+
+def test_the_worker_command_refuses_sqlite_naming_the_fix(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "worker"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "needs PostgreSQL" in done.stderr and "Traceback" not in done.stderr
