@@ -276,8 +276,14 @@ export async function renderPlayer({ app, params }) {
     layout,
   );
 
-  // Pushed views (a grade a worker recorded, a review) replace polling while the stream is open.
-  const live = watchSession(sessionId, (next) => update(next));
+  // Pushed views (a grade a worker recorded, a review) replace polling while the stream is open;
+  // one that arrives while an action is in flight waits for it, so the action's focus still applies.
+  const pushed = (next) => {
+    if (disposed || next.version <= view.version) return;
+    if (busy) setTimeout(() => pushed(next), 100);
+    else update(next);
+  };
+  const live = watchSession(sessionId, pushed);
   update(view);
 
   return {
