@@ -198,21 +198,22 @@ async def _no_open_jobs(url: str) -> bool:
 
 
 async def test_a_job_run_twice_records_the_grade_once(queued, fake_llm):
-    """Two runs of the same job (a retry racing a slow first run): one grade in the log."""
-    from core.worker import run_worker  # noqa: F401 - the worker module imports cleanly
-
+    """Two runs of the same job at once, as two processes (each its own services, so no shared
+    in-process single flight): both call the LLM, one grade lands, the other append clashes."""
     session_id = await to_chat_step(queued)
     await queued.game.submit_answer(ADA, session_id, "explain", GOOD)
-    inline = await build_services(
-        queued.settings.model_copy(update={"pending_work": "inline"}), clock=SystemClock()
-    )
+    fake_llm.script("openai", Reply(delay=0.5), Reply(delay=0.5))  # both calls overlap
+    runners = [
+        await build_services(queued.settings, clock=SystemClock(), run_pending_here=True)
+        for _ in range(2)
+    ]
     try:
-        await asyncio.gather(
-            inline.game.settle_pending(session_id), inline.game.settle_pending(session_id)
-        )
-        await inline.game.settle_pending(session_id)
+        await asyncio.gather(*(r.game.settle_pending(session_id) for r in runners))
+        await runners[0].game.settle_pending(session_id)  # and a third, later: nothing pending
     finally:
-        await inline.close()
+        for runner in runners:
+            await runner.close()
+    assert len(fake_llm.calls("openai")) == 2
     assert len(await graded(queued, session_id)) == 1
 
 
