@@ -28,6 +28,7 @@ from api.routes import (
     metrics,
     review,
     sessions,
+    stream,
 )
 from api.runtime import Runtime
 from api.spa import mount_spa
@@ -35,6 +36,7 @@ from api.text_guard import TextGuardMiddleware
 from api.tokens import AccessTokens, resolve_secret
 from core.bootstrap import Services, build_services
 from core.config import Settings
+from core.process_lease import acquire_llm_lease
 from core.store.base import StoreUnavailable
 from seeds import ensure_seeded
 
@@ -77,6 +79,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Refuses a second process keeping its own LLM limits (no REDIS_URL); with
+        # PENDING_WORK=queue the workers call the LLM, not this process.
+        lease = await acquire_llm_lease(settings, calls_llm=settings.pending_work == "inline")
         if runtime.services is None:
             runtime.attach(await build_services(settings), owned=True)
         assert runtime.services is not None
@@ -95,6 +100,8 @@ def create_app(
             await asyncio.gather(*jobs, return_exceptions=True)
             if runtime.owns_services:
                 await runtime.services.close()
+            if lease is not None:
+                await lease.release()
 
     app = FastAPI(
         title="CuriousCore",
@@ -112,6 +119,7 @@ def create_app(
         me,
         challenges,
         sessions,
+        stream,
         code_runs,
         leaderboard,
         admin,

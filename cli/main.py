@@ -19,6 +19,7 @@ from cli.common import DatabaseOption, console, err, run_with_services, settings
 from cli.db_ops import register as register_db_commands
 from cli.server import register as register_server_commands
 from cli.web import web_app
+from cli.worker import register as register_worker_command
 from core.bootstrap import Services, chain_keys
 from core.content import challenge_schema
 from core.errors import DomainError
@@ -37,6 +38,7 @@ app.add_typer(bots_app, name="bots")
 app.add_typer(web_app, name="web")
 register_server_commands(app)
 register_db_commands(app, db_app)
+register_worker_command(app)
 
 
 @app.command()

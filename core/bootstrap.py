@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from prometheus_client import CollectorRegistry
@@ -13,6 +14,7 @@ from core.config import Settings
 from core.llm.base import LlmProvider
 from core.llm.errors import ProviderConfigError
 from core.llm.factory import ProviderFactory
+from core.llm.limits import CallRateLimit, DailyBudget, VerdictCache
 from core.llm.metrics import LlmMetrics
 from core.llm.orchestrator import LlmOrchestrator, LlmPolicy
 from core.sandbox.factory import build_code_runner
@@ -22,8 +24,10 @@ from core.service.analytics import AnalyticsService
 from core.service.catalog import Catalog
 from core.service.chat import ChatService
 from core.service.clock import Clock, SystemClock
+from core.service.jobs import JobQueue
 from core.service.learners import LearnerService
 from core.service.review import ReviewService
+from core.service.session_changes import ChangeFeed, LocalChanges
 from core.service.sessions import GameService
 from core.service.telemetry import SessionMetrics
 from core.service.usage import UsageService
@@ -54,8 +58,15 @@ class Services:
     chat: ChatService
     rate_counters: RateCounters
     review: ReviewService | None = None  # issue 14; always set by build_services
+    jobs: JobQueue | None = None  # PENDING_WORK=queue
+    changes: ChangeFeed | None = None  # session change notifications (SSE); always set
+    shared_llm: SharedLlmLimits | None = None  # REDIS_URL: the LLM limits in Redis
 
     async def close(self) -> None:
+        for part in (self.jobs, self.changes, self.shared_llm):
+            closer = getattr(part, "aclose", None)
+            if closer is not None:
+                await closer()
         await self.llm.aclose()
         closer = getattr(self.rate_counters, "aclose", None)
         if closer is not None:  # Redis or in-process counters; the database ones are the store
@@ -101,6 +112,44 @@ def llm_policy(settings: Settings) -> LlmPolicy:
         daily_budget_usd=settings.llm_daily_budget_usd,
         cache_size=settings.llm_cache_size,
         review_below=settings.grading_review_below,
+        budget_reserve_usd=settings.llm_budget_reserve_usd,
+    )
+
+
+@dataclass(slots=True)
+class SharedLlmLimits:
+    """The LLM rate limit, evaluation cache and daily budget in Redis (``REDIS_URL``)."""
+
+    limiter: CallRateLimit
+    cache: VerdictCache
+    budget: DailyBudget
+    redis: Any
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
+
+
+def shared_llm_limits(settings: Settings, store: Store) -> SharedLlmLimits | None:
+    """With ``REDIS_URL``: the LLM limits every process shares; else None (this process's own)."""
+    if settings.redis_url is None:
+        return None
+    from redis import asyncio as aioredis
+
+    from core.llm.limits import RedisDailyBudget, RedisRateLimiter, RedisVerdictCache
+
+    redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value(), socket_connect_timeout=5)
+    prefix = f"{settings.redis_key_prefix}llm:"
+
+    async def spent_today(learner_id: str, day: str) -> float:
+        return (await store.usage_totals(learner_id=learner_id, day=day)).cost_usd
+
+    return SharedLlmLimits(
+        limiter=RedisRateLimiter(redis, f"{prefix}rate", settings.llm_max_requests_per_minute),
+        cache=RedisVerdictCache(redis, f"{prefix}cache:"),
+        budget=RedisDailyBudget(
+            redis, f"{prefix}budget:", spent_today, reserve_usd=settings.llm_budget_reserve_usd
+        ),
+        redis=redis,
     )
 
 
@@ -130,6 +179,43 @@ def build_rate_counters(settings: Settings, store: Store) -> RateCounters:
     return MemoryRateCounters()
 
 
+def build_change_feed(settings: Settings) -> ChangeFeed:
+    """Where session change notifications travel: Redis pub/sub with ``REDIS_URL``, PostgreSQL
+    LISTEN/NOTIFY when a worker process records results (``PENDING_WORK=queue``), else in process."""
+    if settings.redis_url is not None:
+        from core.store.change_feeds import RedisChanges
+
+        return RedisChanges(
+            settings.redis_url.get_secret_value(), channel=f"{settings.redis_key_prefix}sessions"
+        )
+    if settings.pending_work == "queue" and settings.database_url.startswith("postgresql"):
+        from core.store.change_feeds import PostgresChanges
+
+        return PostgresChanges(settings.database_url)
+    return LocalChanges()
+
+
+async def build_job_queue(settings: Settings) -> JobQueue | None:
+    """The job queue for ``PENDING_WORK=queue`` (PostgreSQL only); None: work is done in process."""
+    if settings.pending_work != "queue":
+        return None
+    if not settings.database_url.startswith("postgresql"):
+        raise ConfigurationError(
+            "PENDING_WORK=queue needs PostgreSQL (DATABASE_URL=postgresql+asyncpg://…) and a "
+            "`curiouscore worker`; with SQLite keep PENDING_WORK=inline"
+        )
+    try:
+        import procrastinate  # noqa: F401  (an optional extra)
+    except ImportError:
+        raise ConfigurationError(
+            "PENDING_WORK=queue needs procrastinate: pip install 'curiouscore[queue]'"
+        ) from None
+    from core.queue import QueuedJobs
+
+    # Its own pool beside the store's: every request that records an answer may defer a job.
+    return await QueuedJobs.open(settings.database_url, max_connections=settings.pool_size)
+
+
 async def build_services(
     settings: Settings | None = None,
     *,
@@ -138,8 +224,12 @@ async def build_services(
     provider: LlmProvider | None = None,
     password_hasher: PasswordHasher | None = None,
     code_runner: CodeRunner | None = None,
+    run_pending_here: bool = False,
 ) -> Services:
-    """Wire the core for one process; pass fakes (store, clock, provider) in tests."""
+    """Wire the core for one process; pass fakes (store, clock, provider) in tests.
+
+    ``run_pending_here``: this process does pending work itself even with PENDING_WORK=queue
+    (``curiouscore worker``), still publishing session changes as the API expects."""
     settings = settings or Settings()
     clock = clock or SystemClock()
     registry = CollectorRegistry()  # per process; /metrics renders it
@@ -153,14 +243,22 @@ async def build_services(
     )
     catalog = Catalog(store)
     providers = ProviderFactory(settings)
+    shared = shared_llm_limits(settings, store)
     llm = LlmOrchestrator(
         provider or build_provider(settings, providers),
+        limiter=shared.limiter if shared else None,
+        cache=shared.cache if shared else None,
+        budget=shared.budget if shared else None,
         policy=llm_policy(settings),
         providers=providers,
         usage=store,
         metrics=LlmMetrics(registry),
     )
+    changes = build_change_feed(settings)
+    jobs = None if run_pending_here else await build_job_queue(settings)
     game = GameService(
+        jobs=jobs,
+        changes=changes,
         store=store,
         catalog=catalog,
         llm=llm,
@@ -195,4 +293,7 @@ async def build_services(
         chat=ChatService(store=store, game=game, accounts=accounts, clock=clock),
         rate_counters=build_rate_counters(settings, store),
         review=ReviewService(store=store, game=game, clock=clock, catalog=catalog),
+        jobs=jobs,
+        changes=changes,
+        shared_llm=shared,
     )

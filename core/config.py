@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     llm_retry_base_seconds: float = Field(default=0.5, ge=0)
     llm_cache_size: int = Field(default=1024, ge=0)
     llm_daily_budget_usd: float | None = Field(default=None, ge=0)
+    # Reserved from a learner's budget while each LLM call is in flight (its cost is known only
+    # after), so concurrent calls cannot all pass the check before any has spent.
+    llm_budget_reserve_usd: float = Field(default=0.01, ge=0)
     # A chat grade whose confidence (0–1) is below this is marked needs_review in its event.
     grading_review_below: float = Field(default=0.6, ge=0, le=1)
     # The share of other chat grades sent to human review as a sample (issue 14); 1.0 sends all.
@@ -113,6 +116,18 @@ class Settings(BaseSettings):
     code_python: str = "/usr/bin/python3"
     code_max_concurrency: int = Field(default=2, ge=1, le=64)
     code_trial_runs_per_minute: int = Field(default=10, ge=1)
+
+    # Where pending LLM work (grading, hints, narration) runs: "inline" in the process that took
+    # the request (the embedded default), or "queue": PostgreSQL jobs that `curiouscore worker`
+    # runs, the request returning at once with the step awaiting its grade (docs/scaling.md).
+    pending_work: Literal["inline", "queue"] = "inline"
+    # uvicorn's worker count (its WEB_CONCURRENCY): above 1 needs REDIS_URL when a real LLM
+    # provider is used, or each worker would keep its own LLM limits (core/process_lease.py).
+    web_concurrency: int = Field(default=1, ge=1)
+    # Jobs one `curiouscore worker` runs at once, and how long a job's worker may go without a
+    # heartbeat before the job counts as stalled (its worker died) and is run again.
+    worker_concurrency: int = Field(default=8, ge=1, le=256)
+    worker_stalled_after_seconds: float = Field(default=30.0, ge=1)
 
     snapshot_interval: int = Field(default=5, ge=1)
     challenges_dir: str = "challenges"

@@ -33,7 +33,14 @@ from core.llm.base import (
 )
 from core.llm.errors import GraderError, LlmError, ProviderConfigError, ProviderTimeout, RateLimited
 from core.llm.hint_guard import guard_hint
-from core.llm.limits import LruCache, RateLimiter
+from core.llm.limits import (
+    CallRateLimit,
+    DailyBudget,
+    LocalDailyBudget,
+    LocalVerdictCache,
+    RateLimiter,
+    VerdictCache,
+)
 from core.llm.metrics import LlmMetrics
 from core.llm.offline import OfflineProvider
 from core.llm.prompts import evaluation_prompt
@@ -61,6 +68,8 @@ class LlmPolicy:
     daily_budget_usd: float | None = None
     cache_size: int = 1024
     review_below: float = REVIEW_BELOW  # GRADING_REVIEW_BELOW: less sure grades need review
+    # Reserved from the daily budget while a call is in flight (its cost is known only after).
+    budget_reserve_usd: float = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +103,12 @@ class LlmOrchestrator:
         usage: UsageStore | None = None,
         metrics: LlmMetrics | None = None,
         rng: random.Random | None = None,
+        limiter: CallRateLimit | None = None,
+        cache: VerdictCache | None = None,
+        budget: DailyBudget | None = None,
     ) -> None:
+        """``limiter``, ``cache`` and ``budget`` default to this process's own; pass the Redis
+        ones (``core.llm.limits``) to share them between processes."""
         policy = policy or LlmPolicy()
         if timeout_seconds is not None:
             policy = replace(policy, timeout_seconds=timeout_seconds)
@@ -106,9 +120,14 @@ class LlmOrchestrator:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._fallback = OfflineProvider(provisional=True)
         self._offline = OfflineProvider()
-        self._limiter = RateLimiter(policy.max_requests_per_minute)
+        self._limiter = limiter or RateLimiter(policy.max_requests_per_minute)
         self._slots = asyncio.Semaphore(policy.max_concurrency)
-        self._cache: LruCache[CacheKey, Verdict] = LruCache(policy.cache_size)
+        self._cache = cache or LocalVerdictCache(policy.cache_size)
+        self._budget = budget
+        if budget is None and usage is not None:
+            self._budget = LocalDailyBudget(
+                self._spent_today, reserve_usd=policy.budget_reserve_usd
+            )
         self._exact_models: dict[tuple[str, str], str] = {}
         self._warned: set[tuple[str, str | None]] = set()
 
@@ -207,8 +226,9 @@ class LlmOrchestrator:
         if await self._over_budget(LlmTask.LEM_EVALUATE, provider, context):
             return await self._offline.evaluate(request)
         prompt_hash = evaluation_prompt(request).hash
-        cached = self._cache.get((provider.name, self._exact_model(provider), prompt_hash))
+        cached = await self._cache.get((provider.name, self._exact_model(provider), prompt_hash))
         if cached is not None:
+            await self._settle_budget(context, 0.0)
             self._count(provider.name, LlmTask.LEM_EVALUATE, "cache_hit")
             return _without_cost(cached)
         started = time.monotonic()
@@ -224,7 +244,7 @@ class LlmOrchestrator:
         trace = verdict.trace or LlmTrace(provider.name, _model_of(provider), prompt_hash)
         verdict = check_llm_verdict(verdict, request)
         self._exact_models[(provider.name, _model_of(provider))] = trace.model
-        self._cache.put((provider.name, trace.model, prompt_hash), verdict)
+        await self._cache.put((provider.name, trace.model, prompt_hash), verdict)
         self._succeeded(LlmTask.LEM_EVALUATE, trace)
         await self._record(LlmTask.LEM_EVALUATE, context, trace, ok=True)
         return verdict
@@ -299,19 +319,35 @@ class LlmOrchestrator:
     async def _over_budget(
         self, task: LlmTask, provider: LlmProvider, context: LlmContext | None
     ) -> bool:
+        """Whether the learner is past today's budget; when not, reserve for this call (settled
+        with its cost by ``_record``), so concurrent calls cannot all slip under it."""
         budget = self.policy.daily_budget_usd
-        if budget is None or self._usage is None or context is None or not context.learner_id:
+        if budget is None or self._budget is None or context is None or not context.learner_id:
             return False
         try:
-            spent = await self._usage.usage_totals(learner_id=context.learner_id, day=_today())
-        except StoreError as error:
+            if await self._budget.reserve(context.learner_id, _today(), budget):
+                return False
+        except Exception as error:  # the store or Redis blinked: grade rather than block
             log.warning("llm budget check failed", extra={"error": type(error).__name__})
-            return False
-        if spent.cost_usd < budget:
             return False
         self._count(provider.name, task, "budget")
         log.info("learner reached the daily llm budget", extra={"learner_id": context.learner_id})
         return True
+
+    async def _spent_today(self, learner_id: str, day: str) -> float:
+        assert self._usage is not None
+        return (await self._usage.usage_totals(learner_id=learner_id, day=day)).cost_usd
+
+    async def _settle_budget(self, context: LlmContext | None, cost: float) -> None:
+        """Replace a call's budget reservation with what it cost."""
+        if self.policy.daily_budget_usd is None or self._budget is None:
+            return
+        if context is None or not context.learner_id:
+            return
+        try:
+            await self._budget.settle(context.learner_id, _today(), cost)
+        except Exception as error:
+            log.warning("llm budget not settled", extra={"error": type(error).__name__})
 
     # -- accounting ---------------------------------------------------------------------------
 
@@ -378,7 +414,9 @@ class LlmOrchestrator:
     async def _record(
         self, task: LlmTask, context: LlmContext | None, trace: LlmTrace | None, *, ok: bool
     ) -> None:
-        """Write the task to the usage ledger (its own short transaction, after the call)."""
+        """Write the task to the usage ledger (its own short transaction, after the call), and
+        settle its budget reservation."""
+        await self._settle_budget(context, trace.cost_usd if trace is not None else 0.0)
         if self._usage is None or trace is None or context is None or not context.learner_id:
             return
         now = datetime.now(UTC)

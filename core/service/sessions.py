@@ -54,8 +54,10 @@ from core.service.catalog import Catalog, next_challenge
 from core.service.clock import Clock, new_id
 from core.service.code_runs import CodeGrading, CodeTrial
 from core.service.idempotency import request_digest
+from core.service.jobs import JobQueue
 from core.service.llm_context import llm_context, progress_summary
 from core.service.review_queue import review_changes, xp_changes
+from core.service.session_changes import ChangePublisher
 from core.service.single_flight import SingleFlight, pending_key
 from core.service.telemetry import SessionMetrics
 from core.store.base import (
@@ -105,6 +107,8 @@ class GameService:
         code_runner: CodeRunner | None = None,
         code_trials_per_minute: int = 10,
         review_sample_rate: float = 0.05,
+        jobs: JobQueue | None = None,
+        changes: ChangePublisher | None = None,
     ) -> None:
         self._store = store
         self._catalog = catalog
@@ -117,6 +121,9 @@ class GameService:
         self._code = CodeGrading(code_runner, clock, trials_per_minute=code_trials_per_minute)
         self._states: dict[str, Loaded] = {}
         self._review_sample_rate = review_sample_rate  # REVIEW_SAMPLE_RATE
+        # PENDING_WORK=queue: pending LLM work becomes a job for `curiouscore worker`.
+        self._jobs = jobs
+        self._changes = changes  # tells stream subscribers (SSE) that a session moved on
 
     # -- use cases ---------------------------------------------------------------------------
 
@@ -215,6 +222,11 @@ class GameService:
         loaded = await self._settle(await self._load_owned(actor, session_id))
         return await self._view(loaded)
 
+    async def read_view(self, actor: Actor, session_id: str) -> SessionView:
+        """The session view as recorded, running no pending work (what a change stream sends)."""
+        loaded = await self._load_owned(actor, session_id)
+        return project_view(loaded.challenge, loaded.state)
+
     async def list_sessions(self, actor: Actor) -> list[SessionSummary]:
         return await self._store.list_sessions(actor.learner_id)
 
@@ -299,7 +311,7 @@ class GameService:
                 raise AnswerConflict("this session is busy; please try again")
         except StoredKeyReused:
             raise _key_reused() from None
-        if settle:
+        if settle or self._jobs is not None:
             loaded = await self._settle(loaded)
         return await self._view(loaded)
 
@@ -450,7 +462,9 @@ class GameService:
         )
 
     def _after_append(self, after: SessionState, events: list[Event]) -> None:
-        """Metrics and logs, once the events are stored."""
+        """Metrics, logs and change notifications, once the events are stored."""
+        if self._changes is not None:
+            self._changes.publish(after.session_id, after.version)
         if self._metrics is not None:
             self._metrics.observe(events)
         for event in events:
@@ -474,7 +488,20 @@ class GameService:
 
     # -- pending LLM work, outside every transaction ------------------------------------------
 
+    async def settle_pending(self, session_id: str) -> SessionState:
+        """Run the session's pending work here and record it (what a queued job does); a
+        session with nothing pending, or whose work another process recorded, is left as it is."""
+        return (await self._settle_here(await self._load(session_id))).state
+
     async def _settle(self, loaded: Loaded) -> Loaded:
+        """Have the pending work done: here, or (PENDING_WORK=queue) by a worker's job."""
+        if self._jobs is None:
+            return await self._settle_here(loaded)
+        if has_pending_work(loaded.state):
+            await self._jobs.defer_settle(loaded.state.session_id)
+        return loaded
+
+    async def _settle_here(self, loaded: Loaded) -> Loaded:
         """Run the LLM work the stream asks for (grading, hints, narration), then record it."""
         for _ in range(MAX_PENDING_ROUNDS):
             # One evaluation (hint, narration) per pending request in this process: a second
@@ -651,6 +678,19 @@ class GameService:
             if acting:
                 raise Forbidden("admins may read this session, but only its learner can play it")
         return loaded
+
+
+def has_pending_work(state: SessionState) -> bool:
+    """Whether the session waits on work outside the learner's hands (a grade, a hint, a
+    narration): what a queued job or a later read settles."""
+    current = state.current
+    if state.status is not Status.ACTIVE or current is None:
+        return False
+    return (
+        current.pending_attempt is not None
+        or current.pending_hint is not None
+        or (current.narrate and not current.narrated)
+    )
 
 
 def _with_actor(data: dict[str, object], actor: str) -> dict[str, object]:

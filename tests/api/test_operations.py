@@ -189,6 +189,7 @@ async def test_openapi_names_every_path_of_the_contract(client):
         "/api/sessions/{session_id}/hint": {"post"},
         "/api/sessions/{session_id}/abandon": {"post"},
         "/api/sessions/{session_id}/events": {"get"},
+        "/api/sessions/{session_id}/stream": {"get"},
         "/api/sessions/{session_id}/run": {"post"},
         "/api/leaderboard": {"get"},
         "/api/admin/analytics": {"get"},

@@ -55,6 +55,14 @@ window.addEventListener("storage", async (event) => {
   }
 });
 
+/** The Authorization header for a request made outside ``request`` (the SSE stream, stream.js). */
+export function authHeaders() {
+  return accessToken ? { Authorization: `Bearer ${accessToken}` } : {};
+}
+
+/** Swap the refresh cookie for a new access token; resolves to true when that worked. */
+export const refreshAccess = async () => (await refreshTokens()) === true;
+
 /** Call fn(loggedIn, reason) whenever the login state changes. */
 export function onAuthChange(fn) {
   authListeners.add(fn);

@@ -189,6 +189,8 @@ class FakeLlmServer:
         self.requests: list[Recorded] = []
         self._scripts: dict[str, deque[Reply]] = {}
         self._lock = threading.Lock()
+        # While set, grading requests (structured output) wait until this event is set.
+        self.grading_gate: threading.Event | None = None
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -267,6 +269,9 @@ class FakeLlmServer:
             reply = script.popleft() if script else Reply()
         if reply.delay:
             await asyncio.sleep(reply.delay)
+        gate = self.grading_gate
+        if gate is not None and recorded.structured:
+            await asyncio.to_thread(gate.wait, 120)
         if reply.status != 200:
             payload = reply.body if reply.body is not None else error_body(provider, reply.status)
             return JSONResponse(payload, status_code=reply.status, headers=reply.headers)

@@ -6,6 +6,7 @@ import { points } from "../format.js";
 import { startChallenge } from "./catalogue.js";
 import { buildAbandonedCard, buildCompletionCard, buildNotStartedCard, buildStepCard } from "./step.js";
 import { createTranscript } from "./transcript.js";
+import { watchSession } from "../stream.js";
 
 const CHOICE_MODES = new Set(["MCQ_SINGLE", "MCQ_MULTI", "TRUE_FALSE"]);
 
@@ -77,7 +78,7 @@ export async function renderPlayer({ app, params }) {
   function schedulePoll() {
     clearTimeout(pollTimer);
     const waiting = view.step && (view.step.awaiting_grade || view.step.awaiting_hint);
-    if (!waiting || disposed) {
+    if (!waiting || disposed || live.connected()) {
       pollDelay = 800;
       return;
     }
@@ -143,6 +144,7 @@ export async function renderPlayer({ app, params }) {
 
   /** Show a new view; move focus where the learner's next action is. */
   function update(next, { action = null } = {}) {
+    if (next.version < view.version) return; // a pushed view (stream.js) was newer already
     const before = view;
     view = next;
     const added = transcript.update(view.transcript, view.feedback);
@@ -278,6 +280,14 @@ export async function renderPlayer({ app, params }) {
     layout,
   );
 
+  // Pushed views (a grade a worker recorded, a review) replace polling while the stream is open;
+  // one that arrives while an action is in flight waits for it, so the action's focus still applies.
+  const pushed = (next) => {
+    if (disposed || next.version <= view.version) return;
+    if (busy) setTimeout(() => pushed(next), 100);
+    else update(next);
+  };
+  const live = watchSession(sessionId, pushed);
   update(view);
 
   return {
@@ -287,6 +297,7 @@ export async function renderPlayer({ app, params }) {
     dispose() {
       disposed = true;
       clearTimeout(pollTimer);
+      live.close();
       document.removeEventListener("keydown", onKey);
       window.removeEventListener("resize", resized);
       if (sizes) sizes.disconnect();

@@ -1,0 +1,189 @@
+"""Session change notifications across processes: PostgreSQL LISTEN/NOTIFY or Redis pub/sub.
+
+Publishing never blocks the write path: changes are collected per session (newest version wins)
+and sent by a background task, in one round trip per batch. Each process listens on one channel
+(only once something subscribes) and hands what arrives to its
+:class:`core.service.session_changes.LocalChanges`. A notification is only a prompt to re-read
+(see that module), so one lost while a connection is re-made costs at most a heartbeat's delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from core.service.session_changes import LocalChanges, Subscription
+
+log = logging.getLogger(__name__)
+
+PG_CHANNEL = "curiouscore_sessions"
+RECONNECT_SECONDS = 1.0
+
+
+def _payload(session_id: str, version: int) -> str:
+    return f"{version}:{session_id}"
+
+
+def _parse(payload: str) -> tuple[str, int] | None:
+    version, _, session_id = payload.partition(":")
+    if not session_id or not version.isdigit():
+        return None
+    return session_id, int(version)
+
+
+class _BatchingFeed:
+    """What both feeds share: the local hub, the outbox and its sender task."""
+
+    def __init__(self) -> None:
+        self.local = LocalChanges()
+        self._outbox: dict[str, int] = {}
+        self._wake = asyncio.Event()
+        self._sender: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._listening = asyncio.Event()
+
+    def publish(self, session_id: str, version: int) -> None:
+        self._outbox[session_id] = max(version, self._outbox.get(session_id, 0))
+        self._wake.set()
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(self._send_forever())
+
+    @asynccontextmanager
+    async def subscription(self, session_id: str) -> AsyncIterator[Subscription]:
+        if self._listener is None or self._listener.done():
+            self._listening.clear()
+            self._listener = asyncio.get_running_loop().create_task(self._listen_forever())
+        async with self.local.subscription(session_id) as subscription:
+            # Subscribed before the listener is up would miss a change made meanwhile; the
+            # subscriber reads the session once after this anyway, so only wait briefly.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._listening.wait(), 5)
+            yield subscription
+
+    async def start(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        for task in (self._sender, self._listener):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self._disconnect()
+
+    async def _send_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._outbox = self._outbox, {}
+            if not batch:
+                continue
+            try:
+                await self._send([_payload(s, v) for s, v in batch.items()])
+            except Exception as error:  # a lost notification costs a heartbeat's delay
+                log.warning("change notification not sent", extra={"error": type(error).__name__})
+                await self._disconnect()
+                await asyncio.sleep(RECONNECT_SECONDS)
+
+    async def _listen_forever(self) -> None:
+        while True:
+            try:
+                await self._listen()
+            except Exception as error:
+                log.warning("change listener lost", extra={"error": type(error).__name__})
+            self._listening.clear()
+            await asyncio.sleep(RECONNECT_SECONDS)
+
+    def _received(self, payload: str) -> None:
+        parsed = _parse(payload)
+        if parsed is not None:
+            self.local.deliver(*parsed)
+
+    async def _send(self, payloads: list[str]) -> None:
+        raise NotImplementedError
+
+    async def _listen(self) -> None:
+        raise NotImplementedError
+
+    async def _disconnect(self) -> None:
+        raise NotImplementedError
+
+
+class PostgresChanges(_BatchingFeed):
+    """LISTEN/NOTIFY on the deployment's PostgreSQL (two connections per process at most)."""
+
+    def __init__(self, database_url: str, *, channel: str = PG_CHANNEL) -> None:
+        super().__init__()
+        self._dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
+        self._channel = channel
+        self._sending: Any = None
+
+    async def _send(self, payloads: list[str]) -> None:
+        import asyncpg
+
+        if self._sending is None or self._sending.is_closed():
+            self._sending = await asyncpg.connect(self._dsn)
+        await self._sending.execute(
+            "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", self._channel, payloads
+        )
+
+    async def _listen(self) -> None:
+        import asyncpg
+
+        connection = await asyncpg.connect(self._dsn)
+        lost = asyncio.Event()
+        try:
+            connection.add_termination_listener(lambda _: lost.set())
+            await connection.add_listener(
+                self._channel, lambda _c, _pid, _ch, payload: self._received(payload)
+            )
+            self._listening.set()
+            await lost.wait()
+        finally:
+            with contextlib.suppress(Exception):
+                await connection.close(timeout=2)
+
+    async def _disconnect(self) -> None:
+        if self._sending is not None:
+            with contextlib.suppress(Exception):
+                await self._sending.close(timeout=2)
+            self._sending = None
+
+
+class RedisChanges(_BatchingFeed):
+    """Redis pub/sub on one channel (``REDIS_KEY_PREFIX`` + ``sessions``)."""
+
+    def __init__(self, redis_url: str, *, channel: str) -> None:
+        super().__init__()
+        from redis import asyncio as aioredis
+
+        self._redis = aioredis.Redis.from_url(redis_url, socket_connect_timeout=5)
+        self._channel = channel
+
+    async def _send(self, payloads: list[str]) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for payload in payloads:
+                pipe.publish(self._channel, payload)
+            await pipe.execute()
+
+    async def _listen(self) -> None:
+        async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+            await pubsub.subscribe(self._channel)
+            self._listening.set()
+            async for message in pubsub.listen():
+                data = message.get("data")
+                if isinstance(data, bytes):
+                    self._received(data.decode("utf-8", "replace"))
+
+    async def _disconnect(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        await self._redis.aclose()
