@@ -60,7 +60,7 @@ def job_for(step: StepSpec, code: str, *, visible_only: bool = False) -> CodeJob
     spec = step.code
     assert spec is not None
     tests = tuple(
-        CodeTest(t.id, t.code, t.setup) for t in spec.tests if not (visible_only and t.hidden)
+        CodeTest(t.id, t.code, t.setup, t.hidden) for t in spec.tests if not (visible_only and t.hidden)
     )
     return CodeJob(
         language="sql" if spec.language == "sql" else "python",
