@@ -160,6 +160,7 @@ async def build_services(
         usage=store,
         metrics=LlmMetrics(registry),
     )
+    rate_counters = build_rate_counters(settings, store)
     game = GameService(
         store=store,
         catalog=catalog,
@@ -170,6 +171,7 @@ async def build_services(
         code_runner=code_runner or _code_runner(settings),
         code_trials_per_minute=settings.code_trial_runs_per_minute,
         review_sample_rate=settings.review_sample_rate,
+        rate_counters=rate_counters,  # trial-run limits and run claims, shared across processes
     )
     learners = LearnerService(store=store, clock=clock)
     accounts = AccountService(
@@ -193,6 +195,6 @@ async def build_services(
         analytics=AnalyticsService(store=store, catalog=catalog, clock=clock, registry=registry),
         usage=UsageService(store=store, daily_budget_usd=settings.llm_daily_budget_usd),
         chat=ChatService(store=store, game=game, accounts=accounts, clock=clock),
-        rate_counters=build_rate_counters(settings, store),
+        rate_counters=rate_counters,
         review=ReviewService(store=store, game=game, clock=clock),
     )
