@@ -54,9 +54,13 @@ class Services:
     chat: ChatService
     rate_counters: RateCounters
     review: ReviewService | None = None  # issue 14; always set by build_services
+    code_runner: CodeRunner | None = None  # the game's; closed here (Judge0's HTTP client)
 
     async def close(self) -> None:
         await self.llm.aclose()
+        runner_closer = getattr(self.code_runner, "aclose", None)
+        if runner_closer is not None:
+            await runner_closer()
         closer = getattr(self.rate_counters, "aclose", None)
         if closer is not None:  # Redis or in-process counters; the database ones are the store
             await closer()
@@ -161,6 +165,7 @@ async def build_services(
         metrics=LlmMetrics(registry),
     )
     rate_counters = build_rate_counters(settings, store)
+    code_runner = code_runner or _code_runner(settings)
     game = GameService(
         store=store,
         catalog=catalog,
@@ -168,7 +173,7 @@ async def build_services(
         clock=clock,
         snapshot_interval=settings.snapshot_interval,
         metrics=SessionMetrics(registry),
-        code_runner=code_runner or _code_runner(settings),
+        code_runner=code_runner,
         code_trials_per_minute=settings.code_trial_runs_per_minute,
         review_sample_rate=settings.review_sample_rate,
         rate_counters=rate_counters,  # trial-run limits and run claims, shared across processes
@@ -197,4 +202,5 @@ async def build_services(
         chat=ChatService(store=store, game=game, accounts=accounts, clock=clock),
         rate_counters=rate_counters,
         review=ReviewService(store=store, game=game, clock=clock),
+        code_runner=code_runner,
     )
