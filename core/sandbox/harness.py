@@ -1,30 +1,33 @@
 """The program that runs *inside* the sandbox: the learner's code against the author's tests.
 
 Standard library only, self-contained, Python 3.8+ (Judge0 CE runs 3.8). The runner passes this
-file's source to ``python3 -I -S -B -c`` and the job (code, tests, this source, a per-run marker)
-as JSON on stdin. Each test's outcome is written as one line ``<marker> {json}`` on the real stdout
-as soon as it is known, so a run stopped by its time limit still reports the tests that finished.
+file's source to ``python3 -I -S -B -c`` and the job (code, tests, a per-run marker) as JSON on
+stdin. Each test's outcome is written as one line ``<marker> {json}`` on the real stdout as soon as
+it is known, so a run stopped by its time limit still reports the tests that finished.
 
-Python: two processes per test, so that the learner's code never shares a process with a test.
+Python: the learner's code never shares a process with a test.
 
-* The **judge** (this process, trusted) reads the job, makes itself non-dumpable (its memory,
-  ``/proc/<pid>/fd`` and stdin cannot be read or ptraced by the learner's processes, same uid or
-  not) and runs every test's code itself, in its own interpreter.
-* For each test it starts a **fresh interpreter** (``--child``) that receives the learner's code
-  (and the test's own ``setup``, if any) and nothing else: no test source, no hidden test, no
-  marker, no result channel. Its stdout/stderr are a pipe the judge reads and clips.
+* The **judge** (this process, trusted) first forks the **zygote**, *before* reading the job, so
+  nothing of the tests is ever in the zygote's memory; then it makes itself non-dumpable (its
+  memory, ``/proc/<pid>/fd``, stdin and the result pipe cannot be read or ptraced by the learner's
+  processes, same uid or not), reads the job and runs every test's code itself.
+* The zygote (stdin ``/dev/null``, its output a pipe the judge reads) receives the learner's code
+  and runs it once as a module. For each test the judge sends it three new pipes (over a Unix
+  socket) and it forks a **worker** in its own session: a copy of the loaded module that knows no
+  test, no marker and no result channel, and whose output is captured and clipped per test.
 * The test's names that the learner's code defines are **proxies**: a call, attribute, item,
-  iteration or operator on one becomes a request to the child, and only plain data (None, bool,
+  iteration or operator on one becomes a request to the worker, and only plain data (None, bool,
   int, float, complex, str, bytes, list, tuple, dict, set, frozenset, of exactly those types)
   comes back by value, decoded by the judge with strict type checks. Anything else stays in the
-  child as an opaque handle. A handle never equals plain data (so an object whose ``__eq__``
+  worker as an opaque handle. A handle never equals plain data (so an object whose ``__eq__``
   always returns True passes nothing), and what the learner raises becomes a fresh exception of
   the judge's own (a learner-defined exception class is mirrored by name and builtin base).
 * The learner's process ending (``sys.exit``, ``os._exit``, a signal), raising a BaseException
   that is not an Exception, exceeding the output cap, or answering with anything malformed fails
-  the test even if the test's code swallowed the error. After each test the judge kills every
-  other process of the sandbox and empties ``/tmp``; visible tests run before hidden ones, and a
-  hidden test's message and output never leave the judge.
+  the test even if the test's code swallowed the error. After each test the judge kills the
+  worker's process group and empties ``/tmp``; visible tests run before hidden ones, and a hidden
+  test's message and output never leave the judge. At the end it kills every other process of
+  the sandbox.
 
 SQL: every test builds a fresh in-memory SQLite fixture (the step's ``setup`` plus the test's),
 runs the reference query and the learner's single, read-only statement, and compares the result
@@ -35,6 +38,7 @@ query that does too much work.
 
 from __future__ import annotations
 
+import array
 import base64
 import builtins
 import contextlib
@@ -44,9 +48,9 @@ import os
 import select
 import shutil
 import signal
+import socket
 import sqlite3
 import struct
-import subprocess
 import sys
 import time
 import traceback
@@ -198,10 +202,10 @@ class OutputLimit(LearnerAbort):
 
 
 class Child:
-    """One test's learner process and the judge's end of its pipes."""
+    """The judge's end of one learner process (the zygote, or one test's worker)."""
 
     def __init__(
-        self, job: dict[str, Any], test: dict[str, Any], deadline: float, isolated: bool
+        self, req_w: int, resp_r: int, out_r: int, pid: int, deadline: float, isolated: bool
     ) -> None:
         self.deadline = deadline
         self.isolated = isolated
@@ -210,34 +214,9 @@ class Child:
         self.output_bytes = 0
         self.mirrors: dict[int, type] = {}
         self.mirror_ids: dict[type, int] = {}
-        req_r, self.req_w = os.pipe()
-        self.resp_r, resp_w = os.pipe()
-        self.out_r, out_w = os.pipe()
+        self.req_w, self.resp_r, self.out_r, self.pid = req_w, resp_r, out_r, pid
         self.buffer = b""
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and source
-            [
-                sys.executable,
-                "-I",
-                "-S",
-                "-B",
-                "-c",
-                job["harness"],
-                "--child",
-                str(req_r),
-                str(resp_w),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=out_w,
-            stderr=out_w,
-            pass_fds=(req_r, resp_w),
-            close_fds=True,
-            start_new_session=True,
-            cwd="/tmp" if isolated else None,  # noqa: S108 - the sandbox's private tmpfs
-            env={"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8"},
-        )
-        for fd in (req_r, resp_w, out_w):
-            os.close(fd)
-        self.open_fds = [self.resp_r, self.out_r]
+        self.open_fds = [resp_r, out_r]
 
     # I/O with a deadline; the learner's output is drained while waiting
     def _take_output(self, data: bytes) -> None:
@@ -266,13 +245,7 @@ class Child:
                     except ValueError:
                         self.fail("your program sent something unexpected")
             if self.resp_r not in self.open_fds:
-                code = self.process.poll()
-                if code is None:
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        code = self.process.wait(
-                            max(0.0, min(0.5, self.deadline - time.monotonic()))
-                        )
-                self.fail(_ended(code))
+                self.fail("your program stopped before the test finished")
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
                 self.fail("time limit exceeded", TimeLimit)
@@ -351,13 +324,12 @@ class Child:
         return encode(value, local)
 
     def stop(self) -> None:
-        """End this test's process and, in the sandbox, every other process but the judge."""
-        with contextlib.suppress(OSError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        if self.isolated:
-            _kill_others()
-        with contextlib.suppress(Exception):
-            self.process.wait(1.0)
+        """End this process and its process group (a worker's own session)."""
+        if self.pid > 1:
+            with contextlib.suppress(OSError):
+                os.killpg(self.pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
 
     def close(self) -> str:
         """Stop the process, collect the rest of its output, release the pipes; return the output."""
@@ -374,7 +346,7 @@ class Child:
                 self.output_bytes += len(data)
                 if len(self.output) < OUTPUT_CLIP * 4:
                     self.output.extend(data[: OUTPUT_CLIP * 4 - len(self.output)])
-        for fd in (self.req_w, self.resp_r, self.out_r):
+        for fd in {self.req_w, self.resp_r, self.out_r}:
             with contextlib.suppress(OSError):
                 os.close(fd)
         return _clip(self.output.decode("utf-8", "replace"))
@@ -390,14 +362,6 @@ class Child:
                 self.open_fds = [fd for fd in self.open_fds if fd != self.out_r]
                 return
             self._take_output(data)
-
-
-def _ended(code: int | None) -> str:
-    if code is None:
-        return "your program stopped answering"
-    if code < 0:
-        return f"your program was stopped by signal {-code}"
-    return f"your program ended (exit status {code}) before the test finished"
 
 
 def _kill_others() -> None:
@@ -541,11 +505,87 @@ for _name in (
     setattr(Remote, f"__{_name}__", _forward(_name))
 
 
-def run_python(job: dict[str, Any], out: Any, marker: str, isolated: bool) -> str:
+class Zygote:
+    """The learner's code, loaded once in a process forked from the judge before it read the job
+    (so nothing of the tests is in its memory); each test's worker is forked from it."""
+
+    def __init__(self) -> None:
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        out_r, out_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the zygote: no stdin, its output to the judge's pipe, nothing else
+            try:
+                self.sock.close()
+                os.close(out_r)
+                devnull = os.open(os.devnull, os.O_RDWR)
+                os.dup2(devnull, 0)
+                os.dup2(out_w, 1)
+                os.dup2(out_w, 2)
+                for fd in (devnull, out_w):
+                    os.close(fd)
+                zygote_main(theirs)
+            finally:
+                os._exit(0)
+        theirs.close()
+        os.close(out_w)
+        self.pid = pid
+        self.out_r = out_r
+
+    def link(self, deadline: float, isolated: bool) -> Child:
+        fd = self.sock.fileno()
+        return Child(fd, fd, self.out_r, self.pid, deadline, isolated)
+
+    def fork(self, link: Child) -> Child:
+        """A worker for one test: its own request, reply and output pipes."""
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        out_r, out_w = os.pipe()
+        theirs = [req_r, resp_w, out_w]
+        try:
+            frame = json.dumps(["fork"]).encode("utf-8")
+            self.sock.sendmsg(
+                [struct.pack(">I", len(frame)) + frame],
+                [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", theirs).tobytes())],
+            )
+        except OSError:
+            for fd in (*theirs, req_w, resp_r, out_r):
+                os.close(fd)
+            link.fail("your program stopped before the test started")
+        finally:
+            for fd in theirs:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        reply = link._reply()
+        pid = reply[1] if type(reply) is list and len(reply) == 2 and type(reply[1]) is int else 0
+        return Child(req_w, resp_r, out_r, pid, link.deadline, link.isolated)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.waitpid(self.pid, 0)
+        self.sock.close()
+        with contextlib.suppress(OSError):
+            os.close(self.out_r)
+
+
+def run_python(job: dict[str, Any], out: Any, marker: str, isolated: bool, zygote: Zygote) -> str:
     """Run every test (visible ones first); return the run's status."""
     deadline = time.monotonic() + float(job.get("time_limit_seconds", 2))
     status = "ok"
+    link = zygote.link(deadline, isolated)
     load_error = None
+    try:
+        loaded = link.request("load", job["code"])
+        if loaded is not None:
+            load_error = (str(loaded), _clip(link.output.decode("utf-8", "replace")))
+    except TimeLimit:
+        status = "timeout"
+    except OutputLimit:
+        status = "output_limit"
+    except LearnerAbort as abort:
+        load_error = (str(abort), _clip(link.output.decode("utf-8", "replace")))
+    link.output.clear()
     ordered = sorted(job["tests"], key=lambda test: bool(test.get("hidden")))
     for test in ordered:
         record: dict[str, Any] = {"id": test["id"], "passed": False, "message": "", "output": ""}
@@ -554,12 +594,10 @@ def run_python(job: dict[str, Any], out: Any, marker: str, isolated: bool) -> st
                 "timeout": "time limit exceeded",
                 "output_limit": "too much output: the run was stopped",
             }[status]
-        elif load_error is not None and not test.get("setup"):
+        elif load_error is not None:
             record["message"], record["output"] = load_error
         else:
-            status, load = _run_test(job, test, record, deadline, isolated)
-            if load is not None and not test.get("setup"):
-                load_error = load
+            status = _run_test(zygote, link, test, record, isolated)
         if test.get("hidden"):
             record["message"] = record["output"] = ""
         _emit(out, marker, record)
@@ -567,25 +605,17 @@ def run_python(job: dict[str, Any], out: Any, marker: str, isolated: bool) -> st
 
 
 def _run_test(
-    job: dict[str, Any],
-    test: dict[str, Any],
-    record: dict[str, Any],
-    deadline: float,
-    isolated: bool,
-) -> tuple[str, tuple[str, str] | None]:
-    """Fill ``record`` for one test; return the run's status and the load error, if any."""
+    zygote: Zygote, link: Child, test: dict[str, Any], record: dict[str, Any], isolated: bool
+) -> str:
+    """Fill ``record`` for one test in a fresh worker; return the run's status."""
     status = "ok"
-    load = None
+    child = None
     try:
-        child = Child(job, test, deadline, isolated)
-    except OSError as error:
-        record["message"] = f"the test could not start a process ({error.strerror})"
-        return status, None
-    try:
-        loaded = child.request("load", job["code"], test.get("setup", ""))
-        if type(loaded) is str:  # the learner's code (or the test's setup) failed to load
+        link.drain_output()  # what the zygote printed since: not this test's
+        child = zygote.fork(link)
+        loaded = child.request("load", test.get("setup", ""))
+        if type(loaded) is str:  # the test's setup failed in the learner's process
             record["message"] = loaded
-            load = (loaded, "")
         elif type(loaded) is not dict:
             child.fail("your program sent something unexpected")
         else:
@@ -614,15 +644,15 @@ def _run_test(
     except LearnerAbort:
         pass
     finally:
-        record["output"] = child.close() or record["output"]
+        if child is not None:
+            record["output"] = child.close() or record["output"]
         if isolated:
             _empty_tmp()
-    if load is not None:
-        load = (load[0], record["output"])
-    if child.broken:
+    broken = (child.broken if child is not None else "") or link.broken
+    if broken:
         record["passed"] = False
-        record["message"] = child.broken
-    return status, load
+        record["message"] = broken
+    return status
 
 
 def _empty_tmp() -> None:
@@ -663,8 +693,63 @@ def _operation(name: str) -> Any:
     return (lambda a, b: func(b, a)) if base != name else func
 
 
-def child_main(req_fd: int, resp_fd: int) -> None:
-    """Load the learner's code, then answer the judge's requests until it stops this process."""
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+
+
+def zygote_main(sock: socket.socket) -> None:
+    """Load the learner's code once; fork a worker per test, with the pipes the judge sends."""
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    room = socket.CMSG_SPACE(3 * array.array("i").itemsize)
+    while True:
+        try:
+            message, ancillary, _, _ = sock.recvmsg(1 << 22, room)
+        except OSError:
+            return
+        if len(message) < 4:
+            return
+        request = json.loads(message[4:].decode("utf-8"))
+        fds: list[int] = []
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                received = array.array("i")
+                received.frombytes(data[: len(data) - len(data) % received.itemsize])
+                fds.extend(received)
+        if request[0] == "load":
+            try:
+                exec(compile(request[1], YOUR_CODE, "exec"), namespace)  # noqa: S102
+                reply: Any = ["ok", None]
+            except BaseException as error:  # SystemExit included: the learner's code failed
+                reply = ["ok", _describe(error, YOUR_CODE)]
+            _flush()
+            _send(sock.fileno(), reply)
+        elif request[0] == "fork" and len(fds) == 3:
+            _flush()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    sock.close()
+                    os.setsid()
+                    os.dup2(fds[2], 1)
+                    os.dup2(fds[2], 2)
+                    os.close(fds[2])
+                    worker_main(fds[0], fds[1], namespace)
+                finally:
+                    os._exit(0)
+            for fd in fds:
+                os.close(fd)
+            with contextlib.suppress(ChildProcessError):
+                while os.waitpid(-1, os.WNOHANG)[0]:
+                    pass
+            _send(sock.fileno(), ["ok", pid])
+        else:
+            return
+
+
+def worker_main(req_fd: int, resp_fd: int, namespace: dict[str, Any]) -> None:
+    """Answer the judge's requests for one test until it stops this process."""
     requests = os.fdopen(req_fd, "rb", buffering=0)
     objects: dict[int, Any] = {}
     ids: dict[int, int] = {}
@@ -701,7 +786,6 @@ def child_main(req_fd: int, resp_fd: int) -> None:
             data += chunk
         return data
 
-    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     ops: dict[str, Any] = {
         "getattr": lambda o, name: getattr(o, name),
         "setattr": lambda o, name, v: setattr(o, name, decode(v, local)),
@@ -722,13 +806,12 @@ def child_main(req_fd: int, resp_fd: int) -> None:
         message = json.loads(read_exact(size).decode("utf-8"))
         op, args = message[0], message[1:]
         try:
-            if op == "load":
+            if op == "load":  # the test's own setup, if any, then the names the test may use
                 try:
-                    exec(compile(args[0], YOUR_CODE, "exec"), namespace)  # noqa: S102
-                    if args[1]:
-                        exec(compile(args[1], "<setup>", "exec"), namespace)  # noqa: S102
-                except BaseException as error:  # SystemExit included: the learner's code failed
-                    result: Any = _describe(error, YOUR_CODE)
+                    if args[0]:
+                        exec(compile(args[0], "<setup>", "exec"), namespace)  # noqa: S102
+                except BaseException as error:
+                    result: Any = "the test's setup failed: " + _describe(error, "<setup>")
                 else:
                     result = {k: v for k, v in namespace.items() if not k.startswith("__")}
             elif op == "call":
@@ -901,21 +984,24 @@ def _non_dumpable() -> None:
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["--child"]:
-        child_main(int(sys.argv[2]), int(sys.argv[3]))
-        return
-    _non_dumpable()
     isolated = "--isolated" in sys.argv[1:]
+    zygote = Zygote()  # forked before the job is read: it never holds a test
+    _non_dumpable()
     job = json.loads(sys.stdin.read())
     marker = job.pop("marker")
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1):  # only ``out`` leads back to the runner (stderr stays: diagnostics)
         os.dup2(devnull, fd)
-    if job["language"] == "sql":
-        status = run_sql(job, out, marker)
-    else:
-        status = run_python(job, out, marker, isolated)
+    try:
+        if job["language"] == "sql":
+            status = run_sql(job, out, marker)
+        else:
+            status = run_python(job, out, marker, isolated, zygote)
+    finally:
+        zygote.close()
+        if isolated:
+            _kill_others()
     _emit(out, marker, {"done": True, "status": status})
 
 

@@ -35,7 +35,6 @@ def job_payload(job: CodeJob) -> tuple[str, bytes]:
     marker = "@@curiouscore-" + secrets.token_hex(16)
     data: dict[str, Any] = asdict(job)
     data["marker"] = marker
-    data["harness"] = harness_source()  # the judge starts each test's process from it
     return marker, json.dumps(data).encode("utf-8")
 
 
