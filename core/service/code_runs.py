@@ -39,6 +39,7 @@ from core.sandbox.models import (
     SandboxUnavailable,
 )
 from core.service.clock import Clock
+from core.store.base import StoreUnavailable
 from core.store.rate_counters import MemoryRateCounters, RateCounters
 
 log = logging.getLogger(__name__)
@@ -169,9 +170,9 @@ class CodeGrading:
             result = await self._single_flight(
                 key, step, str(current.pending_answer), still_pending
             )
-        except (CodeRunnerUnavailable, RunnerError) as error:
+        except (CodeRunnerUnavailable, RunnerError, StoreUnavailable) as error:
             # No fallback grades code: the answer stays pending (visible in the stream) and is
-            # run the next time the session is touched.
+            # run the next time the session is touched (also when the claims' Redis is down).
             log.error("code run failed; the answer stays pending: %s", error)
             return None
         if result is None:

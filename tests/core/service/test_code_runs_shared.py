@@ -8,6 +8,7 @@ trial-run limit counts the learner's runs on every worker.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,7 +19,8 @@ from core.config import Settings
 from core.engine import UiMode
 from core.errors import RateLimited
 from core.service.clock import FixedClock
-from core.store import open_store
+from core.store import InMemoryStore, open_store
+from core.store.base import StoreUnavailable
 from tests.core.service.conftest import quiz
 from tests.core.service.test_code_steps import ADA, CODE_STEP, FakeRunner
 from tests.core.store.conftest import reset_postgres
@@ -118,3 +120,26 @@ async def test_the_trial_limit_counts_runs_on_every_worker(two_workers: Any) -> 
     with pytest.raises(RateLimited):
         await b.game.try_code(ADA, session_id, "double", GOOD)
     assert len(run_a.runs) == 1 and len(run_b.runs) == 1
+
+
+async def test_with_the_claims_store_down_the_answer_stays_pending_and_nothing_runs() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+    runner = FakeRunner()
+    settings = Settings(database_url="memory://", redis_url=closed, code_trial_runs_per_minute=2)
+    services = await build_services(
+        settings, store=InMemoryStore(), clock=FixedClock(), code_runner=runner
+    )
+    challenge = quiz(steps=[{"id": "welcome", "type": "gate", "title": "Hi"}, CODE_STEP])
+    await services.catalog.publish(challenge, at="2026-01-01T00:00:00+00:00")
+    await services.learners.ensure_learner("ada", "Ada")
+    view = await services.game.create_session(ADA, "quiz")
+    view = await services.game.start_session(ADA, view.session_id)
+    view = await services.game.continue_gate(ADA, view.session_id, "welcome")
+    view = await services.game.submit_answer(ADA, view.session_id, "double", GOOD)
+    assert view.step is not None and view.step.awaiting_grade and runner.runs == []
+    with pytest.raises(StoreUnavailable):  # "Run tests" answers 503, it is not waived
+        await services.game.try_code(ADA, view.session_id, "double", GOOD)
+    assert runner.runs == []
+    await services.close()
