@@ -190,10 +190,37 @@ for pid in os.listdir('/proc'):
         seen.append(repr(os.listdir('/proc/%s/fd' % pid)))
     except OSError:
         pass
+def scan_memory():
+    found = []
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            maps = open('/proc/%s/maps' % pid).read().splitlines()
+            mem = open('/proc/%s/mem' % pid, 'rb')
+        except OSError as e:
+            found.append('%s/mem: %s' % (pid, e.strerror))
+            continue
+        with mem:
+            for line in maps:
+                span, perms = line.split()[:2]
+                if not perms.startswith('rw'):
+                    continue
+                start, end = (int(x, 16) for x in span.split('-'))
+                try:
+                    mem.seek(start)
+                    chunk = mem.read(min(end - start, 64 << 20))
+                except (OSError, ValueError, OverflowError):
+                    continue
+                at = chunk.find(b'hidden-canary')
+                if at >= 0:
+                    found.append(chunk[at:at + 40].decode('latin-1'))
+    return found
 blob = '\\n'.join(seen)
 def area(w, h):
-    print(blob)
-    return 'hidden-canary' in blob
+    found = scan_memory()
+    print([f for f in found if "mem:" not in f][:3], [f for f in found if "mem:" in f][:6], blob)
+    return 'hidden-canary' in blob + ''.join(found)
 """,
     "killing the judge": """
 import os, signal
