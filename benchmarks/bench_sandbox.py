@@ -8,16 +8,24 @@
   2 = the machine's cores, applies).
 
 Run: ``.venv/bin/python -m benchmarks.bench_sandbox [--quick]`` (as root, every run gets its own uid).
+
+``--against REV`` instead compares the harness alone (no bubblewrap: ``python3 -I -S -B -c``) of this
+checkout with the one at git revision REV, runs interleaved A, B, A, B… so that the load of a
+shared machine hits both alike (e.g. ``--against cd03dc9``, the harness before the judge/worker
+split).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import statistics
+import subprocess
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from core.content import load_challenge_file, to_spec
@@ -25,6 +33,7 @@ from core.engine import StepSpec
 from core.sandbox.bwrap import BwrapRunner
 from core.sandbox.local import UnsafeLocalRunner
 from core.sandbox.models import CodeJob, CodeRunner, CodeTest
+from core.sandbox.process import harness_source
 from core.service.code_runs import job_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,7 +107,51 @@ async def main(quick: bool) -> None:
         print(f"| bwrap | python fizzbuzz | {in_flight} | {rate:.1f} |")
 
 
+def harness_ab(revision: str, n: int) -> None:
+    """Wall time of the harness alone, this checkout's against ``revision``'s, interleaved."""
+    other = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{revision}:core/sandbox/harness.py"],
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
+    fizz = shipped_step("python-testing", "fizzbuzz")
+    assert fizz.code is not None
+    jobs = {
+        "empty job, 1 test": CodeJob("python", "pass", (CodeTest("t", "pass"),)),
+        "python fizzbuzz, 3 tests": job_for(fizz, fizz.code.solution),
+    }
+    print(
+        f"{platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, {n} runs each"
+    )
+    print()
+    print("| job | harness | p50 ms | p99 ms | mean ms |")
+    print("|---|---|---|---|---|")
+    for label, job in jobs.items():
+        payload = json.dumps(dict(asdict(job), marker="@@bench")).encode()
+        samples: dict[str, list[float]] = {revision: [], "this checkout": []}
+        for _ in range(n):
+            for name, source in ((revision, other), ("this checkout", harness_source())):
+                started = time.perf_counter()
+                out = subprocess.run(
+                    ["/usr/bin/python3", "-I", "-S", "-B", "-c", source],
+                    input=payload,
+                    capture_output=True,
+                    check=False,
+                ).stdout
+                samples[name].append((time.perf_counter() - started) * 1000)
+                assert b'"done": true' in out, out[-500:]
+        for name, values in samples.items():
+            print(f"| {label} | {name} | {percentile(values, 50):.0f} | "
+                  f"{percentile(values, 99):.0f} | {statistics.mean(values):.0f} |")  # fmt: skip
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="10 runs each instead of 100")
-    asyncio.run(main(parser.parse_args().quick))
+    parser.add_argument("--against", metavar="REV", help="compare the harness alone with REV's")
+    args = parser.parse_args()
+    if args.against:
+        harness_ab(args.against, 10 if args.quick else 100)
+    else:
+        asyncio.run(main(args.quick))

@@ -61,6 +61,7 @@ class Services:
     jobs: JobQueue | None = None  # PENDING_WORK=queue
     changes: ChangeFeed | None = None  # session change notifications (SSE); always set
     shared_llm: SharedLlmLimits | None = None  # REDIS_URL: the LLM limits in Redis
+    code_runner: CodeRunner | None = None  # the game's; closed here (Judge0's HTTP client)
 
     async def close(self) -> None:
         for part in (self.jobs, self.changes, self.shared_llm):
@@ -68,6 +69,9 @@ class Services:
             if closer is not None:
                 await closer()
         await self.llm.aclose()
+        runner_closer = getattr(self.code_runner, "aclose", None)
+        if runner_closer is not None:
+            await runner_closer()
         closer = getattr(self.rate_counters, "aclose", None)
         if closer is not None:  # Redis or in-process counters; the database ones are the store
             await closer()
@@ -256,6 +260,8 @@ async def build_services(
     )
     changes = build_change_feed(settings)
     jobs = None if run_pending_here else await build_job_queue(settings)
+    rate_counters = build_rate_counters(settings, store)
+    code_runner = code_runner or _code_runner(settings)
     game = GameService(
         jobs=jobs,
         changes=changes,
@@ -265,9 +271,10 @@ async def build_services(
         clock=clock,
         snapshot_interval=settings.snapshot_interval,
         metrics=SessionMetrics(registry),
-        code_runner=code_runner or _code_runner(settings),
+        code_runner=code_runner,
         code_trials_per_minute=settings.code_trial_runs_per_minute,
         review_sample_rate=settings.review_sample_rate,
+        rate_counters=rate_counters,  # trial-run limits and run claims, shared across processes
     )
     learners = LearnerService(store=store, clock=clock)
     accounts = AccountService(
@@ -291,9 +298,10 @@ async def build_services(
         analytics=AnalyticsService(store=store, catalog=catalog, clock=clock, registry=registry),
         usage=UsageService(store=store, daily_budget_usd=settings.llm_daily_budget_usd),
         chat=ChatService(store=store, game=game, accounts=accounts, clock=clock),
-        rate_counters=build_rate_counters(settings, store),
+        rate_counters=rate_counters,
         review=ReviewService(store=store, game=game, clock=clock, catalog=catalog),
         jobs=jobs,
         changes=changes,
         shared_llm=shared,
+        code_runner=code_runner,
     )

@@ -150,7 +150,11 @@ class CodeTest(_Strict):
     id: Slug
     points: int = Field(ge=1)
     code: str | None = Field(default=None, description="Python: statements (asserts) to run")
-    setup: str | None = Field(default=None, description="SQL: fixture added for this test")
+    setup: str | None = Field(
+        default=None,
+        description="SQL: fixture added for this test; Python: code run in the learner's process "
+        "after their code, before this test (e.g. to swap in a broken helper)",
+    )
     hidden: StrictBool = False
 
 
@@ -185,8 +189,10 @@ class CodeStep(_ScoredStep):
             missing = [t.id for t in self.tests if not t.code]
             if missing:
                 raise ValueError(f"tests: python test(s) {', '.join(missing)} need code")
-            if self.setup or any(t.setup for t in self.tests):
-                raise ValueError("setup: only sql code steps take a setup")
+            if self.setup:
+                raise ValueError(
+                    "setup: only sql code steps take a step setup (tests may have one)"
+                )
         else:
             if not self.setup:
                 raise ValueError("setup: a sql code step needs setup (SQL that builds the fixture)")

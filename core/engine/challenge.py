@@ -56,7 +56,7 @@ class CodeTestSpec:
     id: str
     points: int
     code: str = ""  # Python: statements (asserts) run against the learner's namespace
-    setup: str = ""  # SQL: fixture added to the step's setup for this test
+    setup: str = ""  # SQL: fixture added for this test; Python: run in the learner's process first
     hidden: bool = False
 
 

@@ -151,7 +151,7 @@ class BwrapRunner:
             "--setenv", "HOME", "/tmp",  # noqa: S108
             "--setenv", "PYTHONIOENCODING", "utf-8",
             "--",
-            self._python, "-I", "-S", "-B", "-c", harness_source(),
+            self._python, "-I", "-S", "-B", "-c", harness_source(), "--isolated",
         ]  # fmt: skip
 
 

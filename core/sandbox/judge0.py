@@ -79,7 +79,7 @@ class Judge0Runner:
         stderr = base64.b64decode(data.get("stderr") or "")
         status_id = (data.get("status") or {}).get("id")
         outcomes, done = parse_output(job, marker, stdout)
-        status: RunStatus = "ok" if done else "crashed"
+        status: RunStatus = done or "crashed"
         if status_id == TIME_LIMIT_EXCEEDED:
             status = "timeout"
         return assemble(job, outcomes, status, duration_ms, self.name, stderr)

@@ -11,11 +11,14 @@ RunStatus = Literal["ok", "timeout", "output_limit", "crashed"]
 
 @dataclass(frozen=True, slots=True)
 class CodeTest:
-    """One of the author's tests: Python ``code`` (asserts) or, for SQL, an extra fixture."""
+    """One of the author's tests: Python ``code`` (asserts, run by the judge) and ``setup`` (run in
+    the learner's process before the test), or for SQL an extra fixture ``setup``. A hidden test's
+    message and output never leave the sandbox."""
 
     id: str
     code: str = ""
     setup: str = ""
+    hidden: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,10 +38,12 @@ def job_payload(job: CodeJob) -> tuple[str, bytes]:
     return marker, json.dumps(data).encode("utf-8")
 
 
-def parse_output(job: CodeJob, marker: str, stdout: bytes) -> tuple[dict[str, TestOutcome], bool]:
-    """The test outcomes the harness reported, and whether it said it finished."""
+def parse_output(
+    job: CodeJob, marker: str, stdout: bytes
+) -> tuple[dict[str, TestOutcome], RunStatus | None]:
+    """The test outcomes the harness reported, and the status it finished with (None: it did not)."""
     outcomes: dict[str, TestOutcome] = {}
-    done = False
+    done: RunStatus | None = None
     known = {test.id for test in job.tests}
     prefix = marker.encode() + b" "
     for line in stdout.split(b"\n"):
@@ -54,7 +56,8 @@ def parse_output(job: CodeJob, marker: str, stdout: bytes) -> tuple[dict[str, Te
         if not isinstance(record, dict):
             continue
         if record.get("done") is True:
-            done = True
+            reported = record.get("status")
+            done = reported if reported in ("ok", "timeout", "output_limit") else "ok"
             continue
         test_id = record.get("id")
         if test_id in known and test_id not in outcomes:
@@ -156,15 +159,15 @@ async def run_harness(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(_drain(process.stdout), grace_seconds)
         await process.wait()
-        err_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await err_task
+        # Let stderr reach EOF too (the sandbox is gone by now), so its pipe is closed, not leaked.
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(err_task, grace_seconds)
     duration_ms = round((time.monotonic() - started) * 1000)
     outcomes, done = parse_output(job, marker, bytes(stdout))
-    if status == "ok" and not done:
-        status = "crashed"
+    if status == "ok":
+        status = done or "crashed"
     elif status == "timeout" and done:
-        status = "ok"  # a stray child kept stdout open after every test had reported
+        status = done  # a stray child kept stdout open after every test had reported
     return assemble(job, outcomes, status, duration_ms, sandbox, bytes(stderr))
 
 

@@ -1,23 +1,28 @@
 """Code steps in the service: the pending run of a submitted answer, and trial runs.
 
 A submitted code answer is pending work like an LLM grading: the service runs it outside every
-transaction and records the outcome once, as ``RecordCodeRun`` → ``AnswerGraded``. Within one
-process concurrent callers settling the same attempt share one run (single flight), so a retried
-request never runs the code twice; across processes the event store's expected version lets one
-recording win and the other is discarded without a second event.
+transaction and records the outcome once, as ``RecordCodeRun`` → ``AnswerGraded``.
+
+A retried request never runs the code twice, in any process: within a process concurrent callers
+settling the same attempt share one run (single flight) and keep its result until it is recorded;
+across processes and hosts the run is *claimed* first, on the shared rate counters (Redis when
+``REDIS_URL`` is set, else the database; ``core.store.rate_counters``) as a limit of one run per
+(session, step, attempt) per lease. A caller that finds the claim taken waits for the recorded
+grade instead of running the code (``RecordedElsewhere``); if the claimant died, the lease expires
+and a later touch of the session runs it. The event store's expected version still lets exactly one
+recording win.
 
 A trial run ("Run tests") runs the visible tests only, records nothing and spends no attempt; it
-is rate limited per learner.
+is rate limited per learner on the same shared counters.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
-from collections import deque
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from core.engine import ChallengeSpec, SessionState, Status, StepKind, StepSpec
@@ -34,6 +39,8 @@ from core.sandbox.models import (
     SandboxUnavailable,
 )
 from core.service.clock import Clock
+from core.store.base import StoreUnavailable
+from core.store.rate_counters import MemoryRateCounters, RateCounters
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +67,9 @@ def job_for(step: StepSpec, code: str, *, visible_only: bool = False) -> CodeJob
     spec = step.code
     assert spec is not None
     tests = tuple(
-        CodeTest(t.id, t.code, t.setup) for t in spec.tests if not (visible_only and t.hidden)
+        CodeTest(t.id, t.code, t.setup, t.hidden)
+        for t in spec.tests
+        if not (visible_only and t.hidden)
     )
     return CodeJob(
         language="sql" if spec.language == "sql" else "python",
@@ -78,37 +87,55 @@ def _results(result: RunResult) -> tuple[CodeTestResult, ...]:
     return tuple(CodeTestResult(t.id, t.passed, t.message, t.output) for t in result.tests)
 
 
+TRIAL_WINDOW = 60  # seconds: trial runs are limited per learner per minute
+CLAIM_LEASE = 60  # seconds: a claimed run is another process's for one to two leases
+WAIT_GRACE = 10.0  # seconds past the time limit a caller waits for another process's run
+KEPT_RESULTS = 256  # finished runs kept in process until recorded (a failed append retries)
+
+
+class RecordedElsewhere(Exception):
+    """Another process ran this attempt and recorded (or is recording) it: reload the session."""
+
+
 class TrialLimit:
-    """At most ``limit`` trial runs per learner in any 60 seconds (in process)."""
+    """At most ``limit`` trial runs per learner in any 60 seconds, on the shared counters."""
 
-    def __init__(self, limit: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, limit: int, counters: RateCounters, *, wall: Callable[[], float] = time.time
+    ) -> None:
         self._limit = limit
-        self._clock = clock
-        self._hits: dict[str, deque[float]] = {}
+        self._counters = counters
+        self._wall = wall
 
-    def hit(self, learner_id: str) -> None:
-        now = self._clock()
-        hits = self._hits.setdefault(learner_id, deque())
-        while hits and hits[0] <= now - 60:
-            hits.popleft()
-        if len(hits) >= self._limit:
-            wait = max(1, math.ceil(hits[0] + 60 - now))
-            raise RateLimited("too many test runs; please wait a little and try again", wait)
-        hits.append(now)
-        if len(self._hits) > 50_000:
-            self._hits.pop(next(iter(self._hits)))
+    async def hit(self, learner_id: str) -> None:
+        hit = await self._counters.take_rate_hit(
+            f"code-trial:{learner_id}", limit=self._limit, window=TRIAL_WINDOW, now=self._wall()
+        )
+        if not hit.allowed:
+            raise RateLimited(
+                "too many test runs; please wait a little and try again", hit.retry_after
+            )
 
 
 class CodeGrading:
     """Runs code answers for the game service; ``runner`` None means code steps are off."""
 
     def __init__(
-        self, runner: CodeRunner | None, clock: Clock, *, trials_per_minute: int = 10
+        self,
+        runner: CodeRunner | None,
+        clock: Clock,
+        *,
+        trials_per_minute: int = 10,
+        counters: RateCounters | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self._runner = runner
         self._clock = clock
+        self._counters: RateCounters = counters or MemoryRateCounters()
+        self._wall = wall
         self._inflight: dict[tuple[str, str, int], asyncio.Future[RunResult]] = {}
-        self.trial_limit = TrialLimit(trials_per_minute)
+        self._finished: OrderedDict[tuple[str, str, int], RunResult] = OrderedDict()
+        self.trial_limit = TrialLimit(trials_per_minute, self._counters, wall=wall)
 
     async def ensure_available(self) -> CodeRunner:
         """The runner, once it has shown it can work; else CodeRunnerUnavailable with the fix."""
@@ -122,20 +149,34 @@ class CodeGrading:
         return self._runner
 
     async def pending_run(
-        self, challenge: ChallengeSpec, state: SessionState, *, xp_already_granted: bool
+        self,
+        challenge: ChallengeSpec,
+        state: SessionState,
+        *,
+        xp_already_granted: bool,
+        still_pending: Callable[[], Awaitable[bool]] | None = None,
     ) -> RecordCodeRun | None:
-        """Run the pending code answer once; None when the runner cannot run it right now."""
+        """Run the pending code answer once; None when the runner cannot run it right now.
+
+        ``still_pending`` re-reads the session (is this attempt still waiting for its grade?):
+        when another process holds the claim, this caller polls it and raises
+        :class:`RecordedElsewhere` once the grade is recorded, instead of running the code.
+        """
         current = state.current
         assert current is not None and current.pending_attempt is not None
         step = challenge.steps[current.index]
         key = (state.session_id, step.id, current.pending_attempt)
         try:
-            result = await self._single_flight(key, step, str(current.pending_answer))
-        except (CodeRunnerUnavailable, RunnerError) as error:
+            result = await self._single_flight(
+                key, step, str(current.pending_answer), still_pending
+            )
+        except (CodeRunnerUnavailable, RunnerError, StoreUnavailable) as error:
             # No fallback grades code: the answer stays pending (visible in the stream) and is
-            # run the next time the session is touched.
+            # run the next time the session is touched (also when the claims' Redis is down).
             log.error("code run failed; the answer stays pending: %s", error)
             return None
+        if result is None:
+            return None  # another process holds the run and has not recorded it yet
         run = CodeRunTrace(
             sandbox=result.sandbox,
             status=result.status,
@@ -152,17 +193,26 @@ class CodeGrading:
         )
 
     async def _single_flight(
-        self, key: tuple[str, str, int], step: StepSpec, code: str
-    ) -> RunResult:
+        self,
+        key: tuple[str, str, int],
+        step: StepSpec,
+        code: str,
+        still_pending: Callable[[], Awaitable[bool]] | None,
+    ) -> RunResult | None:
+        if (finished := self._finished.get(key)) is not None:
+            return finished  # ran here; its recording lost a race and is being retried
         running = self._inflight.get(key)
         if running is not None:
             return await asyncio.shield(running)
-        future: asyncio.Future[RunResult] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
+        future: asyncio.Future[RunResult | None] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future  # type: ignore[assignment]
         try:
-            runner = await self.ensure_available()
-            result = await runner.run(job_for(step, code))
+            result = await self._claimed_run(key, step, code, still_pending)
             future.set_result(result)
+            if result is not None:
+                self._finished[key] = result
+                while len(self._finished) > KEPT_RESULTS:
+                    self._finished.popitem(last=False)
             return result
         except asyncio.CancelledError:
             future.cancel()
@@ -173,6 +223,39 @@ class CodeGrading:
             raise
         finally:
             del self._inflight[key]
+
+    async def _claimed_run(
+        self,
+        key: tuple[str, str, int],
+        step: StepSpec,
+        code: str,
+        still_pending: Callable[[], Awaitable[bool]] | None,
+    ) -> RunResult | None:
+        """Claim the run on the shared counters and run it; or wait for the claimant's grade."""
+        runner = await self.ensure_available()
+        claim = "code-run:" + ":".join(map(str, key))
+        assert step.code is not None
+        give_up = time.monotonic() + step.code.time_limit_seconds + WAIT_GRACE
+        pause = 0.05
+        while True:
+            hit = await self._counters.take_rate_hit(
+                claim, limit=1, window=CLAIM_LEASE, now=self._wall()
+            )
+            if hit.allowed:
+                try:
+                    return await runner.run(job_for(step, code))
+                except BaseException:  # not run after all: let the next touch claim it at once
+                    await self._counters.give_back_rate_hit(
+                        claim, window=CLAIM_LEASE, bucket=hit.bucket
+                    )
+                    raise
+            if still_pending is None or not await still_pending():
+                raise RecordedElsewhere(f"attempt {key[2]} of {key[1]} was graded elsewhere")
+            if time.monotonic() >= give_up:
+                log.info("code run %s is claimed elsewhere; the answer stays pending", claim)
+                return None
+            await asyncio.sleep(pause)
+            pause = min(0.5, pause * 2)
 
     async def trial(
         self, challenge: ChallengeSpec, state: SessionState, step_id: str, code: str
@@ -191,7 +274,7 @@ class CodeGrading:
         except ValueError as error:
             raise InvalidAnswer(str(error)) from None
         runner = await self.ensure_available()
-        self.trial_limit.hit(state.learner_id)
+        await self.trial_limit.hit(state.learner_id)
         try:
             result = await runner.run(job_for(step, code, visible_only=True))
         except RunnerError as error:

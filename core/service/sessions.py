@@ -52,7 +52,7 @@ from core.service.actor import (
 )
 from core.service.catalog import Catalog, next_challenge
 from core.service.clock import Clock, new_id
-from core.service.code_runs import CodeGrading, CodeTrial
+from core.service.code_runs import CodeGrading, CodeTrial, RecordedElsewhere
 from core.service.idempotency import request_digest
 from core.service.jobs import JobQueue
 from core.service.llm_context import llm_context, progress_summary
@@ -73,6 +73,7 @@ from core.store.base import (
     XpGrant,
 )
 from core.store.base import IdempotencyKeyReused as StoredKeyReused
+from core.store.rate_counters import RateCounters
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,7 @@ class GameService:
         review_sample_rate: float = 0.05,
         jobs: JobQueue | None = None,
         changes: ChangePublisher | None = None,
+        rate_counters: RateCounters | None = None,
     ) -> None:
         self._store = store
         self._catalog = catalog
@@ -118,7 +120,9 @@ class GameService:
         self._new_id = id_factory
         self._metrics = metrics
         self._in_flight: SingleFlight[Command | None] = SingleFlight()
-        self._code = CodeGrading(code_runner, clock, trials_per_minute=code_trials_per_minute)
+        self._code = CodeGrading(
+            code_runner, clock, trials_per_minute=code_trials_per_minute, counters=rate_counters
+        )
         self._states: dict[str, Loaded] = {}
         self._review_sample_rate = review_sample_rate  # REVIEW_SAMPLE_RATE
         # PENDING_WORK=queue: pending LLM work becomes a job for `curiouscore worker`.
@@ -506,9 +510,13 @@ class GameService:
         for _ in range(MAX_PENDING_ROUNDS):
             # One evaluation (hint, narration) per pending request in this process: a second
             # reader of the same session waits for the first instead of calling the LLM again.
-            command = await self._in_flight.run(
-                pending_key(loaded.state), functools.partial(self._pending_work, loaded)
-            )
+            try:
+                command = await self._in_flight.run(
+                    pending_key(loaded.state), functools.partial(self._pending_work, loaded)
+                )
+            except RecordedElsewhere:  # another process ran the code and recorded its grade
+                loaded = await self._load(loaded.state.session_id)
+                continue
             if command is None:
                 return loaded
             try:
@@ -519,6 +527,17 @@ class GameService:
                 # Another process recorded it first, or the step moved on: read what happened.
                 loaded = await self._load(loaded.state.session_id)
         return loaded
+
+    async def _still_pending(self, state: SessionState) -> bool:
+        """Whether the session's current attempt is still waiting for its grade in the store."""
+        fresh = (await self._load(state.session_id)).state.current
+        current = state.current
+        return (
+            fresh is not None
+            and current is not None
+            and fresh.index == current.index
+            and fresh.pending_attempt == current.pending_attempt
+        )
 
     async def _pending_work(self, loaded: Loaded) -> Command | None:
         state, challenge = loaded.state, loaded.challenge
@@ -532,7 +551,10 @@ class GameService:
         )
         if current.pending_attempt is not None and step.kind is StepKind.CODE:
             return await self._code.pending_run(
-                challenge, state, xp_already_granted=await self._xp_already_granted(state)
+                challenge,
+                state,
+                xp_already_granted=await self._xp_already_granted(state),
+                still_pending=functools.partial(self._still_pending, state),
             )
         context = llm_context(challenge, state)
         if current.pending_attempt is not None:

@@ -70,3 +70,24 @@ def test_a_learner_writes_runs_and_submits_code(page: Page, live_server: LiveSer
     page.get_by_role("button", name="Submit answer").click()
     expect(page.locator(".transcript .entry-feedback").last).to_contain_text("All 4 tests passed!")
     expect_step(page, steps[3])
+
+
+def test_a_hint_on_a_code_step_keeps_the_code_being_written(
+    page: Page, live_server: LiveServer
+) -> None:
+    register(page, live_server.url, name="Hinted")
+    start_challenge(page, TESTING["title"])
+    steps = TESTING["steps"]
+    for step in steps[:2]:
+        expect_step(page, step)
+        answer_correctly(page, step)
+    code_step = steps[2]
+    expect_step(page, code_step)
+    editor = page.locator("textarea.code-input")
+    editor.fill("def is_even(n):\n    return n % 2 == 0  # almost")
+    page.get_by_role("button", name="Get a hint (3 left)").click()
+    expect(page.locator(".transcript")).to_contain_text(str(code_step["hints"][0]).split("`")[0])
+    expect(page.get_by_role("button", name="Get a hint (2 left)")).to_be_visible()
+    expect(page.locator("textarea.code-input")).to_have_value(
+        "def is_even(n):\n    return n % 2 == 0  # almost"
+    )

@@ -81,3 +81,14 @@ def test_a_sql_step_needs_a_setup_and_no_test_code(tmp_path):
     coded = {**SQL_STEP, "tests": [{"id": "a", "points": 10, "code": "assert 1"}]}
     path = write(tmp_path, with_step(coded), CHALLENGE_ID)
     assert_names(rejection(path), path, "step 'join'", ".tests", "not code")
+
+
+def test_a_python_test_may_have_a_setup_run_in_the_learners_process(tmp_path):
+    tests = [
+        {"id": "plain", "points": 5, "code": "assert fizzbuzz(1) == '1'"},
+        {"id": "swapped", "points": 5, "code": "assert fizzbuzz(2) == '2'", "setup": "x = 1"},
+    ]
+    step = {**PYTHON_STEP, "points": 10, "tests": tests}
+    spec = to_spec(load_challenge_file(write(tmp_path, with_step(step))))
+    code = spec.steps[-1].code
+    assert code is not None and [t.setup for t in code.tests] == ["", "x = 1"]

@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from core.bootstrap import build_services
 from core.config import Settings
 from core.sandbox.factory import build_code_runner
 from core.sandbox.judge0 import Judge0Runner
 from core.sandbox.models import CodeJob, CodeTest, RunnerError, SandboxUnavailable
+from core.store import InMemoryStore
 from tests.core.sandbox.fake_judge0 import FakeJudge0
 
 
@@ -70,3 +72,15 @@ async def test_an_unreachable_or_failing_judge0_is_an_operator_error(judge0: Fak
     await gone.aclose()
     with pytest.raises(SandboxUnavailable, match="needs JUDGE0_URL"):
         build_code_runner(Settings(code_runner="judge0"))
+
+
+async def test_services_close_the_judge0_client(judge0: FakeJudge0) -> None:
+    settings = Settings(database_url="memory://", code_runner="judge0", judge0_url=judge0.url)
+    services = await build_services(settings, store=InMemoryStore())
+    runner = services.code_runner
+    assert isinstance(runner, Judge0Runner)
+    result = await runner.run(CodeJob("python", "x = 1", (CodeTest("t", "assert x == 1"),)))
+    assert result.all_passed
+    assert not runner._client.is_closed
+    await services.close()
+    assert runner._client.is_closed  # no connection pool left behind

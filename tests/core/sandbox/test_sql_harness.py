@@ -108,3 +108,36 @@ async def test_huge_cross_join_is_stopped(bwrap_runner: BwrapRunner) -> None:
         "SELECT count(*), 1 FROM books a, books b, books c, books d, books e, books f, books g, books h, books i, books j, books k, books l, books m, books n, books o",
     )
     assert not result.tests[0].passed and result.duration_ms < 8000
+
+
+async def test_hidden_sql_test_reveals_neither_its_fixture_nor_the_expected_rows(
+    bwrap_runner: BwrapRunner,
+) -> None:
+    canary = "hidden-sql-canary-9c2d"
+    job = CodeJob(
+        language="sql",
+        code="SELECT a.name, b.title FROM authors a JOIN books b ON b.author_id = a.id WHERE b.id < 4",
+        tests=(
+            CodeTest("result"),
+            CodeTest("hidden", setup=f"INSERT INTO books VALUES (4, 3, '{canary}');", hidden=True),
+        ),
+        setup=SETUP,
+        solution=SOLUTION,
+        time_limit_seconds=3,
+    )
+    result = await asyncio.wait_for(bwrap_runner.run(job), 20)
+    visible, hidden = result.tests
+    assert visible.passed and not hidden.passed
+    assert hidden.message == "" and hidden.output == ""  # no row counts, no differing row
+    assert all(canary not in t.message + t.output for t in result.tests)
+    # Listing the schema or every row shows only the visible fixture.
+    peek = CodeJob(
+        language="sql",
+        code="SELECT group_concat(title) FROM books",
+        tests=job.tests,
+        setup=SETUP,
+        solution=SOLUTION,
+        time_limit_seconds=3,
+    )
+    peeked = await asyncio.wait_for(bwrap_runner.run(peek), 20)
+    assert all(canary not in t.message + t.output for t in peeked.tests)

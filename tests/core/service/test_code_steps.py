@@ -195,3 +195,21 @@ async def test_trial_runs_visible_tests_only_records_nothing_and_is_rate_limited
     with pytest.raises(RateLimited):
         await services.game.try_code(ADA, view.session_id, "double", "x = 1")
     await services.close()
+
+
+async def test_hints_work_on_a_code_step_and_never_show_hidden_tests() -> None:
+    runner = FakeRunner()
+    services, view = await make(runner)
+    view = await services.game.request_hint(ADA, view.session_id, "double")
+    assert view.transcript[-1].kind == "hint" and view.transcript[-1].text == "Multiply."
+    assert view.transcript[-1].source == "authored"
+    view = await services.game.request_hint(ADA, view.session_id, "double")
+    generated = view.transcript[-1]
+    assert generated.kind == "hint" and generated.source == "offline" and generated.text
+    assert "double(0)" not in generated.text and "return 2 * x" not in generated.text
+    assert view.step is not None and view.step.hints_left == 0
+    view = await services.game.submit_answer(
+        ADA, view.session_id, "double", "def double(x):\n    return 2 * x"
+    )
+    assert view.ui_mode is UiMode.COMPLETED and len(runner.runs) == 1
+    await services.close()
