@@ -22,6 +22,7 @@ from core.service.analytics import AnalyticsService
 from core.service.catalog import Catalog
 from core.service.chat import ChatService
 from core.service.clock import Clock, SystemClock
+from core.service.grading_learning import LearnedGrading
 from core.service.learners import LearnerService
 from core.service.review import ReviewService
 from core.service.sessions import GameService
@@ -54,8 +55,11 @@ class Services:
     chat: ChatService
     rate_counters: RateCounters
     review: ReviewService | None = None  # issue 14; always set by build_services
+    learning: LearnedGrading | None = None  # per-step models from reviews; set by build_services
 
     async def close(self) -> None:
+        if self.learning is not None:
+            await self.learning.settle()
         await self.llm.aclose()
         closer = getattr(self.rate_counters, "aclose", None)
         if closer is not None:  # Redis or in-process counters; the database ones are the store
@@ -160,6 +164,7 @@ async def build_services(
         usage=store,
         metrics=LlmMetrics(registry),
     )
+    learning = LearnedGrading(store, min_labels=settings.grading_min_labels)
     game = GameService(
         store=store,
         catalog=catalog,
@@ -170,6 +175,7 @@ async def build_services(
         code_runner=code_runner or _code_runner(settings),
         code_trials_per_minute=settings.code_trial_runs_per_minute,
         review_sample_rate=settings.review_sample_rate,
+        learning=learning,
     )
     learners = LearnerService(store=store, clock=clock)
     accounts = AccountService(
@@ -195,4 +201,5 @@ async def build_services(
         chat=ChatService(store=store, game=game, accounts=accounts, clock=clock),
         rate_counters=build_rate_counters(settings, store),
         review=ReviewService(store=store, game=game, clock=clock),
+        learning=learning,
     )

@@ -17,6 +17,7 @@ from core.engine.commands import ItemVerdict, Verdict
 from core.engine.events import LlmTrace
 from core.llm.base import EvaluationRequest, HintRequest, NarrationRequest, TextResult
 from core.llm.grading_guard import GAMING_FLAGS, INSTRUCTION_FLAG, StepWords, guard, step_words
+from core.llm.grading_learned import LEARNED_CUTOFF
 from core.llm.grading_model import StepGrader, StepMaterial, step_grader
 from core.llm.grading_text import (
     Analysed,
@@ -184,6 +185,20 @@ def grade_offline(request: EvaluationRequest) -> OfflineGrading:
         confidence = 0.3 + 0.25 * margin
     if not grader.calibration.calibrated:
         confidence *= UNCALIBRATED_DISCOUNT
+    learned = request.learned_probability
+    if learned is not None:
+        # The step's own model, trained on its reviewed answers, decides: on public data a
+        # per-question model beats every generic measure (docs/grading.md). The generic route
+        # agreeing with it makes the verdict surer.
+        learned_passed = learned >= LEARNED_CUTOFF
+        learned_margin = min(1.0, abs(learned - LEARNED_CUTOFF) / CONFIDENT_MARGIN)
+        agrees = learned_passed == passed
+        passed = learned_passed
+        confidence = (0.6 if agrees else 0.35) + (0.4 if agrees else 0.25) * learned_margin
+        route += (
+            f"; step model ({request.learned_labels} reviewed answers) p {learned:.2f}: "
+            f"{'pass' if learned_passed else 'fail'} decides"
+        )
     if misconceptions or any(flag in GAMING_FLAGS for flag in flags):
         passed = False
         confidence = max(confidence, 0.9 if flags else confidence)

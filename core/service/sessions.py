@@ -53,6 +53,7 @@ from core.service.actor import (
 from core.service.catalog import Catalog
 from core.service.clock import Clock, new_id
 from core.service.code_runs import CodeGrading, CodeTrial
+from core.service.grading_learning import LearnedGrading
 from core.service.idempotency import request_digest
 from core.service.llm_context import llm_context, progress_summary
 from core.service.review_queue import review_changes, xp_changes
@@ -105,6 +106,7 @@ class GameService:
         code_runner: CodeRunner | None = None,
         code_trials_per_minute: int = 10,
         review_sample_rate: float = 0.05,
+        learning: LearnedGrading | None = None,
     ) -> None:
         self._store = store
         self._catalog = catalog
@@ -117,6 +119,7 @@ class GameService:
         self._code = CodeGrading(code_runner, clock, trials_per_minute=code_trials_per_minute)
         self._states: dict[str, Loaded] = {}
         self._review_sample_rate = review_sample_rate  # REVIEW_SAMPLE_RATE
+        self._learning = learning  # per-step models learned from reviews (grading_learning.py)
 
     # -- use cases ---------------------------------------------------------------------------
 
@@ -250,11 +253,15 @@ class GameService:
                 ),
             )
             try:
-                return await self._decide_and_append(
+                reviewed = await self._decide_and_append(
                     loaded, command, None, actor=reviewer.learner_id
                 )
             except ConcurrencyError:
                 loaded = await self._load(session_id)
+                continue
+            if self._learning is not None:  # a new label for the step: retrain off this path
+                self._learning.schedule(reviewed.state.challenge_id, review.step_id)
+            return reviewed
         raise AnswerConflict("this session is busy; please try again")
 
     # -- the write path ----------------------------------------------------------------------
@@ -509,19 +516,19 @@ class GameService:
             )
         context = llm_context(challenge, state)
         if current.pending_attempt is not None:
-            verdict = await self._llm.evaluate(
-                EvaluationRequest(
-                    prompt=step.prompt or step.title,
-                    rubric=rubric,
-                    reference_answer=step.reference_answer,
-                    answer=str(current.pending_answer),
-                    points=step.points,
-                    pass_threshold=step.pass_threshold,
-                    pass_examples=step.pass_examples,
-                    fail_examples=step.fail_examples,
-                ),
-                context,
+            request = EvaluationRequest(
+                prompt=step.prompt or step.title,
+                rubric=rubric,
+                reference_answer=step.reference_answer,
+                answer=str(current.pending_answer),
+                points=step.points,
+                pass_threshold=step.pass_threshold,
+                pass_examples=step.pass_examples,
+                fail_examples=step.fail_examples,
             )
+            if self._learning is not None:
+                request = self._learning.augment(request, challenge.id, step.id, challenge.version)
+            verdict = await self._llm.evaluate(request, context)
             return RecordEvaluation(
                 at=self._clock.now(),
                 step_id=step.id,
