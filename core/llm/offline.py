@@ -168,17 +168,19 @@ def grade_offline(request: EvaluationRequest) -> OfflineGrading:
         # The two routes disagree: the nearest labelled example decides, with low confidence.
         # Without a pass and a fail example there is nothing calibrated to weigh against the
         # author's concepts, so they decide.
+        # A close call means the examples (which the probability already weighs, nearest and
+        # three nearest) do not settle it: then the author's concepts are the better evidence.
         nearest = grader.nearest_example(answer)
         has_concepts = any(c.concepts for c in request.rubric)
-        if nearest is not None and nearest[1] >= VETO_SIMILARITY and nearest[2] >= VETO_LEAD:
-            passed = nearest[0] == "pass"
-            route = f"nearest example ({nearest[0]}, similarity {nearest[1]:.2f}) decides"
-        elif has_concepts and not grader.calibration.calibrated:
+        if has_concepts and not grader.calibration.calibrated:
             passed = concept_passed
             route = "no cut-off calibrated on the step's examples: the concepts decide"
         elif has_concepts and abs(probability - cutoff) < SURE_MARGIN:
             passed = concept_passed
-            route = "no clearly nearest example, a close call: the concepts decide"
+            route = "a close call: the concepts decide"
+        elif nearest is not None and nearest[1] >= VETO_SIMILARITY and nearest[2] >= VETO_LEAD:
+            passed = nearest[0] == "pass"
+            route = f"nearest example ({nearest[0]}, similarity {nearest[1]:.2f}) decides"
         else:
             passed = calibrated_passed
             route = "calibrated decision decides"
