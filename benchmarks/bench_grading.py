@@ -311,7 +311,7 @@ def bench_learned(grader: Grader, datasets: Path) -> list[dict[str, Any]]:
                 models[q] = train(
                     [Labelled(t, ok) for t, ok in labels], min_labels=DEFAULT_MIN_LABELS
                 )
-            predicted = []
+            predicted, cpu_ms = [], []
             for r in chosen:
                 model = models[r["question_id"]]
                 request = grader.request(
@@ -322,10 +322,11 @@ def bench_learned(grader: Grader, datasets: Path) -> list[dict[str, Any]]:
                     *fixed[r["question_id"]],
                 )
                 if model is not None:
+                    cpu = time.thread_time()
+                    probability, _ = model.assess(r["student_answer"], 4)  # + demonstrations
+                    cpu_ms.append((time.thread_time() - cpu) * 1000)
                     request = replace(
-                        request,
-                        learned_probability=model.probability(r["student_answer"]),
-                        learned_labels=model.label_count,
+                        request, learned_probability=probability, learned_labels=model.label_count
                     )
                 predicted.append(grader.grade(request).passed)
             results.append(
@@ -338,6 +339,8 @@ def bench_learned(grader: Grader, datasets: Path) -> list[dict[str, Any]]:
                     else "none (3+3 examples only)",
                     "questions_with_model": sum(m is not None for m in models.values()),
                     "questions": len(models),
+                    "model_cpu_ms_p50": percentile(cpu_ms, 50) if cpu_ms else None,
+                    "model_cpu_ms_p99": percentile(cpu_ms, 99) if cpu_ms else None,
                     **vars(agreement(predicted, gold)),
                 }
             )
@@ -613,6 +616,7 @@ def report(after: dict[str, Any], before: dict[str, Any] | None) -> str:
                     "weighted F1",
                     "κ",
                     "accuracy",
+                    "step model CPU ms p50 / p99",
                 ],
                 [
                     [
@@ -623,6 +627,9 @@ def report(after: dict[str, Any], before: dict[str, Any] | None) -> str:
                         s["weighted_f1"],
                         s["kappa"],
                         s["accuracy"],
+                        f"{s['model_cpu_ms_p50']:.2f} / {s['model_cpu_ms_p99']:.2f}"
+                        if s["model_cpu_ms_p50"] is not None
+                        else "",
                     ]
                     for s in after["learned"]
                 ],

@@ -54,14 +54,26 @@ class StepModel:
 
     def probability(self, answer: str) -> float:
         """The probability that a reviewer passes ``answer``."""
-        proba = self._pipeline.predict_proba([normalise(answer)])[0]
-        classes = list(self._pipeline.classes_)
-        return float(proba[classes.index(True)])
+        return self.assess(answer, 0)[0]
 
     def similar(self, answer: str, count: int = DEMONSTRATIONS) -> tuple[Labelled, ...]:
-        """The ``count`` labelled answers most similar to ``answer`` (cosine of tf-idf rows),
-        with at least one of each label when the model has both."""
+        """The ``count`` labelled answers most similar to ``answer``."""
+        return self.assess(answer, count)[1]
+
+    def assess(
+        self, answer: str, count: int = DEMONSTRATIONS
+    ) -> tuple[float, tuple[Labelled, ...]]:
+        """The probability that a reviewer passes ``answer`` and the ``count`` labelled answers
+        most similar to it (cosine of tf-idf rows; at least one of each label when the model has
+        both), from one vectorisation of the answer."""
         vector = self._pipeline[:-1].transform([normalise(answer)])
+        regression = self._pipeline[-1]
+        z = float((vector @ regression.coef_.T)[0, 0] + regression.intercept_[0])
+        passing = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+        if list(regression.classes_).index(True) == 0:
+            passing = 1.0 - passing
+        if count <= 0:
+            return passing, ()
         scores = (self._matrix @ vector.T).toarray().ravel()
         order = sorted(range(len(self._labels)), key=lambda i: (-scores[i], i))
         chosen = order[:count]
@@ -70,7 +82,7 @@ class StepModel:
                 other = next((i for i in order if self._labels[i].passed is label), None)
                 if other is not None:
                     chosen[-1] = other
-        return tuple(self._labels[i] for i in chosen)
+        return passing, tuple(self._labels[i] for i in chosen)
 
 
 def available() -> bool:

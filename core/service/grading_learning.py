@@ -136,15 +136,12 @@ class LearnedGrading:
             return request
         if trained.model is None:
             return request
-        model = trained.model
+        probability, similar = trained.model.assess(request.answer, DEMONSTRATIONS)
         return replace(
             request,
-            learned_probability=round(model.probability(request.answer), 4),
+            learned_probability=round(probability, 4),
             learned_labels=trained.labels,
-            reviewed_examples=tuple(
-                (label.answer, label.passed)
-                for label in model.similar(request.answer, DEMONSTRATIONS)
-            ),
+            reviewed_examples=tuple((label.answer, label.passed) for label in similar),
         )
 
 
