@@ -52,6 +52,16 @@ class StepModel:
         self.label_count = len(labels)
         self.passes = sum(1 for label in labels if label.passed)
 
+    def _vectorise(self, text: str) -> Any:
+        """The answer's tf-idf row: each vectoriser called directly, side by side (what the
+        pipeline's union computes, without its per-call job dispatch: ~1 ms less per answer)."""
+        from scipy.sparse import hstack
+
+        union = self._pipeline[0]
+        return hstack(
+            [vectoriser.transform([text]) for _, vectoriser in union.transformer_list]
+        ).tocsr()
+
     def probability(self, answer: str) -> float:
         """The probability that a reviewer passes ``answer``."""
         return self.assess(answer, 0)[0]
@@ -66,7 +76,7 @@ class StepModel:
         """The probability that a reviewer passes ``answer`` and the ``count`` labelled answers
         most similar to it (cosine of tf-idf rows; at least one of each label when the model has
         both), from one vectorisation of the answer."""
-        vector = self._pipeline[:-1].transform([normalise(answer)])
+        vector = self._vectorise(normalise(answer))
         regression = self._pipeline[-1]
         z = float((vector @ regression.coef_.T)[0, 0] + regression.intercept_[0])
         passing = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
