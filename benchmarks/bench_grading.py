@@ -274,6 +274,79 @@ def bench_semeval(grader: Grader, datasets: Path) -> list[dict[str, Any]]:
     return results
 
 
+LEARNED_SIZES = (0, 30, 50, None)  # labels per step model; 0: no model; None: all training answers
+
+
+def bench_learned(grader: Grader, datasets: Path) -> list[dict[str, Any]]:
+    """SemEval-2013 unseen answers graded with a per-question step model (issue 14) trained on N
+    of the question's training answers as its reviewed labels, beside the step's 3+3 authored
+    examples. A question with fewer than GRADING_MIN_LABELS (30) training answers gets no model
+    and is graded by the generic grader, as in the product."""
+    try:
+        from core.llm.grading_learned import DEFAULT_MIN_LABELS, Labelled, train
+    except ImportError:  # a --code checkout without step models
+        return []
+    rows = read_csv(datasets / "semeval2013" / "semeval2013_task7_2way_3way.csv")
+    results = []
+    for dataset in ("beetle", "scientsbank"):
+        train_pool: dict[str, list[tuple[str, bool]]] = defaultdict(list)
+        for r in rows:
+            if r["dataset"] == dataset and r["split"] == "train":
+                train_pool[r["question_id"]].append(
+                    (r["student_answer"], r["label_2way"] == "correct")
+                )
+        chosen = [
+            r for r in rows if r["dataset"] == dataset and r["split"] == "test_unseen_answers"
+        ]
+        gold = [r["label_2way"] == "correct" for r in chosen]
+        rng = random.Random(SEED)
+        fixed = {q: draw_examples(rng, pool) for q, pool in sorted(train_pool.items())}
+        for size in LEARNED_SIZES:
+            sample = random.Random(SEED)
+            models = {}
+            for q, pool in sorted(train_pool.items()):
+                labels = pool if size is None else sample.sample(pool, min(size, len(pool)))
+                if size is not None and len(pool) < size:
+                    labels = []  # the step has not had that many reviews yet
+                models[q] = train(
+                    [Labelled(t, ok) for t, ok in labels], min_labels=DEFAULT_MIN_LABELS
+                )
+            predicted, cpu_ms = [], []
+            for r in chosen:
+                model = models[r["question_id"]]
+                request = grader.request(
+                    r["question"],
+                    r["reference_answer"],
+                    r["student_answer"],
+                    1,
+                    *fixed[r["question_id"]],
+                )
+                if model is not None:
+                    cpu = time.thread_time()
+                    probability, _ = model.assess(r["student_answer"], 4)  # + demonstrations
+                    cpu_ms.append((time.thread_time() - cpu) * 1000)
+                    request = replace(
+                        request, learned_probability=probability, learned_labels=model.label_count
+                    )
+                predicted.append(grader.grade(request).passed)
+            results.append(
+                {
+                    "dataset": dataset,
+                    "labels": "all training answers"
+                    if size is None
+                    else f"{size} per question"
+                    if size
+                    else "none (3+3 examples only)",
+                    "questions_with_model": sum(m is not None for m in models.values()),
+                    "questions": len(models),
+                    "model_cpu_ms_p50": percentile(cpu_ms, 50) if cpu_ms else None,
+                    "model_cpu_ms_p99": percentile(cpu_ms, 99) if cpu_ms else None,
+                    **vars(agreement(predicted, gold)),
+                }
+            )
+    return results
+
+
 def bench_latency(grader: Grader, datasets: Path) -> dict[str, Any]:
     """Milliseconds per answer on Mohler's steps, each with fixed examples (as a shipped step
     has): ``cold`` is a step's first answer (its material analysed and its cut-off calibrated),
@@ -468,6 +541,7 @@ def run(datasets: Path, challenges: Path) -> dict[str, Any]:
     figures["latency_ms"] = bench_latency(grader, datasets)
     figures["mohler"] = bench_mohler(grader, datasets)
     figures["semeval"] = bench_semeval(grader, datasets)
+    figures["learned"] = bench_learned(grader, datasets)
     figures["false_flags"] = bench_false_flags(grader, datasets)
     figures["shipped"] = bench_shipped(grader, challenges)
     return figures
@@ -527,6 +601,40 @@ def report(after: dict[str, Any], before: dict[str, Any] | None) -> str:
             rows,
         )
     )
+    if after.get("learned"):
+        out.append(
+            "\n### SemEval-2013 unseen answers with a step model learned from N labelled answers "
+            "per question (and 3+3 authored examples)\n"
+        )
+        out.append(
+            table(
+                [
+                    "dataset",
+                    "labels",
+                    "questions with a model",
+                    "n",
+                    "weighted F1",
+                    "κ",
+                    "accuracy",
+                    "step model CPU ms p50 / p99",
+                ],
+                [
+                    [
+                        s["dataset"],
+                        s["labels"],
+                        f"{s['questions_with_model']}/{s['questions']}",
+                        s["n"],
+                        s["weighted_f1"],
+                        s["kappa"],
+                        s["accuracy"],
+                        f"{s['model_cpu_ms_p50']:.2f} / {s['model_cpu_ms_p99']:.2f}"
+                        if s["model_cpu_ms_p50"] is not None
+                        else "",
+                    ]
+                    for s in after["learned"]
+                ],
+            )
+        )
     for dataset, (baseline, best) in PUBLISHED_SEMEVAL_WF1.items():
         out.append(
             f"\npublished weighted F1, {dataset} unseen answers: n-gram baseline {baseline}, "

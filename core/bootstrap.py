@@ -25,6 +25,7 @@ from core.service.catalog import Catalog
 from core.service.chat import ChatService
 from core.service.clock import Clock, SystemClock
 from core.service.jobs import JobQueue
+from core.service.grading_learning import LearnedGrading
 from core.service.learners import LearnerService
 from core.service.review import ReviewService
 from core.service.session_changes import ChangeFeed, LocalChanges
@@ -62,8 +63,11 @@ class Services:
     changes: ChangeFeed | None = None  # session change notifications (SSE); always set
     shared_llm: SharedLlmLimits | None = None  # REDIS_URL: the LLM limits in Redis
     code_runner: CodeRunner | None = None  # the game's; closed here (Judge0's HTTP client)
+    learning: LearnedGrading | None = None  # per-step models from reviews; set by build_services
 
     async def close(self) -> None:
+        if self.learning is not None:
+            await self.learning.settle()
         for part in (self.jobs, self.changes, self.shared_llm):
             closer = getattr(part, "aclose", None)
             if closer is not None:
@@ -262,6 +266,7 @@ async def build_services(
     jobs = None if run_pending_here else await build_job_queue(settings)
     rate_counters = build_rate_counters(settings, store)
     code_runner = code_runner or _code_runner(settings)
+    learning = LearnedGrading(store, min_labels=settings.grading_min_labels)
     game = GameService(
         jobs=jobs,
         changes=changes,
@@ -275,6 +280,7 @@ async def build_services(
         code_trials_per_minute=settings.code_trial_runs_per_minute,
         review_sample_rate=settings.review_sample_rate,
         rate_counters=rate_counters,  # trial-run limits and run claims, shared across processes
+        learning=learning,
     )
     learners = LearnerService(store=store, clock=clock)
     accounts = AccountService(
@@ -304,4 +310,5 @@ async def build_services(
         changes=changes,
         shared_llm=shared,
         code_runner=code_runner,
+        learning=learning,
     )

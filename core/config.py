@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     grading_review_below: float = Field(default=0.6, ge=0, le=1)
     # The share of other chat grades sent to human review as a sample (issue 14); 1.0 sends all.
     review_sample_rate: float = Field(default=0.05, ge=0, le=1)
+    # Reviewed answers a chat step needs before a model trained on them joins its grading (0: off).
+    grading_min_labels: int = Field(default=30, ge=0)
     # JSON, e.g. {"my-model": {"input": 1.0, "output": 4.0}}: US dollars per million tokens.
     llm_prices: dict[str, LlmPrice] = Field(default_factory=dict)
 

@@ -115,6 +115,10 @@ class StepAgreementOut(Out):
     kappa: float | None = Field(description="Cohen's kappa of pass/fail (None when undefined)")
     labelled_answers: int
     items: list[ItemAgreementOut]
+    agreement_trend: list[float] = Field(
+        default_factory=list,
+        description="Pass/fail agreement per 10 reviews in grading order (the grader learning)",
+    )
 
 
 class ReviewStatsOut(Out):

@@ -69,6 +69,13 @@ class EvaluationRequest:
     # material the offline grader compares with and calibrates its cut-off on.
     pass_examples: tuple[str, ...] = ()
     fail_examples: tuple[str, ...] = ()
+    # What the step learned from its reviewed answers (issue 14; core/llm/grading_learned.py):
+    # the per-step model's probability that a reviewer passes this answer (None: no model yet),
+    # how many labelled answers it was trained on, and the most similar of them (answer, passed)
+    # as graded demonstrations for an LLM.
+    learned_probability: float | None = None
+    learned_labels: int = 0
+    reviewed_examples: tuple[tuple[str, bool], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

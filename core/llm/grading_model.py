@@ -25,6 +25,8 @@ from core.llm.grading_text import Analysed, analyse
 
 GLOBAL_CUTOFF = 0.5
 CUTOFF_RANGE = (0.2, 0.8)
+# A step with passing examples only sets its cut-off this far below the lowest of them.
+ONE_SIDED_MARGIN = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +103,10 @@ FEATURES = (
     "log content words",
     "nearest pass example",
     "nearest fail example",
+    "mean of the 3 nearest pass examples",
+    "mean of the 3 nearest fail examples",
 )
+NEAREST = 3  # examples averaged by the k-nearest features
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +141,8 @@ def features(answer: Analysed, step: Prepared, m: Model) -> tuple[float, ...]:
     bag = _bag(answer, m.idf, m.unseen_idf)
     known = dict(step.reference)
     known.update(step.question)
+    to_passes = [_cosine(bag, e) for e in step.passes]
+    to_fails = [_cosine(bag, e) for e in step.fails]
     return (
         1.0,
         _share(bag, step.reference),
@@ -143,9 +150,19 @@ def features(answer: Analysed, step: Prepared, m: Model) -> tuple[float, ...]:
         _share(known, bag),
         _cosine(bag, step.reference),
         math.log1p(len(answer.content) + len(answer.negated_content)),
-        max((_cosine(bag, e) for e in step.passes), default=0.0),
-        max((_cosine(bag, e) for e in step.fails), default=0.0),
+        max(to_passes, default=0.0),
+        max(to_fails, default=0.0),
+        _mean_nearest(to_passes),
+        _mean_nearest(to_fails),
     )
+
+
+def _mean_nearest(similarities: list[float]) -> float:
+    """The mean of the :data:`NEAREST` highest similarities (of all, when there are fewer)."""
+    if not similarities:
+        return 0.0
+    nearest = sorted(similarities, reverse=True)[:NEAREST]
+    return sum(nearest) / len(nearest)
 
 
 def probability(values: tuple[float, ...], m: Model, *, with_examples: bool) -> float:
@@ -217,9 +234,17 @@ class StepGrader:
         return scored
 
     def _calibrate(self) -> Calibration:
-        if not self.has_examples:
+        if not self.material.passes:
             return Calibration(GLOBAL_CUTOFF, 0, 0, calibrated=False)
         scored = self.loo_probabilities()
+        if not self.has_examples:
+            # Passing examples only: lower the cut-off (never raise it) until each of them, held
+            # out, passes, so an author's passing answers are not failed by a global cut-off
+            # fitted on other data (Mohler's lenient graders: docs/grading.md).
+            lowest = min(p for _, p in scored) - ONE_SIDED_MARGIN
+            cutoff = max(CUTOFF_RANGE[0], min(GLOBAL_CUTOFF, lowest))
+            agreed = sum(p >= cutoff for _, p in scored)
+            return Calibration(cutoff, agreed, len(scored), calibrated=True)
         cutoff = best_cutoff(scored)
         agreed = sum((p >= cutoff) == label for label, p in scored)
         return Calibration(cutoff, agreed, len(scored), calibrated=True)

@@ -17,6 +17,7 @@ from core.engine.commands import ItemVerdict, Verdict
 from core.engine.events import LlmTrace
 from core.llm.base import EvaluationRequest, HintRequest, NarrationRequest, TextResult
 from core.llm.grading_guard import GAMING_FLAGS, INSTRUCTION_FLAG, StepWords, guard, step_words
+from core.llm.grading_learned import LEARNED_CUTOFF
 from core.llm.grading_model import StepGrader, StepMaterial, step_grader
 from core.llm.grading_text import (
     Analysed,
@@ -167,23 +168,39 @@ def grade_offline(request: EvaluationRequest) -> OfflineGrading:
         # The two routes disagree: the nearest labelled example decides, with low confidence.
         # Without a pass and a fail example there is nothing calibrated to weigh against the
         # author's concepts, so they decide.
+        # A close call means the examples (which the probability already weighs, nearest and
+        # three nearest) do not settle it: then the author's concepts are the better evidence.
         nearest = grader.nearest_example(answer)
         has_concepts = any(c.concepts for c in request.rubric)
-        if nearest is not None and nearest[1] >= VETO_SIMILARITY and nearest[2] >= VETO_LEAD:
-            passed = nearest[0] == "pass"
-            route = f"nearest example ({nearest[0]}, similarity {nearest[1]:.2f}) decides"
-        elif has_concepts and not grader.calibration.calibrated:
+        if has_concepts and not grader.calibration.calibrated:
             passed = concept_passed
             route = "no cut-off calibrated on the step's examples: the concepts decide"
         elif has_concepts and abs(probability - cutoff) < SURE_MARGIN:
             passed = concept_passed
-            route = "no clearly nearest example, a close call: the concepts decide"
+            route = "a close call: the concepts decide"
+        elif nearest is not None and nearest[1] >= VETO_SIMILARITY and nearest[2] >= VETO_LEAD:
+            passed = nearest[0] == "pass"
+            route = f"nearest example ({nearest[0]}, similarity {nearest[1]:.2f}) decides"
         else:
             passed = calibrated_passed
             route = "calibrated decision decides"
         confidence = 0.3 + 0.25 * margin
     if not grader.calibration.calibrated:
         confidence *= UNCALIBRATED_DISCOUNT
+    learned = request.learned_probability
+    if learned is not None:
+        # The step's own model, trained on its reviewed answers, decides: on public data a
+        # per-question model beats every generic measure (docs/grading.md). The generic route
+        # agreeing with it makes the verdict surer.
+        learned_passed = learned >= LEARNED_CUTOFF
+        learned_margin = min(1.0, abs(learned - LEARNED_CUTOFF) / CONFIDENT_MARGIN)
+        agrees = learned_passed == passed
+        passed = learned_passed
+        confidence = (0.6 if agrees else 0.35) + (0.4 if agrees else 0.25) * learned_margin
+        route += (
+            f"; step model ({request.learned_labels} reviewed answers) p {learned:.2f}: "
+            f"{'pass' if learned_passed else 'fail'} decides"
+        )
     if misconceptions or any(flag in GAMING_FLAGS for flag in flags):
         passed = False
         confidence = max(confidence, 0.9 if flags else confidence)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core.service.grading_learning import agreement_trend
 from core.store.reviews import ReviewItem
 
 POINTS_TOLERANCE = 0.005
@@ -29,6 +30,8 @@ class StepAgreement:
     kappa: float | None
     labelled_answers: int
     items: tuple[ItemAgreement, ...]
+    # agreement per 10 reviews in grading order: rising as the step learns (grading_learning.py)
+    agreement_trend: tuple[float, ...] = ()
 
 
 def cohens_kappa(pairs: Sequence[tuple[bool, bool]]) -> float | None:
@@ -63,6 +66,7 @@ def step_agreements(reviewed: Sequence[ReviewItem]) -> list[StepAgreement]:
                 kappa=cohens_kappa(pairs),
                 labelled_answers=len(rows),
                 items=_item_agreements(rows),
+                agreement_trend=agreement_trend(pairs),
             )
         )
     return result

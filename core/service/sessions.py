@@ -53,6 +53,7 @@ from core.service.actor import (
 from core.service.catalog import Catalog, next_challenge
 from core.service.clock import Clock, new_id
 from core.service.code_runs import CodeGrading, CodeTrial, RecordedElsewhere
+from core.service.grading_learning import LearnedGrading
 from core.service.idempotency import request_digest
 from core.service.jobs import JobQueue
 from core.service.llm_context import llm_context, progress_summary
@@ -111,6 +112,7 @@ class GameService:
         jobs: JobQueue | None = None,
         changes: ChangePublisher | None = None,
         rate_counters: RateCounters | None = None,
+        learning: LearnedGrading | None = None,
     ) -> None:
         self._store = store
         self._catalog = catalog
@@ -128,6 +130,7 @@ class GameService:
         # PENDING_WORK=queue: pending LLM work becomes a job for `curiouscore worker`.
         self._jobs = jobs
         self._changes = changes  # tells stream subscribers (SSE) that a session moved on
+        self._learning = learning  # per-step models learned from reviews (grading_learning.py)
 
     # -- use cases ---------------------------------------------------------------------------
 
@@ -266,11 +269,15 @@ class GameService:
                 ),
             )
             try:
-                return await self._decide_and_append(
+                reviewed = await self._decide_and_append(
                     loaded, command, None, actor=reviewer.learner_id
                 )
             except ConcurrencyError:
                 loaded = await self._load(session_id)
+                continue
+            if self._learning is not None:  # a new label for the step: retrain off this path
+                self._learning.schedule(reviewed.state.challenge_id, review.step_id)
+            return reviewed
         raise AnswerConflict("this session is busy; please try again")
 
     # -- the write path ----------------------------------------------------------------------
@@ -558,19 +565,19 @@ class GameService:
             )
         context = llm_context(challenge, state)
         if current.pending_attempt is not None:
-            verdict = await self._llm.evaluate(
-                EvaluationRequest(
-                    prompt=step.prompt or step.title,
-                    rubric=rubric,
-                    reference_answer=step.reference_answer,
-                    answer=str(current.pending_answer),
-                    points=step.points,
-                    pass_threshold=step.pass_threshold,
-                    pass_examples=step.pass_examples,
-                    fail_examples=step.fail_examples,
-                ),
-                context,
+            request = EvaluationRequest(
+                prompt=step.prompt or step.title,
+                rubric=rubric,
+                reference_answer=step.reference_answer,
+                answer=str(current.pending_answer),
+                points=step.points,
+                pass_threshold=step.pass_threshold,
+                pass_examples=step.pass_examples,
+                fail_examples=step.fail_examples,
             )
+            if self._learning is not None:
+                request = self._learning.augment(request, challenge.id, step.id, challenge.version)
+            verdict = await self._llm.evaluate(request, context)
             return RecordEvaluation(
                 at=self._clock.now(),
                 step_id=step.id,

@@ -115,7 +115,11 @@ def test_the_cut_off_is_calibrated_from_the_steps_examples():
     )
     grader = StepGrader(material)
     assert grader.calibration.calibrated and grader.calibration.loo_total == 4
-    uncalibrated = StepGrader(replace(material, fails=()))
+    # Passing examples only: the cut-off drops (never rises) until each of them, held out, passes.
+    one_sided = StepGrader(replace(material, fails=()))
+    assert one_sided.calibration.calibrated and one_sided.calibration.cutoff <= 0.5
+    assert one_sided.calibration.loo_agreed == one_sided.calibration.loo_total == 2
+    uncalibrated = StepGrader(replace(material, passes=()))
     assert not uncalibrated.calibration.calibrated
     assert uncalibrated.calibration.cutoff == 0.5
 
