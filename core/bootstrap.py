@@ -24,8 +24,8 @@ from core.service.analytics import AnalyticsService
 from core.service.catalog import Catalog
 from core.service.chat import ChatService
 from core.service.clock import Clock, SystemClock
-from core.service.jobs import JobQueue
 from core.service.grading_learning import LearnedGrading
+from core.service.jobs import JobQueue
 from core.service.learners import LearnerService
 from core.service.review import ReviewService
 from core.service.session_changes import ChangeFeed, LocalChanges
