@@ -203,13 +203,14 @@ def test_procfile_and_railway_migrate_once_then_serve() -> None:
     assert procfile["web"].startswith("curiouscore serve")
     assert procfile["discord"] == "curiouscore bots discord"
     assert procfile["slack"] == "curiouscore bots slack"
+    assert procfile["worker"] == "curiouscore worker"
     railway = tomllib.loads((DEPLOY / "railway.toml").read_text(encoding="utf-8"))
     assert railway["build"]["dockerfilePath"] == "deploy/Dockerfile"
     assert railway["deploy"]["preDeployCommand"] == ["curiouscore db migrate"]
     assert railway["deploy"]["healthcheckPath"] == "/health"
 
 
-@pytest.mark.parametrize("unit", ["api", "discord", "slack"])
+@pytest.mark.parametrize("unit", ["api", "discord", "slack", "worker"])
 def test_systemd_units_restart_on_failure_and_are_hardened(unit: str) -> None:
     parser = configparser.ConfigParser(strict=True, interpolation=None)
     parser.optionxform = str  # type: ignore[assignment,method-assign]
@@ -224,8 +225,12 @@ def test_systemd_units_restart_on_failure_and_are_hardened(unit: str) -> None:
     if unit == "api":
         assert "--workers 4" in service["ExecStart"]
         assert "--host 127.0.0.1 --port 8000" in service["ExecStart"]
+    elif unit == "worker":
+        assert service["ExecStart"].endswith("curiouscore worker")
     else:
         assert service["ExecStart"].endswith(f"curiouscore bots {unit}")
+    if unit in ("api", "worker"):  # code steps: bubblewrap creates these namespaces
+        assert set(service["RestrictNamespaces"].split()) >= {"user", "mnt", "pid", "net"}
 
 
 def test_nginx_terminates_tls_and_passes_slack_events_through() -> None:
