@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.store.engine import unavailable_on_connectivity_errors, writer
 from core.store.integrity import ChainKeys
+from core.store.sql_group import GroupCommitter
 
 
 class SqlStoreBase:
@@ -38,6 +39,8 @@ class SqlStoreBase:
         # SQLite has one writer at a time and makes the others sleep-and-retry (busy timeout),
         # which under concurrent load adds long stalls; within a process, queue writers instead.
         self._sqlite_writers = None if self._is_postgres else asyncio.Lock()
+        # SQLite: the group committer of appends (core.store.sql_group), made at the first append.
+        self._group: GroupCommitter | None = None
 
     @property
     def chain_keys(self) -> ChainKeys:
