@@ -583,6 +583,9 @@ async def run_side_by_side(args: argparse.Namespace) -> list[Figures]:
                 else:
                     url, label = args.postgres_url, "this project, PostgreSQL"
                     await reset_postgres(url)
+                    if args.prefill_events:
+                        await prefill(url, args.prefill_events)
+                        label += f" ({args.prefill_events:,} events before)"
                     if system.startswith("pg-redis-"):
                         if not args.redis_url:
                             print("  skipped: no --redis-url / BENCH_API_REDIS_URL")
@@ -592,7 +595,7 @@ async def run_side_by_side(args: argparse.Namespace) -> list[Figures]:
                             "REDIS_URL": args.redis_url,
                             "REDIS_KEY_PREFIX": f"cc-bench-{secrets.token_hex(4)}:",
                         }
-                        label = "this project, PostgreSQL + Redis"
+                        label = label.replace("PostgreSQL", "PostgreSQL + Redis")
                 server, port = start_server(url, Path(workdir), args.log_level, workers, extra_env)
                 try:
                     profile = _profiled(server, args.py_spy, f"{system}-{learners}")

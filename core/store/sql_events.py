@@ -180,14 +180,13 @@ class SqlEventStore(SqlChainWriter):
         # Version first, key second: under READ COMMITTED a twin that committed before the
         # version read is then visible to the key read, so a retry is reported as a duplicate
         # rather than a clash.
-        actual = await _stream_version(connection, stream_id)
+        actual, previous = await _stream_tip(connection, stream_id)
         if idempotency_key is not None:
             seen = await _find_idempotent(connection, stream_id, idempotency_key)
             if seen is not None:
                 return _duplicate(stream_id, idempotency_key, seen, request_digest)
         if actual != expected_version:
             raise ConcurrencyError(stream_id, expected_version, actual)
-        previous = await _event_hash(connection, stream_id, expected_version)
         hashes = chain_hashes(stream_id, expected_version + 1, chained, previous, key)
         positions = await self._positions(connection, len(rows))
         for index, (row, event_hash) in enumerate(zip(rows, hashes, strict=True)):
@@ -273,7 +272,7 @@ class SqlEventStore(SqlChainWriter):
             .where(game_events.c.sequence_number > after_version)
             .order_by(game_events.c.sequence_number)
         )
-        async with self._transaction() as connection:
+        async with self._read() as connection:
             rows = (await connection.execute(query)).all()
         return [_stored_event(row) for row in rows]
 
@@ -312,7 +311,7 @@ class SqlEventStore(SqlChainWriter):
 
     async def stream_version(self, stream_id: str) -> int:
         """Return the stream's current version (0 when it has no events)."""
-        async with self._transaction() as connection:
+        async with self._read() as connection:
             return await _stream_version(connection, stream_id)
 
     async def list_stream_ids(self) -> list[str]:
@@ -324,7 +323,7 @@ class SqlEventStore(SqlChainWriter):
 
     async def find_idempotent(self, stream_id: str, key: str) -> AppendResult | None:
         """Return the result of the append that used ``key`` on this stream, if any."""
-        async with self._transaction() as connection:
+        async with self._read() as connection:
             return await _find_idempotent(connection, stream_id, key)
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
@@ -335,7 +334,7 @@ class SqlEventStore(SqlChainWriter):
     async def load_snapshot(self, stream_id: str) -> Snapshot | None:
         """Return the stream's latest snapshot, if any."""
         query = select(session_snapshots).where(session_snapshots.c.session_id == stream_id)
-        async with self._transaction() as connection:
+        async with self._read() as connection:
             row = (await connection.execute(query)).first()
         if row is None:
             return None
@@ -384,13 +383,17 @@ async def _stream_version(connection: AsyncConnection, stream_id: str) -> int:
     return int((await connection.execute(query)).scalar_one())
 
 
-async def _event_hash(connection: AsyncConnection, stream_id: str, version: int) -> str | None:
-    if version < 1:
-        return None
-    query = select(game_events.c.event_hash).where(
-        game_events.c.session_id == stream_id, game_events.c.sequence_number == version
+async def _stream_tip(connection: AsyncConnection, stream_id: str) -> tuple[int, str | None]:
+    """The stream's version and its last event's hash (0 and None when it has no events), in one
+    round trip."""
+    query = (
+        select(game_events.c.sequence_number, game_events.c.event_hash)
+        .where(game_events.c.session_id == stream_id)
+        .order_by(game_events.c.sequence_number.desc())
+        .limit(1)
     )
-    return (await connection.execute(query)).scalar_one_or_none()
+    row = (await connection.execute(query)).first()
+    return (0, None) if row is None else (int(row.sequence_number), row.event_hash)
 
 
 async def _find_idempotent(
