@@ -474,6 +474,7 @@ class Figures:
     seconds: float
     errors: int
     p99: dict[str, float] = field(default_factory=dict)
+    cpu_ms: float | None = None  # the server's CPU time (all its processes) per request
 
     @property
     def rate(self) -> float:
@@ -485,6 +486,8 @@ async def _play(
     args: argparse.Namespace,
     learners: int,
     profile: contextlib.AbstractContextManager[Any] | None = None,
+    server_pid: int | None = None,
+    cpu: list[float] | None = None,
 ) -> tuple[Samples, float]:
     """Sign ``learners`` up (untimed), then have them all play at once (inside ``profile``);
     return the samples and the play time."""
@@ -502,6 +505,7 @@ async def _play(
         everyone = [signed[i % len(signed)] for i in range(learners)]
         samples.by_endpoint.pop("register", None)
         with profile or contextlib.nullcontext():
+            cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
             started = time.perf_counter()
             await asyncio.wait_for(
                 asyncio.gather(
@@ -513,6 +517,8 @@ async def _play(
                 TIME_LIMIT_SECONDS,
             )
             seconds = time.perf_counter() - started
+            if server_pid and cpu is not None:
+                cpu.append(cpu_seconds(server_pid) - cpu_before)
         return samples, seconds
     finally:
         for connection in connections:
@@ -576,9 +582,12 @@ async def run_side_by_side(args: argparse.Namespace) -> list[Figures]:
                 if system == "ceiling":
                     server, port = start_ceiling(Path(workdir))
                     try:
+                        used = cpu_seconds(server.pid)
                         rows.append(
                             await _ceiling_figures(port, learners, max(100, args.rounds * 6))
                         )
+                        used = cpu_seconds(server.pid) - used
+                        rows[-1].cpu_ms = used * 1000 / max(rows[-1].requests, 1)
                         print_side_by_side(rows[-1:], header=False)
                     finally:
                         stop_server(server)
@@ -608,13 +617,40 @@ async def run_side_by_side(args: argparse.Namespace) -> list[Figures]:
                 server, port = start_server(url, Path(workdir), args.log_level, workers, extra_env)
                 try:
                     profile = _profiled(server, args.py_spy, f"{system}-{learners}")
-                    samples, seconds = await _play(port, args, learners, profile)
+                    cpu: list[float] = []
+                    samples, seconds = await _play(port, args, learners, profile, server.pid, cpu)
                 finally:
                     stop_server(server)
                 rows.append(_figures(label, learners, workers, samples, seconds))
+                rows[-1].cpu_ms = cpu[0] * 1000 / max(rows[-1].requests, 1) if cpu else None
                 print_side_by_side(rows[-1:], header=False)
     print_side_by_side(rows)
     return rows
+
+
+def cpu_seconds(root: int) -> float:
+    """CPU time (user + system) used so far by process ``root`` and its descendants (Linux)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        times[pid] = (int(fields[11]) + int(fields[12])) / tick
+    total = 0.0
+    for pid, used in times.items():
+        ancestor = pid
+        while ancestor not in (root, 0, 1) and ancestor in parents:
+            ancestor = parents[ancestor]
+        if ancestor == root:
+            total += used
+    return total
 
 
 @contextlib.contextmanager
@@ -643,14 +679,15 @@ def print_side_by_side(rows: list[Figures], *, header: bool = True) -> None:
     if not header:
         row = rows[0]
         p99 = " / ".join(f"{row.p99.get(n, 0):,.0f}" for n in ("create", "answer", "state"))
-        print(f"  {row.rate:,.0f} requests/s, {row.errors} errors, p99 {p99} ms", flush=True)
+        used = f", server CPU {row.cpu_ms:.1f} ms/request" if row.cpu_ms is not None else ""
+        print(f"  {row.rate:,.0f} requests/s, {row.errors} errors, p99 {p99} ms{used}", flush=True)
         return
     print()
     print(
         "| system | learners | workers | requests | requests/s | errors "
-        "| p99 create / answer / state (ms) | share of the ceiling |"
+        "| p99 create / answer / state (ms) | share of the ceiling | server CPU ms/request |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     ceilings = {row.learners: row.rate for row in rows if "ceiling" in row.system}
     for row in rows:
         p99 = " / ".join(
@@ -661,7 +698,8 @@ def print_side_by_side(rows: list[Figures], *, header: bool = True) -> None:
         share = f"{row.rate / ceiling_rate:.3f}" if ceiling_rate else "—"
         print(
             f"| {row.system} | {row.learners} | {row.workers} | {row.requests:,} | "
-            f"{row.rate:,.0f} | {row.errors} | {p99} | {share} |"
+            f"{row.rate:,.0f} | {row.errors} | {p99} | {share} | "
+            f"{'—' if row.cpu_ms is None else f'{row.cpu_ms:.1f}'} |"
         )
     print(
         f"\ntargets (50 learners, 1 worker): share ≥ 0.25, p99 create/answer/state < "
