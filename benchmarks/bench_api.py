@@ -198,6 +198,8 @@ async def learner(
         created = await call(
             connection, "create", "POST", "/api/sessions", {"challenge_id": CHALLENGE}, headers
         )
+        if not isinstance(created, dict) or "session_id" not in created:
+            continue  # refused (counted as an error): the next round tries again
         path = f"/api/sessions/{created['session_id']}"
         view = await call(connection, "start", "POST", f"{path}/start", None, headers)
         if flow == "issue":
@@ -228,11 +230,11 @@ async def _issue_round(
 ) -> None:
     """Issue 17's round after create and start: continue through the gates, answer the first
     choice step wrongly then rightly, read the state."""
-    step = (view or {}).get("step") or {}
+    step = (view if isinstance(view, dict) else {}).get("step") or {}
     while step.get("kind") == "gate":
         body: dict[str, Any] = {"step_id": step["id"]}
         view = await call(connection, "continue", "POST", f"{path}/continue", body, headers)
-        step = (view or {}).get("step") or {}
+        step = (view if isinstance(view, dict) else {}).get("step") or {}
     if step.get("kind") == "mcq":
         right = answers[step["id"]]
         wrong = next(i for i in range(len(step["choices"])) if i != right)
