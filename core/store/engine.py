@@ -195,6 +195,13 @@ def unavailable_on_connectivity_errors(url: URL) -> Iterator[None]:
     """
     try:
         yield
+    except exc.TimeoutError as error:
+        # The pool had no free connection within POOL_TIMEOUT: the database is saturated, which
+        # is a 503 with Retry-After for the client, not a server error.
+        target = url.render_as_string(hide_password=True)
+        raise StoreUnavailable(
+            f"database {target} is busy: no free pooled connection in time ({error.args[0]})"
+        ) from error
     except (OSError, exc.DBAPIError) as error:
         if is_missing_table_error(error):
             target = url.render_as_string(hide_password=True)

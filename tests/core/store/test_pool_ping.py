@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import text
 
 from core.store import engine as store_engine
+from core.store.base import NewEvent, StoreUnavailable
 from core.store.engine import create_store_engine
 from core.store.migrate import migrate
 from core.store.sql import SqlStore
@@ -60,5 +61,20 @@ async def test_a_connection_just_returned_is_not_pinged(
         monkeypatch.setattr(store_engine, "PING_IDLE_SECONDS", 0.0)
         await store.stream_version("s")
         assert pings == 1
+    finally:
+        await store.close()
+
+
+@pytest.mark.postgres
+async def test_an_exhausted_pool_is_store_unavailable_not_a_crash(postgres_url: str) -> None:
+    await migrate(postgres_url)
+    store = SqlStore(postgres_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    try:
+        async with store._engine.connect():  # the only connection, held
+            with pytest.raises(StoreUnavailable, match="no free pooled connection"):
+                await store.stream_version("s")
+            with pytest.raises(StoreUnavailable, match="no free pooled connection"):
+                await store.append("s", [NewEvent("Noted", {})], 0, recorded_at="t")
+        assert await store.stream_version("s") == 0
     finally:
         await store.close()
