@@ -7,6 +7,13 @@ mcq / multi / true_false: the right answer) until the first chat step, where the
 the same server's throughput on ``/livez`` (no database, no auth) gives the ceiling.
 
 Run: ``.venv/bin/python -m benchmarks.bench_api [--learners 50] [--rounds 3] [--backend both]``.
+
+``--side-by-side`` runs the comparison of issue 17 instead: for each ``--learners`` count (e.g.
+``50,500``) the ceiling (a bare FastAPI app with one pydantic-validated POST, same uvicorn), then this
+project on SQLite, on PostgreSQL, and on PostgreSQL + Redis with 1 and 2 uvicorn workers, every
+learner playing create → start → continue → wrong answer → right answer → read state per round
+(``--flow issue``). It prints requests/s, errors, p99 create / answer / state and the share of the
+ceiling for each system.
 Bounded: N learners × R rounds, a hard time limit, loopback only. PostgreSQL runs use their own
 database (``BENCH_API_DATABASE_URL``, default ``…/curiouscore_bench_api``, created if missing and
 emptied before the run), never the test database.
@@ -22,6 +29,7 @@ import os
 import platform
 import random
 import secrets
+import signal
 import socket
 import statistics
 import subprocess
@@ -34,6 +42,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from benchmarks.bench_core import ensure_database
@@ -45,6 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHALLENGE = "python-functions"
 PASSWORD = "benchmark passphrase"
 TARGETS_MS = {"create": 100.0, "answer (mcq)": 200.0, "state": 200.0}
+ISSUE_TARGETS_MS = {"create": 100.0, "answer": 100.0, "state": 50.0}  # issue 17, at saturation
 TIME_LIMIT_SECONDS = 600
 
 
@@ -161,8 +172,12 @@ async def sign_up(connection: Connection, index: int, samples: Samples) -> dict[
         "password": PASSWORD,
         "display_name": f"Learner {index}",
     }
-    pair = await samples.call(connection, "register", "POST", "/api/auth/register", body)
-    return {"Authorization": f"Bearer {pair['access_token']}"}
+    for _ in range(5):  # a sign-up refused under load (e.g. 503) is counted, then retried
+        pair = await samples.call(connection, "register", "POST", "/api/auth/register", body)
+        if isinstance(pair, dict) and "access_token" in pair:
+            return {"Authorization": f"Bearer {pair['access_token']}"}
+        await asyncio.sleep(1)
+    raise RuntimeError(f"learner {index} could not sign up: {pair}")
 
 
 async def learner(
@@ -172,6 +187,7 @@ async def learner(
     answers: dict[str, object],
     samples: Samples,
     think_ms: float,
+    flow: str = "steps",
 ) -> None:
     async def call(*args: Any) -> Any:
         if think_ms:  # a person reads and clicks: 0.5 to 1.5 times the mean think time
@@ -182,8 +198,13 @@ async def learner(
         created = await call(
             connection, "create", "POST", "/api/sessions", {"challenge_id": CHALLENGE}, headers
         )
+        if not isinstance(created, dict) or "session_id" not in created:
+            continue  # refused (counted as an error): the next round tries again
         path = f"/api/sessions/{created['session_id']}"
         view = await call(connection, "start", "POST", f"{path}/start", None, headers)
+        if flow == "issue":
+            await _issue_round(call, connection, path, view, headers, answers)
+            continue
         while view.get("step"):
             view = await call(connection, "state", "GET", path, None, headers)
             step = view["step"]
@@ -199,6 +220,31 @@ async def learner(
                 break  # the first chat step ends the round: choice steps only
 
 
+async def _issue_round(
+    call: Any,
+    connection: Connection,
+    path: str,
+    view: Any,
+    headers: dict[str, str],
+    answers: dict[str, object],
+) -> None:
+    """Issue 17's round after create and start: continue through the gates, answer the first
+    choice step wrongly then rightly, read the state."""
+    step = (view if isinstance(view, dict) else {}).get("step") or {}
+    while step.get("kind") == "gate":
+        body: dict[str, Any] = {"step_id": step["id"]}
+        view = await call(connection, "continue", "POST", f"{path}/continue", body, headers)
+        step = (view if isinstance(view, dict) else {}).get("step") or {}
+    if step.get("kind") == "mcq":
+        right = answers[step["id"]]
+        wrong = next(i for i in range(len(step["choices"])) if i != right)
+        for answer in (wrong, right):
+            keyed = {**headers, "Idempotency-Key": secrets.token_hex(8)}
+            body = {"step_id": step["id"], "answer": answer}
+            await call(connection, "answer", "POST", f"{path}/answer", body, keyed)
+    await call(connection, "state", "GET", path, None, headers)
+
+
 async def ceiling(connections: list[Connection], per_worker: int, samples: Samples) -> float:
     async def worker(connection: Connection) -> None:
         for _ in range(per_worker):
@@ -209,12 +255,52 @@ async def ceiling(connections: list[Connection], per_worker: int, samples: Sampl
     return time.perf_counter() - started
 
 
+class CeilingIn(BaseModel):
+    """The ceiling's request body: validated like the project's create-session body."""
+
+    challenge_id: str = Field(min_length=1, max_length=128)
+
+
+def ceiling_app() -> FastAPI:
+    """The ceiling: bare FastAPI with one validated POST (``uvicorn --factory`` target)."""
+    app = FastAPI()
+
+    @app.post("/ceiling")
+    async def echo(body: CeilingIn) -> dict[str, str]:
+        return {"challenge_id": body.challenge_id}
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def start_ceiling(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """Start the bare FastAPI app with the same uvicorn options as ``curiouscore serve``."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", "--factory", "benchmarks.bench_api:ceiling_app",
+        "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
+        "--no-server-header", "--no-proxy-headers", "--app-dir", str(ROOT),
+    ]  # fmt: skip
+    server = subprocess.Popen(
+        command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    return server, _wait_healthy(server, port)
+
+
 def start_server(
-    database_url: str, workdir: Path, log_level: str, workers: int = 1
+    database_url: str,
+    workdir: Path,
+    log_level: str,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {
         **os.environ,
+        **(extra_env or {}),
         "DATABASE_URL": database_url,
         "ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(48),
@@ -240,6 +326,10 @@ def start_server(
     server = subprocess.Popen(
         command, env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+    return server, _wait_healthy(server, port)
+
+
+def _wait_healthy(server: subprocess.Popen[bytes], port: int) -> int:
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -247,7 +337,7 @@ def start_server(
             raise RuntimeError(f"the server exited with {server.returncode}")
         try:
             if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                return server, port
+                return port
         except httpx.TransportError:
             pass
         time.sleep(0.2)
@@ -358,7 +448,7 @@ async def run_backend(label: str, database_url: str, args: argparse.Namespace) -
             await asyncio.wait_for(
                 asyncio.gather(
                     *(
-                        learner(c, h, args.rounds, answers, samples, args.think_ms)
+                        learner(c, h, args.rounds, answers, samples, args.think_ms, args.flow)
                         for c, h in zip(connections, everyone, strict=True)
                     )
                 ),
@@ -375,9 +465,287 @@ async def run_backend(label: str, database_url: str, args: argparse.Namespace) -
             stop_server(server)
 
 
+@dataclass
+class Figures:
+    """One line of the side-by-side table."""
+
+    system: str
+    learners: int
+    workers: int
+    requests: int
+    seconds: float
+    errors: int
+    p99: dict[str, float] = field(default_factory=dict)
+    cpu_ms: float | None = None  # the server's CPU time (all its processes) per request
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+async def _play(
+    port: int,
+    args: argparse.Namespace,
+    learners: int,
+    profile: contextlib.AbstractContextManager[Any] | None = None,
+    server_pid: int | None = None,
+    cpu: list[float] | None = None,
+) -> tuple[Samples, float]:
+    """Sign ``learners`` up (untimed), then have them all play at once (inside ``profile``);
+    return the samples and the play time."""
+    connections = [Connection("127.0.0.1", port) for _ in range(learners)]
+    try:
+        samples = Samples()
+        answers = right_answers()
+        # Sign-up is untimed and slow on purpose (argon2id): at most --accounts accounts, shared
+        # round-robin (a learner may play several sessions at once), then everyone plays.
+        accounts = connections[: args.accounts]
+        signed = await asyncio.wait_for(
+            asyncio.gather(*(sign_up(c, i, samples) for i, c in enumerate(accounts))),
+            TIME_LIMIT_SECONDS,
+        )
+        everyone = [signed[i % len(signed)] for i in range(learners)]
+        samples.by_endpoint.pop("register", None)
+        with profile or contextlib.nullcontext():
+            cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
+            started = time.perf_counter()
+            await asyncio.wait_for(
+                asyncio.gather(
+                    *(
+                        learner(c, h, args.rounds, answers, samples, args.think_ms, args.flow)
+                        for c, h in zip(connections, everyone, strict=True)
+                    )
+                ),
+                TIME_LIMIT_SECONDS,
+            )
+            seconds = time.perf_counter() - started
+            if server_pid and cpu is not None:
+                cpu.append(cpu_seconds(server_pid) - cpu_before)
+        return samples, seconds
+    finally:
+        for connection in connections:
+            await connection.close()
+
+
+async def _ceiling_figures(port: int, learners: int, per_learner: int) -> Figures:
+    connections = [Connection("127.0.0.1", port) for _ in range(learners)]
+    samples = Samples()
+
+    async def worker(connection: Connection) -> None:
+        for _ in range(per_learner):
+            body = {"challenge_id": CHALLENGE}
+            await samples.call(connection, "ceiling", "POST", "/ceiling", body)
+
+    try:
+        started = time.perf_counter()
+        await asyncio.wait_for(
+            asyncio.gather(*(worker(c) for c in connections)), TIME_LIMIT_SECONDS
+        )
+        seconds = time.perf_counter() - started
+    finally:
+        for connection in connections:
+            await connection.close()
+    total = len(samples.by_endpoint["ceiling"])
+    return Figures(
+        "bare FastAPI validated POST (the ceiling)",
+        learners,
+        1,
+        total,
+        seconds,
+        sum(samples.errors.values()),
+    )
+
+
+def _figures(system: str, learners: int, workers: int, samples: Samples, seconds: float) -> Figures:
+    total = sum(len(v) for v in samples.by_endpoint.values())
+    p99 = {
+        name: percentile(samples.by_endpoint[name], 99)
+        for name in ("create", "answer", "state")
+        if samples.by_endpoint.get(name)
+    }
+    errors = sum(n for name, n in samples.errors.items() if not name.startswith("register"))
+    if samples.errors:
+        print(f"  errors (sign-ups are retried and not counted): {dict(samples.errors)}")
+    return Figures(system, learners, workers, total, seconds, errors, p99)
+
+
+async def run_side_by_side(args: argparse.Namespace) -> list[Figures]:
+    """Issue 17's comparison: the ceiling, SQLite, PostgreSQL, PostgreSQL + Redis (1, 2 workers)."""
+    rows: list[Figures] = []
+    systems = [name.strip() for name in args.systems.split(",") if name.strip()]
+    for learners in (int(n) for n in str(args.learners).split(",")):
+        for system in systems:
+            print(
+                f"- {system}, {learners} learners (load average "
+                f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})",
+                flush=True,
+            )
+            with tempfile.TemporaryDirectory(prefix="cc-bench-api-") as workdir:
+                if system == "ceiling":
+                    server, port = start_ceiling(Path(workdir))
+                    try:
+                        used = cpu_seconds(server.pid)
+                        rows.append(
+                            await _ceiling_figures(port, learners, max(100, args.rounds * 6))
+                        )
+                        used = cpu_seconds(server.pid) - used
+                        rows[-1].cpu_ms = used * 1000 / max(rows[-1].requests, 1)
+                        print_side_by_side(rows[-1:], header=False)
+                    finally:
+                        stop_server(server)
+                    continue
+                workers, extra_env = 1, {}
+                if system == "sqlite":
+                    url, label = (
+                        f"sqlite+aiosqlite:///{Path(workdir) / 'bench.db'}",
+                        "this project, SQLite",
+                    )
+                else:
+                    url, label = args.postgres_url, "this project, PostgreSQL"
+                    await reset_postgres(url)
+                    if args.prefill_events:
+                        await prefill(url, args.prefill_events)
+                        label += f" ({args.prefill_events:,} events before)"
+                    if system.startswith("pg-redis-"):
+                        if not args.redis_url:
+                            print("  skipped: no --redis-url / BENCH_API_REDIS_URL")
+                            continue
+                        workers = int(system.removeprefix("pg-redis-"))
+                        extra_env = {
+                            "REDIS_URL": args.redis_url,
+                            "REDIS_KEY_PREFIX": f"cc-bench-{secrets.token_hex(4)}:",
+                        }
+                        label = label.replace("PostgreSQL", "PostgreSQL + Redis")
+                server, port = start_server(url, Path(workdir), args.log_level, workers, extra_env)
+                try:
+                    profile = _profiled(server, args.py_spy, f"{system}-{learners}")
+                    cpu: list[float] = []
+                    samples, seconds = await _play(port, args, learners, profile, server.pid, cpu)
+                finally:
+                    stop_server(server)
+                rows.append(_figures(label, learners, workers, samples, seconds))
+                rows[-1].cpu_ms = cpu[0] * 1000 / max(rows[-1].requests, 1) if cpu else None
+                print_side_by_side(rows[-1:], header=False)
+    print_side_by_side(rows)
+    return rows
+
+
+def cpu_seconds(root: int) -> float:
+    """CPU time (user + system) used so far by process ``root`` and its descendants (Linux)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        times[pid] = (int(fields[11]) + int(fields[12])) / tick
+    total = 0.0
+    for pid, used in times.items():
+        ancestor = pid
+        while ancestor not in (root, 0, 1) and ancestor in parents:
+            ancestor = parents[ancestor]
+        if ancestor == root:
+            total += used
+    return total
+
+
+@contextlib.contextmanager
+def _profiled(server: subprocess.Popen[bytes], prefix: str | None, name: str) -> Any:
+    """With ``--py-spy PREFIX``: sample the server (and its workers) with py-spy while the block
+    (the play phase) runs, writing collapsed stacks to ``PREFIX-NAME.txt``."""
+    if not prefix:
+        yield
+        return
+    output = f"{prefix}-{name}.txt"
+    command = ["py-spy", "record", "--pid", str(server.pid), "--subprocesses", "--rate", "250"]
+    command += ["--format", "raw", "--output", output, "--nonblocking"]
+    spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        try:
+            spy.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+        print(f"  profile: {output}")
+
+
+def print_side_by_side(rows: list[Figures], *, header: bool = True) -> None:
+    if not header:
+        row = rows[0]
+        p99 = " / ".join(f"{row.p99.get(n, 0):,.0f}" for n in ("create", "answer", "state"))
+        used = f", server CPU {row.cpu_ms:.1f} ms/request" if row.cpu_ms is not None else ""
+        print(f"  {row.rate:,.0f} requests/s, {row.errors} errors, p99 {p99} ms{used}", flush=True)
+        return
+    print()
+    print(
+        "| system | learners | workers | requests | requests/s | errors "
+        "| p99 create / answer / state (ms) | share of the ceiling | server CPU ms/request |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    ceilings = {row.learners: row.rate for row in rows if "ceiling" in row.system}
+    for row in rows:
+        p99 = " / ".join(
+            f"{row.p99[name]:,.0f}" if name in row.p99 else "—"
+            for name in ("create", "answer", "state")
+        )
+        ceiling_rate = ceilings.get(row.learners)
+        share = f"{row.rate / ceiling_rate:.3f}" if ceiling_rate else "—"
+        print(
+            f"| {row.system} | {row.learners} | {row.workers} | {row.requests:,} | "
+            f"{row.rate:,.0f} | {row.errors} | {p99} | {share} | "
+            f"{'—' if row.cpu_ms is None else f'{row.cpu_ms:.1f}'} |"
+        )
+    print(
+        f"\ntargets (50 learners, 1 worker): share ≥ 0.25, p99 create/answer/state < "
+        f"{ISSUE_TARGETS_MS['create']:.0f}/{ISSUE_TARGETS_MS['answer']:.0f}/"
+        f"{ISSUE_TARGETS_MS['state']:.0f} ms, 0 errors; 2 workers ≥ 1.3 × 1 worker (PostgreSQL + Redis)"
+    )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--learners", type=int, default=50)
+    parser.add_argument("--learners", default="50", help="a count, or several: 50,500")
+    parser.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="issue 17's comparison: the ceiling, SQLite, PostgreSQL, PostgreSQL + Redis 1 and 2 workers",
+    )
+    parser.add_argument(
+        "--systems",
+        default="ceiling,sqlite,postgres,pg-redis-1,pg-redis-2",
+        help="with --side-by-side: which rows to run",
+    )
+    parser.add_argument(
+        "--flow",
+        choices=["steps", "issue"],
+        default=None,
+        help="steps: every choice step up to the first chat step; issue: create, start, continue, "
+        "wrong answer, right answer, state (the default with --side-by-side)",
+    )
+    parser.add_argument(
+        "--accounts",
+        type=int,
+        default=50,
+        help="with --side-by-side: accounts signed up (argon2id is slow), shared by the learners",
+    )
+    parser.add_argument(
+        "--py-spy",
+        metavar="PREFIX",
+        help="with --side-by-side: profile each server with py-spy (pip install py-spy) into PREFIX-*.txt",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BENCH_API_REDIS_URL"),
+        help="Redis for the PostgreSQL + Redis rows (use a db of your own, e.g. redis://127.0.0.1:6379/6)",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="sessions per learner")
     parser.add_argument("--noop-per-learner", type=int, default=100)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
@@ -403,6 +771,17 @@ async def main() -> None:
         ),
     )
     args = parser.parse_args()
+    if args.flow is None:
+        args.flow = "issue" if args.side_by_side else "steps"
+    if args.side_by_side:
+        print(
+            f"machine: {platform.machine()} · {os.cpu_count()} cores · Python "
+            f"{platform.python_version()} · learners {args.learners} × {args.rounds} rounds "
+            f"({args.flow} flow) · think time {args.think_ms:g} ms · server LOG_LEVEL={args.log_level}"
+        )
+        await run_side_by_side(args)
+        return
+    args.learners = int(args.learners)
     print(
         f"machine: {platform.machine()} · {os.cpu_count()} cores · Python {platform.python_version()}"
         f" · {args.learners} concurrent learners × {args.rounds} rounds of {CHALLENGE}'s choice steps"

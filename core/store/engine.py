@@ -7,6 +7,7 @@ SQLAlchemy (not the sqlite3 module) issuing ``BEGIN``; PostgreSQL through a pre-
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,6 +24,8 @@ _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncp
 
 # Execution option read by the SQLite "begin" hook: writers start with BEGIN IMMEDIATE.
 _SQLITE_IMMEDIATE = "curiouscore_sqlite_begin_immediate"
+# Execution option read by the same hook: a lone read statement, no BEGIN at all.
+_SQLITE_LONE_READ = "curiouscore_sqlite_lone_read"
 
 # SQLSTATE classes (and codes) that mean "the server cannot serve us", not "the query is wrong":
 # 08 connection exception, 28 invalid authorization, 3D unknown database, 53 insufficient
@@ -79,7 +82,44 @@ def create_store_engine(
         if pooled
         else {"poolclass": NullPool}
     )
-    return create_async_engine(sa_url, connect_args={"timeout": connect_timeout}, **pool_options)
+    if pooled and pool_pre_ping:
+        # SQLAlchemy's own pre-ping costs three round trips (BEGIN, ping, ROLLBACK) on *every*
+        # checkout, i.e. on every transaction; ping only the connections that sat idle instead.
+        pool_options["pool_pre_ping"] = False
+    engine = create_async_engine(sa_url, connect_args={"timeout": connect_timeout}, **pool_options)
+    if pooled and pool_pre_ping:
+        _ping_idle_connections(engine)
+    return engine
+
+
+# A pooled PostgreSQL connection idle for longer than this is pinged before use (POOL_PRE_PING).
+PING_IDLE_SECONDS = 1.0
+
+
+def _ping_idle_connections(engine: AsyncEngine) -> None:
+    """``POOL_PRE_PING``, for connections that sat idle in the pool for ``PING_IDLE_SECONDS``.
+
+    A connection the server dropped (a restart, an idle timeout, a failover) is found on checkout
+    and replaced, as with SQLAlchemy's pre-ping; one returned a moment ago under load is used at
+    once. The window left: a connection that died within the last second fails its request with
+    ``StoreUnavailable`` (503), and SQLAlchemy then recycles the whole pool.
+    """
+
+    def on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["curiouscore_idle_since"] = time.monotonic()
+
+    def on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("curiouscore_idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_IDLE_SECONDS:
+            return  # new, or back in the pool a moment ago
+        try:
+            dbapi_connection.ping()
+        except Exception as error:
+            # The pool discards this connection and checks out (or opens) another.
+            raise exc.DisconnectionError(f"a pooled connection failed its ping: {error}") from error
+
+    event.listen(engine.sync_engine, "checkin", on_checkin)
+    event.listen(engine.sync_engine, "checkout", on_checkout)
 
 
 def writer(engine: AsyncEngine) -> AsyncEngine:
@@ -90,6 +130,16 @@ def writer(engine: AsyncEngine) -> AsyncEngine:
     read-then-write transaction must begin IMMEDIATE. PostgreSQL ignores the option.
     """
     return engine.execution_options(**{_SQLITE_IMMEDIATE: True})
+
+
+def lone_reader(engine: AsyncEngine) -> AsyncEngine:
+    """Return a view of ``engine`` (same pool) for single-statement reads without ``BEGIN`` /
+    ``COMMIT``: PostgreSQL in autocommit; SQLite without the ``BEGIN`` our hook would issue (not
+    through SQLite's isolation level, whose reset on check-in would let the driver begin on its own).
+    """
+    if engine.url.get_backend_name() == "sqlite":
+        return engine.execution_options(**{_SQLITE_LONE_READ: True})
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
@@ -113,7 +163,10 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 
 
 def _on_begin(connection: Connection) -> None:
-    if connection.get_execution_options().get(_SQLITE_IMMEDIATE, False):
+    options = connection.get_execution_options()
+    if options.get(_SQLITE_LONE_READ, False):
+        return  # a lone statement: SQLite runs it in its own implicit transaction
+    if options.get(_SQLITE_IMMEDIATE, False):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         connection.exec_driver_sql("BEGIN")
@@ -142,6 +195,13 @@ def unavailable_on_connectivity_errors(url: URL) -> Iterator[None]:
     """
     try:
         yield
+    except exc.TimeoutError as error:
+        # The pool had no free connection within POOL_TIMEOUT: the database is saturated, which
+        # is a 503 with Retry-After for the client, not a server error.
+        target = url.render_as_string(hide_password=True)
+        raise StoreUnavailable(
+            f"database {target} is busy: no free pooled connection in time ({error.args[0]})"
+        ) from error
     except (OSError, exc.DBAPIError) as error:
         if is_missing_table_error(error):
             target = url.render_as_string(hide_password=True)

@@ -70,7 +70,7 @@ class SqlAccounts(SqlStoreBase):
     async def get_account(self, learner_id: str) -> AccountRecord | None:
         """Return the learner's account, if they have one."""
         query = select(accounts).where(accounts.c.learner_id == learner_id)
-        async with self._transaction() as connection:
+        async with self._read() as connection:
             row = (await connection.execute(query)).first()
         return None if row is None else _account(row)
 
@@ -100,7 +100,7 @@ class SqlAccounts(SqlStoreBase):
         query = select(learners.c.token_version, learners.c.role).where(
             learners.c.learner_id == learner_id
         )
-        async with self._transaction() as connection:
+        async with self._read() as connection:
             row = (await connection.execute(query)).first()
         return None if row is None else TokenState(int(row.token_version), row.role)
 

@@ -11,8 +11,9 @@ from sqlalchemy import ColumnElement, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from core.store.engine import unavailable_on_connectivity_errors, writer
+from core.store.engine import lone_reader, unavailable_on_connectivity_errors, writer
 from core.store.integrity import ChainKeys
+from core.store.sql_group import GroupCommitter
 
 
 class SqlStoreBase:
@@ -33,11 +34,15 @@ class SqlStoreBase:
         # the reads a write depends on never do.
         self._replica = replica or engine
         self._writer = writer(engine)
+        # Single-statement reads: no BEGIN / COMMIT round trips (see ``_read``).
+        self._lone_reads = lone_reader(engine)
         self._is_postgres = engine.url.get_backend_name() == "postgresql"
         self._serialize_appends = serialize_appends and self._is_postgres
         # SQLite has one writer at a time and makes the others sleep-and-retry (busy timeout),
         # which under concurrent load adds long stalls; within a process, queue writers instead.
         self._sqlite_writers = None if self._is_postgres else asyncio.Lock()
+        # SQLite: the group committer of appends (core.store.sql_group), made at the first append.
+        self._group: GroupCommitter | None = None
 
     @property
     def chain_keys(self) -> ChainKeys:
@@ -61,6 +66,19 @@ class SqlStoreBase:
             with unavailable_on_connectivity_errors(engine.url):
                 async with (self._writer if write else engine).begin() as connection:
                     yield connection
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        """Yield a connection for **one** read statement, outside any explicit transaction.
+
+        A lone ``SELECT`` is its own transaction on both databases, so wrapping it in
+        ``BEGIN … COMMIT`` only adds two round trips (two thread hops on SQLite) per read; the hot
+        reads of every request (token state, stream, idempotency key, challenge, learner) use this.
+        Several statements that must agree with each other still go through ``_transaction``.
+        """
+        with unavailable_on_connectivity_errors(self._engine.url):
+            async with self._lone_reads.connect() as connection:
+                yield connection
 
     def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
         """Return an INSERT that supports ON CONFLICT on this dialect."""

@@ -38,6 +38,7 @@ from core.store.integrity import (
 )
 from core.store.json_codec import dump_json, load_json
 from core.store.sql_base import SqlStoreBase
+from core.store.sql_group import AppendRequest, GroupCommitter, Outcome
 from core.store.sql_heads import POSITION_SHIFT, SqlChainWriter
 from core.store.sql_reviews import write_review_changes
 from core.store.tables import (
@@ -74,9 +75,84 @@ class SqlEventStore(SqlChainWriter):
         A racing writer that slips past the version check hits the unique (stream, version) or
         idempotency key constraint; that is reported as :class:`ConcurrencyError` or as the
         duplicate result, never as a database error.
+
+        **Group commit.** On SQLite, concurrent appends (to any streams) are queued and one writer
+        task commits them together: one ``BEGIN IMMEDIATE … COMMIT`` for the group, each append in
+        its own savepoint with its own version check, idempotency result and failure (a refused
+        append rolls back to its savepoint and fails alone). On PostgreSQL every append is its own
+        transaction on its own pooled connection, so as many run at once as the pool holds
+        (``POOL_SIZE`` + ``MAX_OVERFLOW``), and the server's WAL writer flushes concurrent commits
+        together.
         """
         if not events:
             raise ValueError("append needs at least one event")
+        request = AppendRequest(
+            stream_id,
+            list(events),
+            expected_version,
+            idempotency_key,
+            recorded_at,
+            request_digest,
+            changes,
+        )
+        if not self._is_postgres:
+            if self._group is None:
+                self._group = GroupCommitter(self._commit_group)
+            return await self._group.submit(request)
+        return await self._append_alone(request)
+
+    async def _append_alone(self, request: AppendRequest) -> AppendResult:
+        """One append in a transaction of its own."""
+        try:
+            async with self._transaction(write=True) as connection:
+                return await self._append_in(connection, request)
+        except exc.IntegrityError:
+            # The transaction is rolled back; look at what the winning writer left behind.
+            async with self._transaction() as connection:
+                try:
+                    return await self._explain_lost_race(connection, request)
+                except _NotALostRace:
+                    pass
+            raise
+
+    async def _commit_group(self, requests: Sequence[AppendRequest]) -> list[Outcome]:
+        """SQLite group commit: every append in its own savepoint, one transaction for all."""
+        if len(requests) == 1:
+            try:
+                return [await self._append_alone(requests[0])]
+            except (ConcurrencyError, XpAlreadyGranted, IdempotencyKeyReused) as refused:
+                return [refused]
+        outcomes: list[Outcome] = []
+        async with self._transaction(write=True) as connection:
+            for request in requests:
+                savepoint = await connection.begin_nested()
+                try:
+                    result = await self._append_in(connection, request)
+                except (ConcurrencyError, XpAlreadyGranted, IdempotencyKeyReused) as refused:
+                    await savepoint.rollback()
+                    outcomes.append(refused)
+                except exc.IntegrityError as error:
+                    await savepoint.rollback()
+                    try:
+                        outcomes.append(await self._explain_lost_race(connection, request))
+                    except ConcurrencyError as refused:
+                        outcomes.append(refused)
+                    except _NotALostRace:
+                        outcomes.append(error)
+                except (exc.OperationalError, exc.InterfaceError):
+                    raise  # the connection or the transaction is broken: the whole group fails
+                except Exception as error:  # this append's own failure; the others go on
+                    await savepoint.rollback()
+                    outcomes.append(error)
+                else:
+                    await savepoint.commit()
+                    outcomes.append(result)
+        return outcomes
+
+    async def _append_in(self, connection: AsyncConnection, request: AppendRequest) -> AppendResult:
+        """The append itself, inside the caller's transaction (or savepoint)."""
+        stream_id, expected_version = request.stream_id, request.expected_version
+        idempotency_key, request_digest = request.idempotency_key, request.request_digest
         key = self._chain_keys.current
         rows: list[dict[str, Any]] = [
             {
@@ -85,66 +161,70 @@ class SqlEventStore(SqlChainWriter):
                 "event_type": event.type,
                 "schema_version": event.schema_version,
                 "data": dump_json(event.data),
-                "recorded_at": recorded_at,
+                "recorded_at": request.recorded_at,
                 "key_id": key.key_id if key else None,
             }
-            for offset, event in enumerate(events, 1)
+            for offset, event in enumerate(request.events, 1)
         ]
         # Hash what will be read back (the canonical text, decoded), not the caller's objects.
         chained = [
             (event.type, event.schema_version, load_json(row["data"]))
-            for event, row in zip(events, rows, strict=True)
+            for event, row in zip(request.events, rows, strict=True)
         ]
         result = AppendResult(
-            expected_version + 1, expected_version + len(events), request_digest=request_digest
+            expected_version + 1,
+            expected_version + len(request.events),
+            request_digest=request_digest,
         )
-        try:
-            async with self._transaction(write=True) as connection:
-                await self._lock_stream(connection, stream_id)
-                # Version first, key second: under READ COMMITTED a twin that committed before
-                # the version read is then visible to the key read, so a retry is reported as a
-                # duplicate rather than a clash.
-                actual = await _stream_version(connection, stream_id)
-                if idempotency_key is not None:
-                    seen = await _find_idempotent(connection, stream_id, idempotency_key)
-                    if seen is not None:
-                        return _duplicate(stream_id, idempotency_key, seen, request_digest)
-                if actual != expected_version:
-                    raise ConcurrencyError(stream_id, expected_version, actual)
-                previous = await _event_hash(connection, stream_id, expected_version)
-                hashes = chain_hashes(stream_id, expected_version + 1, chained, previous, key)
-                positions = await self._positions(connection, len(rows))
-                for index, (row, event_hash) in enumerate(zip(rows, hashes, strict=True)):
-                    row["event_hash"] = event_hash
-                    if positions is not None:
-                        row["position"] = positions[index]
-                await connection.execute(insert(game_events), rows)
-                await self._record_head(connection, stream_id, result.last_version, hashes[-1])
-                if idempotency_key is not None:
-                    await connection.execute(
-                        insert(idempotency_keys).values(
-                            session_id=stream_id,
-                            key=idempotency_key,
-                            first_version=result.first_version,
-                            last_version=result.last_version,
-                            created_at=recorded_at,
-                            request_digest=request_digest,
-                        )
-                    )
-                if changes is not None:
-                    await self._write_changes(connection, changes)
-        except exc.IntegrityError:
-            # The transaction is rolled back; look at what the winning writer left behind.
-            async with self._transaction() as connection:
-                if idempotency_key is not None:
-                    seen = await _find_idempotent(connection, stream_id, idempotency_key)
-                    if seen is not None:
-                        return _duplicate(stream_id, idempotency_key, seen, request_digest)
-                actual = await _stream_version(connection, stream_id)
-            if actual == expected_version:
-                raise  # not a lost race: something else is wrong with the rows
-            raise ConcurrencyError(stream_id, expected_version, actual) from None
+        await self._lock_stream(connection, stream_id)
+        # Version first, key second: under READ COMMITTED a twin that committed before the
+        # version read is then visible to the key read, so a retry is reported as a duplicate
+        # rather than a clash.
+        actual, previous = await _stream_tip(connection, stream_id)
+        if idempotency_key is not None:
+            seen = await _find_idempotent(connection, stream_id, idempotency_key)
+            if seen is not None:
+                return _duplicate(stream_id, idempotency_key, seen, request_digest)
+        if actual != expected_version:
+            raise ConcurrencyError(stream_id, expected_version, actual)
+        hashes = chain_hashes(stream_id, expected_version + 1, chained, previous, key)
+        positions = await self._positions(connection, len(rows))
+        for index, (row, event_hash) in enumerate(zip(rows, hashes, strict=True)):
+            row["event_hash"] = event_hash
+            if positions is not None:
+                row["position"] = positions[index]
+        await connection.execute(insert(game_events), rows)
+        await self._record_head(connection, stream_id, result.last_version, hashes[-1])
+        if idempotency_key is not None:
+            await connection.execute(
+                insert(idempotency_keys).values(
+                    session_id=stream_id,
+                    key=idempotency_key,
+                    first_version=result.first_version,
+                    last_version=result.last_version,
+                    created_at=request.recorded_at,
+                    request_digest=request_digest,
+                )
+            )
+        if request.changes is not None:
+            await self._write_changes(connection, request.changes)
         return result
+
+    async def _explain_lost_race(
+        self, connection: AsyncConnection, request: AppendRequest
+    ) -> AppendResult:
+        """After an integrity error: return the twin's result (same idempotency key) or raise
+        :class:`ConcurrencyError`; return nothing else (the caller re-raises the error when the
+        version did not move: not a lost race, something else is wrong with the rows)."""
+        stream_id, key = request.stream_id, request.idempotency_key
+        if key is not None:
+            seen = await _find_idempotent(connection, stream_id, key)
+            if seen is not None:
+                return _duplicate(stream_id, key, seen, request.request_digest)
+        actual = await _stream_version(connection, stream_id)
+        if actual != request.expected_version:
+            raise ConcurrencyError(stream_id, request.expected_version, actual) from None
+        raise _NotALostRace
 
     async def _write_changes(self, connection: AsyncConnection, changes: ReadModelChanges) -> None:
         """Write the read-model rows an append carries; refuse an XP grant already held."""
@@ -192,7 +272,7 @@ class SqlEventStore(SqlChainWriter):
             .where(game_events.c.sequence_number > after_version)
             .order_by(game_events.c.sequence_number)
         )
-        async with self._transaction() as connection:
+        async with self._read() as connection:
             rows = (await connection.execute(query)).all()
         return [_stored_event(row) for row in rows]
 
@@ -231,7 +311,7 @@ class SqlEventStore(SqlChainWriter):
 
     async def stream_version(self, stream_id: str) -> int:
         """Return the stream's current version (0 when it has no events)."""
-        async with self._transaction() as connection:
+        async with self._read() as connection:
             return await _stream_version(connection, stream_id)
 
     async def list_stream_ids(self) -> list[str]:
@@ -243,7 +323,7 @@ class SqlEventStore(SqlChainWriter):
 
     async def find_idempotent(self, stream_id: str, key: str) -> AppendResult | None:
         """Return the result of the append that used ``key`` on this stream, if any."""
-        async with self._transaction() as connection:
+        async with self._read() as connection:
             return await _find_idempotent(connection, stream_id, key)
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
@@ -254,7 +334,7 @@ class SqlEventStore(SqlChainWriter):
     async def load_snapshot(self, stream_id: str) -> Snapshot | None:
         """Return the stream's latest snapshot, if any."""
         query = select(session_snapshots).where(session_snapshots.c.session_id == stream_id)
-        async with self._transaction() as connection:
+        async with self._read() as connection:
             row = (await connection.execute(query)).first()
         if row is None:
             return None
@@ -303,13 +383,17 @@ async def _stream_version(connection: AsyncConnection, stream_id: str) -> int:
     return int((await connection.execute(query)).scalar_one())
 
 
-async def _event_hash(connection: AsyncConnection, stream_id: str, version: int) -> str | None:
-    if version < 1:
-        return None
-    query = select(game_events.c.event_hash).where(
-        game_events.c.session_id == stream_id, game_events.c.sequence_number == version
+async def _stream_tip(connection: AsyncConnection, stream_id: str) -> tuple[int, str | None]:
+    """The stream's version and its last event's hash (0 and None when it has no events), in one
+    round trip."""
+    query = (
+        select(game_events.c.sequence_number, game_events.c.event_hash)
+        .where(game_events.c.session_id == stream_id)
+        .order_by(game_events.c.sequence_number.desc())
+        .limit(1)
     )
-    return (await connection.execute(query)).scalar_one_or_none()
+    row = (await connection.execute(query)).first()
+    return (0, None) if row is None else (int(row.sequence_number), row.event_hash)
 
 
 async def _find_idempotent(
@@ -342,3 +426,7 @@ def _stored_event(row: Row[Any]) -> StoredEvent:
 
 def _utc_now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+class _NotALostRace(Exception):
+    """An integrity error that no concurrent writer explains."""

@@ -42,7 +42,7 @@ class SqlReadModels(SqlStoreBase):
             challenge_versions.c.challenge_id == challenge_id,
             challenge_versions.c.version == version,
         )
-        async with self._transaction() as connection:
+        async with self._read() as connection:
             row = (await connection.execute(query)).first()
         return None if row is None else _challenge(row)
 
@@ -54,7 +54,7 @@ class SqlReadModels(SqlStoreBase):
             .order_by(challenge_versions.c.version.desc())
             .limit(1)
         )
-        async with self._transaction() as connection:
+        async with self._read() as connection:
             row = (await connection.execute(query)).first()
         return None if row is None else _challenge(row)
 
@@ -98,7 +98,7 @@ class SqlReadModels(SqlStoreBase):
     async def get_learner(self, learner_id: str) -> Learner | None:
         """Return the learner, if known."""
         query = select(learners).where(learners.c.learner_id == learner_id)
-        async with self._transaction() as connection:
+        async with self._read() as connection:
             row = (await connection.execute(query)).first()
         if row is None:
             return None
@@ -160,7 +160,7 @@ class SqlReadModels(SqlStoreBase):
         query = select(xp_grants.c.xp).where(
             xp_grants.c.learner_id == learner_id, xp_grants.c.challenge_id == challenge_id
         )
-        async with self._transaction() as connection:
+        async with self._read() as connection:
             return (await connection.execute(query)).first() is not None
 
     async def learner_xp(self, learner_id: str) -> tuple[int, list[XpGrant]]:

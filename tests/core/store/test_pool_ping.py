@@ -1,0 +1,80 @@
+"""POOL_PRE_PING pings only connections that sat idle: one the server dropped is replaced on
+checkout, so the next request works instead of failing."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from core.store import engine as store_engine
+from core.store.base import NewEvent, StoreUnavailable
+from core.store.engine import create_store_engine
+from core.store.migrate import migrate
+from core.store.sql import SqlStore
+
+
+@pytest.mark.postgres
+async def test_a_connection_dropped_by_the_server_is_replaced_on_checkout(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_engine, "PING_IDLE_SECONDS", 0.0)
+    await migrate(postgres_url)
+    store = SqlStore(postgres_url, pool_size=2, max_overflow=0)
+    admin = create_store_engine(postgres_url, pooled=False)
+    try:
+        assert await store.stream_version("s") == 0  # opens a pooled connection
+        async with store._engine.connect() as connection:
+            pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        async with admin.connect() as connection:
+            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+        assert await store.stream_version("s") == 0  # pinged, found dead, replaced
+        async with store._engine.connect() as connection:
+            assert (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one() != pid
+    finally:
+        await admin.dispose()
+        await store.close()
+
+
+@pytest.mark.postgres
+async def test_a_connection_just_returned_is_not_pinged(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await migrate(postgres_url)
+    store = SqlStore(postgres_url, pool_size=1, max_overflow=0)
+    pings = 0
+    try:
+        async with store._engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            adapter = raw.dbapi_connection
+        original = type(adapter).ping
+
+        def counting_ping(self: object) -> None:
+            nonlocal pings
+            pings += 1
+            original(self)
+
+        monkeypatch.setattr(type(adapter), "ping", counting_ping)
+        for _ in range(5):
+            await store.stream_version("s")
+        assert pings == 0
+        monkeypatch.setattr(store_engine, "PING_IDLE_SECONDS", 0.0)
+        await store.stream_version("s")
+        assert pings == 1
+    finally:
+        await store.close()
+
+
+@pytest.mark.postgres
+async def test_an_exhausted_pool_is_store_unavailable_not_a_crash(postgres_url: str) -> None:
+    await migrate(postgres_url)
+    store = SqlStore(postgres_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    try:
+        async with store._engine.connect():  # the only connection, held
+            with pytest.raises(StoreUnavailable, match="no free pooled connection"):
+                await store.stream_version("s")
+            with pytest.raises(StoreUnavailable, match="no free pooled connection"):
+                await store.append("s", [NewEvent("Noted", {})], 0, recorded_at="t")
+        assert await store.stream_version("s") == 0
+    finally:
+        await store.close()
