@@ -52,7 +52,10 @@ def reviewed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("REVIEW_SAMPLE_RATE", "1.0")
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.chdir(tmp_path)
-    second = {**NEW_ANSWERS, "why-functions": "You can call them again and again: reuse."}
+    second = {
+        **NEW_ANSWERS,
+        "why-functions": "They give reuse: one function is written once and then called again and again instead of copying the code.",
+    }
     for learner, answers in (("ada", NEW_ANSWERS), ("bob", second)):
         result = CliRunner().invoke(
             app, ["play", "python-functions", "--learner", learner], input=_input(answers)
@@ -64,7 +67,7 @@ def reviewed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def review_queue() -> int:
-    """Review every queued grade (an answer starting "You can call" fails); return how many."""
+    """Review every queued grade (an answer starting "They give reuse" fails; the grader passes it); return how many."""
 
     async def review() -> int:
         services = await build_services(Settings())
@@ -72,7 +75,7 @@ def review_queue() -> int:
             assert services.review is not None
             queued = await services.review.queue(REVIEWER)
             for item in queued:
-                failed = item.answer.startswith("You can call")
+                failed = item.answer.startswith("They give reuse")
                 await services.review.review(REVIEWER, item.review_id, passed=not failed)
             return len(queued)
         finally:
@@ -93,7 +96,10 @@ def test_export_writes_every_chat_steps_reviewed_answers_as_examples(reviewed):
     steps = {s["id"]: s["examples"] for s in yaml.safe_load(out)["steps"]}
     assert set(steps) == {"why-functions", "print-vs-return"}
     assert steps["why-functions"] == [
-        {"answer": "You can call them again and again: reuse.", "expect": "fail"},
+        {
+            "answer": "They give reuse: one function is written once and then called again and again instead of copying the code.",
+            "expect": "fail",
+        },
         {"answer": NEW_ANSWERS["why-functions"], "expect": "pass"},
     ]
     # The same answer twice is one example.
@@ -106,7 +112,12 @@ def test_one_steps_list_pastes_into_the_file_and_loads(reviewed):
     code, out, _ = export("python-functions", "--step", "why-functions", "--limit", "1")
     assert code == 0, out
     examples = yaml.safe_load(out)["examples"]
-    assert examples == [{"answer": "You can call them again and again: reuse.", "expect": "fail"}]
+    assert examples == [
+        {
+            "answer": "They give reuse: one function is written once and then called again and again instead of copying the code.",
+            "expect": "fail",
+        }
+    ]
     data = yaml.safe_load((SHIPPED / "python-functions.yaml").read_text(encoding="utf-8"))
     step = next(s for s in data["steps"] if s["id"] == "why-functions")
     step["examples"] = [*step["examples"], *examples]

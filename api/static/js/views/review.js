@@ -138,7 +138,7 @@ export async function renderReview({ isCurrent }) {
       return;
     }
     if (!isCurrent() || mine !== loads) return;
-    page.items = api.asList(data, "items");
+    page.items = data.items;
     page.index = 0;
     drawQueue();
     select(0);
