@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import socket
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -89,6 +90,22 @@ async def run_worker(
         async with app.open_async():
             await ensure_job_schema(app)
             recovery = asyncio.create_task(_recover_forever(app, stalled_after))
+            worker = asyncio.create_task(
+                app.run_worker_async(
+                    name=f"curiouscore@{socket.gethostname()}:{os.getpid()}",
+                    concurrency=concurrency or settings.worker_concurrency,
+                    update_heartbeat_interval=max(stalled_after / 3, 0.5),
+                    stalled_worker_timeout=stalled_after,
+                    delete_jobs="successful",
+                    # Ours, installed before "worker started" is said: a SIGTERM right after the
+                    # start-up line must still stop gracefully (procrastinate's own handlers come
+                    # only once its loop runs). Cancelling it finishes running jobs first.
+                    install_signal_handlers=False,
+                )
+            )
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, worker.cancel)
             try:
                 log.info(
                     "worker started",
@@ -97,15 +114,11 @@ async def run_worker(
                         "concurrency": concurrency or settings.worker_concurrency,
                     },
                 )
-                await app.run_worker_async(
-                    name=f"curiouscore@{socket.gethostname()}:{os.getpid()}",
-                    concurrency=concurrency or settings.worker_concurrency,
-                    update_heartbeat_interval=max(stalled_after / 3, 0.5),
-                    stalled_worker_timeout=stalled_after,
-                    delete_jobs="successful",
-                    install_signal_handlers=True,
-                )
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
             finally:
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(signum)
                 recovery.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await recovery
