@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bots.common.locks import DeliveryLocks
 from bots.common.pushes import PUSH_INTERVAL, follow_pushes
 from bots.slack.conversation import PLATFORM, Conversation
-from bots.slack.installations import memory_stores, sql_stores
+from bots.slack.installations import SqlInstallationStore, memory_stores, sql_stores
 from bots.slack.listeners import register
 from bots.slack.poster import (
     EDIT_BURST,
@@ -31,6 +31,7 @@ from bots.slack.poster import (
 from bots.slack.verification import DatabaseClaims, RedisClaims, ReplayClaims, RequestGuard
 from core.bootstrap import ConfigurationError, Services
 from core.config import Settings
+from core.store.chat import ChatThread
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,42 @@ def check_settings(settings: Settings) -> None:
         raise ConfigurationError(
             "SLACK_SIGNING_SECRET is needed in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
         )
+
+
+class WorkspaceClients:
+    """The Web API client speaking for a thread's workspace, for deliveries no Slack request
+    carries (catch-up at start, pushes): the app's own client with one workspace's token; in OAuth
+    mode, a client with the bot token the installation store holds for the thread's workspace, or
+    None (logged, the thread skipped) once the app was uninstalled there."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: AsyncWebClient,
+        installations: SqlInstallationStore | None = None,
+    ) -> None:
+        self._settings = settings
+        self._client = client
+        self._installations = installations
+        self._by_token: dict[str, AsyncWebClient] = {}
+
+    async def __call__(self, thread: ChatThread) -> AsyncWebClient | None:
+        if self._installations is None:
+            return self._client
+        bot = await self._installations.bot_for_scope(thread.scope_id)
+        if bot is None:
+            log.warning(
+                "Slack app not installed in workspace %s: session %s skipped",
+                thread.scope_id,
+                thread.session_id,
+            )
+            return None
+        client = self._by_token.get(bot.bot_token)
+        if client is None:
+            if len(self._by_token) > 1_000:
+                self._by_token.clear()  # rotated and uninstalled tokens do not pile up
+            client = self._by_token[bot.bot_token] = web_client(self._settings, bot.bot_token)
+        return client
 
 
 @dataclass(slots=True)
@@ -151,15 +188,17 @@ async def build_bot(
     """The bolt app with every listener registered, for Socket Mode or HTTP mode.
 
     Posts are paced per channel (a burst of ``message_burst``, then one per
-    ``message_interval`` seconds). With one workspace's token, threads left unfinished by the
-    last run are caught up in the background, and the event log is followed (every
-    ``push_interval`` seconds) for what changed without the bot, e.g. a teacher's review. Raises ``ConfigurationError`` naming the missing
-    setting.
+    ``message_interval`` seconds). Threads left unfinished by the last run are caught up in the
+    background, and the event log is followed (every ``push_interval`` seconds) for what changed
+    without the bot, e.g. a teacher's review; in OAuth mode each thread is delivered with its
+    workspace's bot token from the installation store. Raises ``ConfigurationError`` naming the
+    missing setting.
     """
     settings = services.settings
     check_settings(settings)
     signing_secret = _secret(settings.slack_signing_secret)
     engine = None
+    installations: SqlInstallationStore | None = None
     if multi_workspace(settings):
         client_id = str(settings.slack_client_id)
         if services.settings.database_url == "memory://":
@@ -188,13 +227,14 @@ async def build_bot(
         locks=DeliveryLocks.for_services(services),
     )
     register(app, conversation)
-    if catch_up and not multi_workspace(settings):
-        conversation.work.spawn(conversation.catch_up_all(app.client), name="slack-catch-up")
+    if catch_up:
+        clients = WorkspaceClients(settings, app.client, installations)
+        conversation.work.spawn(conversation.catch_up_all(clients), name="slack-catch-up")
         conversation.work.spawn(
             follow_pushes(
                 services.chat,
                 PLATFORM,
-                functools.partial(conversation.push, app.client),
+                functools.partial(conversation.push, clients),
                 conversation.work,
                 interval=push_interval,
             ),

@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 Reply = Callable[[SlackMessage], Awaitable[None]]
+# The Web API client speaking for a thread's workspace; None when the app is no longer installed
+# there (the thread is skipped). See ``bots/slack/app.py``'s ``WorkspaceClients``.
+Clients = Callable[[ChatThread], Awaitable[AsyncWebClient | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,17 +357,21 @@ class Conversation:
         await self.deliver(client, turn)
         return turn
 
-    async def push(self, client: AsyncWebClient, thread: ChatThread) -> None:
+    async def push(self, clients: Clients, thread: ChatThread) -> None:
         """Deliver in ``thread`` what changed without an action here (a review, a grade)."""
-        await self.catch_up(client, thread.session_id)
+        client = await clients(thread)
+        if client is not None:
+            await self.catch_up(client, thread.session_id)
 
-    async def catch_up_all(self, client: AsyncWebClient) -> None:
+    async def catch_up_all(self, clients: Clients) -> None:
         """At start: deliver, in every unfinished session thread, what the learner missed."""
         for thread in await self._services.chat.unfinished_threads(PLATFORM):
             if self.work.closing:
                 return
             try:
-                await self.catch_up(client, thread.session_id)
+                client = await clients(thread)
+                if client is not None:
+                    await self.catch_up(client, thread.session_id)
             except SlackApiError as error:
                 log.warning("catch-up failed: %s", slack_error_code(error))
             except Exception:

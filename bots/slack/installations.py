@@ -20,7 +20,7 @@ from slack_sdk.oauth.installation_store.async_installation_store import AsyncIns
 from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
-from sqlalchemy import delete, insert, select
+from sqlalchemy import and_, delete, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
@@ -153,6 +153,32 @@ class SqlInstallationStore(AsyncInstallationStore):
         if installation is None or installation.bot_token is None:
             return None
         return installation.to_bot()
+
+    async def bot_for_scope(self, scope_id: str) -> Bot | None:
+        """The bot serving a thread's ``scope_id`` (its workspace's team id, or the enterprise id
+        of an org-wide install), whatever enterprise the workspace belongs to; None once the app
+        is uninstalled there. For deliveries no Slack request carries (catch-up at start,
+        pushes), where bolt's per-request lookup does not run."""
+        table = slack_installations
+        query = (
+            select(table.c.data)
+            .where(
+                table.c.user_id == WORKSPACE,
+                or_(
+                    table.c.team_id == scope_id,
+                    and_(table.c.enterprise_id == scope_id, table.c.team_id == ""),
+                ),
+            )
+            .order_by(table.c.team_id.desc())  # the workspace's own install before an org-wide one
+            .limit(1)
+        )
+        with unavailable_on_connectivity_errors(self._engine.url):
+            async with self._engine.connect() as connection:
+                data = (await connection.execute(query)).scalar_one_or_none()
+        if not scope_id or data is None:
+            return None
+        installation = _load(str(data))
+        return installation.to_bot() if installation.bot_token else None
 
     async def async_delete_installation(
         self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None

@@ -97,8 +97,21 @@ async def _exercise(installations: SqlInstallationStore, states: SqlOAuthStateSt
     )
     assert first is not None and first.user_id == "U1" and first.bot_token == "xoxb-2"
     assert await installations.async_find_bot(enterprise_id=None, team_id="T2") is None
+    # A thread's scope (team id, or enterprise id of an org-wide install) finds its bot too.
+    grid = _installation("T3", "U3", "xoxb-3", time.time())
+    grid.enterprise_id = "E1"
+    org = _installation("", "U4", "xoxb-4", time.time())
+    org.enterprise_id, org.team_id, org.is_enterprise_install = "E2", None, True
+    for installation in (grid, org):
+        await installations.async_save(installation)
+    for scope, token in (("T1", "xoxb-2"), ("T3", "xoxb-3"), ("E2", "xoxb-4")):
+        found = await installations.bot_for_scope(scope)
+        assert found is not None and found.bot_token == token
+    assert await installations.bot_for_scope("T2") is None
+    assert await installations.bot_for_scope("") is None
     await installations.async_delete_all(enterprise_id=None, team_id="T1")
     assert await installations.async_find_bot(enterprise_id=None, team_id="T1") is None
+    assert await installations.bot_for_scope("T1") is None
 
     state = await states.async_issue()
     assert await states.async_consume(state)
