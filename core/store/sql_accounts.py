@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import exc, insert, select, update
+from sqlalchemy import bindparam, exc, insert, select, update
 from sqlalchemy.engine import Row
 
 from core.store.accounts import (
@@ -22,6 +22,11 @@ from core.store.accounts import (
 )
 from core.store.sql_base import SqlStoreBase
 from core.store.tables import accounts, learner_identities, learners, link_codes, refresh_tokens
+
+# Read on every authenticated request: built once (bound parameter), not per call.
+_TOKEN_STATE = select(learners.c.token_version, learners.c.role).where(
+    learners.c.learner_id == bindparam("learner_id")
+)
 
 
 class SqlAccounts(SqlStoreBase):
@@ -97,11 +102,8 @@ class SqlAccounts(SqlStoreBase):
 
     async def get_token_state(self, learner_id: str) -> TokenState | None:
         """The learner's token version and role (one primary-key read, on the primary)."""
-        query = select(learners.c.token_version, learners.c.role).where(
-            learners.c.learner_id == learner_id
-        )
         async with self._read() as connection:
-            row = (await connection.execute(query)).first()
+            row = (await connection.execute(_TOKEN_STATE, {"learner_id": learner_id})).first()
         return None if row is None else TokenState(int(row.token_version), row.role)
 
     async def bump_token_version(self, learner_id: str) -> None:

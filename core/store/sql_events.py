@@ -19,7 +19,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, exc, func, insert, literal_column, select
+from sqlalchemy import bindparam, delete, exc, func, insert, literal_column, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -230,14 +230,9 @@ class SqlEventStore(SqlChainWriter):
         """Write the read-model rows an append carries; refuse an XP grant already held."""
         if changes.summary is not None:
             values = asdict(changes.summary)  # the dataclass fields are the column names
-            statement = self._insert(session_index).values(values)
-            statement = statement.on_conflict_do_update(
-                index_elements=[session_index.c.session_id],
-                set_={name: statement.excluded[name] for name in values if name != "session_id"},
-            )
-            await connection.execute(statement)
+            await connection.execute(self._upsert_by_session(session_index, values), values)
         if changes.snapshot is not None:
-            await connection.execute(_snapshot_upsert(self, changes.snapshot))
+            await _write_snapshot(self, connection, changes.snapshot)
         grant = changes.xp_grant
         if grant is not None:
             claimed = await connection.execute(
@@ -266,14 +261,9 @@ class SqlEventStore(SqlChainWriter):
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[StoredEvent]:
         """Return the stream's events with version > ``after_version``, in order."""
-        query = (
-            select(game_events)
-            .where(game_events.c.session_id == stream_id)
-            .where(game_events.c.sequence_number > after_version)
-            .order_by(game_events.c.sequence_number)
-        )
+        parameters = {"stream_id": stream_id, "after_version": after_version}
         async with self._read() as connection:
-            rows = (await connection.execute(query)).all()
+            rows = (await connection.execute(_READ_STREAM, parameters)).all()
         return [_stored_event(row) for row in rows]
 
     async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
@@ -329,13 +319,12 @@ class SqlEventStore(SqlChainWriter):
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         """Store ``snapshot`` as the stream's latest (replacing an older one)."""
         async with self._transaction(write=True) as connection:
-            await connection.execute(_snapshot_upsert(self, snapshot))
+            await _write_snapshot(self, connection, snapshot)
 
     async def load_snapshot(self, stream_id: str) -> Snapshot | None:
         """Return the stream's latest snapshot, if any."""
-        query = select(session_snapshots).where(session_snapshots.c.session_id == stream_id)
         async with self._read() as connection:
-            row = (await connection.execute(query)).first()
+            row = (await connection.execute(_LOAD_SNAPSHOT, {"stream_id": stream_id})).first()
         if row is None:
             return None
         return Snapshot(
@@ -349,7 +338,36 @@ class SqlEventStore(SqlChainWriter):
         return int(result.rowcount)
 
 
-def _snapshot_upsert(store: SqlStoreBase, snapshot: Snapshot) -> Any:
+# The hot reads, built once (with bound parameters) rather than per call: building a statement
+# and its cache key on each request was a measurable share of a request's CPU.
+_READ_STREAM = (
+    select(game_events)
+    .where(game_events.c.session_id == bindparam("stream_id"))
+    .where(game_events.c.sequence_number > bindparam("after_version"))
+    .order_by(game_events.c.sequence_number)
+)
+_LOAD_SNAPSHOT = select(session_snapshots).where(
+    session_snapshots.c.session_id == bindparam("stream_id")
+)
+_STREAM_TIP = (
+    select(game_events.c.sequence_number, game_events.c.event_hash)
+    .where(game_events.c.session_id == bindparam("stream_id"))
+    .order_by(game_events.c.sequence_number.desc())
+    .limit(1)
+)
+_FIND_IDEMPOTENT = select(
+    idempotency_keys.c.first_version,
+    idempotency_keys.c.last_version,
+    idempotency_keys.c.request_digest,
+).where(
+    idempotency_keys.c.session_id == bindparam("stream_id"),
+    idempotency_keys.c["key"] == bindparam("key"),
+)
+
+
+async def _write_snapshot(
+    store: SqlStoreBase, connection: AsyncConnection, snapshot: Snapshot
+) -> None:
     values = {
         "session_id": snapshot.stream_id,
         "sequence_number": snapshot.version,
@@ -357,11 +375,7 @@ def _snapshot_upsert(store: SqlStoreBase, snapshot: Snapshot) -> Any:
         "state": dump_json(snapshot.state),
         "created_at": _utc_now(),
     }
-    statement = store._insert(session_snapshots).values(values)
-    return statement.on_conflict_do_update(
-        index_elements=[session_snapshots.c.session_id],
-        set_={name: statement.excluded[name] for name in values if name != "session_id"},
-    )
+    await connection.execute(store._upsert_by_session(session_snapshots, values), values)
 
 
 def _duplicate(
@@ -386,25 +400,15 @@ async def _stream_version(connection: AsyncConnection, stream_id: str) -> int:
 async def _stream_tip(connection: AsyncConnection, stream_id: str) -> tuple[int, str | None]:
     """The stream's version and its last event's hash (0 and None when it has no events), in one
     round trip."""
-    query = (
-        select(game_events.c.sequence_number, game_events.c.event_hash)
-        .where(game_events.c.session_id == stream_id)
-        .order_by(game_events.c.sequence_number.desc())
-        .limit(1)
-    )
-    row = (await connection.execute(query)).first()
+    row = (await connection.execute(_STREAM_TIP, {"stream_id": stream_id})).first()
     return (0, None) if row is None else (int(row.sequence_number), row.event_hash)
 
 
 async def _find_idempotent(
     connection: AsyncConnection, stream_id: str, key: str
 ) -> AppendResult | None:
-    query = select(
-        idempotency_keys.c.first_version,
-        idempotency_keys.c.last_version,
-        idempotency_keys.c.request_digest,
-    ).where(idempotency_keys.c.session_id == stream_id, idempotency_keys.c["key"] == key)
-    row = (await connection.execute(query)).first()
+    parameters = {"stream_id": stream_id, "key": key}
+    row = (await connection.execute(_FIND_IDEMPOTENT, parameters)).first()
     if row is None:
         return None
     return AppendResult(row.first_version, row.last_version, request_digest=row.request_digest)

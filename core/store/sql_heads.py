@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import BigInteger, func, literal, select, text
+from sqlalchemy import BigInteger, bindparam, func, literal, select, text
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,6 +31,10 @@ STREAM_LOCK_SEED = 0x43435F5354  # "CC_ST"
 # Positions per transaction on PostgreSQL: position = (transaction id << POSITION_SHIFT) + n.
 POSITION_SHIFT = 20
 _XID = "pg_current_xact_id()::text::bigint"
+
+
+# Read on every append: built once (bound parameter), not per call.
+_HEAD = select(stream_heads).where(stream_heads.c.session_id == bindparam("stream_id"))
 
 
 class SqlChainWriter(SqlStoreBase):
@@ -68,11 +72,7 @@ class SqlChainWriter(SqlStoreBase):
     ) -> None:
         """Move the stream's head to ``version`` (registering the stream when it is new)."""
         key = self._chain_keys.current
-        row = (
-            await connection.execute(
-                select(stream_heads).where(stream_heads.c.session_id == stream_id)
-            )
-        ).first()
+        row = (await connection.execute(_HEAD, {"stream_id": stream_id})).first()
         existing = None if row is None else _stream_head(row)
         tail = None
         if existing is None:
@@ -81,12 +81,7 @@ class SqlChainWriter(SqlStoreBase):
             key, stream_id, version, event_hash, registered=tail, existing=existing
         )
         values = asdict(head)
-        statement = self._insert(stream_heads).values(values)
-        statement = statement.on_conflict_do_update(
-            index_elements=[stream_heads.c.session_id],
-            set_={name: statement.excluded[name] for name in values if name != "session_id"},
-        )
-        await connection.execute(statement)
+        await connection.execute(self._upsert_by_session(stream_heads, values), values)
         if new_tail is not None:
             await connection.execute(
                 stream_registry.update()

@@ -107,13 +107,9 @@ class SqlReadModels(SqlStoreBase):
     async def upsert_session_summary(self, summary: SessionSummary) -> None:
         """Insert or replace the session's index row."""
         values = asdict(summary)  # the dataclass fields are the column names
-        statement = self._insert(session_index).values(values)
-        statement = statement.on_conflict_do_update(
-            index_elements=[session_index.c.session_id],
-            set_={name: statement.excluded[name] for name in values if name != "session_id"},
-        )
+        statement = self._upsert_by_session(session_index, values)
         async with self._transaction(write=True) as connection:
-            await connection.execute(statement)
+            await connection.execute(statement, values)
 
     async def get_session_summary(self, session_id: str) -> SessionSummary | None:
         """Return the session's index row, if any."""
