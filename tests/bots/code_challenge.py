@@ -6,27 +6,9 @@ from typing import Any
 
 from core.bootstrap import Services
 from core.content import ChallengeFile
+from tests.api.test_code_steps import CHALLENGE
 
-CODE_CHALLENGE: dict[str, Any] = {
-    "id": "codey",
-    "title": "Code",
-    "steps": [
-        {
-            "id": "square",
-            "type": "code",
-            "language": "python",
-            "title": "Square",
-            "prompt": "Write `square(x)`.",
-            "points": 20,
-            "starter": "def square(x):\n    pass",
-            "solution": "def square(x):\n    return x * x",
-            "tests": [
-                {"id": "three", "points": 10, "code": "assert square(3) == 9, 'square(3) is 9'"},
-                {"id": "secret", "points": 10, "code": "assert square(-2) == 4", "hidden": True},
-            ],
-        }
-    ],
-}
+CODE_CHALLENGE: dict[str, Any] = CHALLENGE  # the API tests' one-step Python challenge
 
 # Right only if the learner's text reaches the sandbox exactly: "<", ">" and "&" decoded once, the
 # fence and its language tag gone, indentation kept.

@@ -10,8 +10,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from core.store.engine import create_store_engine
 from tests.api.conftest import QUIZ, reset_postgres
 from tests.core.llm.conftest import API_KEY
 from tests.core.llm.fake_server import FakeLlmServer, Reply
+from tests.waiting import until
 
 pytestmark = pytest.mark.postgres
 
@@ -106,19 +106,6 @@ class Worker:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=60)
-
-
-async def until(condition: Callable[[], Any], what: str, within: float = 60) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def to_chat_step(services: Services) -> str:

@@ -3,9 +3,6 @@ the timer is in the database, not in the process."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from core.bootstrap import Services
@@ -13,6 +10,7 @@ from tests.bots.discord.conftest import TIMEOUT, bot_options, running_bot, sqlit
 from tests.bots.discord.fake_discord import FakeDiscord
 from tests.bots.discord.test_client import send, settle, start_play
 from tests.bots.discord.test_delivery import modal_submission, walk_to_the_chat_step
+from tests.waiting import until
 
 
 async def archive_at(services: Services, session_id: str) -> str | None:
@@ -22,14 +20,6 @@ async def archive_at(services: Services, session_id: str) -> str | None:
 
 async def _cleared(services: Services, session_id: str) -> bool:
     return await archive_at(services, session_id) is None
-
-
-async def until(check: Callable[[], Awaitable[object]], what: str) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def archived(fake: FakeDiscord, thread_id: int) -> bool:
@@ -58,7 +48,7 @@ async def test_the_archive_timer_survives_a_restart(tmp_path: Path, fake: FakeDi
                 TIMEOUT,
                 "the result",
             )
-            await until(lambda: archive_at(first, session_id), "the archive timer")
+            await until(lambda: archive_at(first, session_id), "the archive timer", TIMEOUT)
     finally:
         await first.close()
     assert not archived(fake, thread_id)
@@ -69,6 +59,6 @@ async def test_the_archive_timer_survives_a_restart(tmp_path: Path, fake: FakeDi
         await second.chat.schedule_archive(session_id, 0)
         async with running_bot(second, fake, bot_options(archive_after_seconds=3600)):
             await fake.wait_for(lambda: archived(fake, thread_id), TIMEOUT, "the archive")
-            await until(lambda: _cleared(second, session_id), "the timer cleared")
+            await until(lambda: _cleared(second, session_id), "the timer cleared", TIMEOUT)
     finally:
         await second.close()

@@ -3,17 +3,13 @@ Discord thread while the bot runs, and after a restart when the bot was down; ne
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 
-from core.bootstrap import Services
-from core.service.chat import push_checkpoint
 from tests.bots.discord.conftest import TIMEOUT, bot_options, running_bot, sqlite_services
 from tests.bots.discord.fake_discord import FakeDiscord
 from tests.bots.discord.test_client import send, settle, start_play
 from tests.bots.discord.test_delivery import modal_submission, walk_to_the_chat_step
-from tests.bots.slack.test_pushes import queued, review
+from tests.bots.slack.test_pushes import followed_to_the_end, queued, review
 
 
 def reviews(fake: FakeDiscord, thread_id: int, comment: str) -> int:
@@ -22,17 +18,6 @@ def reviews(fake: FakeDiscord, thread_id: int, comment: str) -> int:
         for m in fake.channel_messages(thread_id)
         for e in m["embeds"]
     )
-
-
-async def followed_to_the_end(services: Services) -> None:
-    end = (await services.store.read_all(0, 100_000))[-1].position
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        checkpoint = await services.store.load_checkpoint(push_checkpoint("discord"))
-        if checkpoint is not None and checkpoint.position >= end:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the follower never reached the end of the log")
 
 
 async def test_a_review_reaches_the_thread_while_running_and_after_a_restart(
@@ -81,7 +66,7 @@ async def test_a_review_reaches_the_thread_while_running_and_after_a_restart(
                 TIMEOUT,
                 "the review made while the bot was down",
             )
-            await followed_to_the_end(second)
+            await followed_to_the_end(second, "discord")
     finally:
         await second.close()
     assert reviews(fake, thread_id, "No example given") == 1

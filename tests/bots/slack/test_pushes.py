@@ -37,12 +37,12 @@ def reviews(fake: FakeSlack, comment: str) -> int:
     return shown(fake).count(comment)
 
 
-async def followed_to_the_end(services: Services) -> None:
-    """Wait until the bot's follower has read the whole log (a condition, not a sleep)."""
+async def followed_to_the_end(services: Services, platform: str = "slack") -> None:
+    """Wait until the ``platform`` bot's follower has read the whole log (a condition, not a sleep)."""
     end = (await services.store.read_all(0, 100_000))[-1].position
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        checkpoint = await services.store.load_checkpoint(push_checkpoint("slack"))
+        checkpoint = await services.store.load_checkpoint(push_checkpoint(platform))
         if checkpoint is not None and checkpoint.position >= end:
             return
         await asyncio.sleep(0.02)
