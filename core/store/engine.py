@@ -18,6 +18,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from core.store import sqlite_inline
 from core.store.base import SchemaNotMigrated, StoreUnavailable
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
@@ -68,9 +69,14 @@ def create_store_engine(
     """
     sa_url = async_url(url)
     if sa_url.get_backend_name() == "sqlite":
+        # Statements run on the event loop, busy waits in a thread (core/store/sqlite_inline.py).
         options: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
-        engine = create_async_engine(sa_url, **options)
-        _configure_sqlite(engine, sqlite_busy_timeout_ms)
+        engine = create_async_engine(
+            sa_url.set(drivername=sqlite_inline.DRIVER),
+            connect_args={"busy_timeout_ms": sqlite_busy_timeout_ms},
+            **options,
+        )
+        _configure_sqlite(engine)
         return engine
     pool_options: dict[str, Any] = (
         {
@@ -142,16 +148,14 @@ def lone_reader(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
-def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+def _configure_sqlite(engine: AsyncEngine) -> None:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Any: the aiosqlite adapter's isolation_level is not part of the DBAPI protocol type.
         # None stops the driver from issuing its own BEGIN; _on_begin issues it instead.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            # The busy timeout first: switching a new file to WAL needs a lock other processes
-            # opening it at the same moment may hold.
-            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            # Switching a new file to WAL needs a lock other processes opening it at the same
+            # moment may hold: like every statement, it waits for it off the loop.
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
