@@ -156,6 +156,13 @@ def test_a_reviewer_works_the_queue_in_the_browser_and_the_learner_sees_the_new_
         total = re.search(r"total is now ([0-9]+(?:\.[0-9]+)?)", saved.inner_text())
         assert total is not None and float(total.group(1)) >= 112, saved.inner_text()
         expect(reviewer.locator(f'.review-entry[data-review-id="{review_id}"]')).to_have_count(0)
+        # The challenge's grader agreement, for the chosen step, counts the reviews just made.
+        stats = reviewer.locator(".review-stats")
+        expect(stats.get_by_role("heading", name="Grader agreement")).to_be_visible()
+        row = stats.locator(f'tr[data-step-id="{chat["id"]}"]')
+        expect(row).to_have_count(1)
+        expect(stats.locator("tbody tr")).to_have_count(1)
+        expect(row.locator("td").first).not_to_have_text("0")
         reviewer.set_viewport_size({"width": 360, "height": 800})
         expect(reviewer.locator(".review-card")).to_be_visible()
         no_horizontal_scroll(reviewer)

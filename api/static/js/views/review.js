@@ -30,6 +30,14 @@ function points(value) {
   return Number.isInteger(n) ? String(n) : n.toFixed(2).replace(/0+$/, "").replace(/\.$/, "");
 }
 
+// How often an open review page checks the queue for new answers (it says so; it never redraws
+// under a reviewer's hands).
+const QUEUE_CHECK_MS = 30000;
+
+function percent(value) {
+  return value === null || value === undefined ? "—" : `${Math.round(Number(value) * 100)} %`;
+}
+
 function queuePath(filters) {
   const query = new URLSearchParams({ limit: "100" });
   if (filters.challenge) query.set("challenge_id", filters.challenge);
@@ -49,6 +57,7 @@ export async function renderReview({ isCurrent }) {
   const queueList = h("ol", { class: "review-list plain-list", "aria-label": "Answers awaiting review" });
   const queueCount = h("p", { class: "muted small", role: "status" });
   const detail = h("div", { class: "review-detail" });
+  const statsCard = h("section", { class: "review-stats card", "aria-label": "Grader agreement", hidden: true });
   const stepSelect = h("select", { id: uid("review-step"), disabled: true }, h("option", { value: "" }, "All steps"));
   const challengeSelect = h(
     "select",
@@ -110,6 +119,7 @@ export async function renderReview({ isCurrent }) {
     filterBar,
     shortcuts,
     h("div", { class: "review-layout" }, h("div", { class: "review-queue card" }, h("h2", {}, "Queue"), queueCount, queueList), detail),
+    statsCard,
   );
 
   function showError(error, onReplace) {
@@ -142,7 +152,85 @@ export async function renderReview({ isCurrent }) {
     page.index = 0;
     drawQueue();
     select(0);
+    await loadStats();
   }
+
+  // Grader–reviewer agreement of the chosen challenge, per step (GET /api/review/stats).
+  let statsLoads = 0;
+  async function loadStats() {
+    const mine = ++statsLoads;
+    if (!filters.challenge) {
+      statsCard.hidden = true;
+      return;
+    }
+    let data;
+    try {
+      data = await api.request("GET", `/api/review/stats?${new URLSearchParams({ challenge_id: filters.challenge })}`);
+    } catch (error) {
+      if (!isCurrent() || mine !== statsLoads) return;
+      replaceChildren(statsCard, h("h2", {}, "Grader agreement"), errorBox(error.message, () => loadStats()));
+      statsCard.hidden = false;
+      return;
+    }
+    if (!isCurrent() || mine !== statsLoads) return;
+    const steps = data.steps.filter((s) => !filters.step || s.step_id === filters.step);
+    const body = steps.length
+      ? h(
+          "div",
+          { class: "review-stats-scroll" },
+          h(
+            "table",
+            { class: "review-stats-table" },
+            h(
+              "thead",
+              {},
+              h("tr", {}, ...["Step", "Reviews", "Agreement", "κ", "Labelled", "Trend (per 10 reviews)"].map((t) => h("th", { scope: "col", text: t }))),
+            ),
+            h(
+              "tbody",
+              {},
+              ...steps.map((s) =>
+                h(
+                  "tr",
+                  { "data-step-id": s.step_id },
+                  h("th", { scope: "row", text: s.step_id }),
+                  h("td", { text: String(s.reviewed) }),
+                  h("td", { text: percent(s.agreement) }),
+                  h("td", { text: s.kappa === null || s.kappa === undefined ? "—" : Number(s.kappa).toFixed(2) }),
+                  h("td", { text: String(s.labelled_answers) }),
+                  h("td", { text: s.agreement_trend.length ? s.agreement_trend.map(percent).join(" → ") : "—" }),
+                ),
+              ),
+            ),
+          ),
+        )
+      : h("p", { class: "muted", text: "No reviews of this challenge yet." });
+    replaceChildren(
+      statsCard,
+      h("h2", {}, "Grader agreement"),
+      h("p", { class: "muted small", text: "How often the grader's pass/fail matched the reviews; the grader learns from them." }),
+      body,
+    );
+    statsCard.hidden = false;
+  }
+
+  // New answers arriving while the page is open are announced, not drawn in: the reviewer refreshes.
+  async function checkQueue() {
+    if (!isCurrent() || page.busy) return;
+    let data;
+    try {
+      data = await api.request("GET", queuePath(filters));
+    } catch {
+      return; // the next check, or Refresh, tries again
+    }
+    if (!isCurrent()) return;
+    const known = new Set(page.items.map((i) => i.review_id));
+    const fresh = data.items.filter((i) => !known.has(i.review_id)).length;
+    if (fresh) {
+      queueCount.textContent = `${fresh} new answer${fresh === 1 ? "" : "s"} waiting: press Refresh.`;
+    }
+  }
+  const queueTimer = setInterval(checkQueue, QUEUE_CHECK_MS);
 
   function drawQueue() {
     queueCount.textContent = page.items.length
@@ -349,6 +437,7 @@ export async function renderReview({ isCurrent }) {
       );
       detail.prepend(done);
       announce(done.textContent);
+      loadStats();
     } catch (error) {
       if (!isCurrent()) return;
       for (const b of buttons) b.disabled = false;
@@ -384,6 +473,9 @@ export async function renderReview({ isCurrent }) {
   return {
     el,
     title: "Review",
-    dispose: () => document.removeEventListener("keydown", onKey),
+    dispose: () => {
+      document.removeEventListener("keydown", onKey);
+      clearInterval(queueTimer);
+    },
   };
 }
