@@ -19,44 +19,17 @@ import sys
 import time
 from pathlib import Path
 
-from sqlalchemy import text
-
+from benchmarks.bench_api import reset_postgres
 from core.bootstrap import Services, build_services
 from core.config import Settings
 from core.service.actor import Actor
 from core.service.clock import SystemClock
-from core.store import migrate
-from core.store.engine import create_store_engine
 from tests.core.llm.fake_server import FakeLlmServer, Reply
 from tests.core.test_worker import quiet_quiz
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/curiouscore_bench_queue"
 ANSWER = "Functions let you reuse a named block of logic."
-
-
-async def fresh_database(url: str) -> None:
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    name = url.rsplit("/", 1)[1]
-    engine = create_store_engine(admin_url, pooled=False)
-    try:
-        async with engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            exists = await connection.scalar(
-                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
-            )
-            if not exists:
-                await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        await engine.dispose()
-    engine = create_store_engine(url, pooled=False)
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await connection.execute(text("CREATE SCHEMA public"))
-    finally:
-        await engine.dispose()
-    await migrate(url)
 
 
 def llm_env(server: FakeLlmServer, concurrency: int) -> dict[str, str]:
@@ -79,7 +52,7 @@ async def is_graded(services: Services, session_id: str) -> bool:
 async def run_mode(
     mode: str, args: argparse.Namespace, server: FakeLlmServer
 ) -> dict[str, list[float]]:
-    await fresh_database(args.postgres_url)
+    await reset_postgres(args.postgres_url)
     env = llm_env(server, args.llm_concurrency)
     settings = Settings.model_validate(
         {

@@ -2,10 +2,11 @@
 
 Measures (p50/p99 of sequential calls) the view of a completed session and, apart, what its next
 challenge suggestion costs (two extra reads: the learner's sessions and the catalogue, then the
-rule), and one item analysis (the whole event log read in pages) as the number of played sessions
-grows.
+rule), and one item analysis of one challenge as the number of its played sessions grows, with
+``--others`` times as many sessions of five other challenges in the same log (item analysis reads
+only the challenge's own sessions, so those should cost nothing).
 
-Run: ``.venv/bin/python -m benchmarks.bench_views [--quick]``. Prints tables.
+Run: ``.venv/bin/python -m benchmarks.bench_views [--quick] [--others 2]``. Prints tables.
 """
 
 from __future__ import annotations
@@ -28,12 +29,12 @@ from core.service.item_analysis import item_analysis_for
 AUTHOR = Actor("bench-author", "author")
 
 
-async def play(services: Services, learner: str) -> str:
-    """One learner plays the quiz to the end (each step wrong once, then right)."""
+async def play(services: Services, learner: str, challenge: str = "bench-quiz") -> str:
+    """One learner plays ``challenge`` to the end (each step wrong once, then right)."""
     await services.learners.ensure_learner(learner, learner)
     actor = Actor(learner)
     game = services.game
-    view = await game.create_session(actor, "bench-quiz")
+    view = await game.create_session(actor, challenge)
     view = await game.start_session(actor, view.session_id)
     while view.step is not None:
         view = await game.submit_answer(actor, view.session_id, view.step.id, 1)
@@ -55,6 +56,12 @@ async def sample(fn: Callable[[], Awaitable[object]], repeats: int) -> tuple[flo
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
+    parser.add_argument(
+        "--others",
+        type=int,
+        default=2,
+        help="sessions of other challenges in the log per session of the analysed one",
+    )
     args = parser.parse_args()
     sizes = [10, 50] if args.quick else [50, 200, 500]
     repeats = 20 if args.quick else 200
@@ -95,11 +102,21 @@ async def main() -> None:
 
             analysis_rows = []
             played = 1
+            others = 0
             for size in sizes:
                 while played < size:
                     await play(services, f"learner-{played}")
                     played += 1
-                events = len(await services.store.read_all(0, 10_000_000))
+                while others < size * args.others:
+                    await play(services, f"other-{others}", f"other-{others % 5}")
+                    others += 1
+                log = await services.store.read_all(0, 10_000_000)
+                ids = {
+                    s.session_id
+                    for s in await services.store.all_session_summaries()
+                    if s.challenge_id == "bench-quiz"
+                }
+                events = sum(e.stream_id in ids for e in log)
 
                 async def analyse() -> object:
                     return await item_analysis_for(
@@ -107,8 +124,20 @@ async def main() -> None:
                     )
 
                 p50, p99 = await sample(analyse, max(3, repeats // 20))
-                analysis_rows.append([str(size), str(events), f"{p50:.1f}", f"{p99:.1f}"])
-            print_table(["sessions", "events", "item analysis p50 ms", "p99 ms"], analysis_rows)
+                analysis_rows.append(
+                    [str(size), str(events), str(others), str(len(log)), f"{p50:.1f}", f"{p99:.1f}"]
+                )
+            print_table(
+                [
+                    "sessions",
+                    "their events",
+                    "other sessions",
+                    "events in the log",
+                    "item analysis p50 ms",
+                    "p99 ms",
+                ],
+                analysis_rows,
+            )
         finally:
             await services.close()
 

@@ -9,26 +9,40 @@ space, processes, open files and file size; a wall-clock timeout that kills the 
 group; and at most 1 MiB of output read.
 
 When the server runs as root (a container), every concurrent run also gets its own unprivileged
-uid outside the sandbox, so the process limit counts that run alone. Otherwise runs share the
-server's uid and the process limit is the uid's current task count plus ``PROCESS_ALLOWANCE``.
+uid outside the sandbox, claimed for the whole host (``core.sandbox.uids``: other processes' runs
+never share it), so the process limit counts that run alone. Otherwise runs share the server's
+uid and the process limit is the uid's current task count plus ``PROCESS_ALLOWANCE``.
+
+A run the kernel refuses to start for now (``EAGAIN`` from ``clone``/``fork`` while bubblewrap
+makes the namespaces or the harness forks its zygote: the uid is at its process limit because of
+other runs) is started again, a few times, after a short pause: it never reached the learner's
+code, so its "crash" is no grade.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import logging
 import os
+import random
 import shutil
 from pathlib import Path
 
 from core.sandbox.models import CodeJob, CodeTest, RunnerError, RunResult, SandboxUnavailable
 from core.sandbox.process import harness_source, run_harness
+from core.sandbox.uids import CLAIMS_DIR, NoFreeUid, UidClaims
+
+log = logging.getLogger(__name__)
 
 PROCESS_ALLOWANCE = 32
 OPEN_FILES = 64
 FILE_SIZE_BYTES = 4 * 1024 * 1024
 TMPFS_BYTES = 16 * 1024 * 1024
 INTERPRETER_OVERHEAD_MB = 48
-UID_BASE = 200_000  # the unprivileged uids runs get when the server runs as root
+START_ATTEMPTS = 3  # a run refused for now (EAGAIN) before the learner's code is started again
+START_PAUSE = 0.1  # seconds before the first new start, doubled each time (with jitter)
+EAGAIN_TEXT = os.strerror(errno.EAGAIN)  # "Resource temporarily unavailable"
 FIX = (
     "Install Debian's bubblewrap package (apt-get install bubblewrap; scripts/run and "
     "scripts/test do it when run as root) and allow unprivileged user namespaces "
@@ -50,13 +64,16 @@ class BwrapRunner:
         python: str = "/usr/bin/python3",
         prlimit: str | None = None,
         max_concurrency: int = 2,
+        uid_claims: Path | None = CLAIMS_DIR,
     ) -> None:
         self._bwrap = bwrap or shutil.which("bwrap") or "/usr/bin/bwrap"
         self._prlimit = prlimit or shutil.which("prlimit") or "/usr/bin/prlimit"
         self._setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
         self._python = python
         self._slots = asyncio.Semaphore(max_concurrency)
-        self._free_uids = list(range(UID_BASE + max_concurrency - 1, UID_BASE - 1, -1))
+        # As root each run drops to a uid of its own on this host (``uid_claims`` is where the
+        # claims are shared; None keeps them in this process).
+        self._uids = UidClaims(uid_claims) if os.geteuid() == 0 else None
         self._checked = False
 
     async def check(self) -> None:
@@ -93,15 +110,32 @@ class BwrapRunner:
         return await self._run(job)
 
     async def _run(self, job: CodeJob) -> RunResult:
+        pause = START_PAUSE
+        for attempt in range(1, START_ATTEMPTS + 1):
+            result = await self._run_once(job)
+            if attempt == START_ATTEMPTS or not refused_to_start(result):
+                return result
+            log.warning(
+                "the sandbox could not start (%s); starting it again", result.diagnostics[-300:]
+            )
+            # Outside the slot, so runs that can start meanwhile do (and free processes).
+            await asyncio.sleep(pause * random.uniform(0.5, 1.5))  # noqa: S311 - jitter only
+            pause *= 2
+        raise AssertionError("unreachable")
+
+    async def _run_once(self, job: CodeJob) -> RunResult:
         async with self._slots:
-            uid = self._free_uids.pop() if os.geteuid() == 0 else None
+            try:
+                uid = self._uids.claim() if self._uids is not None else None
+            except NoFreeUid as error:
+                raise RunnerError(str(error)) from None
             try:
                 return await run_harness(
                     self.argv(job, uid), job, sandbox=self.name, env={"PATH": "/usr/bin:/bin"}
                 )
             finally:
-                if uid is not None:
-                    self._free_uids.append(uid)
+                if uid is not None and self._uids is not None:
+                    self._uids.release(uid)
 
     def argv(self, job: CodeJob, uid: int | None) -> list[str]:
         """The command line of one run: prlimit's limits around bwrap around the harness."""
@@ -153,6 +187,17 @@ class BwrapRunner:
             "--",
             self._python, "-I", "-S", "-B", "-c", harness_source(), "--isolated",
         ]  # fmt: skip
+
+
+def refused_to_start(result: RunResult) -> bool:
+    """Whether ``result`` is a run the kernel refused to start for now: it crashed with EAGAIN on
+    the runner's stderr (bubblewrap's or the harness's own, never the learner's: their output goes
+    to the harness) before any test reported anything."""
+    return (
+        result.status == "crashed"
+        and EAGAIN_TEXT in result.diagnostics
+        and not any(test.passed or test.output for test in result.tests)
+    )
 
 
 def _tasks_of(uid: int) -> int:

@@ -39,6 +39,7 @@ from core.sandbox.models import (
     SandboxUnavailable,
 )
 from core.service.clock import Clock
+from core.service.single_flight import SingleFlight
 from core.store.base import StoreUnavailable
 from core.store.rate_counters import MemoryRateCounters, RateCounters
 
@@ -133,7 +134,7 @@ class CodeGrading:
         self._clock = clock
         self._counters: RateCounters = counters or MemoryRateCounters()
         self._wall = wall
-        self._inflight: dict[tuple[str, str, int], asyncio.Future[RunResult]] = {}
+        self._runs: SingleFlight[RunResult | None] = SingleFlight()
         self._finished: OrderedDict[tuple[str, str, int], RunResult] = OrderedDict()
         self.trial_limit = TrialLimit(trials_per_minute, self._counters, wall=wall)
 
@@ -201,28 +202,22 @@ class CodeGrading:
     ) -> RunResult | None:
         if (finished := self._finished.get(key)) is not None:
             return finished  # ran here; its recording lost a race and is being retried
-        running = self._inflight.get(key)
-        if running is not None:
-            return await asyncio.shield(running)
-        future: asyncio.Future[RunResult | None] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future  # type: ignore[assignment]
-        try:
-            result = await self._claimed_run(key, step, code, still_pending)
-            future.set_result(result)
-            if result is not None:
-                self._finished[key] = result
-                while len(self._finished) > KEPT_RESULTS:
-                    self._finished.popitem(last=False)
-            return result
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-        except BaseException as error:
-            future.set_exception(error)
-            future.exception()  # marked retrieved; waiters re-raise it
-            raise
-        finally:
-            del self._inflight[key]
+        return await self._runs.run(key, lambda: self._run_and_keep(key, step, code, still_pending))
+
+    async def _run_and_keep(
+        self,
+        key: tuple[str, str, int],
+        step: StepSpec,
+        code: str,
+        still_pending: Callable[[], Awaitable[bool]] | None,
+    ) -> RunResult | None:
+        """Run (or wait for) the claimed run and keep its result until the grade is recorded."""
+        result = await self._claimed_run(key, step, code, still_pending)
+        if result is not None:
+            self._finished[key] = result
+            while len(self._finished) > KEPT_RESULTS:
+                self._finished.popitem(last=False)
+        return result
 
     async def _claimed_run(
         self,

@@ -35,9 +35,9 @@ from core.engine.events import (
 from core.errors import Forbidden
 from core.service.actor import Actor
 from core.service.catalog import Catalog
-from core.store.base import EventStore
+from core.store.base import LearnerStore
 
-PAGE = 1000
+SESSIONS_PER_PAGE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,31 +158,23 @@ def analyse(
 
 
 async def item_analysis(
-    store: EventStore,
+    store: LearnerStore,
     challenge_id: str,
     specs_for: Callable[[int], Awaitable[ChallengeSpec]],
 ) -> ItemAnalysis:
-    """Read the whole event log in pages and analyse ``challenge_id``; ``specs_for(version)`` is an
-    async function returning the spec of a stored version (e.g. ``Catalog.spec`` bound to the id)."""
+    """Read the streams of ``challenge_id``'s sessions in pages (the session index lists them, so
+    other challenges' events are never read) and analyse them; ``specs_for(version)`` is an async
+    function returning the spec of a stored version (e.g. ``Catalog.spec`` bound to the id)."""
     streams: dict[str, list[Event]] = defaultdict(list)
-    wanted: dict[str, bool] = {}
-    position = 0
-    while True:
-        page = await store.read_all(position, PAGE)
-        if not page:
-            break
+    after = ""
+    while page := await store.read_challenge_streams(challenge_id, after, SESSIONS_PER_PAGE):
         for stored in page:
-            position = stored.position
             try:
                 event = decode(stored.type, stored.schema_version, stored.data)
             except UnknownEvent:
                 continue
-            if isinstance(event, SessionCreated):
-                wanted[stored.stream_id] = event.challenge_id == challenge_id
-            if wanted.get(stored.stream_id):
-                streams[stored.stream_id].append(event)
-        if len(page) < PAGE:
-            break
+            streams[stored.stream_id].append(event)
+        after = page[-1].stream_id
     versions = {
         e.challenge_version
         for events in streams.values()
@@ -198,7 +190,7 @@ ANALYSIS_ROLES = frozenset({"author", "admin"})
 
 
 async def item_analysis_for(
-    actor: Actor, store: EventStore, catalog: Catalog, challenge_id: str
+    actor: Actor, store: LearnerStore, catalog: Catalog, challenge_id: str
 ) -> ItemAnalysis:
     """Given an author or admin and a published challenge, return its item analysis (every
     version played so far). Others get ``Forbidden``; an unknown challenge ``ChallengeNotFound``."""

@@ -311,6 +311,14 @@ class LearnerStore(Protocol):
         """Return every session-index row, by session id (for ``db verify``)."""
         ...
 
+    async def read_challenge_streams(
+        self, challenge_id: str, after_session_id: str = "", sessions: int = 100
+    ) -> list[StoredEvent]:
+        """Return every event of the next ``sessions`` sessions of ``challenge_id`` (any version)
+        in the session index with an id above ``after_session_id``, by session id then version
+        (item analysis reads a challenge's streams in such pages, never the whole log)."""
+        ...
+
     async def all_xp_grants(self) -> list[XpGrant]:
         """Return every XP grant, by learner then challenge (for ``db verify``)."""
         ...

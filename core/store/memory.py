@@ -340,6 +340,18 @@ class InMemoryStore(
         """Return every session-index row, by session id."""
         return [self._sessions[key] for key in sorted(self._sessions)]
 
+    async def read_challenge_streams(
+        self, challenge_id: str, after_session_id: str = "", sessions: int = 100
+    ) -> list[StoredEvent]:
+        """Every event of the next ``sessions`` sessions of the challenge after
+        ``after_session_id`` in the index, by session id then version."""
+        ids = sorted(
+            s.session_id
+            for s in self._sessions.values()
+            if s.challenge_id == challenge_id and s.session_id > after_session_id
+        )
+        return [event for sid in ids[: max(sessions, 0)] for event in await self.read_stream(sid)]
+
     async def all_xp_grants(self) -> list[XpGrant]:
         """Return every XP grant, by learner then challenge."""
         return [self._grants[key] for key in sorted(self._grants)]

@@ -8,10 +8,18 @@ from typing import Any
 from sqlalchemy import exc, func, insert, select
 from sqlalchemy.engine import Row
 
-from core.store.base import ChallengeRecord, LeaderboardRow, Learner, SessionSummary, XpGrant
+from core.store.base import (
+    ChallengeRecord,
+    LeaderboardRow,
+    Learner,
+    SessionSummary,
+    StoredEvent,
+    XpGrant,
+)
 from core.store.json_codec import dump_json, load_json
 from core.store.sql_base import SqlStoreBase
-from core.store.tables import challenge_versions, learners, session_index, xp_grants
+from core.store.sql_events import _stored_event as stored_event
+from core.store.tables import challenge_versions, game_events, learners, session_index, xp_grants
 
 
 class SqlReadModels(SqlStoreBase):
@@ -180,6 +188,27 @@ class SqlReadModels(SqlStoreBase):
         async with self._transaction() as connection:
             rows = (await connection.execute(query)).all()
         return [_summary(row) for row in rows]
+
+    async def read_challenge_streams(
+        self, challenge_id: str, after_session_id: str = "", sessions: int = 100
+    ) -> list[StoredEvent]:
+        """Every event of the next ``sessions`` sessions of the challenge after
+        ``after_session_id`` in the index, by session id then version: one statement."""
+        session_id = self._binary(session_index.c.session_id)
+        page = (
+            select(session_index.c.session_id)
+            .where(session_index.c.challenge_id == challenge_id, session_id > after_session_id)
+            .order_by(session_id)
+            .limit(max(sessions, 0))
+        )
+        query = (
+            select(game_events)
+            .where(game_events.c.session_id.in_(page.scalar_subquery()))
+            .order_by(self._binary(game_events.c.session_id), game_events.c.sequence_number)
+        )
+        async with self._transaction(replica=True) as connection:
+            rows = (await connection.execute(query)).all()
+        return [stored_event(row) for row in rows]
 
     async def all_xp_grants(self) -> list[XpGrant]:
         """Return every XP grant, by learner then challenge (for ``db verify``)."""

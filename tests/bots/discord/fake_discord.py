@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.waiting import until
+
 APP_ID = 900000000000000001
 BOT_ID = APP_ID
 GUILD_ID = 900000000000000100
@@ -151,11 +153,7 @@ class FakeDiscord:
     async def wait_for(
         self, predicate: Callable[[], object], limit: float = 10.0, what: str = "condition"
     ) -> None:
-        deadline = time.monotonic() + limit
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            await asyncio.sleep(0.02)
+        await until(predicate, what, limit)
 
     # -- the gateway ----------------------------------------------------------------------------
 

@@ -5,15 +5,15 @@ Runs on 127.0.0.1 with aiohttp; the real slack_sdk client reaches it through ``S
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from tests.waiting import until
 
 TEAM = "T0TEAM"
 BOT_USER = "U0BOT"
@@ -55,12 +55,11 @@ class FakeSlack:
         return [call for call in self.calls if call.method == method]
 
     async def wait_for(self, predicate: Callable[[FakeSlack], bool], within: float = 10.0) -> None:
-        deadline = time.monotonic() + within
-        while not predicate(self):
-            if time.monotonic() > deadline:
-                summary = [(c.method, c.params.get("text")) for c in self.calls]
-                raise AssertionError(f"timed out; calls so far: {summary}")
-            await asyncio.sleep(0.02)
+        try:
+            await until(lambda: predicate(self), "a Slack call", within)
+        except AssertionError:
+            summary = [(c.method, c.params.get("text")) for c in self.calls]
+            raise AssertionError(f"timed out; calls so far: {summary}") from None
 
     async def wait_calls(self, method: str, count: int, within: float = 10.0) -> list[Call]:
         await self.wait_for(lambda fake: len(fake.of(method)) >= count, within)

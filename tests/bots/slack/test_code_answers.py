@@ -4,14 +4,13 @@ fence without line breaks, rich-text blocks with auto-linked URLs), results per 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from typing import Any
 
 from tests.bots.code_challenge import HALF, RIGHT, publish_code_challenge
 from tests.bots.slack.conftest import SlackHarness, close_harness, open_harness
 from tests.bots.slack.fake_slack import TEAM, FakeSlack
+from tests.waiting import until
 
 
 def slack_escaped(text: str) -> str:
@@ -36,13 +35,12 @@ async def started(slack: SlackHarness) -> tuple[str, str]:
     await slack.command("play codey")
     await slack.fake.wait_for(lambda fake: bool(fake.of("chat.postMessage")))
     thread_ts = str(slack.fake.of("chat.postMessage")[0].response["ts"])
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # until the thread is bound to its session
-        bound = await slack.services.chat.session_in_thread("slack", TEAM, thread_ts)
-        if bound is not None:
-            return thread_ts, bound.session_id
-        await asyncio.sleep(0.01)
-    raise AssertionError("the thread was never bound")
+    bound = await until(
+        lambda: slack.services.chat.session_in_thread("slack", TEAM, thread_ts),
+        "the thread to be bound to its session",
+        within=30,
+    )
+    return thread_ts, bound.session_id
 
 
 async def test_a_code_step_answered_by_thread_replies_as_slack_sends_them(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from tests.bots.slack.conftest import (
 )
 from tests.bots.slack.fake_slack import TEAM, FakeSlack
 from tests.bots.slow_llm import slow_grader
+from tests.waiting import until
 
 
 async def play(slack: SlackHarness, channel: str = CHANNEL) -> str:
@@ -36,11 +36,12 @@ async def play(slack: SlackHarness, channel: str = CHANNEL) -> str:
 
     await slack.fake.wait_for(lambda fake: parent(fake) is not None)
     ts = str(parent(slack.fake).response["ts"])
-    for _ in _polls():  # until the thread is bound to its session
-        if await slack.services.chat.session_in_thread("slack", TEAM, ts) is not None:
-            return ts
-        await asyncio.sleep(0.01)
-    raise AssertionError("the thread was never bound")
+    await until(
+        lambda: slack.services.chat.session_in_thread("slack", TEAM, ts),
+        "the thread to be bound to its session",
+        within=30,
+    )
+    return ts
 
 
 async def to_the_chat_step(slack: SlackHarness, thread_ts: str) -> str:
@@ -58,12 +59,12 @@ async def to_the_chat_step(slack: SlackHarness, thread_ts: str) -> str:
 async def delivered_to_the_end(slack: SlackHarness, session_id: str) -> None:
     """Wait until the thread's delivery cursor records the session's end as shown: any second
     delivery would have had to happen before (deliveries are serialised per session)."""
-    for _ in _polls():
+
+    async def end_shown() -> bool:
         thread = await slack.services.chat.thread_for_session(session_id)
-        if thread is not None and thread.shown == FINISHED:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the end of the session was never recorded as shown")
+        return thread is not None and thread.shown == FINISHED
+
+    await until(end_shown, "the end of the session to be recorded as shown", within=30)
 
 
 def shown(fake: FakeSlack) -> str:
@@ -237,12 +238,12 @@ async def test_abandon_and_restart_work_from_any_channel(fake_slack: FakeSlack) 
                 for c in fake.of("chat.postMessage")
             )
         )
-        for _ in _polls():
+
+        async def abandoned() -> bool:
             events = await slack.services.store.read_stream(first.session_id)
-            if events[-1].type == "SessionAbandoned":
-                break
-            await asyncio.sleep(0.01)
-        assert events[-1].type == "SessionAbandoned"
+            return events[-1].type == "SessionAbandoned"
+
+        await until(abandoned, "the first session to be abandoned", within=30)
         actor = await slack.services.chat.actor("slack", f"{TEAM}:{USER}", "ada")
         sessions = await slack.services.game.list_sessions(actor)
         assert sorted(s.status for s in sessions) == ["abandoned", "active"]
@@ -274,10 +275,3 @@ async def test_a_learner_met_through_a_mention_gets_their_display_name_once(
         assert len(fake_slack.of("users.info")) == 1  # cached
     finally:
         await close_harness(slack)
-
-
-def _polls(within: float = 30.0):  # type: ignore[no-untyped-def]
-    """Yield until ``within`` seconds have passed: a deadline for a polling loop, not a count."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        yield

@@ -11,6 +11,7 @@ from bots.common.ids import ComponentId, decode, encode
 from tests.bots.slack.conftest import CHANNEL, OTHER_USER, USER, SlackHarness, signature_headers
 from tests.bots.slack.fake_slack import TEAM
 from tests.bots.slow_llm import slow_grader
+from tests.waiting import until
 
 
 def _action_ids(blocks: list[dict]) -> list[str]:
@@ -38,10 +39,11 @@ async def _play(slack: SlackHarness) -> str:
     posts = await slack.fake.wait_calls("chat.postMessage", 1)
     parent = posts[0]
     assert parent.params["channel"] == CHANNEL and not parent.params.get("thread_ts")
-    for _ in _polls():  # until the thread is bound to its session
-        if await slack.services.chat.session_in_thread("slack", TEAM, parent.response["ts"]):
-            break
-        await asyncio.sleep(0.01)
+    await until(
+        lambda: slack.services.chat.session_in_thread("slack", TEAM, parent.response["ts"]),
+        "the thread to be bound to its session",
+        within=30,
+    )
     return parent.response["ts"]
 
 
@@ -322,7 +324,6 @@ async def test_unknown_challenge_is_a_friendly_ephemeral_error(slack: SlackHarne
 
 
 async def _settle() -> None:
-    import asyncio
 
     for _ in range(20):
         await asyncio.sleep(0.02)
@@ -352,13 +353,6 @@ async def test_code_in_a_thread_reply_is_stored_as_typed_and_shown_escaped_once(
     assert submitted.data["answer"] == "reuse: if x < 0 & y"
     shown = json.dumps(posts[-1].params["blocks"])
     assert "if x &lt; 0 &amp; y" in shown and "&amp;lt;" not in shown and "&amp;amp;" not in shown
-
-
-def _polls(within: float = 30.0):  # type: ignore[no-untyped-def]
-    """Yield until ``within`` seconds have passed: a deadline for a polling loop, not a count."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        yield
 
 
 async def test_a_reply_to_a_button_step_says_to_use_the_buttons(slack: SlackHarness):

@@ -4,7 +4,6 @@ at its next start, never twice; a workspace that uninstalled the app is skipped 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -20,6 +19,7 @@ from tests.bots.slack.conftest import USER, close_harness, open_harness
 from tests.bots.slack.fake_slack import TEAM, FakeSlack
 from tests.bots.slack.test_delivery import play, shown, to_the_chat_step
 from tests.bots.slack.test_pushes import followed_to_the_end, queued, review, reviews
+from tests.waiting import until
 
 CLIENT_ID = "111.222"
 OAUTH = {"slack_bot_token": None, "slack_client_id": CLIENT_ID, "slack_client_secret": "shh"}
@@ -65,12 +65,11 @@ def tokens_of(fake: FakeSlack, comment: str) -> list[str]:
 
 
 async def skipped(caplog: pytest.LogCaptureFixture, count: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if sum(SKIPPED in r.getMessage() for r in caplog.records) >= count:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"fewer than {count} skips logged")
+    await until(
+        lambda: sum(SKIPPED in r.getMessage() for r in caplog.records) >= count,
+        f"{count} skips to be logged",
+        within=30,
+    )
 
 
 async def test_an_oauth_workspace_gets_reviews_while_running_and_after_a_restart(

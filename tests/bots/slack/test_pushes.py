@@ -4,9 +4,7 @@ never twice."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from pathlib import Path
 
 from core.bootstrap import Services
@@ -17,6 +15,7 @@ from tests.api.conftest import make_services
 from tests.bots.slack.conftest import close_harness, open_harness
 from tests.bots.slack.fake_slack import FakeSlack
 from tests.bots.slack.test_delivery import play, shown, to_the_chat_step
+from tests.waiting import until
 
 TEACHER = Actor("teacher-1", "reviewer")
 
@@ -40,13 +39,12 @@ def reviews(fake: FakeSlack, comment: str) -> int:
 async def followed_to_the_end(services: Services, platform: str = "slack") -> None:
     """Wait until the ``platform`` bot's follower has read the whole log (a condition, not a sleep)."""
     end = (await services.store.read_all(0, 100_000))[-1].position
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    async def caught_up() -> bool:
         checkpoint = await services.store.load_checkpoint(push_checkpoint(platform))
-        if checkpoint is not None and checkpoint.position >= end:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the follower never reached the end of the log")
+        return checkpoint is not None and checkpoint.position >= end
+
+    await until(caught_up, "the follower to reach the end of the log", within=30)
 
 
 async def test_a_review_reaches_the_thread_while_running_and_after_a_restart(

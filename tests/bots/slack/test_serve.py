@@ -15,6 +15,7 @@ import httpx
 from tests.api.test_real_server import free_port
 from tests.bots.slack.conftest import CHANNEL, SIGNING_SECRET, USER, signature_headers
 from tests.bots.slack.fake_slack import TEAM, FakeSlack
+from tests.waiting import until
 
 
 async def test_serve_answers_slack_in_http_mode(fake_slack: FakeSlack, tmp_path: Path):
@@ -50,16 +51,15 @@ async def test_serve_answers_slack_in_http_mode(fake_slack: FakeSlack, tmp_path:
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base, timeout=5) as http:
-            deadline = time.monotonic() + 30
-            while True:
+
+            async def healthy() -> bool:
                 assert server.returncode is None, "serve exited early"
                 try:
-                    if (await http.get("/health")).status_code == 200:
-                        break
+                    return (await http.get("/health")).status_code == 200
                 except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "serve did not come up"
-                await asyncio.sleep(0.2)
+                    return False
+
+            await until(healthy, "serve to come up", within=30)
             form = urllib.parse.urlencode(
                 {
                     "team_id": TEAM,

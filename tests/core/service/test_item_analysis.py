@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from core.bootstrap import build_services
 from core.config import Settings
+from core.engine.events import decode
+from core.service import item_analysis as item_analysis_module
 from core.service.actor import Actor
-from core.service.item_analysis import item_analysis
+from core.service.item_analysis import analyse, item_analysis
 from core.store import InMemoryStore
+from core.store.base import StoredEvent
 from tests.core.authoring.base import make_challenge
 
 PASS_CHAT = "Tuples are immutable, so use them as a dictionary key."
@@ -72,3 +75,72 @@ async def test_item_analysis_separates_strong_and_weak_learners_per_step():
         ("use", 5, 2),
     ]
     assert steps["welcome"].difficulty is None  # a gate takes no answer
+
+
+class ReadsRecorded(InMemoryStore):
+    """An in-memory store that notes the streams whose events it returns once ``recording`` is
+    on, and refuses to read the whole log then."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.recording = False
+        self.streams_read: set[str] = set()
+
+    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[StoredEvent]:
+        events = await super().read_stream(stream_id, after_version)
+        if self.recording:
+            self.streams_read |= {e.stream_id for e in events}
+        return events
+
+    async def read_challenge_streams(
+        self, challenge_id: str, after_session_id: str = "", sessions: int = 100
+    ) -> list[StoredEvent]:
+        events = await super().read_challenge_streams(challenge_id, after_session_id, sessions)
+        if self.recording:
+            self.streams_read |= {e.stream_id for e in events}
+        return events
+
+    async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        assert not self.recording, "item analysis read the whole event log"
+        return await super().read_all(after_position, limit)
+
+
+async def test_item_analysis_reads_only_the_streams_of_the_challenges_sessions(monkeypatch):
+    monkeypatch.setattr(item_analysis_module, "SESSIONS_PER_PAGE", 1)  # one session a page
+    store = ReadsRecorded()
+    services = await build_services(Settings(database_url="memory://"), store=store)
+    await services.catalog.publish(make_challenge(), at=services.clock.now())
+    other = make_challenge(lambda data: data.update(id="other"))
+    await services.catalog.publish(other, at=services.clock.now())
+    game = services.game
+    played: dict[str, list[str]] = {"lists": [], "other": []}
+    for n, (learner, challenge, pick) in enumerate(
+        [("a", "lists", 0), ("b", "other", 1), ("c", "lists", 1), ("d", "other", 0)]
+    ):
+        await services.learners.ensure_learner(learner, learner)
+        actor = Actor(learner)
+        sid = (await game.create_session(actor, challenge)).session_id
+        await game.start_session(actor, sid)
+        await game.continue_gate(actor, sid, "welcome")
+        await game.submit_answer(actor, sid, "first", pick)
+        if n == 0:
+            await game.abandon(actor, sid)
+        played[challenge].append(sid)
+    # What reading the whole log finds for "lists", for comparison.
+    log = await store.read_all(0, 100_000)
+    streams = [
+        [decode(e.type, e.schema_version, e.data) for e in log if e.stream_id == sid]
+        for sid in played["lists"]
+    ]
+    whole_log = analyse("lists", streams, {1: await services.catalog.spec("lists", 1)})
+
+    store.recording = True
+    analysis = await item_analysis(store, "lists", lambda v: services.catalog.spec("lists", v))
+
+    assert store.streams_read == set(played["lists"])
+    assert analysis == whole_log
+    (version,) = analysis.versions
+    first = next(s for s in version.steps if s.step_id == "first")
+    assert (version.sessions, first.reached, first.first_try_passed) == (2, 2, 1)
+    assert [c.picked for c in first.choices] == [1, 1, 0]
+    await services.close()

@@ -31,6 +31,7 @@ from core.store.base import (
     SessionSummary,
     Snapshot,
     Store,
+    StoredEvent,
     StoreUnavailable,
     XpAlreadyGranted,
     XpGrant,
@@ -374,6 +375,39 @@ async def test_session_summaries_are_upserted_and_listed_most_recent_first(store
     assert [s.session_id for s in await store.list_sessions("ada")] == ["a", "b", "d"]
     assert (await store.list_sessions("ada"))[2].passed is False
     assert await store.list_sessions("nobody") == []
+
+
+async def test_a_challenges_streams_are_read_in_pages_of_sessions_listed_by_the_index(
+    store: Store,
+) -> None:
+    sessions = {"s2": "git", "s1": "git", "s3": "sql", "s4": "git", "S0": "git"}
+    for n, (sid, challenge) in enumerate(sessions.items()):
+        await store.append(
+            sid,
+            [answered(n), answered(n + 10)],
+            0,
+            recorded_at=T0,
+            changes=ReadModelChanges(summary=summary(sid, "ada", T1, challenge_id=challenge)),
+        )
+    await store.append("s1", [answered(99)], 2, recorded_at=T1)  # a later event of s1
+    await store.upsert_session_summary(summary("s1", "bob", T3, challenge_version=2))
+
+    def streams(events: list[StoredEvent]) -> list[tuple[str, int, int]]:
+        return [(e.stream_id, e.version, e.data["n"]) for e in events]
+
+    first = await store.read_challenge_streams("git", "", 2)
+    assert streams(first) == [
+        ("S0", 1, 4),
+        ("S0", 2, 14),
+        ("s1", 1, 1),
+        ("s1", 2, 11),
+        ("s1", 3, 99),
+    ]
+    rest = await store.read_challenge_streams("git", "s1", 2)
+    assert streams(rest) == [("s2", 1, 0), ("s2", 2, 10), ("s4", 1, 3), ("s4", 2, 13)]
+    assert await store.read_challenge_streams("git", "s4", 2) == []
+    assert streams(await store.read_challenge_streams("sql")) == [("s3", 1, 2), ("s3", 2, 12)]
+    assert await store.read_challenge_streams("nothing") == []
 
 
 async def test_xp_is_granted_once_per_learner_and_challenge(store: Store) -> None:
