@@ -116,23 +116,21 @@ async def test_racing_answers_to_one_step_give_one_answer_and_one_conflict(any_s
     view = await game.create_session(ADA, "quiz")
     await game.start_session(ADA, view.session_id)
     await game.continue_gate(ADA, view.session_id, "welcome")
-    # Both requests read the stream before either writes: a true race, on every store.
+    # Both requests decide on the same state before either writes: a true race, on every store.
     store = any_services.store
     barrier = asyncio.Barrier(2)
-    read_stream = store.read_stream
+    append = store.append
+    appends = 0
 
-    reads = 0
-
-    async def read_together(stream_id, after_version=0):
-        nonlocal reads
-        events = await read_stream(stream_id, after_version)
-        reads += 1
-        if reads <= 2:
+    async def append_together(*args, **kwargs):
+        nonlocal appends
+        appends += 1
+        if appends <= 2:
             async with asyncio.timeout(5):
                 await barrier.wait()
-        return events
+        return await append(*args, **kwargs)
 
-    store.read_stream = read_together
+    store.append = append_together
     results = await asyncio.gather(
         game.submit_answer(ADA, view.session_id, "pick", 1),
         game.submit_answer(ADA, view.session_id, "pick", 2),
