@@ -1,19 +1,22 @@
 """Turn frozen dataclasses into JSON-able values (for events, snapshots and views).
 
-This runs on every request (the view, each event, every snapshot), so the dataclass field names
-are looked up once per class and the common types are dispatched on ``type(value)`` before the
-general ``isinstance`` checks.
+This runs on every request (the view, each event, every snapshot), so each class's converter is
+built once, on first use, and dispatched on ``type(value)``; the common scalars are returned as
+they are without a call.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from enum import Enum
+from operator import attrgetter
 from typing import Any
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
-# dataclass -> its field names, in declaration order (filled on first use; classes never change)
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+Converter = Callable[[Any], Any]
+# type -> how to convert a value of it (filled on first use; classes never change)
+_CONVERTERS: dict[type, Converter] = {}
 
 
 def to_plain(value: Any) -> Any:
@@ -21,21 +24,44 @@ def to_plain(value: Any) -> Any:
     kind = type(value)
     if kind in _SCALARS:
         return value
-    names = _FIELD_NAMES.get(kind)
-    if names is not None:
-        return {name: to_plain(getattr(value, name)) for name in names}
-    if kind is tuple or kind is list:
-        return [to_plain(v) for v in value]
-    return _other_to_plain(value)
+    convert = _CONVERTERS.get(kind)
+    if convert is None:
+        convert = _CONVERTERS[kind] = _converter(kind, value)
+    return convert(value)
 
 
-def _other_to_plain(value: Any) -> Any:
+def _converter(kind: type, value: Any) -> Converter:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        names = tuple(f.name for f in dataclasses.fields(value))
-        _FIELD_NAMES[type(value)] = names
-        return {name: to_plain(getattr(value, name)) for name in names}
+        return _dataclass_converter(tuple(f.name for f in dataclasses.fields(value)))
     if isinstance(value, tuple | list):
-        return [to_plain(v) for v in value]
+        return _sequence_to_plain
     if isinstance(value, Enum):
-        return value.value
+        return _enum_value
+    return _as_is
+
+
+def _dataclass_converter(names: tuple[str, ...]) -> Converter:
+    values_of = attrgetter(*names)
+    if len(names) == 1:
+        name = names[0]
+        return lambda value: {name: to_plain(getattr(value, name))}
+
+    def convert(value: Any) -> dict[str, Any]:
+        return {
+            name: item if type(item) in _SCALARS else to_plain(item)
+            for name, item in zip(names, values_of(value), strict=True)
+        }
+
+    return convert
+
+
+def _sequence_to_plain(value: Any) -> list[Any]:
+    return [item if type(item) in _SCALARS else to_plain(item) for item in value]
+
+
+def _enum_value(value: Any) -> Any:
+    return value.value
+
+
+def _as_is(value: Any) -> Any:
     return value

@@ -576,9 +576,11 @@ class GameService:
         )
 
     async def _pending_work(self, loaded: Loaded) -> Command | None:
+        """The command recording the pending work done (a grade, a hint, a narration), or None
+        when nothing is pending."""
         state, challenge = loaded.state, loaded.challenge
         current = state.current
-        if state.status is not Status.ACTIVE or current is None:
+        if current is None or not has_pending_work(state):
             return None
         step = challenge.steps[current.index]
         rubric = tuple(
