@@ -265,8 +265,9 @@ class GameService:
                 ),
             )
             try:
-                reviewed = await self._decide_and_append(
-                    loaded, command, None, actor=reviewer.learner_id
+                reviewed = (
+                    await self._decide_and_append(loaded, command, None, actor=reviewer.learner_id)
+                    or loaded
                 )
             except ConcurrencyError:
                 loaded = await self._load(session_id)
@@ -327,7 +328,7 @@ class GameService:
                         raise
                     loaded, verified = await self._load(session_id), True
                     continue
-                if decided is loaded:  # nothing to append
+                if decided is None:  # the command decided nothing
                     if not verified:
                         loaded, verified = await self._load(session_id), True
                         continue
@@ -335,7 +336,7 @@ class GameService:
                         seen = await self._store.find_idempotent(session_id, idempotency_key)
                         if seen is not None:
                             return await self._repeat(session_id, seen, digest)
-                loaded = decided
+                loaded = decided or loaded
                 break
             else:
                 raise AnswerConflict("this session is busy; please try again")
@@ -368,8 +369,9 @@ class GameService:
         digest: str | None = None,
         *,
         actor: str,
-    ) -> Loaded:
-        """Decide, add any instant pending work, and append it all in one transaction.
+    ) -> Loaded | None:
+        """Decide, add any instant pending work, and append it all in one transaction; None when
+        the command decides nothing (nothing is appended).
 
         ``actor`` recorded the command's events; instant pending work is recorded by the system
         actor that does it (the grader, the hint giver, the narrator).
@@ -381,7 +383,7 @@ class GameService:
         while True:
             events = decide(loaded.challenge, loaded.state, command)
             if not events:
-                return loaded
+                return None
             actors = [actor] * len(events)
             events, actors, after = await self._with_instant_work(loaded, events, actors, xp_known)
             try:
@@ -556,8 +558,11 @@ class GameService:
             if command is None:
                 return loaded
             try:
-                loaded = await self._decide_and_append(
-                    loaded, command, None, actor=_system_actor(command)
+                loaded = (
+                    await self._decide_and_append(
+                        loaded, command, None, actor=_system_actor(command)
+                    )
+                    or loaded
                 )
             except (ConcurrencyError, Conflict):
                 # Another process recorded it first, or the step moved on: read what happened.
