@@ -1,8 +1,10 @@
 """Session use cases: every channel calls these, one call per learner action.
 
-Each call loads the session (latest snapshot + later events), lets the engine decide, appends the
-events with the version it read, and only then runs any LLM work the events ask for — outside every
-transaction, with a deadline — appending the outcome as further events.
+Each call loads the session (this process's hydrated state, or the latest snapshot + later events),
+lets the engine decide, appends the events with the version it decided on, and only then runs any
+LLM work the events ask for — outside every transaction, with a deadline — appending the outcome as
+further events. A hydrated state that the log has moved past is refused by that append and the
+command decided again on the log (``_execute``).
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ log = logging.getLogger(__name__)
 
 MAX_CONFLICT_RETRIES = 5
 MAX_PENDING_ROUNDS = 8
-# Hydrated sessions kept per process, keyed by session and checked against the log by version.
+# Hydrated sessions kept per process (core/service/hydrated.py): reads fold what the log holds after
+# the kept version; actions are decided on it and checked by the append's expected version.
 STATE_CACHE_SIZE = 2048
 
 
