@@ -7,10 +7,11 @@ hydrates in the same time at event 10 and at event 10,000; the full history stay
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields, replace
 from enum import StrEnum
-from typing import Any
+from operator import attrgetter
+from typing import Any, TypeVar
 
 from core.engine.events import (
     AnswerGraded,
@@ -189,25 +190,32 @@ class SessionState:
 
 def evolve(state: SessionState, event: Event) -> SessionState:
     """Return the state after ``event``; the only way state changes."""
-    state = replace(state, version=state.version + 1, updated_at=event.at)
+    changes = _changes(state, event)
+    changes["version"] = state.version + 1
+    changes["updated_at"] = event.at
+    # One new state per event: the changes of the event are gathered first, then built at once.
+    return _rebuilt(state, changes)
+
+
+def _changes(state: SessionState, event: Event) -> dict[str, Any]:
+    """The fields ``event`` changes, by name (``version`` and ``updated_at`` aside)."""
     match event:
         case SessionCreated():
-            return replace(
-                state,
-                session_id=event.session_id,
-                learner_id=event.learner_id,
-                challenge_id=event.challenge_id,
-                challenge_version=event.challenge_version,
-                title=event.title,
-                status=Status.CREATED,
-                total_steps=event.total_steps,
-                max_score=event.max_score,
-                passing_score=event.passing_score,
-                xp=event.xp,
-                created_at=event.at,
-            )
+            return {
+                "session_id": event.session_id,
+                "learner_id": event.learner_id,
+                "challenge_id": event.challenge_id,
+                "challenge_version": event.challenge_version,
+                "title": event.title,
+                "status": Status.CREATED,
+                "total_steps": event.total_steps,
+                "max_score": event.max_score,
+                "passing_score": event.passing_score,
+                "xp": event.xp,
+                "created_at": event.at,
+            }
         case SessionStarted():
-            return replace(state, status=Status.ACTIVE, started_at=event.at)
+            return {"status": Status.ACTIVE, "started_at": event.at}
         case StepEntered():
             step = StepProgress(
                 step_id=event.step_id,
@@ -218,16 +226,24 @@ def evolve(state: SessionState, event: Event) -> SessionState:
                 hints_available=event.hints_available,
                 narrate=event.narrate,
             )
-            return replace(state, current=step)
+            return {"current": step}
         case StepNarrated():
-            state = _with_current(state, narrated=True)
-            entry = TranscriptEntry("narration", event.step_id, event.text, event.at, event.source)
-            return _log(state, entry)
+            return {
+                "current": _current_with(state, {"narrated": True}),
+                "transcript": _logged(
+                    state, "narration", event.step_id, event.text, event.at, source=event.source
+                ),
+            }
         case AnswerSubmitted():
-            state = _with_current(state, pending_attempt=event.attempt, pending_answer=event.answer)
             choice = None if isinstance(event.answer, str) else event.answer
-            entry = TranscriptEntry("answer", event.step_id, event.display, event.at, choice=choice)
-            return _log(state, entry)
+            return {
+                "current": _current_with(
+                    state, {"pending_attempt": event.attempt, "pending_answer": event.answer}
+                ),
+                "transcript": _logged(
+                    state, "answer", event.step_id, event.display, event.at, choice=choice
+                ),
+            }
         case AnswerGraded():
             current = _require_current(state)
             grade = AttemptGrade(
@@ -238,72 +254,80 @@ def evolve(state: SessionState, event: Event) -> SessionState:
                 event.passed,
                 event.items,
             )
-            state = _with_current(
-                state,
-                attempts=event.attempt,
-                best_score=max(current.best_score, event.score),
-                pending_attempt=None,
-                pending_answer=None,
-                grades=(*current.grades, grade),
-            )
-            entry = TranscriptEntry(
-                "feedback",
-                event.step_id,
-                event.feedback,
-                event.at,
-                source=event.grader,
-                score=event.score,
-                max_points=event.max_points,
-                passed=event.passed,
-                items=event.items,
-                flags=event.flags,
-                provisional=bool(event.trace and event.trace.provisional),
-                available=event.available,
-            )
-            return _log(state, entry)
+            step_changes = {
+                "attempts": event.attempt,
+                "best_score": max(current.best_score, event.score),
+                "pending_attempt": None,
+                "pending_answer": None,
+                "grades": (*current.grades, grade),
+            }
+            return {
+                "current": _rebuilt(current, step_changes),
+                "transcript": _logged(
+                    state,
+                    "feedback",
+                    event.step_id,
+                    event.feedback,
+                    event.at,
+                    source=event.grader,
+                    score=event.score,
+                    max_points=event.max_points,
+                    passed=event.passed,
+                    items=event.items,
+                    flags=event.flags,
+                    provisional=bool(event.trace and event.trace.provisional),
+                    available=event.available,
+                ),
+            }
         case HintRequested():
-            return _with_current(state, pending_hint=event.hint_index)
+            return {"current": _current_with(state, {"pending_hint": event.hint_index})}
         case HintGiven():
             current = _require_current(state)
-            state = _with_current(
-                state,
-                hints_taken=event.hint_index + 1,
-                hint_cost_points=round(current.hint_cost_points + event.cost_points, 2),
-                pending_hint=None,
-            )
-            return _log(
-                state, TranscriptEntry("hint", event.step_id, event.text, event.at, event.source)
-            )
+            step_changes = {
+                "hints_taken": event.hint_index + 1,
+                "hint_cost_points": round(current.hint_cost_points + event.cost_points, 2),
+                "pending_hint": None,
+            }
+            return {
+                "current": _rebuilt(current, step_changes),
+                "transcript": _logged(
+                    state, "hint", event.step_id, event.text, event.at, source=event.source
+                ),
+            }
         case StepClosed():
             closing = state.current
-            closed = ClosedStep(event.step_id, event.index, "", event.score, event.passed)
-            if closing is not None:
-                closed = replace(
-                    closed,
-                    kind=closing.kind,
+            if closing is None:
+                closed = ClosedStep(event.step_id, event.index, "", event.score, event.passed)
+            else:
+                closed = ClosedStep(
+                    event.step_id,
+                    event.index,
+                    closing.kind,
+                    event.score,
+                    event.passed,
                     points=closing.points,
                     attempts=closing.attempts,
                     hints=closing.hints_taken,
                     hint_cost_points=closing.hint_cost_points,
                     grades=closing.grades,
                 )
-            state = replace(
-                state,
-                closed_steps=(*state.closed_steps, closed),
-                current=None,
-                score=round(state.score + event.score, 2),
-                steps_closed=state.steps_closed + 1,
-                steps_passed=state.steps_passed + (1 if event.passed else 0),
-            )
+            changes: dict[str, Any] = {
+                "closed_steps": (*state.closed_steps, closed),
+                "current": None,
+                "score": round(state.score + event.score, 2),
+                "steps_closed": state.steps_closed + 1,
+                "steps_passed": state.steps_passed + (1 if event.passed else 0),
+            }
             if event.explanation:
-                entry = TranscriptEntry("explanation", event.step_id, event.explanation, event.at)
-                state = _log(state, entry)
-            return state
+                changes["transcript"] = _logged(
+                    state, "explanation", event.step_id, event.explanation, event.at
+                )
+            return changes
         case SessionCompleted():
             result = Result(event.passed, event.score, event.max_score, event.xp_granted)
-            return replace(state, status=Status.COMPLETED, finished_at=event.at, result=result)
+            return {"status": Status.COMPLETED, "finished_at": event.at, "result": result}
         case SessionAbandoned():
-            return replace(state, status=Status.ABANDONED, finished_at=event.at)
+            return {"status": Status.ABANDONED, "finished_at": event.at}
         case GradeReviewed():
             return _reviewed(state, event)
     raise TypeError(f"evolve does not know {type(event).__name__}")
@@ -317,7 +341,7 @@ def fold(events: Iterable[Event], state: SessionState | None = None) -> SessionS
     return result
 
 
-def _reviewed(state: SessionState, event: GradeReviewed) -> SessionState:
+def _reviewed(state: SessionState, event: GradeReviewed) -> dict[str, Any]:
     """Apply a review: the attempt's grade, then the step's score and pass (a closed step's record,
     or the open step's best score), the total and the result."""
 
@@ -348,42 +372,65 @@ def _reviewed(state: SessionState, event: GradeReviewed) -> SessionState:
         result = Result(
             event.result_passed, event.session_score, result.max_score, event.xp_granted
         )
-    state = replace(
-        state,
-        closed_steps=tuple(steps),
-        current=current,
-        score=event.session_score,
-        steps_passed=state.steps_passed - int(passed_before) + int(passed_after),
-        result=result,
-    )
-    entry = TranscriptEntry(
-        "review",
-        event.step_id,
-        event.comment,
-        event.at,
-        source="teacher",
-        score=event.score,
-        max_points=event.max_points,
-        passed=event.passed,
-        items=event.items,
-    )
-    return _log(state, entry)
+    return {
+        "closed_steps": tuple(steps),
+        "current": current,
+        "score": event.session_score,
+        "steps_passed": state.steps_passed - int(passed_before) + int(passed_after),
+        "result": result,
+        "transcript": _logged(
+            state,
+            "review",
+            event.step_id,
+            event.comment,
+            event.at,
+            source="teacher",
+            score=event.score,
+            max_points=event.max_points,
+            passed=event.passed,
+            items=event.items,
+        ),
+    }
 
 
 def _require_current(state: SessionState) -> StepProgress:
     if state.current is None:
-        raise ValueError(f"event at version {state.version} needs a current step")
+        raise ValueError(f"event at version {state.version + 1} needs a current step")
     return state.current
 
 
-def _with_current(state: SessionState, **changes: Any) -> SessionState:
-    return replace(state, current=replace(_require_current(state), **changes))
+def _current_with(state: SessionState, changes: dict[str, Any]) -> StepProgress:
+    return _rebuilt(_require_current(state), changes)
 
 
-def _log(state: SessionState, entry: TranscriptEntry) -> SessionState:
+def _logged(
+    state: SessionState, kind: str, step_id: str, text: str, at: str, **fields: Any
+) -> tuple[TranscriptEntry, ...]:
+    """The transcript with a new entry numbered after the last (only the newest are kept)."""
     seq = (state.transcript[-1].seq if state.transcript else 0) + 1
-    entry = replace(entry, seq=seq)
-    return replace(state, transcript=(*state.transcript, entry)[-TRANSCRIPT_LIMIT:])
+    entry = TranscriptEntry(kind, step_id, text, at, **fields, seq=seq)
+    return (*state.transcript, entry)[-TRANSCRIPT_LIMIT:]
+
+
+_T = TypeVar("_T")
+# class -> (a getter of all its fields in order, each field's position): see _rebuilt
+_LAYOUTS: dict[type, tuple[Callable[[Any], tuple[Any, ...]], dict[str, int]]] = {}
+
+
+def _rebuilt(value: _T, changes: dict[str, Any]) -> _T:
+    """``dataclasses.replace(value, **changes)`` for the state's classes (every field in
+    ``__init__``, in order): the same new object, built without ``replace``'s per-call field
+    inspection, which was most of the cost of a fold."""
+    kind = type(value)
+    layout = _LAYOUTS.get(kind)
+    if layout is None:
+        names = tuple(f.name for f in fields(kind))  # type: ignore[arg-type]
+        layout = _LAYOUTS[kind] = (attrgetter(*names), {n: i for i, n in enumerate(names)})
+    get_all, position = layout
+    values = list(get_all(value))
+    for name, new in changes.items():
+        values[position[name]] = new
+    return kind(*values)
 
 
 def state_to_dict(state: SessionState) -> dict[str, Any]:

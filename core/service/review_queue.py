@@ -84,10 +84,17 @@ def review_changes(
     before: SessionState, events: Sequence[Event], actors: Sequence[str], sample_rate: float
 ) -> tuple[tuple[ReviewItem, ...], tuple[ReviewOutcome, ...]]:
     """The queue rows ``events`` (recorded by ``actors``) add and resolve, given the state before."""
+    if len(events) != len(actors):
+        raise ValueError("review_changes needs one actor per event")
+    # Only the state before a grade or a review matters: fold no further than the last of them
+    # (on most appends there is none, and nothing is folded at all).
+    last = max(
+        (i for i, e in enumerate(events) if isinstance(e, AnswerGraded | GradeReviewed)), default=-1
+    )
     items: list[ReviewItem] = []
     outcomes: list[ReviewOutcome] = []
     state = before
-    for event, actor in zip(events, actors, strict=True):
+    for index, (event, actor) in enumerate(zip(events[: last + 1], actors, strict=False)):
         if isinstance(event, AnswerGraded):
             current = state.current
             if current is not None and current.kind == CHAT_KIND:
@@ -117,7 +124,8 @@ def review_changes(
                     review=review_outcome(event),
                 )
             )
-        state = evolve(state, event)
+        if index < last:
+            state = evolve(state, event)
     return tuple(items), tuple(outcomes)
 
 

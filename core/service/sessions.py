@@ -1,8 +1,10 @@
 """Session use cases: every channel calls these, one call per learner action.
 
-Each call loads the session (latest snapshot + later events), lets the engine decide, appends the
-events with the version it read, and only then runs any LLM work the events ask for — outside every
-transaction, with a deadline — appending the outcome as further events.
+Each call loads the session (this process's hydrated state, or the latest snapshot + later events),
+lets the engine decide, appends the events with the version it decided on, and only then runs any
+LLM work the events ask for — outside every transaction, with a deadline — appending the outcome as
+further events. A hydrated state that the log has moved past is refused by that append and the
+command decided again on the log (``_execute``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from core.engine import ChallengeSpec, SessionState, Status, StepKind, decide, fold
 from core.engine.commands import (
@@ -33,6 +35,7 @@ from core.engine.view import NextChallengeView, SessionView, project_view
 from core.errors import (
     AnswerConflict,
     Conflict,
+    DomainError,
     Forbidden,
     IdempotencyKeyReused,
     LearnerNotFound,
@@ -54,6 +57,7 @@ from core.service.catalog import Catalog, next_challenge
 from core.service.clock import Clock, new_id
 from core.service.code_runs import CodeGrading, CodeTrial, RecordedElsewhere
 from core.service.grading_learning import LearnedGrading
+from core.service.hydrated import HydratedSessions, Loaded
 from core.service.idempotency import request_digest
 from core.service.jobs import JobQueue
 from core.service.llm_context import llm_context, progress_summary
@@ -80,14 +84,9 @@ log = logging.getLogger(__name__)
 
 MAX_CONFLICT_RETRIES = 5
 MAX_PENDING_ROUNDS = 8
-# Hydrated sessions kept per process, keyed by session and checked against the log by version.
+# Hydrated sessions kept per process (core/service/hydrated.py): reads fold what the log holds after
+# the kept version; actions are decided on it and checked by the append's expected version.
 STATE_CACHE_SIZE = 2048
-
-
-@dataclass(frozen=True, slots=True)
-class Loaded:
-    challenge: ChallengeSpec
-    state: SessionState
 
 
 CommandBuilder = Callable[[Loaded], Awaitable[Command]]
@@ -125,7 +124,7 @@ class GameService:
         self._code = CodeGrading(
             code_runner, clock, trials_per_minute=code_trials_per_minute, counters=rate_counters
         )
-        self._states: dict[str, Loaded] = {}
+        self._states = HydratedSessions(STATE_CACHE_SIZE)
         self._review_sample_rate = review_sample_rate  # REVIEW_SAMPLE_RATE
         # PENDING_WORK=queue: pending LLM work becomes a job for `curiouscore worker`.
         self._jobs = jobs
@@ -269,8 +268,9 @@ class GameService:
                 ),
             )
             try:
-                reviewed = await self._decide_and_append(
-                    loaded, command, None, actor=reviewer.learner_id
+                reviewed = (
+                    await self._decide_and_append(loaded, command, None, actor=reviewer.learner_id)
+                    or loaded
                 )
             except ConcurrencyError:
                 loaded = await self._load(session_id)
@@ -298,30 +298,60 @@ class GameService:
         *,
         settle: bool = True,
     ) -> SessionView:
-        loaded = await self._load_owned(actor, session_id, acting=True)
-        if idempotency_key is not None:
-            seen = await self._store.find_idempotent(session_id, idempotency_key)
-            if seen is not None:
-                return await self._repeat(session_id, seen, digest)
+        """Decide ``build``'s command and append its events; a retry of a recorded request (same
+        idempotency key) returns the session as it is now and appends nothing.
+
+        The command is decided on this process's hydrated state when it has one, without reading
+        the log first: the append's expected version refuses a stale copy, and the command is
+        then decided again on the log as it is (so is any error or empty decision the copy gave).
+        A retried request is found by the append itself (the store checks the key before the
+        version), or looked up when the command decides nothing or fails.
+        """
+        loaded, verified = await self._load_to_act(actor, session_id)
         try:
             for _ in range(MAX_CONFLICT_RETRIES):
                 try:
-                    loaded = await self._decide_and_append(
+                    decided = await self._decide_and_append(
                         loaded,
                         await build(loaded),
                         idempotency_key,
                         digest,
                         actor=actor.learner_id,
                     )
-                    break
                 except ConcurrencyError:
                     fresh = await self._load(session_id)
-                    _raise_if_moved(loaded.state, fresh.state)
-                    loaded = fresh
+                    if verified or self._states.written_after(session_id, loaded.state.version):
+                        # A racing writer won after our state was read: retry only if its
+                        # events leave the command's premise intact.
+                        _raise_if_moved(loaded.state, fresh.state)
+                    loaded, verified = fresh, True
+                    continue
+                except DomainError:
+                    if verified:
+                        raise
+                    loaded, verified = await self._load(session_id), True
+                    continue
+                if decided is None:  # the command decided nothing
+                    if not verified:
+                        loaded, verified = await self._load(session_id), True
+                        continue
+                    if idempotency_key is not None:
+                        seen = await self._store.find_idempotent(session_id, idempotency_key)
+                        if seen is not None:
+                            return await self._repeat(session_id, seen, digest)
+                loaded = decided or loaded
+                break
             else:
                 raise AnswerConflict("this session is busy; please try again")
         except StoredKeyReused:
             raise _key_reused() from None
+        except DomainError:
+            if idempotency_key is not None:
+                # A retry of a request whose events are recorded: the step may have moved on.
+                seen = await self._store.find_idempotent(session_id, idempotency_key)
+                if seen is not None:
+                    return await self._repeat(session_id, seen, digest)
+            raise
         if settle or self._jobs is not None:
             loaded = await self._settle(loaded)
         return await self._view(loaded)
@@ -342,8 +372,9 @@ class GameService:
         digest: str | None = None,
         *,
         actor: str,
-    ) -> Loaded:
-        """Decide, add any instant pending work, and append it all in one transaction.
+    ) -> Loaded | None:
+        """Decide, add any instant pending work, and append it all in one transaction; None when
+        the command decides nothing (nothing is appended).
 
         ``actor`` recorded the command's events; instant pending work is recorded by the system
         actor that does it (the grader, the hint giver, the narrator).
@@ -355,11 +386,11 @@ class GameService:
         while True:
             events = decide(loaded.challenge, loaded.state, command)
             if not events:
-                return loaded
+                return None
             actors = [actor] * len(events)
-            events, actors = await self._with_instant_work(loaded, events, actors, xp_known)
+            events, actors, after = await self._with_instant_work(loaded, events, actors, xp_known)
             try:
-                return await self._append(loaded, events, actors, idempotency_key, digest)
+                return await self._append(loaded, events, actors, idempotency_key, digest, after)
             except XpAlreadyGranted:
                 if xp_known:
                     raise
@@ -368,9 +399,10 @@ class GameService:
 
     async def _with_instant_work(
         self, loaded: Loaded, events: list[Event], actors: list[str], xp_known: bool = False
-    ) -> tuple[list[Event], list[str]]:
+    ) -> tuple[list[Event], list[str], SessionState]:
         """When the pending work the events ask for is instant (the offline provider: authored
         narration and hints, the rubric evaluator), do it now so it joins the same append.
+        Returns the events, their actors and the state after them.
 
         ``xp_known``: the append was refused because the XP is already granted.
         """
@@ -392,7 +424,7 @@ class GameService:
             events = [*events, *more]
             actors = [*actors, *[_system_actor(command)] * len(more)]
             state = fold(more, state)
-        return events, actors
+        return events, actors, state
 
     def _is_instant(self, challenge: ChallengeSpec, state: SessionState) -> bool:
         """Whether the work pending on ``state`` runs locally without waiting on anything."""
@@ -413,12 +445,14 @@ class GameService:
         actors: list[str],
         idempotency_key: str | None,
         digest: str | None = None,
+        after: SessionState | None = None,
     ) -> Loaded:
-        """Append ``events`` (each recorded by its actor) with the read models they change (session summary, snapshot, XP
-        grant) in one transaction."""
+        """Append ``events`` (each recorded by its actor) with the read models they change
+        (session summary, snapshot, XP grant) in one transaction; ``after`` is the state they
+        lead to, when the caller has folded them already."""
         state = loaded.state
         stream_id = state.session_id or _session_id_of(events)
-        new_state = fold(events, state)
+        new_state = after if after is not None else fold(events, state)
         result = await self._store.append(
             stream_id,
             [
@@ -434,7 +468,7 @@ class GameService:
         if result.duplicate:
             return await self._load(stream_id)
         self._after_append(new_state, events)
-        return self._remember(Loaded(loaded.challenge, new_state))
+        return self._states.remember(Loaded(loaded.challenge, new_state), written=True)
 
     def _read_model_changes(
         self,
@@ -527,8 +561,11 @@ class GameService:
             if command is None:
                 return loaded
             try:
-                loaded = await self._decide_and_append(
-                    loaded, command, None, actor=_system_actor(command)
+                loaded = (
+                    await self._decide_and_append(
+                        loaded, command, None, actor=_system_actor(command)
+                    )
+                    or loaded
                 )
             except (ConcurrencyError, Conflict):
                 # Another process recorded it first, or the step moved on: read what happened.
@@ -547,9 +584,11 @@ class GameService:
         )
 
     async def _pending_work(self, loaded: Loaded) -> Command | None:
+        """The command recording the pending work done (a grade, a hint, a narration), or None
+        when nothing is pending."""
         state, challenge = loaded.state, loaded.challenge
         current = state.current
-        if state.status is not Status.ACTIVE or current is None:
+        if current is None or not has_pending_work(state):
             return None
         step = challenge.steps[current.index]
         rubric = tuple(
@@ -655,6 +694,8 @@ class GameService:
         return replace(view, result=replace(view.result, next_challenge=suggested))
 
     async def _load(self, session_id: str) -> Loaded:
+        """The session as the log has it now: the cached state plus any later events, or (not
+        cached) the latest snapshot plus later events."""
         cached = self._states.get(session_id)
         if cached is not None:
             # Events are append-only: folding what came after the cached version is always
@@ -666,7 +707,7 @@ class GameService:
                     (decode(e.type, e.schema_version, e.data) for e in stored), cached.state
                 )
                 loaded = Loaded(cached.challenge, later)
-            return self._remember(loaded)
+            return self._states.remember(loaded)
         snapshot = await self._store.load_snapshot(session_id)
         state: SessionState | None = None
         if snapshot is not None and snapshot.schema_version == STATE_SCHEMA_VERSION:
@@ -679,34 +720,42 @@ class GameService:
             raise SessionNotFound(f"there is no session {session_id!r}")
         state = fold((decode(e.type, e.schema_version, e.data) for e in stored), state)
         challenge = await self._catalog.spec(state.challenge_id, state.challenge_version)
-        return self._remember(Loaded(challenge, state))
+        return self._states.remember(Loaded(challenge, state))
 
-    def _remember(self, loaded: Loaded) -> Loaded:
-        """Keep the newest hydrated state per session (least recently used dropped first)."""
-        session_id = loaded.state.session_id
-        if session_id:
-            known = self._states.pop(session_id, None)
-            if known is None or known.state.version <= loaded.state.version:
-                known = loaded
-            self._states[session_id] = known
-            while len(self._states) > STATE_CACHE_SIZE:
-                self._states.pop(next(iter(self._states)))
-        return loaded
-
-    async def _load_owned(self, actor: Actor, session_id: str, *, acting: bool = False) -> Loaded:
-        """The session, when ``actor`` may read it (its learner, or an admin) or, when
-        ``acting``, act on it (its learner only: an admin reading it gets ``Forbidden``)."""
+    async def _load_owned(self, actor: Actor, session_id: str) -> Loaded:
+        """The session as the log has it now, when ``actor`` may read it (its learner or an
+        admin)."""
         try:
             loaded = await self._load(session_id)
         except SessionNotFound:
             raise SessionNotFound(f"there is no session {session_id!r}") from None
-        if loaded.state.learner_id != actor.learner_id:
-            if not actor.is_admin:
-                # Someone else's session is indistinguishable from a missing one.
-                raise SessionNotFound(f"there is no session {session_id!r}")
-            if acting:
-                raise Forbidden("admins may read this session, but only its learner can play it")
+        _check_owner(actor, loaded.state, session_id, acting=False)
         return loaded
+
+    async def _load_to_act(self, actor: Actor, session_id: str) -> tuple[Loaded, bool]:
+        """The state to decide ``actor``'s command on, and whether it was read from the log just
+        now (False: this process's hydrated copy, which may be behind the log)."""
+        cached = self._states.get(session_id)
+        if cached is not None:
+            _check_owner(actor, cached.state, session_id, acting=True)
+            return cached, False
+        try:
+            loaded = await self._load(session_id)
+        except SessionNotFound:
+            raise SessionNotFound(f"there is no session {session_id!r}") from None
+        _check_owner(actor, loaded.state, session_id, acting=True)
+        return loaded, True
+
+
+def _check_owner(actor: Actor, state: SessionState, session_id: str, *, acting: bool) -> None:
+    """Refuse unless ``actor`` may read the session (its learner, or an admin) or, when
+    ``acting``, act on it (its learner only: an admin reading it gets ``Forbidden``)."""
+    if state.learner_id != actor.learner_id:
+        if not actor.is_admin:
+            # Someone else's session is indistinguishable from a missing one.
+            raise SessionNotFound(f"there is no session {session_id!r}")
+        if acting:
+            raise Forbidden("admins may read this session, but only its learner can play it")
 
 
 def has_pending_work(state: SessionState) -> bool:

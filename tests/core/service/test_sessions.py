@@ -12,6 +12,7 @@ from core.engine.decide import decide
 from core.engine.events import encode
 from core.errors import AnswerConflict, InvalidAnswer, SessionNotFound, StepNotCurrent
 from core.service.actor import Actor
+from core.service.sessions import GameService
 from core.store import InMemoryStore, NewEvent
 from tests.core.service.conftest import ADA, BOB, make_services, quiz
 
@@ -111,28 +112,34 @@ async def test_idempotent_retry_returns_same_view_and_appends_nothing(services):
     assert sum(1 for e in events if e.type == "AnswerSubmitted") == 1
 
 
-async def test_racing_answers_to_one_step_give_one_answer_and_one_conflict(any_services):
+@pytest.mark.parametrize("hydrated", [True, False], ids=["hydrated", "read-from-the-log"])
+async def test_racing_answers_to_one_step_give_one_answer_and_one_conflict(any_services, hydrated):
     game = any_services.game
     view = await game.create_session(ADA, "quiz")
     await game.start_session(ADA, view.session_id)
     await game.continue_gate(ADA, view.session_id, "welcome")
-    # Both requests read the stream before either writes: a true race, on every store.
+    if not hydrated:  # a process that has not seen the session yet reads it from the log
+        game = GameService(
+            store=any_services.store,
+            catalog=any_services.catalog,
+            llm=any_services.llm,
+            clock=any_services.clock,
+        )
+    # Both requests decide on the same state before either writes: a true race, on every store.
     store = any_services.store
     barrier = asyncio.Barrier(2)
-    read_stream = store.read_stream
+    append = store.append
+    appends = 0
 
-    reads = 0
-
-    async def read_together(stream_id, after_version=0):
-        nonlocal reads
-        events = await read_stream(stream_id, after_version)
-        reads += 1
-        if reads <= 2:
+    async def append_together(*args, **kwargs):
+        nonlocal appends
+        appends += 1
+        if appends <= 2:
             async with asyncio.timeout(5):
                 await barrier.wait()
-        return events
+        return await append(*args, **kwargs)
 
-    store.read_stream = read_together
+    store.append = append_together
     results = await asyncio.gather(
         game.submit_answer(ADA, view.session_id, "pick", 1),
         game.submit_answer(ADA, view.session_id, "pick", 2),

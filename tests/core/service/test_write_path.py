@@ -9,6 +9,7 @@ import pytest
 
 from core.errors import IdempotencyKeyReused
 from core.service.actor import Actor
+from core.service.sessions import GameService
 from core.store.base import ReadModelChanges
 from tests.core.service.conftest import ADA
 
@@ -156,3 +157,93 @@ async def test_a_process_with_a_cached_state_sees_what_another_process_wrote(any
     assert await there.get_view(ADA, sid) == view
     events = await here.session_events(ADA, sid)
     assert [e.version for e in events] == list(range(1, len(events) + 1))
+
+
+def _another_process(services) -> GameService:
+    """A second service over the same store: what another API worker or bot process is."""
+    return GameService(
+        store=services.store, catalog=services.catalog, llm=services.llm, clock=services.clock
+    )
+
+
+async def test_an_answer_after_another_process_answered_is_decided_on_the_fresh_state(
+    any_services,
+):
+    here, there = any_services.game, _another_process(any_services)
+    sid = (await here.create_session(ADA, "quiz")).session_id
+    await here.start_session(ADA, sid)
+    await here.continue_gate(ADA, sid, "welcome")  # "here" now holds the state at "pick"
+
+    await there.submit_answer(ADA, sid, "pick", 1)  # attempt 1, wrong: "here" does not know
+    view = await here.submit_answer(ADA, sid, "pick", 0)
+
+    # The stale copy cost a refused append, not a wrong decision: this is attempt 2, and right.
+    events = await here.session_events(ADA, sid)
+    assert [e.data["attempt"] for e in events if e.type == "AnswerSubmitted"] == [1, 2]
+    assert [e.version for e in events] == list(range(1, len(events) + 1))
+    assert view.step is not None and view.step.id == "truth"
+    assert await there.get_view(ADA, sid) == view
+
+
+async def test_a_hint_after_another_process_took_one_is_the_next_hint(any_services):
+    here, there = any_services.game, _another_process(any_services)
+    sid = (await here.create_session(ADA, "quiz")).session_id
+    await here.start_session(ADA, sid)
+    await here.continue_gate(ADA, sid, "welcome")
+
+    await there.request_hint(ADA, sid, "pick")
+    view = await here.request_hint(ADA, sid, "pick")
+
+    events = await here.session_events(ADA, sid)
+    assert [e.data["hint_index"] for e in events if e.type == "HintGiven"] == [0, 1]
+    assert view.step is not None and view.step.hints_left == 0
+
+
+async def test_a_process_holding_the_state_decides_without_reading_the_log(any_services):
+    game, store = any_services.game, any_services.store
+    sid = (await game.create_session(ADA, "quiz")).session_id
+    await game.start_session(ADA, sid)
+    reads: list[str] = []
+    for name in ("read_stream", "load_snapshot", "find_idempotent"):
+        original = getattr(store, name)
+
+        async def counted(*args, _original=original, _name=name, **kwargs):
+            reads.append(_name)
+            return await _original(*args, **kwargs)
+
+        setattr(store, name, counted)
+
+    await game.continue_gate(ADA, sid, "welcome", idempotency_key="k-gate")
+    await game.submit_answer(ADA, sid, "pick", 1, idempotency_key="k-pick")
+
+    assert reads == []
+    view = await game.get_view(ADA, sid)  # a read still asks the log what is new
+    assert reads == ["read_stream"]
+    assert view.step is not None and view.step.attempts_used == 1
+
+
+@pytest.mark.parametrize("fresh_process", [False, True], ids=["same-process", "other-process"])
+async def test_a_retry_after_the_session_moved_on_returns_the_state_and_appends_nothing(
+    any_services, fresh_process
+):
+    game = any_services.game
+    sid = (await game.create_session(ADA, "quiz")).session_id
+    await game.start_session(ADA, sid)
+    await game.continue_gate(ADA, sid, "welcome")
+    await game.request_hint(ADA, sid, "pick", idempotency_key="k-hint")
+    await game.submit_answer(ADA, sid, "pick", 0, idempotency_key="k-pick")
+    moved_on = await game.submit_answer(ADA, sid, "truth", True, idempotency_key="k-truth")
+    events = await game.session_events(ADA, sid)
+    retrying = _another_process(any_services) if fresh_process else game
+
+    # The step is no longer current: deciding again would be refused, the retry is not.
+    again = await retrying.submit_answer(ADA, sid, "pick", 0, idempotency_key="k-pick")
+    # The first hint request is recorded: no second hint, whatever the state says now.
+    hint = await retrying.request_hint(ADA, sid, "pick", idempotency_key="k-hint")
+    same = await retrying.submit_answer(ADA, sid, "truth", True, idempotency_key="k-truth")
+
+    assert again == hint == same == moved_on
+    assert await game.session_events(ADA, sid) == events
+    with pytest.raises(IdempotencyKeyReused):
+        await retrying.submit_answer(ADA, sid, "pick", 1, idempotency_key="k-pick")
+    assert await game.session_events(ADA, sid) == events
