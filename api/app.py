@@ -15,7 +15,7 @@ from starlette.types import ASGIApp
 
 from api.errors import install_error_handlers
 from api.logs import configure_logging
-from api.middleware import BodyLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
+from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.proxy import TrustedProxies, TrustedProxyMiddleware
 from api.routes import (
     admin,
@@ -129,7 +129,8 @@ def create_app(
     for prefix, mounted in mounts:
         app.mount(prefix, mounted)
     mount_spa(app)
-    # Added innermost first: the request context wraps everything, including CORS preflights.
+    # Added innermost first: the request context (ids, security headers, logs, metrics) wraps
+    # everything, including CORS preflights.
     app.add_middleware(TextGuardMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     if settings.cors_origin_list:
@@ -151,7 +152,6 @@ def create_app(
             expose_headers=["X-Request-ID", "Retry-After"],
             max_age=600,
         )
-    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware, runtime=runtime)
     if proxies.enabled:
         # Outermost: everything inside (logs, limits) sees the client, not the proxy.

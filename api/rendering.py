@@ -14,10 +14,10 @@ from typing import Any
 
 import nh3
 from markdown_it import MarkdownIt
+from pydantic import BaseModel
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
-from pydantic import BaseModel
 from pygments.util import ClassNotFound
 from starlette.responses import Response
 

@@ -26,9 +26,7 @@ VIEW_ERRORS = errors(400, 401, 404, 409, 413, 422, 503)
 
 
 @router.post("", status_code=201, response_model=SessionViewOut, responses=VIEW_ERRORS)
-async def create_session(
-    body: CreateSessionIn, actor: ActorDep, services: ServicesDep
-) -> Response:
+async def create_session(body: CreateSessionIn, actor: ActorDep, services: ServicesDep) -> Response:
     return view_response(await services.game.create_session(actor, body.challenge_id), 201)
 
 
@@ -39,16 +37,12 @@ async def list_sessions(actor: ActorDep, services: ServicesDep) -> list[SessionS
 
 
 @router.get("/{session_id}", response_model=SessionViewOut, responses=VIEW_ERRORS)
-async def get_session(
-    session_id: SessionId, actor: ActorDep, services: ServicesDep
-) -> Response:
+async def get_session(session_id: SessionId, actor: ActorDep, services: ServicesDep) -> Response:
     return view_response(await services.game.get_view(actor, session_id))
 
 
 @router.post("/{session_id}/start", response_model=SessionViewOut, responses=VIEW_ERRORS)
-async def start_session(
-    session_id: SessionId, actor: ActorDep, services: ServicesDep
-) -> Response:
+async def start_session(session_id: SessionId, actor: ActorDep, services: ServicesDep) -> Response:
     return view_response(await services.game.start_session(actor, session_id))
 
 
