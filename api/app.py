@@ -9,8 +9,9 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp
 
 from api.errors import install_error_handlers
@@ -49,6 +50,23 @@ DESCRIPTION = """Narrated technical challenges run by an event-sourced Game Mast
 Sign in with `POST /api/auth/login` (the **Authorize** button takes the same email and password),
 then create a session, start it and play it step by step. Every text field in a session view has an
 `*_html` twin rendered from Markdown on the server and sanitised."""
+
+
+def add_routes(app: FastAPI, router: APIRouter) -> None:
+    """Put ``router``'s routes on the app itself, in order, rather than including the router.
+
+    FastAPI matches an included router by walking all of its routes with per-route bookkeeping,
+    then matches again inside it, on every request; routes the app holds are matched once. Our
+    routers set everything on themselves (prefix, tags, responses), so the routes are the same
+    either way, /openapi.json included (``tests/api/test_routes.py``). ``app.dependency_overrides``
+    does not reach them: tests pass their services to ``create_app`` instead.
+    """
+    if router.on_startup or router.on_shutdown or not all(
+        isinstance(route, APIRoute) for route in router.routes
+    ):
+        app.include_router(router)  # what only including does (nested routers, events)
+        return
+    app.router.routes.extend(router.routes)
 
 
 def create_app(
@@ -125,7 +143,7 @@ def create_app(
         admin,
         review,
     ):
-        app.include_router(module.router)
+        add_routes(app, module.router)
     for prefix, mounted in mounts:
         app.mount(prefix, mounted)
     mount_spa(app)
