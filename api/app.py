@@ -61,8 +61,10 @@ def add_routes(app: FastAPI, router: APIRouter) -> None:
     either way, /openapi.json included (``tests/api/test_routes.py``). ``app.dependency_overrides``
     does not reach them: tests pass their services to ``create_app`` instead.
     """
-    if router.on_startup or router.on_shutdown or not all(
-        isinstance(route, APIRoute) for route in router.routes
+    if (
+        router.on_startup
+        or router.on_shutdown
+        or not all(isinstance(route, APIRoute) for route in router.routes)
     ):
         app.include_router(router)  # what only including does (nested routers, events)
         return
