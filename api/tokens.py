@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import time
@@ -115,14 +116,16 @@ class AccessTokens:
         if cached is not None:
             verified, expires_at = cached
             if expires_at > time.time() - LEEWAY_SECONDS:  # as PyJWT checks ``exp``
-                self._verified.move_to_end(token)
+                with contextlib.suppress(KeyError):  # evicted meanwhile (a sync caller's thread)
+                    self._verified.move_to_end(token)
                 return verified
-            del self._verified[token]
+            self._verified.pop(token, None)
             raise Unauthorized(TOKEN_INVALID)
         verified, expires_at = self._decode(token)
         self._verified[token] = (verified, expires_at)
-        if len(self._verified) > VERIFIED_CACHE_SIZE:
-            self._verified.popitem(last=False)
+        while len(self._verified) > VERIFIED_CACHE_SIZE:
+            with contextlib.suppress(KeyError):
+                self._verified.popitem(last=False)
         return verified
 
     def _decode(self, token: str) -> tuple[VerifiedToken, int]:
