@@ -9,13 +9,14 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp
 
 from api.errors import install_error_handlers
 from api.logs import configure_logging
-from api.middleware import BodyLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
+from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.proxy import TrustedProxies, TrustedProxyMiddleware
 from api.routes import (
     admin,
@@ -49,6 +50,25 @@ DESCRIPTION = """Narrated technical challenges run by an event-sourced Game Mast
 Sign in with `POST /api/auth/login` (the **Authorize** button takes the same email and password),
 then create a session, start it and play it step by step. Every text field in a session view has an
 `*_html` twin rendered from Markdown on the server and sanitised."""
+
+
+def add_routes(app: FastAPI, router: APIRouter) -> None:
+    """Put ``router``'s routes on the app itself, in order, rather than including the router.
+
+    FastAPI matches an included router by walking all of its routes with per-route bookkeeping,
+    then matches again inside it, on every request; routes the app holds are matched once. Our
+    routers set everything on themselves (prefix, tags, responses), so the routes are the same
+    either way, /openapi.json included (``tests/api/test_routes.py``). ``app.dependency_overrides``
+    does not reach them: tests pass their services to ``create_app`` instead.
+    """
+    if (
+        router.on_startup
+        or router.on_shutdown
+        or not all(isinstance(route, APIRoute) for route in router.routes)
+    ):
+        app.include_router(router)  # what only including does (nested routers, events)
+        return
+    app.router.routes.extend(router.routes)
 
 
 def create_app(
@@ -125,11 +145,12 @@ def create_app(
         admin,
         review,
     ):
-        app.include_router(module.router)
+        add_routes(app, module.router)
     for prefix, mounted in mounts:
         app.mount(prefix, mounted)
     mount_spa(app)
-    # Added innermost first: the request context wraps everything, including CORS preflights.
+    # Added innermost first: the request context (ids, security headers, logs, metrics) wraps
+    # everything, including CORS preflights.
     app.add_middleware(TextGuardMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     if settings.cors_origin_list:
@@ -151,7 +172,6 @@ def create_app(
             expose_headers=["X-Request-ID", "Retry-After"],
             max_age=600,
         )
-    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware, runtime=runtime)
     if proxies.enabled:
         # Outermost: everything inside (logs, limits) sees the client, not the proxy.

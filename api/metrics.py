@@ -6,6 +6,9 @@ from weakref import WeakKeyDictionary
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+# One request's series: its latency histogram, its request counter, its error counter (or None).
+_Series = tuple[Histogram, Counter, Counter | None]
+
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 UNMATCHED = "<unmatched>"
 
@@ -36,12 +39,24 @@ class HttpMetrics:
             "HTTP requests being answered now.",
             registry=registry,
         )
+        # The labelled children, looked up once per (method, route, status): ``labels()`` takes a
+        # lock and checks its arguments on every call.
+        self._series: dict[tuple[str, str, int], _Series] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.latency.labels(method, route).observe(seconds)
-        self.requests.labels(method, route, str(status)).inc()
-        if status >= 400:
-            self.errors.labels(method, route, str(status)).inc()
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = (
+                self.latency.labels(method, route),
+                self.requests.labels(method, route, str(status)),
+                self.errors.labels(method, route, str(status)) if status >= 400 else None,
+            )
+        latency, requests, errors = series
+        latency.observe(seconds)
+        requests.inc()
+        if errors is not None:
+            errors.inc()
 
 
 _BY_REGISTRY: WeakKeyDictionary[CollectorRegistry, HttpMetrics] = WeakKeyDictionary()

@@ -14,12 +14,15 @@ from typing import Any
 
 import nh3
 from markdown_it import MarkdownIt
+from pydantic import BaseModel
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
+from starlette.responses import Response
 
-from core.engine.view import SessionView, view_to_dict
+from api.schemas.sessions import SessionViewOut
+from core.engine.view import SessionView
 
 CODE_CLASS_PREFIX = "hl-"
 _FORMATTER = HtmlFormatter(nowrap=True, classprefix=CODE_CLASS_PREFIX)
@@ -92,27 +95,45 @@ def highlight_css() -> str:
     return f"{light}\n@media (prefers-color-scheme: dark) {{\n{dark.get_style_defs('.code')}\n}}\n"
 
 
-def render_view(view: SessionView) -> dict[str, Any]:
-    """The session view as JSON (``view_to_dict``) plus sanitised HTML for every text in it."""
-    data = view_to_dict(view)
-    step = data.get("step")
+def session_view_model(view: SessionView) -> BaseModel:
+    """The session view as its response model (``SessionViewOut``), with sanitised HTML for every
+    text in it.
+
+    Pydantic reads the frozen dataclasses directly (``from_attributes``), in one validation,
+    instead of a Python walk to plain dicts that are then validated again; the HTML fields are
+    filled in after. Each Markdown text is rendered once per process (``markdown_html`` and
+    ``inline_html`` are cached), whichever view shows it."""
+    model = SessionViewOut.model_validate(view, from_attributes=True)
+    step: Any = getattr(model, "step", None)
     if step is not None:
-        step["body_html"] = markdown_html(step["body"]) if step.get("body") else None
-        step["prompt_html"] = markdown_html(step["prompt"]) if step.get("prompt") else None
-        step["choices_html"] = [inline_html(choice) for choice in step.get("choices", [])]
-        if isinstance(step.get("explanation"), str):
-            step["explanation_html"] = markdown_html(step["explanation"])
-    for entry in data.get("transcript", []):
-        text = entry.get("text") or ""
-        entry["html"] = (
-            plain_html(text) if entry.get("kind") in PLAIN_TEXT_KINDS else markdown_html(text)
-        )
-        if isinstance(entry.get("explanation"), str):
-            entry["explanation_html"] = markdown_html(entry["explanation"])
-        for item in entry.get("items", []):
-            item["feedback_html"] = markdown_html(item.get("feedback") or "")
-    for feedback in data.get("feedback", []):
-        for option in feedback.get("options", []):
-            option["text_html"] = inline_html(option["text"])
-            option["feedback_html"] = inline_html(option["feedback"] or "")
+        step.body_html = markdown_html(step.body) if step.body else None
+        step.prompt_html = markdown_html(step.prompt) if step.prompt else None
+        step.choices_html = [inline_html(choice) for choice in step.choices]
+    entry: Any
+    for entry in getattr(model, "transcript", ()):
+        text = entry.text or ""
+        entry.html = plain_html(text) if entry.kind in PLAIN_TEXT_KINDS else markdown_html(text)
+        for item in entry.items:
+            item.feedback_html = markdown_html(item.feedback or "")
+    feedback: Any
+    for feedback in getattr(model, "feedback", ()):
+        for option in feedback.options:
+            option.text_html = inline_html(option.text)
+            option.feedback_html = inline_html(option.feedback or "")
+    return model
+
+
+def render_view(view: SessionView) -> dict[str, Any]:
+    """The session view as JSON-able data (what ``view_to_dict`` gives) plus its ``*_html``."""
+    data: dict[str, Any] = session_view_model(view).model_dump(mode="json")
     return data
+
+
+def view_response(view: SessionView, status_code: int = 200) -> Response:
+    """The session view as a JSON response, serialised once by pydantic-core (the route's
+    ``response_model`` documents it; FastAPI passes a ready response through unvalidated)."""
+    return Response(
+        session_view_model(view).model_dump_json(),
+        status_code=status_code,
+        media_type="application/json",
+    )

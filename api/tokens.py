@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +26,10 @@ MIN_SECRET_LENGTH = {"HS256": 32, "HS384": 48, "HS512": 64}
 ALGORITHMS = frozenset(MIN_SECRET_LENGTH)
 ISSUER = "curiouscore"
 TOKEN_INVALID = "your sign-in is not valid or has expired; please log in again"  # noqa: S105
+LEEWAY_SECONDS = 5
+# Verified tokens kept per process: a signed-in learner sends the same token until it expires
+# (30 minutes by default), so a few thousand cover every active learner of one process.
+VERIFIED_CACHE_SIZE = 4096
 
 
 def resolve_secret(settings: Settings) -> str:
@@ -79,6 +86,8 @@ class AccessTokens:
         self._secret = secret
         self._algorithm = algorithm
         self._ttl = ttl
+        # token string -> (what it names, its ``exp``): only well-signed tokens with valid claims.
+        self._verified: OrderedDict[str, tuple[VerifiedToken, int]] = OrderedDict()
 
     def issue(self, learner_id: str, role: str, version: int = 0) -> AccessToken:
         now = datetime.now(UTC)
@@ -99,7 +108,27 @@ class AccessTokens:
         """Return who the token names and its version, or raise ``Unauthorized``.
 
         Only the signature and the claims are checked here; whether the version is still current
-        is the account's to say (``AccountService.check_access``)."""
+        is the account's to say (``AccountService.check_access``, on every request: a signed-out
+        or revoked token is refused there at once, cached here or not). A token verified before
+        is not decoded again (the same string has the same signature and claims), but its expiry
+        is checked on every use."""
+        cached = self._verified.get(token)
+        if cached is not None:
+            verified, expires_at = cached
+            if expires_at > time.time() - LEEWAY_SECONDS:  # as PyJWT checks ``exp``
+                with contextlib.suppress(KeyError):  # evicted meanwhile (a sync caller's thread)
+                    self._verified.move_to_end(token)
+                return verified
+            self._verified.pop(token, None)
+            raise Unauthorized(TOKEN_INVALID)
+        verified, expires_at = self._decode(token)
+        self._verified[token] = (verified, expires_at)
+        while len(self._verified) > VERIFIED_CACHE_SIZE:
+            with contextlib.suppress(KeyError):
+                self._verified.popitem(last=False)
+        return verified
+
+    def _decode(self, token: str) -> tuple[VerifiedToken, int]:
         try:
             claims = jwt.decode(
                 token,
@@ -107,7 +136,7 @@ class AccessTokens:
                 algorithms=[self._algorithm],
                 issuer=ISSUER,
                 options={"require": ["exp", "iat", "sub", "jti"]},
-                leeway=5,
+                leeway=LEEWAY_SECONDS,
             )
         except jwt.PyJWTError:
             raise Unauthorized(TOKEN_INVALID) from None
@@ -121,4 +150,5 @@ class AccessTokens:
             or isinstance(version, bool)
         ):
             raise Unauthorized(TOKEN_INVALID)
-        return VerifiedToken(Actor(subject, role), version)
+        # PyJWT has checked ``exp`` as this integer (``_validate_exp``); the cache checks it so too.
+        return VerifiedToken(Actor(subject, role), version), int(claims["exp"])

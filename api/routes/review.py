@@ -58,7 +58,9 @@ async def stats(
 
 
 @router.post(
-    "/{review_id}", response_model=AppliedReviewOut, responses=errors(401, 403, 404, 409, 422, 503)
+    "/{review_id}",
+    response_model=AppliedReviewOut,
+    responses=errors(400, 401, 403, 404, 409, 413, 422, 503),
 )
 async def review(
     review_id: Annotated[str, Path(min_length=1, max_length=255)],

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path
+from starlette.responses import Response
 
 from api.deps import ActorDep, IdempotencyKey, ServicesDep
-from api.rendering import render_view
+from api.rendering import view_response
 from api.schemas.common import errors
 from api.schemas.me import SessionSummaryOut
 from api.schemas.sessions import (
@@ -25,10 +26,8 @@ VIEW_ERRORS = errors(400, 401, 404, 409, 413, 422, 503)
 
 
 @router.post("", status_code=201, response_model=SessionViewOut, responses=VIEW_ERRORS)
-async def create_session(
-    body: CreateSessionIn, actor: ActorDep, services: ServicesDep
-) -> dict[str, Any]:
-    return render_view(await services.game.create_session(actor, body.challenge_id))
+async def create_session(body: CreateSessionIn, actor: ActorDep, services: ServicesDep) -> Response:
+    return view_response(await services.game.create_session(actor, body.challenge_id), 201)
 
 
 @router.get("", response_model=list[SessionSummaryOut], responses=errors(401, 503))
@@ -38,17 +37,13 @@ async def list_sessions(actor: ActorDep, services: ServicesDep) -> list[SessionS
 
 
 @router.get("/{session_id}", response_model=SessionViewOut, responses=VIEW_ERRORS)
-async def get_session(
-    session_id: SessionId, actor: ActorDep, services: ServicesDep
-) -> dict[str, Any]:
-    return render_view(await services.game.get_view(actor, session_id))
+async def get_session(session_id: SessionId, actor: ActorDep, services: ServicesDep) -> Response:
+    return view_response(await services.game.get_view(actor, session_id))
 
 
 @router.post("/{session_id}/start", response_model=SessionViewOut, responses=VIEW_ERRORS)
-async def start_session(
-    session_id: SessionId, actor: ActorDep, services: ServicesDep
-) -> dict[str, Any]:
-    return render_view(await services.game.start_session(actor, session_id))
+async def start_session(session_id: SessionId, actor: ActorDep, services: ServicesDep) -> Response:
+    return view_response(await services.game.start_session(actor, session_id))
 
 
 @router.post("/{session_id}/answer", response_model=SessionViewOut, responses=VIEW_ERRORS)
@@ -58,12 +53,12 @@ async def answer(
     actor: ActorDep,
     services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> Response:
     value = tuple(body.answer) if isinstance(body.answer, list) else body.answer
     view = await services.game.submit_answer(
         actor, session_id, body.step_id, value, idempotency_key=idempotency_key
     )
-    return render_view(view)
+    return view_response(view)
 
 
 @router.post("/{session_id}/continue", response_model=SessionViewOut, responses=VIEW_ERRORS)
@@ -73,11 +68,11 @@ async def continue_gate(
     actor: ActorDep,
     services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> Response:
     view = await services.game.continue_gate(
         actor, session_id, body.step_id, idempotency_key=idempotency_key
     )
-    return render_view(view)
+    return view_response(view)
 
 
 @router.post("/{session_id}/hint", response_model=SessionViewOut, responses=VIEW_ERRORS)
@@ -87,16 +82,16 @@ async def hint(
     actor: ActorDep,
     services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> Response:
     view = await services.game.request_hint(
         actor, session_id, body.step_id, idempotency_key=idempotency_key
     )
-    return render_view(view)
+    return view_response(view)
 
 
 @router.post("/{session_id}/abandon", response_model=SessionViewOut, responses=VIEW_ERRORS)
-async def abandon(session_id: SessionId, actor: ActorDep, services: ServicesDep) -> dict[str, Any]:
-    return render_view(await services.game.abandon(actor, session_id))
+async def abandon(session_id: SessionId, actor: ActorDep, services: ServicesDep) -> Response:
+    return view_response(await services.game.abandon(actor, session_id))
 
 
 @router.get(

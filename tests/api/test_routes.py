@@ -1,0 +1,77 @@
+"""The app holds its routes directly (``api.app.add_routes``) instead of including each router:
+the same routes, the same /openapi.json and the same answers to odd requests as including them."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import APIRouter, FastAPI
+
+from api.app import add_routes, create_app
+from api.routes import (
+    admin,
+    auth,
+    challenges,
+    code_runs,
+    health,
+    leaderboard,
+    me,
+    metrics,
+    review,
+    sessions,
+    stream,
+)
+from core.bootstrap import Services
+
+MODULES = (
+    health,
+    metrics,
+    auth,
+    me,
+    challenges,
+    sessions,
+    stream,
+    code_runs,
+    leaderboard,
+    admin,
+    review,
+)
+
+
+async def test_the_openapi_document_is_the_one_including_the_routers_gives(services: Services):
+    app = create_app(services, services.settings)
+    included = FastAPI(title=app.title, version=app.version, description=app.description)
+    for module in MODULES:
+        included.include_router(module.router)
+    ours, theirs = app.openapi(), included.openapi()
+    assert list(ours["paths"]) == list(theirs["paths"])
+    assert ours["paths"] == theirs["paths"]
+    assert ours["components"] == theirs["components"]
+
+
+async def test_odd_methods_and_trailing_slashes_answer_as_before(client: httpx.AsyncClient):
+    put = await client.put("/api/sessions")
+    assert (put.status_code, put.headers["allow"]) == (405, "POST")
+    wrong = await client.get("/api/sessions/abc/answer")
+    assert (wrong.status_code, wrong.headers["allow"]) == (405, "POST")
+    slash = await client.get("/api/challenges/")
+    assert slash.status_code == 307
+    assert slash.headers["location"].endswith("/api/challenges")
+    assert (await client.get("/api/nope")).status_code == 404
+
+
+async def test_a_router_with_a_nested_router_is_still_served():
+    inner = APIRouter(prefix="/inner")
+
+    @inner.get("/ping")
+    async def ping() -> dict[str, str]:
+        return {"pong": "inner"}
+
+    outer = APIRouter(prefix="/outer")
+    outer.include_router(inner)
+    app = FastAPI()
+    add_routes(app, outer)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
+        response = await http.get("/outer/inner/ping")
+    assert response.json() == {"pong": "inner"}
