@@ -120,7 +120,7 @@ class SqliteRaw(RawConnection):
         try:
             return await run_inline(self._inline, call, *args)
         except sqlite3.Error as error:
-            raise _sqlite_error(error, args) from error
+            raise _sqlite_error(error) from error
 
     def _fetchall(self, text: str, args: Sequence[Any]) -> list[Row]:
         return self._db.execute(text, args).fetchall()
@@ -181,9 +181,9 @@ class PostgresRaw(RawConnection):
         self._driver = driver
         self._transaction: Any = None
 
-    async def _failed(self, error: BaseException, args: Sequence[Any]) -> BaseException:
+    async def _failed(self, error: BaseException) -> BaseException:
         """Translate ``error``; invalidate the pooled connection when the server is unreachable."""
-        translated = _postgres_error(error, args)
+        translated = _postgres_error(error, self._driver.is_closed())
         if is_connectivity_error(translated) and not is_missing_table_error(translated):
             self._transaction = None
             with suppress(Exception):  # already closed: nothing more to release
@@ -195,7 +195,7 @@ class PostgresRaw(RawConnection):
         try:
             rows: list[Row] = await self._driver.fetch(text, *args)
         except Exception as error:
-            raise await self._failed(error, args) from error
+            raise await self._failed(error) from error
         return rows
 
     async def fetchrow(self, kind: str, text: str, args: Sequence[Any]) -> Row | None:
@@ -203,7 +203,7 @@ class PostgresRaw(RawConnection):
         try:
             row: Row | None = await self._driver.fetchrow(text, *args)
         except Exception as error:
-            raise await self._failed(error, args) from error
+            raise await self._failed(error) from error
         return row
 
     async def execute(self, kind: str, text: str, args: Sequence[Any]) -> int:
@@ -211,7 +211,7 @@ class PostgresRaw(RawConnection):
         try:
             status: str = await self._driver.execute(text, *args)
         except Exception as error:
-            raise await self._failed(error, args) from error
+            raise await self._failed(error) from error
         # "INSERT 0 1", "UPDATE 1", …: the last word is the row count.
         tail = status.rsplit(" ", 1)[-1]
         return int(tail) if tail.isdigit() else -1
@@ -221,15 +221,15 @@ class PostgresRaw(RawConnection):
         try:
             await self._driver.executemany(text, rows)
         except Exception as error:
-            raise await self._failed(error, ()) from error
+            raise await self._failed(error) from error
 
     async def begin(self) -> None:
         STATEMENTS["begin"] += 1
-        transaction = self._driver.transaction()
         try:
+            transaction = self._driver.transaction()
             await transaction.start()
         except Exception as error:
-            raise await self._failed(error, ()) from error
+            raise await self._failed(error) from error
         self._transaction = transaction
 
     async def commit(self) -> None:
@@ -238,7 +238,7 @@ class PostgresRaw(RawConnection):
         try:
             await transaction.commit()
         except Exception as error:
-            raise await self._failed(error, ()) from error
+            raise await self._failed(error) from error
 
     async def rollback(self) -> None:
         transaction, self._transaction = self._transaction, None
@@ -248,7 +248,7 @@ class PostgresRaw(RawConnection):
         try:
             await transaction.rollback()
         except Exception as error:
-            await self._failed(error, ())  # only to invalidate a connection that broke
+            await self._failed(error)  # only to invalidate a connection that broke
 
 
 def raw_connection(connection: AsyncConnection, *, postgres: bool) -> RawConnection:
@@ -269,21 +269,31 @@ _SQLITE_ERRORS: tuple[tuple[type[sqlite3.Error], type[exc.DBAPIError]], ...] = (
 )
 
 
-def _sqlite_error(error: sqlite3.Error, args: Sequence[Any]) -> exc.DBAPIError:
+def _sqlite_error(error: sqlite3.Error) -> exc.DBAPIError:
     for driver_class, translated in _SQLITE_ERRORS:
         if isinstance(error, driver_class):
             return translated(None, None, error)
     return exc.DBAPIError(None, None, error)
 
 
-def _postgres_error(error: BaseException, args: Sequence[Any]) -> BaseException:
+def _postgres_error(error: BaseException, closed: bool) -> BaseException:
     """The SQLAlchemy exception SQLAlchemy's asyncpg dialect raises for ``error`` (an ``OSError``,
-    such as a refused or reset connection, stays itself: ``core.store.engine`` handles it)."""
+    such as a refused or reset connection, stays itself: ``core.store.engine`` handles it).
+
+    Unlike SQLAlchemy, a client-side protocol error (``InternalClientError``: the server's
+    "terminating connection" notice arrived while a statement was being sent) or any error after
+    which the connection is closed counts as connectivity: the connection is unusable, and a
+    retry on a new one will do.
+    """
     import asyncpg  # the PostgreSQL extra; only PostgreSQL stores get here
 
     if isinstance(error, asyncpg.IntegrityConstraintViolationError):
         return exc.IntegrityError(None, None, error)
-    if isinstance(error, asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
+    if isinstance(
+        error, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | asyncpg.InternalClientError
+    ):
+        return exc.InterfaceError(None, None, error)
+    if closed and not isinstance(error, OSError):
         return exc.InterfaceError(None, None, error)
     if isinstance(error, asyncpg.SyntaxOrAccessError):
         return exc.ProgrammingError(None, None, error)
