@@ -18,9 +18,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exc, func, literal_column, select
+from sqlalchemy import delete, exc, literal_column, select
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.store.base import (
     AppendResult,
@@ -42,10 +41,9 @@ from core.store.sql_append import (
 )
 from core.store.sql_group import AppendRequest, GroupCommitter, Outcome
 from core.store.sql_heads import POSITION_SHIFT
-from core.store.sql_raw import SqliteRaw, sql
+from core.store.sql_raw import RawConnection, SqliteRaw, sql
 from core.store.tables import (
     game_events,
-    idempotency_keys,
     session_snapshots,
 )
 
@@ -104,13 +102,13 @@ class SqlEventStore(SqlAppender):
     async def _append_alone(self, request: AppendRequest) -> AppendResult:
         """One append in a transaction of its own."""
         try:
-            async with self._raw_transaction() as raw:
+            async with self._raw_transaction(with_core=_with_core([request])) as raw:
                 return await self._append_raw(raw, request, _utc_now())
         except exc.IntegrityError:
             # The transaction is rolled back; look at what the winning writer left behind.
-            async with self._transaction() as connection:
+            async with self._raw_read() as raw:
                 try:
-                    return await self._explain_lost_race(connection, request)
+                    return await self._explain_lost_race(raw, request)
                 except _NotALostRace:
                     pass
             raise
@@ -124,7 +122,7 @@ class SqlEventStore(SqlAppender):
                 return [refused]
         outcomes: list[Outcome] = []
         created_at = _utc_now()
-        async with self._raw_transaction() as raw:
+        async with self._raw_transaction(with_core=_with_core(requests)) as raw:
             assert isinstance(raw, SqliteRaw)
             for request in requests:
                 await raw.savepoint()
@@ -136,7 +134,7 @@ class SqlEventStore(SqlAppender):
                 except exc.IntegrityError as error:
                     await raw.rollback_to_savepoint()
                     try:
-                        outcomes.append(await self._explain_lost_race(raw.connection, request))
+                        outcomes.append(await self._explain_lost_race(raw, request))
                     except ConcurrencyError as refused:
                         outcomes.append(refused)
                     except _NotALostRace:
@@ -151,18 +149,16 @@ class SqlEventStore(SqlAppender):
                     outcomes.append(result)
         return outcomes
 
-    async def _explain_lost_race(
-        self, connection: AsyncConnection, request: AppendRequest
-    ) -> AppendResult:
+    async def _explain_lost_race(self, raw: RawConnection, request: AppendRequest) -> AppendResult:
         """After an integrity error: return the twin's result (same idempotency key) or raise
         :class:`ConcurrencyError`; return nothing else (the caller re-raises the error when the
         version did not move: not a lost race, something else is wrong with the rows)."""
         stream_id, key = request.stream_id, request.idempotency_key
         if key is not None:
-            seen = await _find_idempotent(connection, stream_id, key)
+            seen = await _find_idempotent(raw, stream_id, key)
             if seen is not None:
                 return duplicate_result(stream_id, key, seen, request.request_digest)
-        actual = await _stream_version(connection, stream_id)
+        actual = await _stream_version(raw, stream_id)
         if actual != request.expected_version:
             raise ConcurrencyError(stream_id, request.expected_version, actual) from None
         raise _NotALostRace
@@ -170,7 +166,9 @@ class SqlEventStore(SqlAppender):
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[StoredEvent]:
         """Return the stream's events with version > ``after_version``, in order."""
         async with self._raw_read() as raw:
-            rows = await raw.fetch("read_stream", raw.text(_READ_STREAM), (stream_id, after_version))
+            rows = await raw.fetch(
+                "read_stream", raw.text(_READ_STREAM), (stream_id, after_version)
+            )
         return [_raw_event(row) for row in rows]
 
     async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
@@ -208,8 +206,8 @@ class SqlEventStore(SqlAppender):
 
     async def stream_version(self, stream_id: str) -> int:
         """Return the stream's current version (0 when it has no events)."""
-        async with self._read() as connection:
-            return await _stream_version(connection, stream_id)
+        async with self._raw_read() as raw:
+            return await _stream_version(raw, stream_id)
 
     async def list_stream_ids(self) -> list[str]:
         """Return every stream id that has events, sorted."""
@@ -221,8 +219,7 @@ class SqlEventStore(SqlAppender):
     async def find_idempotent(self, stream_id: str, key: str) -> AppendResult | None:
         """Return the result of the append that used ``key`` on this stream, if any."""
         async with self._raw_read() as raw:
-            row = await raw.fetchrow("find_idempotent", raw.text(_FIND_IDEMPOTENT), (stream_id, key))
-        return None if row is None else AppendResult(row[0], row[1], request_digest=row[2])
+            return await _find_idempotent(raw, stream_id, key)
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         """Store ``snapshot`` as the stream's latest (replacing an older one)."""
@@ -245,13 +242,10 @@ class SqlEventStore(SqlAppender):
 
 
 # The hot reads, as SQL text for the driver connection (core/store/sql_raw.py).
-_COLUMNS = (
-    "position, session_id, sequence_number, event_type, schema_version, data, recorded_at,"
-    " event_hash, key_id"
-)
 _READ_STREAM = sql(
     "read_stream",
-    f"SELECT {_COLUMNS} FROM game_events WHERE session_id = $1 AND sequence_number > $2"
+    "SELECT position, session_id, sequence_number, event_type, schema_version, data, recorded_at,"
+    " event_hash, key_id FROM game_events WHERE session_id = $1 AND sequence_number > $2"
     " ORDER BY sequence_number",
 )
 _LOAD_SNAPSHOT = sql(
@@ -263,31 +257,30 @@ _FIND_IDEMPOTENT = sql(
     "SELECT first_version, last_version, request_digest FROM idempotency_keys"
     ' WHERE session_id = $1 AND "key" = $2',
 )
-_FIND_IDEMPOTENT_CORE = select(
-    idempotency_keys.c.first_version,
-    idempotency_keys.c.last_version,
-    idempotency_keys.c.request_digest,
-).where(
-    idempotency_keys.c.session_id == bindparam("stream_id"),
-    idempotency_keys.c["key"] == bindparam("key"),
+_STREAM_VERSION = sql(
+    "stream_version",
+    "SELECT coalesce(max(sequence_number), 0) FROM game_events WHERE session_id = $1",
 )
 
 
-async def _stream_version(connection: AsyncConnection, stream_id: str) -> int:
-    query = select(func.coalesce(func.max(game_events.c.sequence_number), 0)).where(
-        game_events.c.session_id == stream_id
+async def _stream_version(raw: RawConnection, stream_id: str) -> int:
+    row = await raw.fetchrow("stream_version", raw.text(_STREAM_VERSION), (stream_id,))
+    assert row is not None
+    return int(row[0])
+
+
+async def _find_idempotent(raw: RawConnection, stream_id: str, key: str) -> AppendResult | None:
+    row = await raw.fetchrow("find_idempotent", raw.text(_FIND_IDEMPOTENT), (stream_id, key))
+    return None if row is None else AppendResult(row[0], row[1], request_digest=row[2])
+
+
+def _with_core(requests: Sequence[AppendRequest]) -> bool:
+    """Whether any of ``requests`` writes review rows (through SQLAlchemy, in the transaction)."""
+    return any(
+        r.changes is not None
+        and bool(r.changes.review_items or r.changes.review_outcomes or r.changes.xp_adjustment)
+        for r in requests
     )
-    return int((await connection.execute(query)).scalar_one())
-
-
-async def _find_idempotent(
-    connection: AsyncConnection, stream_id: str, key: str
-) -> AppendResult | None:
-    parameters = {"stream_id": stream_id, "key": key}
-    row = (await connection.execute(_FIND_IDEMPOTENT_CORE, parameters)).first()
-    if row is None:
-        return None
-    return AppendResult(row.first_version, row.last_version, request_digest=row.request_digest)
 
 
 def _stored_event(row: Row[Any]) -> StoredEvent:

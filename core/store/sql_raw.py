@@ -29,13 +29,15 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Sequence
-from contextlib import suppress
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import exc
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine.interfaces import PoolProxiedConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.util import greenlet_spawn
 
 from core.store.engine import is_connectivity_error, is_missing_table_error
 from core.store.sqlite_inline import InlineConnection, run_inline
@@ -67,14 +69,35 @@ def sql(kind: str, postgres: str, *, sqlite: str | None = None) -> Sql:
 class RawConnection:
     """A pooled connection's driver connection; every statement returns rows as sequences.
 
-    ``connection`` is the SQLAlchemy connection it belongs to, for the cold statements that join
-    the same transaction.
+    ``fairy`` is the pool's handle on it; ``sa_connection`` the SQLAlchemy connection holding it,
+    when there is one (write transactions), for the cold statements that join the transaction.
     """
 
     is_postgres: bool
 
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection
+    def __init__(self, sa_connection: AsyncConnection | None, fairy: PoolProxiedConnection) -> None:
+        self._sa_connection = sa_connection
+        self._fairy = fairy
+
+    @property
+    def connection(self) -> AsyncConnection:
+        """The SQLAlchemy connection this driver connection belongs to (write transactions)."""
+        if self._sa_connection is None:
+            raise RuntimeError("a raw read has no SQLAlchemy connection")
+        return self._sa_connection
+
+    @property
+    def info(self) -> dict[Any, Any]:
+        """The pooled connection's info dict (it outlives transactions and checkouts)."""
+        return self._fairy.info
+
+    async def invalidate(self) -> None:
+        """Make the pool discard this connection (it failed for connectivity)."""
+        with suppress(Exception):  # already closed: nothing more to release
+            if self._sa_connection is not None:
+                await self._sa_connection.invalidate()
+            else:
+                await greenlet_spawn(self._fairy.invalidate)
 
     def text(self, statement: Sql) -> str:
         return statement.postgres if self.is_postgres else statement.sqlite
@@ -110,8 +133,13 @@ class SqliteRaw(RawConnection):
 
     is_postgres = False
 
-    def __init__(self, connection: AsyncConnection, inline: InlineConnection) -> None:
-        super().__init__(connection)
+    def __init__(
+        self,
+        sa_connection: AsyncConnection | None,
+        fairy: PoolProxiedConnection,
+        inline: InlineConnection,
+    ) -> None:
+        super().__init__(sa_connection, fairy)
         self._inline = inline
         self._db = inline.sqlite3_connection
 
@@ -176,8 +204,10 @@ class PostgresRaw(RawConnection):
 
     is_postgres = True
 
-    def __init__(self, connection: AsyncConnection, driver: Any) -> None:
-        super().__init__(connection)
+    def __init__(
+        self, sa_connection: AsyncConnection | None, fairy: PoolProxiedConnection, driver: Any
+    ) -> None:
+        super().__init__(sa_connection, fairy)
         self._driver = driver
         self._transaction: Any = None
 
@@ -186,8 +216,7 @@ class PostgresRaw(RawConnection):
         translated = _postgres_error(error, self._driver.is_closed())
         if is_connectivity_error(translated) and not is_missing_table_error(translated):
             self._transaction = None
-            with suppress(Exception):  # already closed: nothing more to release
-                await self.connection.invalidate()
+            await self.invalidate()
         return translated
 
     async def fetch(self, kind: str, text: str, args: Sequence[Any]) -> list[Row]:
@@ -254,10 +283,42 @@ class PostgresRaw(RawConnection):
 def raw_connection(connection: AsyncConnection, *, postgres: bool) -> RawConnection:
     """Return the driver connection behind ``connection`` (checked out, not in a transaction of
     SQLAlchemy's: one from the store's lone-statement view)."""
-    driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+    fairy = connection.sync_connection.connection  # type: ignore[union-attr]
+    return _wrap(connection, fairy, postgres)
+
+
+@asynccontextmanager
+async def checked_out(engine: AsyncEngine) -> AsyncIterator[RawConnection]:
+    """Check a connection out of ``engine``'s pool for raw statements outside any transaction
+    (each its own), and return it afterwards.
+
+    Cheaper than a SQLAlchemy connection (no ``Connection`` object, no isolation-level switch):
+    a quarter of a keyed read's CPU on SQLite. Errors opening a connection are translated as
+    SQLAlchemy translates them.
+    """
+    dialect = engine.dialect
+    try:
+        fairy = await engine.raw_connection()
+    except exc.SQLAlchemyError:
+        raise
+    except dialect.loaded_dbapi.Error as error:
+        raise exc.DBAPIError.instance(
+            None, None, error, dialect.loaded_dbapi.Error, dialect=dialect
+        ) from error
+    try:
+        yield _wrap(None, fairy, engine.url.get_backend_name() == "postgresql")
+    finally:
+        await greenlet_spawn(fairy.close)
+
+
+def _wrap(
+    sa_connection: AsyncConnection | None, fairy: PoolProxiedConnection, postgres: bool
+) -> RawConnection:
+    driver = fairy.driver_connection
     if postgres:
-        return PostgresRaw(connection, driver)
-    return SqliteRaw(connection, driver)
+        return PostgresRaw(sa_connection, fairy, driver)
+    assert isinstance(driver, InlineConnection)
+    return SqliteRaw(sa_connection, fairy, driver)
 
 
 _SQLITE_ERRORS: tuple[tuple[type[sqlite3.Error], type[exc.DBAPIError]], ...] = (
@@ -290,7 +351,8 @@ def _postgres_error(error: BaseException, closed: bool) -> BaseException:
     if isinstance(error, asyncpg.IntegrityConstraintViolationError):
         return exc.IntegrityError(None, None, error)
     if isinstance(
-        error, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | asyncpg.InternalClientError
+        error,
+        asyncpg.PostgresConnectionError | asyncpg.InterfaceError | asyncpg.InternalClientError,
     ):
         return exc.InterfaceError(None, None, error)
     if closed and not isinstance(error, OSError):
