@@ -8,6 +8,10 @@ wrote it: ``(pg_current_xact_id() << 20) + n``. ``read_all`` returns only positi
 has finished (committed or rolled back), and every transaction still running or yet to come has
 an id at or above it, so nothing can later appear below the bound a reader has passed. SQLite has
 one writer at a time, so its autoincrement positions are already in commit order.
+
+**The hot path skips SQLAlchemy Core.** Appends (``core.store.sql_append``) and the reads of every
+request (stream, snapshot, idempotency key, stream version) run as SQL text on the driver
+connection (``core.store.sql_raw``); ``read_all``, listings and the rest stay on Core.
 """
 
 from __future__ import annotations

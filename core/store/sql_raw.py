@@ -305,8 +305,9 @@ async def checked_out(engine: AsyncEngine) -> AsyncIterator[RawConnection]:
         raise exc.DBAPIError.instance(
             None, None, error, dialect.loaded_dbapi.Error, dialect=dialect
         ) from error
+    raw = _wrap(None, fairy, engine.url.get_backend_name() == "postgresql")
     try:
-        yield _wrap(None, fairy, engine.url.get_backend_name() == "postgresql")
+        yield raw
     finally:
         await greenlet_spawn(fairy.close)
 

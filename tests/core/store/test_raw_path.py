@@ -30,6 +30,7 @@ from core.store.base import (
 from core.store.engine import create_store_engine
 from core.store.migrate import migrate
 from core.store.sql import SqlStore
+from core.store.sql_heads import STREAM_LOCK_SEED
 from core.store.sql_raw import STATEMENTS
 from tests.waiting import until
 
@@ -240,4 +241,55 @@ async def _events(url: str) -> list[Any]:
     try:
         return await store.read_stream("s")
     finally:
+        await store.close()
+
+
+@pytest.mark.postgres
+async def test_the_global_append_lock_still_serialises_appends(postgres_url: str) -> None:
+    await migrate(postgres_url)
+    store = SqlStore(postgres_url, serialize_appends=True)
+    try:
+        await asyncio.gather(
+            *(store.append(f"s{i}", [noted(1), noted(2)], 0, recorded_at=T0) for i in range(4))
+        )
+        with pytest.raises(ConcurrencyError):
+            await store.append("s0", [noted(3)], 1, recorded_at=T0)
+        events = await store.read_all(0)
+        assert sorted((e.stream_id, e.version) for e in events) == [
+            (f"s{i}", v) for i in range(4) for v in (1, 2)
+        ]
+        assert [e.position for e in events] == sorted({e.position for e in events})
+    finally:
+        await store.close()
+
+
+@pytest.mark.postgres
+async def test_a_cancelled_append_leaves_no_half_used_connection_in_the_pool(
+    postgres_url: str,
+) -> None:
+    """A request cancelled while its append waits on the database (the client went away) rolls
+    back; the pool's only connection, back in the pool, serves the next append (asyncpg recovers
+    a connection whose statement was cancelled)."""
+    await migrate(postgres_url)
+    store = SqlStore(postgres_url, pool_size=1, max_overflow=0)
+    other = create_store_engine(postgres_url, pooled=False)
+    try:
+        await store.append("s", [noted(1)], 0, recorded_at=T0)
+        async with other.connect() as rival:
+            # The rival holds the stream's lock, so the append waits inside its transaction.
+            await rival.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended('s', :seed))"),
+                {"seed": STREAM_LOCK_SEED},
+            )
+            locked = STATEMENTS["lock"]
+            append = asyncio.create_task(store.append("s", [noted(2)], 1, recorded_at=T0))
+            await until(lambda: STATEMENTS["lock"] > locked, "the append to wait for the lock")
+            append.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await append
+            await rival.rollback()
+        assert (await store.append("s", [noted(2)], 1, recorded_at=T0)).last_version == 2
+        assert [e.version for e in await store.read_stream("s")] == [1, 2]
+    finally:
+        await other.dispose()
         await store.close()
