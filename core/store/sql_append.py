@@ -36,7 +36,7 @@ Why each shortcut keeps the guarantees under concurrency:
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 from core.store.base import (
@@ -44,6 +44,7 @@ from core.store.base import (
     ConcurrencyError,
     IdempotencyKeyReused,
     ReadModelChanges,
+    SessionSummary,
     Snapshot,
     XpAlreadyGranted,
 )
@@ -92,6 +93,9 @@ _EVENT_COLUMNS = (
 _SQLITE_EVENTS = f"INSERT INTO game_events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 
 
+_SUMMARY_COLUMNS = tuple(field.name for field in fields(SessionSummary))
+
+
 class Params:
     """Collects a statement's parameters and names their placeholders (``$n`` or ``?``)."""
 
@@ -130,8 +134,10 @@ def snapshot_values(snapshot: Snapshot, created_at: str) -> dict[str, Any]:
 
 def summary_values(changes: ReadModelChanges) -> dict[str, Any]:
     """The ``session_index`` row of the append's summary (typed as asyncpg wants them)."""
-    assert changes.summary is not None
-    values = asdict(changes.summary)  # the dataclass fields are the column names
+    summary = changes.summary
+    assert summary is not None
+    # The dataclass fields are the column names (asdict's deep copy costs more than the rest).
+    values = {name: getattr(summary, name) for name in _SUMMARY_COLUMNS}
     values["score"] = float(values["score"])
     values["max_score"] = float(values["max_score"])
     if values["passed"] is not None:
