@@ -8,13 +8,14 @@ it carries) are therefore plain SQL text run on the driver connection of a conne
 pool handed out, through ``sqlite3``'s statement cache or asyncpg's prepared-statement cache.
 SQLAlchemy keeps the pool, migrations and every cold query.
 
-**Transactions.** A raw connection comes from the store's "lone statement" view of the engine
-(PostgreSQL in autocommit, SQLite without the ``BEGIN`` hook; see ``core.store.engine``), so
-SQLAlchemy never begins a transaction of its own on it: a read is one statement in its own implicit
-transaction, and a write transaction is begun and ended here (``BEGIN IMMEDIATE`` on SQLite, an
-asyncpg transaction on PostgreSQL). A cold SQLAlchemy statement run on the same connection inside
-that block (the review-queue rows an append may carry) joins the transaction, because in that mode
-neither SQLAlchemy's asyncpg adapter nor our SQLite hook begins one.
+**Transactions.** A raw connection is checked out of SQLAlchemy's pool directly (``checked_out``),
+so SQLAlchemy begins nothing on it: a read is one statement in its own implicit transaction, and a
+write transaction is begun and ended here (``BEGIN IMMEDIATE`` on SQLite, an asyncpg transaction
+on PostgreSQL). The rare write that also runs SQLAlchemy statements (the review-queue rows an
+append may carry) takes its connection from the store's "lone statement" view of the engine
+instead (PostgreSQL in autocommit, SQLite without the ``BEGIN`` hook; ``core.store.engine``): in
+that mode neither SQLAlchemy's asyncpg adapter nor our SQLite hook begins a transaction, so those
+statements join ours.
 
 **Errors.** A driver error is raised as the SQLAlchemy exception SQLAlchemy would have raised for it
 (``IntegrityError``, ``OperationalError``, ``InterfaceError``, ``ProgrammingError``, ``DBAPIError``,

@@ -16,6 +16,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
 from core.store import engine as store_engine
+from core.store import sql_append
 from core.store.base import (
     ConcurrencyError,
     NewEvent,
@@ -29,6 +30,7 @@ from core.store.base import (
 )
 from core.store.engine import create_store_engine
 from core.store.migrate import migrate
+from core.store.reviews import ReviewItem
 from core.store.sql import SqlStore
 from core.store.sql_heads import STREAM_LOCK_SEED
 from core.store.sql_raw import STATEMENTS
@@ -292,4 +294,39 @@ async def test_a_cancelled_append_leaves_no_half_used_connection_in_the_pool(
         assert [e.version for e in await store.read_stream("s")] == [1, 2]
     finally:
         await other.dispose()
+        await store.close()
+
+
+def review_item(session_id: str) -> ReviewItem:
+    return ReviewItem(
+        f"r-{session_id}", session_id, "learner", "challenge", 1, "step", 1, "an answer",
+        "sample", {"passed": True}, T0,
+    )  # fmt: skip
+
+
+async def test_review_rows_written_through_core_join_the_raw_transaction(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The review-queue rows an append carries go through SQLAlchemy on the append's own
+    connection: they commit with the events, and roll back with them."""
+    await migrate(database_url)
+    store = SqlStore(database_url)
+    write = sql_append.write_review_changes
+
+    async def write_then_fail(*args: Any) -> None:
+        await write(*args)
+        raise RuntimeError("the append fails after its review rows were written")
+
+    try:
+        changes = ReadModelChanges(review_items=(review_item("kept"),))
+        await store.append("kept", [noted(1)], 0, recorded_at=T0, changes=changes)
+        monkeypatch.setattr(sql_append, "write_review_changes", write_then_fail)
+        changes = ReadModelChanges(review_items=(review_item("lost"),))
+        with pytest.raises(RuntimeError):
+            await store.append("lost", [noted(1)], 0, recorded_at=T0, changes=changes)
+        assert await store.get_review_item("r-kept") == review_item("kept")
+        assert [e.version for e in await store.read_stream("kept")] == [1]
+        assert await store.get_review_item("r-lost") is None
+        assert await store.read_stream("lost") == []
+    finally:
         await store.close()
