@@ -277,8 +277,10 @@ class PostgresRaw(RawConnection):
         STATEMENTS["rollback"] += 1
         try:
             await transaction.rollback()
-        except Exception as error:
-            await self._failed(error)  # only to invalidate a connection that broke
+        except Exception:
+            # Whatever went wrong, the connection may still be inside the transaction: it must
+            # not go back to the pool (SQLAlchemy's reset on return knows nothing of it).
+            await self.invalidate()
 
 
 def raw_connection(connection: AsyncConnection, *, postgres: bool) -> RawConnection:
