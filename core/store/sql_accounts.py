@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, exc, insert, select, update
+from sqlalchemy import exc, insert, select, update
 from sqlalchemy.engine import Row
 
 from core.store.accounts import (
@@ -21,12 +21,11 @@ from core.store.accounts import (
     TokenState,
 )
 from core.store.sql_base import SqlStoreBase
+from core.store.sql_raw import sql
 from core.store.tables import accounts, learner_identities, learners, link_codes, refresh_tokens
 
-# Read on every authenticated request: built once (bound parameter), not per call.
-_TOKEN_STATE = select(learners.c.token_version, learners.c.role).where(
-    learners.c.learner_id == bindparam("learner_id")
-)
+# Read on every authenticated request: SQL text for the driver connection (core/store/sql_raw.py).
+_TOKEN_STATE = sql("token_state", "SELECT token_version, role FROM learners WHERE learner_id = $1")
 
 
 class SqlAccounts(SqlStoreBase):
@@ -102,9 +101,9 @@ class SqlAccounts(SqlStoreBase):
 
     async def get_token_state(self, learner_id: str) -> TokenState | None:
         """The learner's token version and role (one primary-key read, on the primary)."""
-        async with self._read() as connection:
-            row = (await connection.execute(_TOKEN_STATE, {"learner_id": learner_id})).first()
-        return None if row is None else TokenState(int(row.token_version), row.role)
+        async with self._raw_read() as raw:
+            row = await raw.fetchrow("token_state", raw.text(_TOKEN_STATE), (learner_id,))
+        return None if row is None else TokenState(int(row[0]), row[1])
 
     async def bump_token_version(self, learner_id: str) -> None:
         """Make every access token issued to the learner so far stop working."""

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from core.store.engine import lone_reader, unavailable_on_connectivity_errors, writer
 from core.store.integrity import ChainKeys
 from core.store.sql_group import GroupCommitter
+from core.store.sql_raw import RawConnection, checked_out, raw_connection
 
 
 class SqlStoreBase:
@@ -80,6 +81,47 @@ class SqlStoreBase:
         with unavailable_on_connectivity_errors(self._engine.url):
             async with self._lone_reads.connect() as connection:
                 yield connection
+
+    @asynccontextmanager
+    async def _raw_read(self) -> AsyncIterator[RawConnection]:
+        """Like :meth:`_read`, but yield the driver connection for raw statements
+        (``core.store.sql_raw``): one statement, in its own implicit transaction."""
+        with unavailable_on_connectivity_errors(self._engine.url):
+            async with checked_out(self._engine) as raw:
+                yield raw
+
+    @asynccontextmanager
+    async def _raw_transaction(self, *, with_core: bool = False) -> AsyncIterator[RawConnection]:
+        """A write transaction on the driver connection, committed on success (``BEGIN IMMEDIATE``
+        on SQLite, in this process's writer queue; an asyncpg transaction on PostgreSQL).
+
+        ``with_core``: the block also runs SQLAlchemy statements on ``raw.connection``. That
+        connection comes from the lone-statement view, so SQLAlchemy begins nothing of its own
+        on it and its statements join this transaction. Without it the connection is checked out
+        of the pool directly, which costs less.
+        """
+        turn: AbstractAsyncContextManager[object] = (
+            self._sqlite_writers if self._sqlite_writers is not None else nullcontext()
+        )
+        async with turn:
+            with unavailable_on_connectivity_errors(self._engine.url):
+                async with self._raw_connection(with_core) as raw:
+                    await raw.begin()
+                    try:
+                        yield raw
+                    except BaseException:
+                        await raw.rollback()
+                        raise
+                    await raw.commit()
+
+    @asynccontextmanager
+    async def _raw_connection(self, with_core: bool) -> AsyncIterator[RawConnection]:
+        if not with_core:
+            async with checked_out(self._engine) as raw:
+                yield raw
+            return
+        async with self._lone_reads.connect() as connection:
+            yield raw_connection(connection, postgres=self._is_postgres)
 
     def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
         """Return an INSERT that supports ON CONFLICT on this dialect."""

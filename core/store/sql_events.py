@@ -8,6 +8,10 @@ wrote it: ``(pg_current_xact_id() << 20) + n``. ``read_all`` returns only positi
 has finished (committed or rolled back), and every transaction still running or yet to come has
 an id at or above it, so nothing can later appear below the bound a reader has passed. SQLite has
 one writer at a time, so its autoincrement positions are already in commit order.
+
+**The hot path skips SQLAlchemy Core.** Appends (``core.store.sql_append``) and the reads of every
+request (stream, snapshot, idempotency key, stream version) run as SQL text on the driver
+connection (``core.store.sql_raw``); ``read_all``, listings and the rest stay on Core.
 """
 
 from __future__ import annotations
@@ -15,13 +19,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exc, func, insert, literal_column, select
+from sqlalchemy import delete, exc, literal_column, select
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.store.base import (
     AppendResult,
@@ -33,20 +35,20 @@ from core.store.base import (
     StoredEvent,
     XpAlreadyGranted,
 )
-from core.store.integrity import (
-    chain_hashes,
+from core.store.json_codec import load_json
+from core.store.sql_append import (
+    Params,
+    SqlAppender,
+    duplicate_result,
+    snapshot_values,
+    upsert_by_session,
 )
-from core.store.json_codec import dump_json, load_json
-from core.store.sql_base import SqlStoreBase
 from core.store.sql_group import AppendRequest, GroupCommitter, Outcome
-from core.store.sql_heads import POSITION_SHIFT, SqlChainWriter
-from core.store.sql_reviews import write_review_changes
+from core.store.sql_heads import POSITION_SHIFT
+from core.store.sql_raw import RawConnection, SqliteRaw, sql
 from core.store.tables import (
     game_events,
-    idempotency_keys,
-    session_index,
     session_snapshots,
-    xp_grants,
 )
 
 _SAFE_BOUND = f"(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << {POSITION_SHIFT})"
@@ -55,7 +57,7 @@ _SAFE_BOUND = f"(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << {POSIT
 READ_ALL_WAIT_SECONDS = 5.0
 
 
-class SqlEventStore(SqlChainWriter):
+class SqlEventStore(SqlAppender):
     """:class:`~core.store.base.EventStore` on the ``game_events`` table and its companions."""
 
     async def append(
@@ -104,13 +106,13 @@ class SqlEventStore(SqlChainWriter):
     async def _append_alone(self, request: AppendRequest) -> AppendResult:
         """One append in a transaction of its own."""
         try:
-            async with self._transaction(write=True) as connection:
-                return await self._append_in(connection, request)
+            async with self._raw_transaction(with_core=_with_core([request])) as raw:
+                return await self._append_raw(raw, request, _utc_now())
         except exc.IntegrityError:
             # The transaction is rolled back; look at what the winning writer left behind.
-            async with self._transaction() as connection:
+            async with self._raw_read() as raw:
                 try:
-                    return await self._explain_lost_race(connection, request)
+                    return await self._explain_lost_race(raw, request)
                 except _NotALostRace:
                     pass
             raise
@@ -123,18 +125,20 @@ class SqlEventStore(SqlChainWriter):
             except (ConcurrencyError, XpAlreadyGranted, IdempotencyKeyReused) as refused:
                 return [refused]
         outcomes: list[Outcome] = []
-        async with self._transaction(write=True) as connection:
+        created_at = _utc_now()
+        async with self._raw_transaction(with_core=_with_core(requests)) as raw:
+            assert isinstance(raw, SqliteRaw)
             for request in requests:
-                savepoint = await connection.begin_nested()
+                await raw.savepoint()
                 try:
-                    result = await self._append_in(connection, request)
+                    result = await self._append_raw(raw, request, created_at)
                 except (ConcurrencyError, XpAlreadyGranted, IdempotencyKeyReused) as refused:
-                    await savepoint.rollback()
+                    await raw.rollback_to_savepoint()
                     outcomes.append(refused)
                 except exc.IntegrityError as error:
-                    await savepoint.rollback()
+                    await raw.rollback_to_savepoint()
                     try:
-                        outcomes.append(await self._explain_lost_race(connection, request))
+                        outcomes.append(await self._explain_lost_race(raw, request))
                     except ConcurrencyError as refused:
                         outcomes.append(refused)
                     except _NotALostRace:
@@ -142,129 +146,34 @@ class SqlEventStore(SqlChainWriter):
                 except (exc.OperationalError, exc.InterfaceError):
                     raise  # the connection or the transaction is broken: the whole group fails
                 except Exception as error:  # this append's own failure; the others go on
-                    await savepoint.rollback()
+                    await raw.rollback_to_savepoint()
                     outcomes.append(error)
                 else:
-                    await savepoint.commit()
+                    await raw.release()
                     outcomes.append(result)
         return outcomes
 
-    async def _append_in(self, connection: AsyncConnection, request: AppendRequest) -> AppendResult:
-        """The append itself, inside the caller's transaction (or savepoint)."""
-        stream_id, expected_version = request.stream_id, request.expected_version
-        idempotency_key, request_digest = request.idempotency_key, request.request_digest
-        key = self._chain_keys.current
-        rows: list[dict[str, Any]] = [
-            {
-                "session_id": stream_id,
-                "sequence_number": expected_version + offset,
-                "event_type": event.type,
-                "schema_version": event.schema_version,
-                "data": dump_json(event.data),
-                "recorded_at": request.recorded_at,
-                "key_id": key.key_id if key else None,
-            }
-            for offset, event in enumerate(request.events, 1)
-        ]
-        # Hash what will be read back (the canonical text, decoded), not the caller's objects.
-        chained = [
-            (event.type, event.schema_version, load_json(row["data"]))
-            for event, row in zip(request.events, rows, strict=True)
-        ]
-        result = AppendResult(
-            expected_version + 1,
-            expected_version + len(request.events),
-            request_digest=request_digest,
-        )
-        await self._lock_stream(connection, stream_id)
-        # Version first, key second: under READ COMMITTED a twin that committed before the
-        # version read is then visible to the key read, so a retry is reported as a duplicate
-        # rather than a clash.
-        actual, previous = await _stream_tip(connection, stream_id)
-        if idempotency_key is not None:
-            seen = await _find_idempotent(connection, stream_id, idempotency_key)
-            if seen is not None:
-                return _duplicate(stream_id, idempotency_key, seen, request_digest)
-        if actual != expected_version:
-            raise ConcurrencyError(stream_id, expected_version, actual)
-        hashes = chain_hashes(stream_id, expected_version + 1, chained, previous, key)
-        positions = await self._positions(connection, len(rows))
-        for index, (row, event_hash) in enumerate(zip(rows, hashes, strict=True)):
-            row["event_hash"] = event_hash
-            if positions is not None:
-                row["position"] = positions[index]
-        await connection.execute(insert(game_events), rows)
-        await self._record_head(connection, stream_id, result.last_version, hashes[-1])
-        if idempotency_key is not None:
-            await connection.execute(
-                insert(idempotency_keys).values(
-                    session_id=stream_id,
-                    key=idempotency_key,
-                    first_version=result.first_version,
-                    last_version=result.last_version,
-                    created_at=request.recorded_at,
-                    request_digest=request_digest,
-                )
-            )
-        if request.changes is not None:
-            await self._write_changes(connection, request.changes)
-        return result
-
-    async def _explain_lost_race(
-        self, connection: AsyncConnection, request: AppendRequest
-    ) -> AppendResult:
+    async def _explain_lost_race(self, raw: RawConnection, request: AppendRequest) -> AppendResult:
         """After an integrity error: return the twin's result (same idempotency key) or raise
         :class:`ConcurrencyError`; return nothing else (the caller re-raises the error when the
         version did not move: not a lost race, something else is wrong with the rows)."""
         stream_id, key = request.stream_id, request.idempotency_key
         if key is not None:
-            seen = await _find_idempotent(connection, stream_id, key)
+            seen = await _find_idempotent(raw, stream_id, key)
             if seen is not None:
-                return _duplicate(stream_id, key, seen, request.request_digest)
-        actual = await _stream_version(connection, stream_id)
+                return duplicate_result(stream_id, key, seen, request.request_digest)
+        actual = await _stream_version(raw, stream_id)
         if actual != request.expected_version:
             raise ConcurrencyError(stream_id, request.expected_version, actual) from None
         raise _NotALostRace
 
-    async def _write_changes(self, connection: AsyncConnection, changes: ReadModelChanges) -> None:
-        """Write the read-model rows an append carries; refuse an XP grant already held."""
-        if changes.summary is not None:
-            values = asdict(changes.summary)  # the dataclass fields are the column names
-            await connection.execute(self._upsert_by_session(session_index, values), values)
-        if changes.snapshot is not None:
-            await _write_snapshot(self, connection, changes.snapshot)
-        grant = changes.xp_grant
-        if grant is not None:
-            claimed = await connection.execute(
-                self._insert(xp_grants)
-                .values(
-                    learner_id=grant.learner_id,
-                    challenge_id=grant.challenge_id,
-                    session_id=grant.session_id,
-                    xp=grant.xp,
-                    granted_at=grant.granted_at,
-                )
-                .on_conflict_do_nothing(
-                    index_elements=[xp_grants.c.learner_id, xp_grants.c.challenge_id]
-                )
-            )
-            if claimed.rowcount != 1:
-                raise XpAlreadyGranted(grant.learner_id, grant.challenge_id)
-        if changes.review_items or changes.review_outcomes or changes.xp_adjustment is not None:
-            await write_review_changes(
-                self,
-                connection,
-                changes.review_items,
-                changes.review_outcomes,
-                changes.xp_adjustment,
-            )
-
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[StoredEvent]:
         """Return the stream's events with version > ``after_version``, in order."""
-        parameters = {"stream_id": stream_id, "after_version": after_version}
-        async with self._read() as connection:
-            rows = (await connection.execute(_READ_STREAM, parameters)).all()
-        return [_stored_event(row) for row in rows]
+        async with self._raw_read() as raw:
+            rows = await raw.fetch(
+                "read_stream", raw.text(_READ_STREAM), (stream_id, after_version)
+            )
+        return [_raw_event(row) for row in rows]
 
     async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Return up to ``limit`` events of every stream with position > ``after_position``.
@@ -301,8 +210,8 @@ class SqlEventStore(SqlChainWriter):
 
     async def stream_version(self, stream_id: str) -> int:
         """Return the stream's current version (0 when it has no events)."""
-        async with self._read() as connection:
-            return await _stream_version(connection, stream_id)
+        async with self._raw_read() as raw:
+            return await _stream_version(raw, stream_id)
 
     async def list_stream_ids(self) -> list[str]:
         """Return every stream id that has events, sorted."""
@@ -313,23 +222,21 @@ class SqlEventStore(SqlChainWriter):
 
     async def find_idempotent(self, stream_id: str, key: str) -> AppendResult | None:
         """Return the result of the append that used ``key`` on this stream, if any."""
-        async with self._read() as connection:
-            return await _find_idempotent(connection, stream_id, key)
+        async with self._raw_read() as raw:
+            return await _find_idempotent(raw, stream_id, key)
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         """Store ``snapshot`` as the stream's latest (replacing an older one)."""
-        async with self._transaction(write=True) as connection:
-            await _write_snapshot(self, connection, snapshot)
+        p = Params(self._is_postgres)
+        statement = upsert_by_session(p, "session_snapshots", snapshot_values(snapshot, _utc_now()))
+        async with self._raw_transaction() as raw:
+            await raw.execute("snapshot", statement, p.values)
 
     async def load_snapshot(self, stream_id: str) -> Snapshot | None:
         """Return the stream's latest snapshot, if any."""
-        async with self._read() as connection:
-            row = (await connection.execute(_LOAD_SNAPSHOT, {"stream_id": stream_id})).first()
-        if row is None:
-            return None
-        return Snapshot(
-            row.session_id, row.sequence_number, row.schema_version, load_json(row.state)
-        )
+        async with self._raw_read() as raw:
+            row = await raw.fetchrow("load_snapshot", raw.text(_LOAD_SNAPSHOT), (stream_id,))
+        return None if row is None else Snapshot(stream_id, row[0], row[1], load_json(row[2]))
 
     async def delete_snapshots(self) -> int:
         """Delete every snapshot; return how many were deleted."""
@@ -338,80 +245,46 @@ class SqlEventStore(SqlChainWriter):
         return int(result.rowcount)
 
 
-# The hot reads, built once (with bound parameters) rather than per call: building a statement
-# and its cache key on each request was a measurable share of a request's CPU.
-_READ_STREAM = (
-    select(game_events)
-    .where(game_events.c.session_id == bindparam("stream_id"))
-    .where(game_events.c.sequence_number > bindparam("after_version"))
-    .order_by(game_events.c.sequence_number)
+# The hot reads, as SQL text for the driver connection (core/store/sql_raw.py).
+_READ_STREAM = sql(
+    "read_stream",
+    "SELECT position, session_id, sequence_number, event_type, schema_version, data, recorded_at,"
+    " event_hash, key_id FROM game_events WHERE session_id = $1 AND sequence_number > $2"
+    " ORDER BY sequence_number",
 )
-_LOAD_SNAPSHOT = select(session_snapshots).where(
-    session_snapshots.c.session_id == bindparam("stream_id")
+_LOAD_SNAPSHOT = sql(
+    "load_snapshot",
+    "SELECT sequence_number, schema_version, state FROM session_snapshots WHERE session_id = $1",
 )
-_STREAM_TIP = (
-    select(game_events.c.sequence_number, game_events.c.event_hash)
-    .where(game_events.c.session_id == bindparam("stream_id"))
-    .order_by(game_events.c.sequence_number.desc())
-    .limit(1)
+_FIND_IDEMPOTENT = sql(
+    "find_idempotent",
+    "SELECT first_version, last_version, request_digest FROM idempotency_keys"
+    ' WHERE session_id = $1 AND "key" = $2',
 )
-_FIND_IDEMPOTENT = select(
-    idempotency_keys.c.first_version,
-    idempotency_keys.c.last_version,
-    idempotency_keys.c.request_digest,
-).where(
-    idempotency_keys.c.session_id == bindparam("stream_id"),
-    idempotency_keys.c["key"] == bindparam("key"),
+_STREAM_VERSION = sql(
+    "stream_version",
+    "SELECT coalesce(max(sequence_number), 0) FROM game_events WHERE session_id = $1",
 )
 
 
-async def _write_snapshot(
-    store: SqlStoreBase, connection: AsyncConnection, snapshot: Snapshot
-) -> None:
-    values = {
-        "session_id": snapshot.stream_id,
-        "sequence_number": snapshot.version,
-        "schema_version": snapshot.schema_version,
-        "state": dump_json(snapshot.state),
-        "created_at": _utc_now(),
-    }
-    await connection.execute(store._upsert_by_session(session_snapshots, values), values)
+async def _stream_version(raw: RawConnection, stream_id: str) -> int:
+    row = await raw.fetchrow("stream_version", raw.text(_STREAM_VERSION), (stream_id,))
+    assert row is not None
+    return int(row[0])
 
 
-def _duplicate(
-    stream_id: str, key: str, seen: AppendResult, request_digest: str | None
-) -> AppendResult:
-    if (
-        seen.request_digest is not None
-        and request_digest is not None
-        and seen.request_digest != request_digest
-    ):
-        raise IdempotencyKeyReused(stream_id, key)
-    return AppendResult(seen.first_version, seen.last_version, True, seen.request_digest)
+async def _find_idempotent(raw: RawConnection, stream_id: str, key: str) -> AppendResult | None:
+    row = await raw.fetchrow("find_idempotent", raw.text(_FIND_IDEMPOTENT), (stream_id, key))
+    return None if row is None else AppendResult(row[0], row[1], request_digest=row[2])
 
 
-async def _stream_version(connection: AsyncConnection, stream_id: str) -> int:
-    query = select(func.coalesce(func.max(game_events.c.sequence_number), 0)).where(
-        game_events.c.session_id == stream_id
+def _with_core(requests: Sequence[AppendRequest]) -> bool:
+    """Whether any of ``requests`` writes review rows (through SQLAlchemy, in the transaction)."""
+    return any(
+        r.changes is not None
+        and bool(r.changes.review_items or r.changes.review_outcomes or r.changes.xp_adjustment)
+        for r in requests
     )
-    return int((await connection.execute(query)).scalar_one())
-
-
-async def _stream_tip(connection: AsyncConnection, stream_id: str) -> tuple[int, str | None]:
-    """The stream's version and its last event's hash (0 and None when it has no events), in one
-    round trip."""
-    row = (await connection.execute(_STREAM_TIP, {"stream_id": stream_id})).first()
-    return (0, None) if row is None else (int(row.sequence_number), row.event_hash)
-
-
-async def _find_idempotent(
-    connection: AsyncConnection, stream_id: str, key: str
-) -> AppendResult | None:
-    parameters = {"stream_id": stream_id, "key": key}
-    row = (await connection.execute(_FIND_IDEMPOTENT, parameters)).first()
-    if row is None:
-        return None
-    return AppendResult(row.first_version, row.last_version, request_digest=row.request_digest)
 
 
 def _stored_event(row: Row[Any]) -> StoredEvent:
@@ -425,6 +298,20 @@ def _stored_event(row: Row[Any]) -> StoredEvent:
         recorded_at=row.recorded_at,
         event_hash=row.event_hash,
         key_id=row.key_id,
+    )
+
+
+def _raw_event(row: Sequence[Any]) -> StoredEvent:
+    return StoredEvent(
+        stream_id=row[1],
+        version=row[2],
+        position=row[0],
+        type=row[3],
+        schema_version=row[4],
+        data=load_json(row[5]),
+        recorded_at=row[6],
+        event_hash=row[7],
+        key_id=row[8],
     )
 
 

@@ -57,15 +57,8 @@ class SqlChainWriter(SqlStoreBase):
         where the last one stopped."""
         if not self._is_postgres:
             return None
-        if count >= 1 << POSITION_SHIFT:
-            raise ValueError(f"at most {(1 << POSITION_SHIFT) - 1} events per transaction")
-        # connection.info outlives the transaction (it belongs to the pooled connection), so the
-        # counter is keyed by the transaction id it was started for.
         xid = int((await connection.execute(text(f"SELECT {_XID}"))).scalar_one())
-        counter = connection.info.get("curiouscore_positions")
-        first = counter[1] if counter and counter[0] == xid else (xid << POSITION_SHIFT) + 1
-        connection.info["curiouscore_positions"] = (xid, first + count)
-        return list(range(first, first + count))
+        return next_positions(connection.info, xid, count)
 
     async def _record_head(
         self, connection: AsyncConnection, stream_id: str, version: int, event_hash: str | None
@@ -127,6 +120,20 @@ class SqlChainWriter(SqlStoreBase):
             row.bucket: RegistryHead(row.bucket, row.seq, row.last_mac, row.key_id, row.mac)
             for row in rows
         }
+
+
+def next_positions(info: dict[Any, Any], xid: int, count: int) -> list[int]:
+    """The positions of the next ``count`` events written by transaction ``xid`` (PostgreSQL).
+
+    ``info`` is the pooled connection's info dict: it outlives the transaction, so the counter it
+    keeps is keyed by the transaction id it was started for.
+    """
+    if count >= 1 << POSITION_SHIFT:
+        raise ValueError(f"at most {(1 << POSITION_SHIFT) - 1} events per transaction")
+    counter = info.get("curiouscore_positions")
+    first = counter[1] if counter and counter[0] == xid else (xid << POSITION_SHIFT) + 1
+    info["curiouscore_positions"] = (xid, first + count)
+    return list(range(first, first + count))
 
 
 def _stream_head(row: Row[Any]) -> StreamHead:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, fields
 from typing import Any
 
@@ -19,7 +20,24 @@ from core.store.base import (
 from core.store.json_codec import dump_json, load_json
 from core.store.sql_base import SqlStoreBase
 from core.store.sql_events import _stored_event as stored_event
+from core.store.sql_raw import sql
 from core.store.tables import challenge_versions, game_events, learners, session_index, xp_grants
+
+# Read when a session is created: SQL text for the driver connection (core/store/sql_raw.py).
+_CHALLENGE_VERSION = sql(
+    "challenge_version",
+    "SELECT challenge_id, version, content_hash, definition, created_at FROM challenge_versions"
+    " WHERE challenge_id = $1 AND version = $2",
+)
+_LATEST_CHALLENGE_VERSION = sql(
+    "challenge_version",
+    "SELECT challenge_id, version, content_hash, definition, created_at FROM challenge_versions"
+    " WHERE challenge_id = $1 ORDER BY version DESC LIMIT 1",
+)
+_LEARNER = sql(
+    "learner",
+    "SELECT learner_id, display_name, role, created_at FROM learners WHERE learner_id = $1",
+)
 
 
 class SqlReadModels(SqlStoreBase):
@@ -46,25 +64,19 @@ class SqlReadModels(SqlStoreBase):
         self, challenge_id: str, version: int
     ) -> ChallengeRecord | None:
         """Return that version of the challenge, if stored."""
-        query = select(challenge_versions).where(
-            challenge_versions.c.challenge_id == challenge_id,
-            challenge_versions.c.version == version,
-        )
-        async with self._read() as connection:
-            row = (await connection.execute(query)).first()
-        return None if row is None else _challenge(row)
+        async with self._raw_read() as raw:
+            row = await raw.fetchrow(
+                "challenge_version", raw.text(_CHALLENGE_VERSION), (challenge_id, version)
+            )
+        return None if row is None else _raw_challenge(row)
 
     async def latest_challenge_version(self, challenge_id: str) -> ChallengeRecord | None:
         """Return the challenge's highest stored version, if any."""
-        query = (
-            select(challenge_versions)
-            .where(challenge_versions.c.challenge_id == challenge_id)
-            .order_by(challenge_versions.c.version.desc())
-            .limit(1)
-        )
-        async with self._read() as connection:
-            row = (await connection.execute(query)).first()
-        return None if row is None else _challenge(row)
+        async with self._raw_read() as raw:
+            row = await raw.fetchrow(
+                "challenge_version", raw.text(_LATEST_CHALLENGE_VERSION), (challenge_id,)
+            )
+        return None if row is None else _raw_challenge(row)
 
     async def list_latest_challenges(self) -> list[ChallengeRecord]:
         """Return the latest version of every challenge, ordered by id."""
@@ -105,12 +117,9 @@ class SqlReadModels(SqlStoreBase):
 
     async def get_learner(self, learner_id: str) -> Learner | None:
         """Return the learner, if known."""
-        query = select(learners).where(learners.c.learner_id == learner_id)
-        async with self._read() as connection:
-            row = (await connection.execute(query)).first()
-        if row is None:
-            return None
-        return Learner(row.learner_id, row.display_name, row.role, row.created_at)
+        async with self._raw_read() as raw:
+            row = await raw.fetchrow("learner", raw.text(_LEARNER), (learner_id,))
+        return None if row is None else Learner(*row)
 
     async def upsert_session_summary(self, summary: SessionSummary) -> None:
         """Insert or replace the session's index row."""
@@ -247,6 +256,10 @@ class SqlReadModels(SqlStoreBase):
             LeaderboardRow(row.learner_id, row.display_name, int(row.xp), int(row.completed))
             for row in rows
         ]
+
+
+def _raw_challenge(row: Sequence[Any]) -> ChallengeRecord:
+    return ChallengeRecord(row[0], row[1], row[2], load_json(row[3]), row[4])
 
 
 def _challenge(row: Row[Any]) -> ChallengeRecord:

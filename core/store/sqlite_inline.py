@@ -60,6 +60,11 @@ class InlineConnection:
         finally:
             self._connection.execute("PRAGMA busy_timeout=0")
 
+    @property
+    def sqlite3_connection(self) -> sqlite3.Connection:
+        """The ``sqlite3`` connection itself (for :func:`run_inline`)."""
+        return self._connection
+
     def cursor(self) -> InlineCursor:
         return InlineCursor(self, self._connection.cursor())
 
@@ -80,6 +85,19 @@ class InlineConnection:
             object.__setattr__(self, name, value)
         else:
             setattr(self._connection, name, value)
+
+
+async def run_inline(connection: InlineConnection, call: Callable[..., T], *args: Any) -> T:
+    """Run ``call(*args)`` (a call on ``connection.sqlite3_connection``) on the event loop, from
+    plain async code rather than SQLAlchemy's greenlet; when it finds the database locked (which
+    means it did nothing) run it again in a worker thread with the busy timeout, as
+    :meth:`InlineConnection._run` does."""
+    try:
+        return call(*args)
+    except sqlite3.OperationalError as error:
+        if not _is_busy(error) or connection.busy_timeout_ms <= 0:
+            raise
+    return await asyncio.to_thread(connection._waiting, lambda: call(*args))
 
 
 class InlineCursor:

@@ -15,7 +15,7 @@ import random
 
 import pytest
 
-from core.store import sql_events, sql_heads
+from core.store import sql_append, sql_events
 from core.store.base import NewEvent, Store, StoredEvent
 from core.store.migrate import migrate
 from core.store.sql import SqlStore
@@ -38,15 +38,15 @@ async def test_a_late_commit_is_never_skipped_and_does_not_block_other_streams(
     await migrate(postgres_url)
     store = SqlStore(postgres_url)
     reached, release = asyncio.Event(), asyncio.Event()
-    record_head = sql_heads.SqlChainWriter._record_head
+    raw_write = sql_append.SqlAppender._raw_write
 
-    async def slow_head(self, connection, stream_id, version, event_hash):
-        if stream_id == "slow":
+    async def slow_write(self, raw, p, parts, head, new_tail, request, result, created_at):
+        await raw_write(self, raw, p, parts, head, new_tail, request, result, created_at)
+        if request.stream_id == "slow":
             reached.set()
             await release.wait()  # the events are written; the transaction stays open
-        await record_head(self, connection, stream_id, version, event_hash)
 
-    monkeypatch.setattr(sql_heads.SqlChainWriter, "_record_head", slow_head)
+    monkeypatch.setattr(sql_append.SqlAppender, "_raw_write", slow_write)
     monkeypatch.setattr(sql_events, "READ_ALL_WAIT_SECONDS", 0.2)
     try:
         slow = asyncio.create_task(store.append("slow", [noted(1)], 0, recorded_at=T0))
