@@ -88,15 +88,20 @@ class Catalog:
         return spec
 
     async def latest_spec(self, challenge_id: str) -> ChallengeSpec:
-        record = await self._store.latest_challenge_version(challenge_id)
-        if record is None:
+        """The spec of the challenge's latest version: one lookup of the version number, the
+        definition parsed only the first time a version is used."""
+        version = (await self._store.latest_challenge_versions(challenge_id)).get(challenge_id)
+        if version is None:
             raise ChallengeNotFound(f"there is no challenge called {challenge_id!r}")
-        return await self.spec(challenge_id, record.version)
+        return await self.spec(challenge_id, version)
 
     async def summaries(self) -> list[ChallengeSummary]:
-        """The latest version of every challenge, for the public catalogue."""
-        records = await self._store.list_latest_challenges()
-        return [summarize(await self.spec(r.challenge_id, r.version)) for r in records]
+        """The latest version of every challenge, for the public catalogue, ordered by id."""
+        versions = await self._store.latest_challenge_versions()
+        return [
+            summarize(await self.spec(challenge_id, versions[challenge_id]))
+            for challenge_id in sorted(versions)
+        ]
 
     async def summary(self, challenge_id: str) -> ChallengeSummary:
         return summarize(await self.latest_spec(challenge_id))

@@ -277,6 +277,11 @@ class ContentStore(Protocol):
         """Return the latest version of every challenge, ordered by id."""
         ...
 
+    async def latest_challenge_versions(self, challenge_id: str | None = None) -> dict[str, int]:
+        """Return each challenge's latest version number (only ``challenge_id``'s when given),
+        without reading or parsing the definitions."""
+        ...
+
 
 class LearnerStore(Protocol):
     """Learners, the session index and XP grants (read models the service keeps up to date)."""

@@ -280,13 +280,19 @@ class InMemoryStore(
 
     async def list_latest_challenges(self) -> list[ChallengeRecord]:
         """Return the latest version of every challenge, ordered by id."""
-        latest: dict[str, int] = {}
-        for challenge_id, version in self._challenges:
-            latest[challenge_id] = max(version, latest.get(challenge_id, version))
+        latest = await self.latest_challenge_versions()
         return [
             _challenge(cid, version, self._challenges[(cid, version)])
             for cid, version in sorted(latest.items())
         ]
+
+    async def latest_challenge_versions(self, challenge_id: str | None = None) -> dict[str, int]:
+        """Return each challenge's latest version number (only ``challenge_id``'s when given)."""
+        latest: dict[str, int] = {}
+        for cid, version in self._challenges:
+            if challenge_id is None or cid == challenge_id:
+                latest[cid] = max(version, latest.get(cid, version))
+        return latest
 
     # -- learners and read models ---------------------------------------------------------------
 

@@ -34,6 +34,15 @@ _LATEST_CHALLENGE_VERSION = sql(
     "SELECT challenge_id, version, content_hash, definition, created_at FROM challenge_versions"
     " WHERE challenge_id = $1 ORDER BY version DESC LIMIT 1",
 )
+_LATEST_VERSIONS = sql(
+    "challenge_version",
+    "SELECT challenge_id, MAX(version) FROM challenge_versions GROUP BY challenge_id",
+)
+_LATEST_VERSION_OF = sql(
+    "challenge_version",
+    "SELECT challenge_id, MAX(version) FROM challenge_versions WHERE challenge_id = $1"
+    " GROUP BY challenge_id",
+)
 _LEARNER = sql(
     "learner",
     "SELECT learner_id, display_name, role, created_at FROM learners WHERE learner_id = $1",
@@ -77,6 +86,18 @@ class SqlReadModels(SqlStoreBase):
                 "challenge_version", raw.text(_LATEST_CHALLENGE_VERSION), (challenge_id,)
             )
         return None if row is None else _raw_challenge(row)
+
+    async def latest_challenge_versions(self, challenge_id: str | None = None) -> dict[str, int]:
+        """Return each challenge's latest version number (only ``challenge_id``'s when given),
+        without reading the definitions (session creation and the catalogue use their cache)."""
+        async with self._raw_read() as raw:
+            if challenge_id is None:
+                rows = await raw.fetch("challenge_version", raw.text(_LATEST_VERSIONS), ())
+            else:
+                rows = await raw.fetch(
+                    "challenge_version", raw.text(_LATEST_VERSION_OF), (challenge_id,)
+                )
+        return {row[0]: int(row[1]) for row in rows}
 
     async def list_latest_challenges(self) -> list[ChallengeRecord]:
         """Return the latest version of every challenge, ordered by id."""

@@ -318,6 +318,9 @@ async def test_challenge_versions_are_stored_and_the_latest_is_found(store: Stor
         challenge("git", 1),
         challenge("sql-joins", 2, "v2"),
     ]
+    assert await store.latest_challenge_versions() == {"git": 1, "sql-joins": 2}
+    assert await store.latest_challenge_versions("sql-joins") == {"sql-joins": 2}
+    assert await store.latest_challenge_versions("missing") == {}
 
 
 async def test_an_existing_challenge_version_is_rejected(store: Store) -> None:
