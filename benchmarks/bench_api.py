@@ -29,6 +29,7 @@ import os
 import platform
 import random
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -352,20 +353,24 @@ def start_server(
     server = subprocess.Popen(
         command, env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    return server, _wait_healthy(server, port)
+    # serve --workers: every worker listens on a socket of its own once its startup is done.
+    listeners = workers if workers > 1 and multi_worker == "serve" else 0
+    return server, _wait_healthy(server, port, listeners)
 
 
-def _wait_healthy(server: subprocess.Popen[bytes], port: int) -> int:
+def _wait_healthy(server: subprocess.Popen[bytes], port: int, listeners: int = 0) -> int:
+    """Wait for ``/health``, and for ``listeners`` listening sockets on the port when given."""
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"the server exited with {server.returncode}")
         try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                return port
+            healthy = httpx.get(f"{base}/health", timeout=2).status_code == 200
         except httpx.TransportError:
-            pass
+            healthy = False
+        if healthy and cpu_accounting.listening_sockets(server.pid, port) >= listeners:
+            return port
         time.sleep(0.2)
     server.terminate()
     raise RuntimeError("the server did not answer /health within 60 s")
@@ -537,11 +542,17 @@ async def _play(
         )
         everyone = [signed[i % len(signed)] for i in range(learners)]
         samples.by_endpoint.pop("register", None)
+        # Every learner connects when play starts, like a burst of browsers, so how the clients
+        # spread over several workers does not depend on which sign-up connections the server
+        # closed for idling (5 s) meanwhile.
+        for connection in connections:
+            await connection.close()
         database = make_url(database_url).database if database_url else None
         async with _postgres_sessions(database_url) as sessions_opened:
             with profile or contextlib.nullcontext():
                 opened_before = await sessions_opened()
                 before = cpu_accounting.sample(server_pid, database)
+                spread = asyncio.create_task(_clients_per_worker(server_pid, port))
                 started = time.perf_counter()
                 await asyncio.wait_for(
                     asyncio.gather(
@@ -556,12 +567,22 @@ async def _play(
                 after = cpu_accounting.sample(server_pid, database)
                 if cpu is not None:
                     cpu.append(cpu_accounting.between(before, after))
+                    cpu[-1].connections = await spread
                 if opened is not None and (database_url or "").startswith("postgresql"):
                     opened.append(await sessions_opened() - opened_before)
         return samples, seconds
     finally:
         for connection in connections:
             await connection.close()
+
+
+async def _clients_per_worker(server_pid: int | None, port: int) -> list[int]:
+    """The clients each server process holds one second into the play phase (every learner has
+    connected by then; at the end, learners done early have been closed for idling)."""
+    if server_pid is None:
+        return []
+    await asyncio.sleep(1)
+    return cpu_accounting.connections_by_worker(server_pid, port)
 
 
 @contextlib.asynccontextmanager
@@ -735,6 +756,10 @@ def _profiled(server: subprocess.Popen[bytes], prefix: str | None, name: str) ->
         yield
         return
     output = f"{prefix}-{name}.txt"
+    if shutil.which("py-spy") is None:
+        print("  no profile: py-spy is not on PATH (pip install py-spy)")
+        yield
+        return
     command = ["py-spy", "record", "--pid", str(server.pid), "--subprocesses", "--rate", "250"]
     command += ["--format", "raw", "--output", output, "--nonblocking"]
     spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -811,6 +836,8 @@ def _cpu_line(row: Figures) -> str:
     line = "; ".join(parts) + f"; machine busy {100 * use.machine_busy:.0f} % (every process)"
     if split := use.worker_split():
         line += f"; server CPU split between processes {split}"
+    if len(use.connections) > 1:
+        line += f"; clients held per worker {'/'.join(map(str, use.connections))}"
     if row.connections_opened is not None:
         line += f"; PostgreSQL connections opened {row.connections_opened}"
     return line

@@ -10,6 +10,7 @@ not the server).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -105,6 +106,7 @@ class CpuUse:
     machine_busy: float  # share of all cores busy (every process on the machine), 0–1
     cores: int
     workers: list[float] = field(default_factory=list)  # per server child process, largest first
+    connections: list[int] = field(default_factory=list)  # clients held per server process
 
     def per_request(self, part: float, requests: int) -> float:
         """Milliseconds of ``part`` per request."""
@@ -121,6 +123,52 @@ class CpuUse:
         if len(shares) < 2:
             return ""
         return "/".join(f"{100 * s:.0f}" for s in shares) + " %"
+
+
+def _sockets(port: int, state: str) -> set[str]:
+    """The inodes of the TCP sockets on local ``port`` in ``state`` (01 established, 0A listen)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
+                    inodes.add(fields[9])
+    return inodes
+
+
+def listening_sockets(server_pid: int, port: int) -> int:
+    """How many distinct sockets listen on ``port`` in the server's processes (one per worker
+    with ``SO_REUSEPORT``; one shared by all with uvicorn's ``--workers``)."""
+    inodes = _sockets(port, "0A")
+    held: set[str] = set()
+    processes = _processes()
+    for pid in processes:
+        if _descends_from(pid, server_pid, processes) is None:
+            continue
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:[") and target[8:-1] in inodes:
+                    held.add(target[8:-1])
+    return len(held)
+
+
+def connections_by_worker(server_pid: int, port: int) -> list[int]:
+    """How many established connections on ``port`` each of the server's processes holds,
+    largest first (how evenly the kernel spread the clients)."""
+    inodes = _sockets(port, "01")
+    processes = _processes()
+    counts: dict[int, int] = {}
+    for pid in processes:
+        if _descends_from(pid, server_pid, processes) is None:
+            continue
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:[") and target[8:-1] in inodes:
+                    counts[pid] = counts.get(pid, 0) + 1
+    return sorted(counts.values(), reverse=True)
 
 
 def between(before: CpuSample, after: CpuSample) -> CpuUse:
