@@ -29,6 +29,7 @@ import os
 import platform
 import random
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -45,8 +46,11 @@ import httpx
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
+from benchmarks import cpu_accounting
 from benchmarks.bench_core import ensure_database
+from benchmarks.cpu_accounting import CpuUse
 from core.content import load_challenge_file
 from core.store.engine import create_store_engine
 from core.store.migrate import migrate
@@ -80,8 +84,9 @@ class Connection:
     ) -> tuple[int, Any]:
         try:
             return await self._exchange(method, path, body, headers)
-        except ConnectionClosed:
-            # uvicorn closes connections idle for 5 s: reconnect once and send again.
+        except (ConnectionClosed, ConnectionError, asyncio.IncompleteReadError):
+            # uvicorn closes connections idle for 5 s (a reset when the request raced the close):
+            # reconnect once and send again. A second failure is the caller's to count.
             await self.close()
             return await self._exchange(method, path, body, headers)
 
@@ -118,11 +123,12 @@ class Connection:
         return status, json.loads(data) if data else None
 
     async def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            with contextlib.suppress(OSError):
-                await self._writer.wait_closed()
-        self._reader = self._writer = None
+        """Close the connection; one the server already reset or closed is just forgotten."""
+        writer, self._reader, self._writer = self._writer, None, None
+        if writer is not None:
+            with contextlib.suppress(OSError, RuntimeError, TimeoutError):
+                writer.close()
+                await asyncio.wait_for(writer.wait_closed(), 5)
 
 
 @dataclass
@@ -140,7 +146,20 @@ class Samples:
         headers: dict[str, str] | None = None,
     ) -> Any:
         started = time.perf_counter()
-        status, data = await connection.request(method, path, body, headers)
+        try:
+            status, data = await connection.request(method, path, body, headers)
+        except (
+            OSError,
+            EOFError,
+            asyncio.IncompleteReadError,
+            ConnectionClosed,
+            ValueError,
+            IndexError,
+        ):
+            # Refused, reset twice or a garbled answer: an error of this benchmark, not a crash.
+            await connection.close()
+            self.errors[f"{label} connection"] += 1
+            return None
         self.by_endpoint[label].append((time.perf_counter() - started) * 1000)
         if status >= 400:
             self.errors[f"{label} {status}"] += 1
@@ -205,9 +224,11 @@ async def learner(
         if flow == "issue":
             await _issue_round(call, connection, path, view, headers, answers)
             continue
-        while view.get("step"):
+        while isinstance(view, dict) and view.get("step"):
             view = await call(connection, "state", "GET", path, None, headers)
-            step = view["step"]
+            step = view.get("step") if isinstance(view, dict) else None
+            if not step:
+                break
             if step["kind"] == "gate":
                 body: dict[str, Any] = {"step_id": step["id"]}
                 view = await call(connection, "continue", "POST", f"{path}/continue", body, headers)
@@ -296,7 +317,10 @@ def start_server(
     log_level: str,
     workers: int = 1,
     extra_env: dict[str, str] | None = None,
+    multi_worker: str = "serve",
 ) -> tuple[subprocess.Popen[bytes], int]:
+    """Start the project's server; several workers through ``curiouscore serve --workers`` or,
+    with ``multi_worker="uvicorn"``, uvicorn's own ``--workers`` (one shared listening socket)."""
     port = free_port()
     env = {
         **os.environ,
@@ -309,7 +333,10 @@ def start_server(
         "LOGIN_RATE_LIMIT_PER_MINUTE": "100000",
     }
     command = [sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    if workers > 1:
+    if workers > 1 and multi_worker == "serve":
+        # `curiouscore serve --workers N`: seeds once, one SO_REUSEPORT socket per worker.
+        command += ["--workers", str(workers)]
+    elif workers > 1:
         # As in production (docs/deploy.md): seed once, then workers that never migrate or race.
         subprocess.run(
             [sys.executable, "-m", "cli", "seed"],
@@ -321,25 +348,29 @@ def start_server(
         command = [
             sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
             "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-            "--no-access-log", "--app-dir", str(ROOT),
+            "--no-access-log", "--no-server-header", "--no-proxy-headers", "--app-dir", str(ROOT),
         ]  # fmt: skip
     server = subprocess.Popen(
         command, env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    return server, _wait_healthy(server, port)
+    # serve --workers: every worker listens on a socket of its own once its startup is done.
+    listeners = workers if workers > 1 and multi_worker == "serve" else 0
+    return server, _wait_healthy(server, port, listeners)
 
 
-def _wait_healthy(server: subprocess.Popen[bytes], port: int) -> int:
+def _wait_healthy(server: subprocess.Popen[bytes], port: int, listeners: int = 0) -> int:
+    """Wait for ``/health``, and for ``listeners`` listening sockets on the port when given."""
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"the server exited with {server.returncode}")
         try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                return port
+            healthy = httpx.get(f"{base}/health", timeout=2).status_code == 200
         except httpx.TransportError:
-            pass
+            healthy = False
+        if healthy and cpu_accounting.listening_sockets(server.pid, port) >= listeners:
+            return port
         time.sleep(0.2)
     server.terminate()
     raise RuntimeError("the server did not answer /health within 60 s")
@@ -477,6 +508,8 @@ class Figures:
     errors: int
     p99: dict[str, float] = field(default_factory=dict)
     cpu_ms: float | None = None  # the server's CPU time (all its processes) per request
+    use: CpuUse | None = None  # where the play phase's CPU went (server, generator, PostgreSQL)
+    connections_opened: int | None = None  # PostgreSQL sessions opened during the play phase
 
     @property
     def rate(self) -> float:
@@ -489,10 +522,13 @@ async def _play(
     learners: int,
     profile: contextlib.AbstractContextManager[Any] | None = None,
     server_pid: int | None = None,
-    cpu: list[float] | None = None,
+    cpu: list[CpuUse] | None = None,
+    database_url: str | None = None,
+    opened: list[int] | None = None,
 ) -> tuple[Samples, float]:
     """Sign ``learners`` up (untimed), then have them all play at once (inside ``profile``);
-    return the samples and the play time."""
+    return the samples and the play time. ``cpu`` receives where the play phase's CPU went and
+    ``opened`` how many connections PostgreSQL (``database_url``) opened meanwhile."""
     connections = [Connection("127.0.0.1", port) for _ in range(learners)]
     try:
         samples = Samples()
@@ -506,25 +542,74 @@ async def _play(
         )
         everyone = [signed[i % len(signed)] for i in range(learners)]
         samples.by_endpoint.pop("register", None)
-        with profile or contextlib.nullcontext():
-            cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
-            started = time.perf_counter()
-            await asyncio.wait_for(
-                asyncio.gather(
-                    *(
-                        learner(c, h, args.rounds, answers, samples, args.think_ms, args.flow)
-                        for c, h in zip(connections, everyone, strict=True)
-                    )
-                ),
-                TIME_LIMIT_SECONDS,
-            )
-            seconds = time.perf_counter() - started
-            if server_pid and cpu is not None:
-                cpu.append(cpu_seconds(server_pid) - cpu_before)
+        # Every learner connects when play starts, like a burst of browsers, so how the clients
+        # spread over several workers does not depend on which sign-up connections the server
+        # closed for idling (5 s) meanwhile.
+        for connection in connections:
+            await connection.close()
+        database = make_url(database_url).database if database_url else None
+        async with _postgres_sessions(database_url) as sessions_opened:
+            with profile or contextlib.nullcontext():
+                opened_before = await sessions_opened()
+                before = cpu_accounting.sample(server_pid, database)
+                spread = asyncio.create_task(_clients_per_worker(server_pid, port))
+                started = time.perf_counter()
+                await asyncio.wait_for(
+                    asyncio.gather(
+                        *(
+                            learner(c, h, args.rounds, answers, samples, args.think_ms, args.flow)
+                            for c, h in zip(connections, everyone, strict=True)
+                        )
+                    ),
+                    TIME_LIMIT_SECONDS,
+                )
+                seconds = time.perf_counter() - started
+                after = cpu_accounting.sample(server_pid, database)
+                if cpu is not None:
+                    cpu.append(cpu_accounting.between(before, after))
+                    cpu[-1].connections = await spread
+                if opened is not None and (database_url or "").startswith("postgresql"):
+                    opened.append(await sessions_opened() - opened_before)
         return samples, seconds
     finally:
         for connection in connections:
             await connection.close()
+
+
+async def _clients_per_worker(server_pid: int | None, port: int) -> list[int]:
+    """The clients each server process holds one second into the play phase (every learner has
+    connected by then; at the end, learners done early have been closed for idling)."""
+    if server_pid is None:
+        return []
+    await asyncio.sleep(1)
+    return cpu_accounting.connections_by_worker(server_pid, port)
+
+
+@contextlib.asynccontextmanager
+async def _postgres_sessions(database_url: str | None) -> Any:
+    """Yield a coroutine function giving the sessions PostgreSQL has opened so far for the
+    database (``pg_stat_database.sessions``, PostgreSQL 14+; 0 without PostgreSQL). One
+    connection is held open meanwhile, so asking costs no connection of its own."""
+    if not database_url or not database_url.startswith("postgresql"):
+
+        async def nothing() -> int:
+            return 0
+
+        yield nothing
+        return
+    engine = create_store_engine(database_url, pooled=False)
+    try:
+        async with engine.connect() as connection:
+            query = text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+
+            async def opened() -> int:
+                value = (await connection.execute(query)).scalar()
+                await connection.commit()  # a fresh snapshot of the statistics next time
+                return int(value or 0)
+
+            yield opened
+    finally:
+        await engine.dispose()
 
 
 async def _ceiling_figures(port: int, learners: int, per_learner: int) -> Figures:
@@ -616,15 +701,23 @@ async def run_side_by_side(args: argparse.Namespace) -> list[Figures]:
                             "REDIS_KEY_PREFIX": f"cc-bench-{secrets.token_hex(4)}:",
                         }
                         label = label.replace("PostgreSQL", "PostgreSQL + Redis")
-                server, port = start_server(url, Path(workdir), args.log_level, workers, extra_env)
+                server, port = start_server(
+                    url, Path(workdir), args.log_level, workers, extra_env, args.multi_worker
+                )
                 try:
                     profile = _profiled(server, args.py_spy, f"{system}-{learners}")
-                    cpu: list[float] = []
-                    samples, seconds = await _play(port, args, learners, profile, server.pid, cpu)
+                    cpu: list[CpuUse] = []
+                    opened: list[int] = []
+                    samples, seconds = await _play(
+                        port, args, learners, profile, server.pid, cpu, url, opened
+                    )
                 finally:
                     stop_server(server)
                 rows.append(_figures(label, learners, workers, samples, seconds))
-                rows[-1].cpu_ms = cpu[0] * 1000 / max(rows[-1].requests, 1) if cpu else None
+                if cpu:
+                    rows[-1].use = cpu[0]
+                    rows[-1].cpu_ms = cpu[0].per_request(cpu[0].server, rows[-1].requests)
+                rows[-1].connections_opened = opened[0] if opened else None
                 print_side_by_side(rows[-1:], header=False)
     print_side_by_side(rows)
     return rows
@@ -663,6 +756,10 @@ def _profiled(server: subprocess.Popen[bytes], prefix: str | None, name: str) ->
         yield
         return
     output = f"{prefix}-{name}.txt"
+    if shutil.which("py-spy") is None:
+        print("  no profile: py-spy is not on PATH (pip install py-spy)")
+        yield
+        return
     command = ["py-spy", "record", "--pid", str(server.pid), "--subprocesses", "--rate", "250"]
     command += ["--format", "raw", "--output", output, "--nonblocking"]
     spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -683,6 +780,8 @@ def print_side_by_side(rows: list[Figures], *, header: bool = True) -> None:
         p99 = " / ".join(f"{row.p99.get(n, 0):,.0f}" for n in ("create", "answer", "state"))
         used = f", server CPU {row.cpu_ms:.1f} ms/request" if row.cpu_ms is not None else ""
         print(f"  {row.rate:,.0f} requests/s, {row.errors} errors, p99 {p99} ms{used}", flush=True)
+        if row.use is not None:
+            print(f"  {_cpu_line(row)}", flush=True)
         return
     print()
     print(
@@ -703,11 +802,45 @@ def print_side_by_side(rows: list[Figures], *, header: bool = True) -> None:
             f"{row.rate:,.0f} | {row.errors} | {p99} | {share} | "
             f"{'—' if row.cpu_ms is None else f'{row.cpu_ms:.1f}'} |"
         )
+    measured = [row for row in rows if row.use is not None]
+    if measured:
+        print(
+            "\nwhere the play phase's CPU went (the load generator, PostgreSQL and the server "
+            "share the machine's cores; a machine busy near 100 % cannot show a second worker's gain):"
+        )
+        for row in measured:
+            print(
+                f"- {row.system}, {row.learners} learners, {row.workers} worker(s): {_cpu_line(row)}"
+            )
     print(
         f"\ntargets (50 learners, 1 worker): share ≥ 0.25, p99 create/answer/state < "
         f"{ISSUE_TARGETS_MS['create']:.0f}/{ISSUE_TARGETS_MS['answer']:.0f}/"
         f"{ISSUE_TARGETS_MS['state']:.0f} ms, 0 errors; 2 workers ≥ 1.3 × 1 worker (PostgreSQL + Redis)"
     )
+
+
+def _cpu_line(row: Figures) -> str:
+    """Where one row's play-phase CPU went, per request and as a share of the machine."""
+    use = row.use
+    assert use is not None
+    parts = []
+    for name, spent in (
+        ("server", use.server),
+        ("load generator", use.generator),
+        ("PostgreSQL backends", use.postgres),
+    ):
+        parts.append(
+            f"{name} {use.per_request(spent, row.requests):.1f} ms/request "
+            f"({100 * use.share_of_machine(spent):.0f} % of the machine)"
+        )
+    line = "; ".join(parts) + f"; machine busy {100 * use.machine_busy:.0f} % (every process)"
+    if split := use.worker_split():
+        line += f"; server CPU split between processes {split}"
+    if len(use.connections) > 1:
+        line += f"; clients held per worker {'/'.join(map(str, use.connections))}"
+    if row.connections_opened is not None:
+        line += f"; PostgreSQL connections opened {row.connections_opened}"
+    return line
 
 
 async def main() -> None:
@@ -746,6 +879,13 @@ async def main() -> None:
         default=os.environ.get("BENCH_API_REDIS_URL"),
         help="Redis for the PostgreSQL + Redis rows (use a db of your own, e.g. redis://127.0.0.1:6379/6)",
     )
+    parser.add_argument(
+        "--multi-worker",
+        choices=["serve", "uvicorn"],
+        default="serve",
+        help="how several workers run: `curiouscore serve --workers N` (a socket per worker) or "
+        "uvicorn's --workers (one shared socket; what main had before `serve --workers`)",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="sessions per learner")
     parser.add_argument("--noop-per-learner", type=int, default=100)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
@@ -778,6 +918,8 @@ async def main() -> None:
             f"machine: {platform.machine()} · {os.cpu_count()} cores · Python "
             f"{platform.python_version()} · learners {args.learners} × {args.rounds} rounds "
             f"({args.flow} flow) · think time {args.think_ms:g} ms · server LOG_LEVEL={args.log_level}"
+            f" · several workers through {args.multi_worker} · load average "
+            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
         )
         await run_side_by_side(args)
         return

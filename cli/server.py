@@ -21,6 +21,16 @@ if TYPE_CHECKING:
 
 Mount = tuple[str, Any]  # a path prefix and the ASGI app served under it
 
+# uvicorn's options for every worker. Its loop and HTTP parser stay "auto": uvloop and httptools
+# (uvicorn[standard]) when installed. The app reads X-Forwarded-* itself, from
+# FORWARDED_ALLOW_IPS only (api/proxy.py); uvicorn's own handling would trust 127.0.0.1 by default.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "log_config": None,
+    "access_log": False,
+    "proxy_headers": False,
+    "server_header": False,
+}
+
 console = Console()
 err = Console(stderr=True)
 
@@ -31,14 +41,34 @@ DatabaseOption = Annotated[
 ]
 
 
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        min=1,
+        help="Worker processes, each with its own socket on the port (default: WEB_CONCURRENCY).",
+    ),
+]
+
+
 def serve(
-    host: HostOption = None, port: PortOption = None, database_url: DatabaseOption = None
+    host: HostOption = None,
+    port: PortOption = None,
+    database_url: DatabaseOption = None,
+    workers: WorkersOption = None,
 ) -> None:
     """Serve the web API (/api, /docs, /health, /metrics) and the SPA at /.
 
-    With Slack settings for HTTP mode, also serves the Slack bot at /slack/events.
+    With Slack settings for HTTP mode, also serves the Slack bot at /slack/events. With several
+    workers the catalogue is seeded once, then each worker listens on the port with SO_REUSEPORT.
     """
     settings = _settings(host, port, database_url)
+    count = workers or settings.web_concurrency
+    if count > 1:
+        from cli.server_workers import run_workers
+
+        run_workers(settings.model_copy(update={"web_concurrency": count}), count)
+        return
     mounts: list[Mount] = []
     run_server(settings, background=slack_jobs(settings, mounts, socket_mode=False), mounts=mounts)
 
@@ -138,17 +168,7 @@ def run_server(
     console.print(f"CuriousCore is starting at {url} (Ctrl+C to stop)")
     if open_browser:
         threading.Thread(target=_open_when_up, args=(settings, url), daemon=True).start()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        # The app reads X-Forwarded-* itself, from FORWARDED_ALLOW_IPS only (api/proxy.py);
-        # uvicorn's own handling would trust 127.0.0.1 by default.
-        proxy_headers=False,
-        server_header=False,
-    )
+    uvicorn.run(app, host=settings.host, port=settings.port, **UVICORN_OPTIONS)
 
 
 def register(app: typer.Typer) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -156,30 +157,85 @@ class PostgresChanges(_BatchingFeed):
             self._sending = None
 
 
-class RedisChanges(_BatchingFeed):
-    """Redis pub/sub on one channel (``REDIS_KEY_PREFIX`` + ``sessions``)."""
+# A publisher trusts its last look at the "someone listens" key for CHECK_SECONDS; a process that
+# starts listening sets the key, then waits that long plus GATE_MARGIN_SECONDS before its
+# subscribers count on it, so every publisher has looked again by then (see RedisChanges).
+CHECK_SECONDS = 0.25
+GATE_MARGIN_SECONDS = 0.25
+LISTENING_TTL_MS = 30_000
+LISTENING_REFRESH_SECONDS = 10.0
 
-    def __init__(self, redis_url: str, *, channel: str) -> None:
+
+class RedisChanges(_BatchingFeed):
+    """Redis pub/sub on one channel (``REDIS_KEY_PREFIX`` + ``sessions``).
+
+    Nothing is published while no process listens (no stream is open anywhere): every listening
+    process keeps ``<channel>:listening`` alive (a TTL it refreshes), and a publisher looks at it
+    at most every ``CHECK_SECONDS`` instead of sending a PUBLISH per append that nobody receives.
+    A listener waits longer than ``check_seconds`` after setting the key before its subscribers
+    read the session: a change skipped on a stale look was decided before the key could be seen,
+    so it was stored before that first read, which sees it.
+    """
+
+    def __init__(
+        self, redis_url: str, *, channel: str, check_seconds: float = CHECK_SECONDS
+    ) -> None:
         super().__init__()
         from redis import asyncio as aioredis
 
         self._redis = aioredis.Redis.from_url(redis_url, socket_connect_timeout=5)
         self._channel = channel
+        self._listening_key = f"{channel}:listening"
+        self._check_seconds = check_seconds
+        self._checked_at = float("-inf")  # monotonic seconds of the last look
+        self._someone_listens = False
+        self.batches_sent = 0
+        self.batches_skipped = 0  # nobody listened
 
     async def _send(self, payloads: list[str]) -> None:
+        if not await self._anyone_listening():
+            self.batches_skipped += 1
+            return
         async with self._redis.pipeline(transaction=False) as pipe:
             for payload in payloads:
                 pipe.publish(self._channel, payload)
             await pipe.execute()
+        self.batches_sent += 1
+
+    async def _anyone_listening(self) -> bool:
+        now = time.monotonic()  # taken before asking, so the answer is at least this fresh
+        if now - self._checked_at >= self._check_seconds:
+            self._someone_listens = bool(await self._redis.exists(self._listening_key))
+            self._checked_at = now
+        return self._someone_listens
 
     async def _listen(self) -> None:
         async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
             await pubsub.subscribe(self._channel)
-            self._listening.set()
-            async for message in pubsub.listen():
-                data = message.get("data")
-                if isinstance(data, bytes):
-                    self._received(data.decode("utf-8", "replace"))
+            await self._redis.set(self._listening_key, b"1", px=LISTENING_TTL_MS)
+            refresher = asyncio.get_running_loop().create_task(self._keep_listening())
+            try:
+                await asyncio.sleep(self._check_seconds + GATE_MARGIN_SECONDS)
+                self._listening.set()
+                async for message in pubsub.listen():
+                    data = message.get("data")
+                    if isinstance(data, bytes):
+                        self._received(data.decode("utf-8", "replace"))
+            finally:
+                refresher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await refresher
+
+    async def _keep_listening(self) -> None:
+        """Refresh the listening key while subscribed; it expires once no process refreshes it."""
+        while True:
+            await asyncio.sleep(LISTENING_REFRESH_SECONDS)
+            try:
+                await self._redis.set(self._listening_key, b"1", px=LISTENING_TTL_MS)
+            except Exception as error:  # the listener's own reconnect handles a lost Redis
+                log.warning(
+                    "change listener key not refreshed", extra={"error": type(error).__name__}
+                )
 
     async def _disconnect(self) -> None:
         return None

@@ -13,6 +13,7 @@ from core.service.session_changes import LocalChanges
 from core.store.change_feeds import PostgresChanges, RedisChanges
 from tests.core.service.conftest import PG_URL
 from tests.redis_support import require_redis, unique_prefix
+from tests.waiting import until
 
 
 async def _delivered(publisher, subscriber) -> None:
@@ -35,6 +36,28 @@ async def test_redis_pub_sub_carries_changes_between_feeds():
     publisher, subscriber = RedisChanges(url, channel=channel), RedisChanges(url, channel=channel)
     try:
         await _delivered(publisher, subscriber)
+    finally:
+        await publisher.aclose()
+        await subscriber.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_feed_publishes_nothing_while_no_process_listens_then_delivers_at_once():
+    url = await require_redis()
+    channel = f"{unique_prefix()}sessions"
+    # Looks trusted for 2 s (a listener then waits 2.25 s): long enough that the subscription
+    # below starts while the publisher's "nobody listens" is still fresh.
+    publisher = RedisChanges(url, channel=channel, check_seconds=2)
+    subscriber = RedisChanges(url, channel=channel, check_seconds=2)
+    try:
+        publisher.publish("nobody-watches", 1)
+        publisher.publish("nobody-watches", 2)
+        await until(lambda: publisher.batches_skipped >= 1, "the publisher deciding to skip")
+        assert publisher.batches_sent == 0
+        # The publisher has just seen nobody listening; a subscriber arriving now still gets
+        # the next change (its listener waits until every publisher has looked again).
+        await _delivered(publisher, subscriber)
+        assert publisher.batches_sent >= 1
     finally:
         await publisher.aclose()
         await subscriber.aclose()
