@@ -191,7 +191,7 @@ class SqlEventStore(SqlAppender):
         if not self._is_postgres:
             async with self._transaction(replica=True) as connection:
                 rows = (await connection.execute(query)).all()
-            return [_stored_event(row) for row in rows]
+            return [stored_event(row) for row in rows]
         bounded = query.where(game_events.c.position < literal_column(_SAFE_BOUND))
         later = select(game_events.c.position).where(
             game_events.c.position > after_position,
@@ -206,7 +206,7 @@ class SqlEventStore(SqlAppender):
                 if (await connection.execute(later.limit(1))).first() is None:
                     break
             await asyncio.sleep(0.005)
-        return [_stored_event(row) for row in rows]
+        return [stored_event(row) for row in rows]
 
     async def stream_version(self, stream_id: str) -> int:
         """Return the stream's current version (0 when it has no events)."""
@@ -287,7 +287,7 @@ def _with_core(requests: Sequence[AppendRequest]) -> bool:
     )
 
 
-def _stored_event(row: Row[Any]) -> StoredEvent:
+def stored_event(row: Row[Any]) -> StoredEvent:
     return StoredEvent(
         stream_id=row.session_id,
         version=row.sequence_number,

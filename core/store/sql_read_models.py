@@ -19,7 +19,7 @@ from core.store.base import (
 )
 from core.store.json_codec import dump_json, load_json
 from core.store.sql_base import SqlStoreBase
-from core.store.sql_events import _stored_event as stored_event
+from core.store.sql_events import stored_event
 from core.store.sql_raw import sql
 from core.store.tables import challenge_versions, game_events, learners, session_index, xp_grants
 
