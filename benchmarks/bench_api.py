@@ -457,6 +457,25 @@ def report(label: str, samples: Samples, play_seconds: float, ceiling_seconds: f
         print(f"target {endpoint} p99 < {target:.0f} ms: {p99:.1f} ms, {verdict}")
 
 
+async def _everyone_plays(
+    connections: list[Connection],
+    everyone: list[dict[str, str]],
+    args: argparse.Namespace,
+    answers: dict[str, object],
+    samples: Samples,
+) -> None:
+    """Every signed-up learner plays ``args.rounds`` rounds at once (bounded by the time limit)."""
+    await asyncio.wait_for(
+        asyncio.gather(
+            *(
+                learner(c, h, args.rounds, answers, samples, args.think_ms, args.flow)
+                for c, h in zip(connections, everyone, strict=True)
+            )
+        ),
+        TIME_LIMIT_SECONDS,
+    )
+
+
 async def run_backend(label: str, database_url: str, args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="cc-bench-api-") as workdir:
         if database_url.startswith("postgresql"):
@@ -476,15 +495,7 @@ async def run_backend(label: str, database_url: str, args: argparse.Namespace) -
                 TIME_LIMIT_SECONDS,
             )
             started = time.perf_counter()
-            await asyncio.wait_for(
-                asyncio.gather(
-                    *(
-                        learner(c, h, args.rounds, answers, samples, args.think_ms, args.flow)
-                        for c, h in zip(connections, everyone, strict=True)
-                    )
-                ),
-                TIME_LIMIT_SECONDS,
-            )
+            await _everyone_plays(connections, everyone, args, answers, samples)
             play_seconds = time.perf_counter() - started
             ceiling_seconds = await asyncio.wait_for(
                 ceiling(connections, args.noop_per_learner, samples), TIME_LIMIT_SECONDS
@@ -554,15 +565,7 @@ async def _play(
                 before = cpu_accounting.sample(server_pid, database)
                 spread = asyncio.create_task(_clients_per_worker(server_pid, port))
                 started = time.perf_counter()
-                await asyncio.wait_for(
-                    asyncio.gather(
-                        *(
-                            learner(c, h, args.rounds, answers, samples, args.think_ms, args.flow)
-                            for c, h in zip(connections, everyone, strict=True)
-                        )
-                    ),
-                    TIME_LIMIT_SECONDS,
-                )
+                await _everyone_plays(connections, everyone, args, answers, samples)
                 seconds = time.perf_counter() - started
                 after = cpu_accounting.sample(server_pid, database)
                 if cpu is not None:

@@ -137,12 +137,11 @@ def _sockets(port: int, state: str) -> set[str]:
     return inodes
 
 
-def listening_sockets(server_pid: int, port: int) -> int:
-    """How many distinct sockets listen on ``port`` in the server's processes (one per worker
-    with ``SO_REUSEPORT``; one shared by all with uvicorn's ``--workers``)."""
-    inodes = _sockets(port, "0A")
-    held: set[str] = set()
+def _held_sockets(server_pid: int, port: int, state: str) -> dict[int, set[str]]:
+    """The socket inodes on ``port`` in TCP ``state`` each of the server's processes holds."""
+    inodes = _sockets(port, state)
     processes = _processes()
+    held: dict[int, set[str]] = {}
     for pid in processes:
         if _descends_from(pid, server_pid, processes) is None:
             continue
@@ -150,25 +149,21 @@ def listening_sockets(server_pid: int, port: int) -> int:
             for fd in Path(f"/proc/{pid}/fd").iterdir():
                 target = os.readlink(fd)
                 if target.startswith("socket:[") and target[8:-1] in inodes:
-                    held.add(target[8:-1])
-    return len(held)
+                    held.setdefault(pid, set()).add(target[8:-1])
+    return held
+
+
+def listening_sockets(server_pid: int, port: int) -> int:
+    """How many distinct sockets listen on ``port`` in the server's processes (one per worker
+    with ``SO_REUSEPORT``; one shared by all with uvicorn's ``--workers``)."""
+    return len(set().union(*_held_sockets(server_pid, port, "0A").values()))
 
 
 def connections_by_worker(server_pid: int, port: int) -> list[int]:
     """How many established connections on ``port`` each of the server's processes holds,
     largest first (how evenly the kernel spread the clients)."""
-    inodes = _sockets(port, "01")
-    processes = _processes()
-    counts: dict[int, int] = {}
-    for pid in processes:
-        if _descends_from(pid, server_pid, processes) is None:
-            continue
-        with contextlib.suppress(OSError):
-            for fd in Path(f"/proc/{pid}/fd").iterdir():
-                target = os.readlink(fd)
-                if target.startswith("socket:[") and target[8:-1] in inodes:
-                    counts[pid] = counts.get(pid, 0) + 1
-    return sorted(counts.values(), reverse=True)
+    held = _held_sockets(server_pid, port, "01")
+    return sorted((len(sockets) for sockets in held.values()), reverse=True)
 
 
 def between(before: CpuSample, after: CpuSample) -> CpuUse:

@@ -167,9 +167,11 @@ class CodeGrading:
         assert current is not None and current.pending_attempt is not None
         step = challenge.steps[current.index]
         key = (state.session_id, step.id, current.pending_attempt)
+        code = str(current.pending_answer)
         try:
-            result = await self._single_flight(
-                key, step, str(current.pending_answer), still_pending
+            # A result kept here is reused when its recording lost a race and is being retried.
+            result = self._finished.get(key) or await self._runs.run(
+                key, lambda: self._claimed_run(key, step, code, still_pending)
             )
         except (CodeRunnerUnavailable, RunnerError, StoreUnavailable) as error:
             # No fallback grades code: the answer stays pending (visible in the stream) and is
@@ -193,32 +195,6 @@ class CodeGrading:
             xp_already_granted=xp_already_granted,
         )
 
-    async def _single_flight(
-        self,
-        key: tuple[str, str, int],
-        step: StepSpec,
-        code: str,
-        still_pending: Callable[[], Awaitable[bool]] | None,
-    ) -> RunResult | None:
-        if (finished := self._finished.get(key)) is not None:
-            return finished  # ran here; its recording lost a race and is being retried
-        return await self._runs.run(key, lambda: self._run_and_keep(key, step, code, still_pending))
-
-    async def _run_and_keep(
-        self,
-        key: tuple[str, str, int],
-        step: StepSpec,
-        code: str,
-        still_pending: Callable[[], Awaitable[bool]] | None,
-    ) -> RunResult | None:
-        """Run (or wait for) the claimed run and keep its result until the grade is recorded."""
-        result = await self._claimed_run(key, step, code, still_pending)
-        if result is not None:
-            self._finished[key] = result
-            while len(self._finished) > KEPT_RESULTS:
-                self._finished.popitem(last=False)
-        return result
-
     async def _claimed_run(
         self,
         key: tuple[str, str, int],
@@ -226,7 +202,8 @@ class CodeGrading:
         code: str,
         still_pending: Callable[[], Awaitable[bool]] | None,
     ) -> RunResult | None:
-        """Claim the run on the shared counters and run it; or wait for the claimant's grade."""
+        """Claim the run on the shared counters and run it (keeping its result); or wait for the
+        claimant's grade."""
         runner = await self.ensure_available()
         claim = "code-run:" + ":".join(map(str, key))
         assert step.code is not None
@@ -238,12 +215,17 @@ class CodeGrading:
             )
             if hit.allowed:
                 try:
-                    return await runner.run(job_for(step, code))
+                    result = await runner.run(job_for(step, code))
                 except BaseException:  # not run after all: let the next touch claim it at once
                     await self._counters.give_back_rate_hit(
                         claim, window=CLAIM_LEASE, bucket=hit.bucket
                     )
                     raise
+                # Kept until the grade is recorded (a lost recording race reruns nothing).
+                self._finished[key] = result
+                while len(self._finished) > KEPT_RESULTS:
+                    self._finished.popitem(last=False)
+                return result
             if still_pending is None or not await still_pending():
                 raise RecordedElsewhere(f"attempt {key[2]} of {key[1]} was graded elsewhere")
             if time.monotonic() >= give_up:

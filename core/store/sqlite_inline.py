@@ -38,6 +38,13 @@ def _is_busy(error: sqlite3.OperationalError) -> bool:
     return "database is locked" in str(error)
 
 
+class _Locked:
+    """The type of :data:`LOCKED`."""
+
+
+LOCKED = _Locked()  # a statement found the database locked by another process
+
+
 class InlineConnection:
     """A ``sqlite3`` connection whose busy waits happen off the event loop (see the module)."""
 
@@ -46,14 +53,23 @@ class InlineConnection:
         self.busy_timeout_ms = busy_timeout_ms
 
     def _run(self, call: Callable[[], T]) -> T:
+        result = self.try_on_loop(call)
+        if isinstance(result, _Locked):
+            return await_(asyncio.to_thread(self.wait_off_loop, call))
+        return result
+
+    def try_on_loop(self, call: Callable[[], T]) -> T | _Locked:
+        """``call()`` here and now, or :data:`LOCKED` when it found the database locked (which
+        means it did nothing) and may wait for it off the loop."""
         try:
             return call()
         except sqlite3.OperationalError as error:
             if not _is_busy(error) or self.busy_timeout_ms <= 0:
                 raise
-        return await_(asyncio.to_thread(self._waiting, call))
+        return LOCKED
 
-    def _waiting(self, call: Callable[[], T]) -> T:
+    def wait_off_loop(self, call: Callable[[], T]) -> T:
+        """``call()`` with the busy timeout, in a worker thread."""
         self._connection.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
         try:
             return call()
@@ -89,15 +105,12 @@ class InlineConnection:
 
 async def run_inline(connection: InlineConnection, call: Callable[..., T], *args: Any) -> T:
     """Run ``call(*args)`` (a call on ``connection.sqlite3_connection``) on the event loop, from
-    plain async code rather than SQLAlchemy's greenlet; when it finds the database locked (which
-    means it did nothing) run it again in a worker thread with the busy timeout, as
-    :meth:`InlineConnection._run` does."""
-    try:
-        return call(*args)
-    except sqlite3.OperationalError as error:
-        if not _is_busy(error) or connection.busy_timeout_ms <= 0:
-            raise
-    return await asyncio.to_thread(connection._waiting, lambda: call(*args))
+    plain async code rather than SQLAlchemy's greenlet; when it finds the database locked, run it
+    again in a worker thread with the busy timeout, as :meth:`InlineConnection._run` does."""
+    result = connection.try_on_loop(lambda: call(*args))
+    if isinstance(result, _Locked):
+        return await asyncio.to_thread(connection.wait_off_loop, lambda: call(*args))
+    return result
 
 
 class InlineCursor:
