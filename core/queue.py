@@ -66,6 +66,16 @@ async def settle_session(services: Services, args: JobArgs) -> None:
     await services.game.settle_pending(str(args["session_id"]))
 
 
+def settle_queueing_lock(session_id: str) -> str:
+    """At most one settle job per session waiting."""
+    return f"settle:{session_id}"
+
+
+def settle_lock(session_id: str) -> str:
+    """At most one settle job per session running."""
+    return f"session:{session_id}"
+
+
 def libpq_url(database_url: str) -> str:
     """The libpq connection string for a SQLAlchemy PostgreSQL URL (driver suffix dropped)."""
     url = make_url(database_url)
@@ -120,16 +130,43 @@ class QueuedJobs:
         return cls(app)
 
     async def defer_settle(self, session_id: str) -> None:
+        """Queue the session's settle job. A deferral that fails (PostgreSQL unreachable for a
+        moment) is logged, not raised: the work is recorded in the event stream, and the
+        workers' sweep (:mod:`core.service.pending_sweep`) queues it once it has waited
+        ``WORKER_STALLED_AFTER_SECONDS``, so the learner's answer still succeeds."""
+        try:
+            await self.defer_settle_or_raise(session_id)
+        except Exception as error:
+            log.warning(
+                "settle job not queued: the workers' sweep will queue it",
+                extra={"session_id": session_id, "error": type(error).__name__},
+            )
+
+    async def defer_settle_or_raise(self, session_id: str) -> None:
         from procrastinate.exceptions import AlreadyEnqueued
 
         try:
             await self.app.configure_task(
                 name=SETTLE_SESSION,
-                queueing_lock=f"settle:{session_id}",
-                lock=f"session:{session_id}",
+                queueing_lock=settle_queueing_lock(session_id),
+                lock=settle_lock(session_id),
             ).defer_async(session_id=session_id)
         except AlreadyEnqueued:
             return  # a job for this session is waiting already: it will do this work too
+
+    async def settle_queued(self, session_id: str) -> bool:
+        """Whether a settle job for the session is waiting (or scheduled for a retry) or
+        running. Both halves use procrastinate's partial unique indexes."""
+        pool = self.app.connector.pool  # type: ignore[attr-defined]
+        async with pool.connection() as connection:
+            cursor = await connection.execute(
+                "SELECT EXISTS (SELECT 1 FROM procrastinate_jobs WHERE queueing_lock = %s AND "
+                "status = 'todo') OR EXISTS (SELECT 1 FROM procrastinate_jobs WHERE lock = %s "
+                "AND status = 'doing')",
+                (settle_queueing_lock(session_id), settle_lock(session_id)),
+            )
+            row = await cursor.fetchone()
+        return bool(row and row[0])
 
     async def defer(self, job: str, **args: str | int | float | bool | None) -> None:
         if job not in JOBS:

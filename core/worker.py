@@ -3,8 +3,10 @@
 
 A worker sends procrastinate heartbeats; every worker also looks, a few times per
 ``WORKER_STALLED_AFTER_SECONDS``, for jobs left running by a worker whose heartbeat stopped (killed,
-its host lost) and queues them again. Jobs append with the version they read, so a job run twice
-records its result once.
+its host lost) and queues them again, and (one worker at a time) for pending work whose job was
+never queued (an API process that died between its append and its deferral: see
+:mod:`core.service.pending_sweep`) and queues it. Jobs append with the version they read, so a job
+run twice records its result once.
 """
 
 from __future__ import annotations
@@ -21,12 +23,16 @@ from typing import TYPE_CHECKING, Any
 from core.bootstrap import Services, build_services
 from core.config import Settings
 from core.process_lease import acquire_llm_lease
-from core.queue import JOBS, RegisteredJob, ensure_job_schema, job_app
+from core.queue import JOBS, QueuedJobs, RegisteredJob, ensure_job_schema, job_app
+from core.service.pending_sweep import PendingSweep
 
 if TYPE_CHECKING:
     import procrastinate
 
 log = logging.getLogger(__name__)
+
+# Key of the PostgreSQL advisory lock a worker holds while it runs a round of the pending sweep.
+SWEEP_LOCK_KEY = 0x43435F5357  # "CC_SW"
 
 
 def bind_jobs(app: procrastinate.App, services: Services) -> None:
@@ -89,7 +95,10 @@ async def run_worker(
     try:
         async with app.open_async():
             await ensure_job_schema(app)
-            recovery = asyncio.create_task(_recover_forever(app, stalled_after))
+            sweep = PendingSweep(
+                services.store, services.game, QueuedJobs(app), after_seconds=stalled_after
+            )
+            recovery = asyncio.create_task(_recover_forever(app, stalled_after, sweep))
             worker = asyncio.create_task(
                 app.run_worker_async(
                     name=f"curiouscore@{socket.gethostname()}:{os.getpid()}",
@@ -129,10 +138,34 @@ async def run_worker(
             await lease.release()
 
 
-async def _recover_forever(app: procrastinate.App, stalled_after: float) -> None:
+async def sweep_pending(app: procrastinate.App, sweep: PendingSweep) -> bool:
+    """Run one round of the pending sweep unless another worker is running one; True if run.
+
+    The lock is a session-level advisory lock on a connection held for the round: a worker
+    killed mid-round drops its connection and so the lock."""
+    pool = app.connector.pool  # type: ignore[attr-defined]
+    async with pool.connection() as connection:
+        cursor = await connection.execute("SELECT pg_try_advisory_lock(%s)", (SWEEP_LOCK_KEY,))
+        row = await cursor.fetchone()
+        if not (row and row[0]):
+            return False
+        try:
+            await sweep.run_once()
+        finally:
+            await connection.execute("SELECT pg_advisory_unlock(%s)", (SWEEP_LOCK_KEY,))
+    return True
+
+
+async def _recover_forever(
+    app: procrastinate.App, stalled_after: float, sweep: PendingSweep
+) -> None:
     while True:
         try:
             await requeue_stalled_jobs(app, stalled_after)
         except Exception as error:  # the database may blink; try again next round
             log.warning("stalled-job check failed", extra={"error": type(error).__name__})
+        try:
+            await sweep_pending(app, sweep)
+        except Exception as error:
+            log.warning("pending-work sweep failed", extra={"error": type(error).__name__})
         await asyncio.sleep(max(stalled_after / 3, 0.5))
