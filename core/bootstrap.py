@@ -290,6 +290,7 @@ async def build_services(
         hasher=password_hasher,
         refresh_ttl=timedelta(days=settings.refresh_token_expire_days),
         link_code_ttl=timedelta(minutes=settings.link_code_expire_minutes),
+        changes=changes,
     )
     return Services(
         settings=settings,

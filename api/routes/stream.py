@@ -6,6 +6,9 @@ a ReadableStream (``static/js/stream.js``), not ``EventSource``, which cannot se
 token in the URL would end up in logs). Only the session's learner, or an admin reading, may
 subscribe. The token is checked again on every wake-up and heartbeat: a sign-out, a revoked or
 an expired token ends the stream with an ``end`` event (the client then refreshes and reconnects).
+The stream also listens on the learner's own topic, on which the account service publishes when
+their access tokens stop working (sign-out, refresh-token reuse, a role change), so those end it
+at once, whichever process it is served by, rather than at the next heartbeat.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from api.schemas.common import errors
 from core.bootstrap import Services
 from core.errors import DomainError, Unauthorized
 from core.service.actor import Actor
+from core.service.session_changes import learner_topic
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 
@@ -62,7 +66,9 @@ async def _events(
 ) -> AsyncIterator[ServerSentEvent]:
     assert services.changes is not None
     sent = -1
-    async with services.changes.subscription(session_id) as changes:
+    async with services.changes.subscription(
+        session_id, learner_topic(actor.learner_id)
+    ) as changes:
         while True:
             try:
                 verified = runtime.tokens.verify(token)  # expired since?

@@ -34,6 +34,7 @@ from core.service.actor import Actor
 from core.service.clock import Clock, new_id
 from core.service.learners import LearnerService, Profile
 from core.service.passwords import password_weakness
+from core.service.session_changes import ChangePublisher, learner_topic
 from core.store.accounts import (
     AccountRecord,
     IdentityRecord,
@@ -179,8 +180,11 @@ class AccountService:
         link_code_ttl: timedelta = timedelta(minutes=10),
         max_concurrent_hashes: int = 4,
         id_factory: Callable[[], str] = new_id,
+        changes: ChangePublisher | None = None,
     ) -> None:
         self._store = store
+        # Told when a learner's access tokens stop working, so their open streams end at once.
+        self._changes = changes
         self._learners = learners
         self._clock = clock
         self._hasher = hasher or PasswordHasher()  # argon2id, RFC 9106 low-memory profile
@@ -226,7 +230,7 @@ class AccountService:
         if use.outcome is RefreshOutcome.ALREADY_SPENT and use.record is not None:
             revoked = await self._store.revoke_refresh_family(use.record.family_id, now)
             # Whoever holds the family's access tokens may be the thief: end them all now.
-            await self._store.bump_token_version(use.record.learner_id)
+            await self._end_access_tokens(use.record.learner_id)
             log.warning(
                 "refresh token reused: its family is revoked",
                 extra={"learner_id": use.record.learner_id, "revoked": revoked},
@@ -251,7 +255,16 @@ class AccountService:
             await self._store.revoke_refresh_family(use.record.family_id, now)
             # Access tokens already issued stop working at once (the learner's other sign-ins
             # swap theirs at the next refresh).
-            await self._store.bump_token_version(use.record.learner_id)
+            await self._end_access_tokens(use.record.learner_id)
+
+    async def _end_access_tokens(self, learner_id: str) -> None:
+        """Make the learner's access tokens stop working, and tell their open streams."""
+        await self._store.bump_token_version(learner_id)
+        self._access_ended(learner_id)
+
+    def _access_ended(self, learner_id: str) -> None:
+        if self._changes is not None:
+            self._changes.publish(learner_topic(learner_id), 0)
 
     async def check_access(self, learner_id: str, token_version: int) -> Actor:
         """Given an access token's subject and version, return the actor it may act as now.
@@ -293,6 +306,7 @@ class AccountService:
         record = await self._store.get_account_by_email(normalise_email(email))
         if record is None or not await self._store.set_learner_role(record.learner_id, role):
             raise NotFound("there is no account with that email")
+        self._access_ended(record.learner_id)  # the role change ended their access tokens
         log.info("role changed", extra={"learner_id": record.learner_id, "role": role})
         return await self._view(record)
 

@@ -6,6 +6,11 @@ session again, never the data itself, so a lost or duplicated one costs at most 
 subscriber re-reads on every heartbeat anyway). :class:`LocalChanges` delivers within one process;
 ``core.store.change_feeds`` carries them across processes (PostgreSQL LISTEN/NOTIFY or Redis
 pub/sub) and hands them to a :class:`LocalChanges` in every process.
+
+Besides sessions, a learner is a topic (:func:`learner_topic`): the account service publishes on
+it when the learner's access tokens stop working (sign-out, refresh-token reuse, a role change),
+so every open stream of that learner, in every process, checks its token at once instead of at
+its next heartbeat.
 """
 
 from __future__ import annotations
@@ -15,17 +20,27 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
+LEARNER_TOPIC_PREFIX = "learner:"  # never a session id (those are generated without a colon)
+
+
+def learner_topic(learner_id: str) -> str:
+    """The topic told when the learner's sign-ins end (published with version 0)."""
+    return f"{LEARNER_TOPIC_PREFIX}{learner_id}"
+
 
 class ChangePublisher(Protocol):
-    """Told after every append; must not block (the notification is sent in the background)."""
+    """Told after every append (and, on a learner's topic, when their sign-ins end); must not
+    block (the notification is sent in the background)."""
 
     def publish(self, session_id: str, version: int) -> None: ...
 
 
 class ChangeFeed(ChangePublisher, Protocol):
-    """Publish changes and let subscribers wait for a session's next one."""
+    """Publish changes and let subscribers wait for the next one on any of their topics."""
 
-    def subscription(self, session_id: str) -> AbstractAsyncContextManager[Subscription]: ...
+    def subscription(
+        self, session_id: str, *topics: str
+    ) -> AbstractAsyncContextManager[Subscription]: ...
 
     async def start(self) -> None: ...
 
@@ -69,21 +84,26 @@ class LocalChanges:
             subscription.notify(version)
 
     @asynccontextmanager
-    async def subscription(self, session_id: str) -> AsyncIterator[Subscription]:
+    async def subscription(self, session_id: str, *topics: str) -> AsyncIterator[Subscription]:
+        """Woken by a change of ``session_id`` or of any of ``topics`` (e.g. a learner's)."""
         subscription = Subscription()
-        self._subscribers.setdefault(session_id, set()).add(subscription)
+        keys = (session_id, *topics)
+        for key in keys:
+            self._subscribers.setdefault(key, set()).add(subscription)
         try:
             yield subscription
         finally:
-            subscribers = self._subscribers.get(session_id)
-            if subscribers is not None:
-                subscribers.discard(subscription)
-                if not subscribers:
-                    del self._subscribers[session_id]
+            for key in keys:
+                subscribers = self._subscribers.get(key)
+                if subscribers is not None:
+                    subscribers.discard(subscription)
+                    if not subscribers:
+                        del self._subscribers[key]
 
     @property
     def subscriber_count(self) -> int:
-        return sum(len(s) for s in self._subscribers.values())
+        """Open subscriptions (one subscription on several topics counts once)."""
+        return len({id(s) for subs in self._subscribers.values() for s in subs})
 
     async def start(self) -> None:
         return None

@@ -56,11 +56,11 @@ class _BatchingFeed:
             self._sender = asyncio.get_running_loop().create_task(self._send_forever())
 
     @asynccontextmanager
-    async def subscription(self, session_id: str) -> AsyncIterator[Subscription]:
+    async def subscription(self, session_id: str, *topics: str) -> AsyncIterator[Subscription]:
         if self._listener is None or self._listener.done():
             self._listening.clear()
             self._listener = asyncio.get_running_loop().create_task(self._listen_forever())
-        async with self.local.subscription(session_id) as subscription:
+        async with self.local.subscription(session_id, *topics) as subscription:
             # Subscribed before the listener is up would miss a change made meanwhile; the
             # subscriber reads the session once after this anyway, so only wait briefly.
             with contextlib.suppress(TimeoutError):
@@ -76,7 +76,19 @@ class _BatchingFeed:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        await self._flush()
         await self._disconnect()
+
+    async def _flush(self) -> None:
+        """Send what is still waiting, once: a short-lived process (``curiouscore admin
+        promote``, which ends the learner's sign-ins) publishes and closes at once."""
+        batch, self._outbox = self._outbox, {}
+        if not batch:
+            return
+        try:
+            await asyncio.wait_for(self._send([_payload(s, v) for s, v in batch.items()]), 5)
+        except Exception as error:
+            log.warning("change notification not sent", extra={"error": type(error).__name__})
 
     async def _send_forever(self) -> None:
         while True:

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from core.service.session_changes import LocalChanges
+from core.service.session_changes import LocalChanges, learner_topic
 from core.store.change_feeds import PostgresChanges, RedisChanges
 from tests.core.service.conftest import PG_URL
 from tests.redis_support import require_redis, unique_prefix
@@ -83,3 +83,49 @@ async def test_in_process_changes_wake_only_that_sessions_subscribers():
         assert not await b.wait(0.05)
     assert local.subscriber_count == 0
     await asyncio.sleep(0)
+
+
+async def test_one_subscription_hears_its_session_and_its_learners_topic():
+    local = LocalChanges()
+    ada, eve = learner_topic("ada"), learner_topic("eve")
+    async with local.subscription("s1", ada) as stream, local.subscription("s2", eve) as other:
+        assert local.subscriber_count == 2
+        local.publish(ada, 0)  # Ada signed out
+        assert await stream.wait(1)
+        assert not await other.wait(0.05)
+        local.publish("s1", 5)
+        assert await stream.wait(1) and stream.version == 5
+    assert local.subscriber_count == 0
+
+
+async def _delivered_although_closed_at_once(publisher, subscriber) -> None:
+    """A short-lived process (``curiouscore admin promote``) publishes and closes at once: the
+    change is still sent."""
+    topic = learner_topic(uuid.uuid4().hex)
+    async with subscriber.subscription(uuid.uuid4().hex, topic) as changes:
+        publisher.publish(topic, 0)
+        await publisher.aclose()
+        assert await changes.wait(10), "the change was lost when the publisher closed"
+
+
+@pytest.mark.redis
+async def test_redis_feed_sends_what_it_holds_when_closed():
+    url = await require_redis()
+    channel = f"{unique_prefix()}sessions"
+    subscriber = RedisChanges(url, channel=channel)
+    try:
+        await _delivered_although_closed_at_once(RedisChanges(url, channel=channel), subscriber)
+    finally:
+        await subscriber.aclose()
+
+
+@pytest.mark.postgres
+async def test_postgres_feed_sends_what_it_holds_when_closed():
+    channel = f"cc_test_{uuid.uuid4().hex[:12]}"
+    subscriber = PostgresChanges(PG_URL, channel=channel)
+    try:
+        await _delivered_although_closed_at_once(
+            PostgresChanges(PG_URL, channel=channel), subscriber
+        )
+    finally:
+        await subscriber.aclose()
