@@ -72,7 +72,7 @@ class PendingSweep:
         *,
         after_seconds: float,
         max_events: int = 20 * READ_BATCH,
-        max_checks: int = 500,
+        max_checks: int = 2000,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
