@@ -17,6 +17,7 @@ import pytest
 
 import tests.core.test_worker as worker_tests
 from core.service.pending_sweep import CHECKPOINT, PendingSweep
+from core.service.session_changes import Subscription
 from core.service.sessions import has_pending_work
 from tests.core.llm.fake_server import FakeLlmServer, Reply
 from tests.core.test_worker import (
@@ -85,16 +86,27 @@ async def test_an_api_killed_between_append_and_defer_loses_no_grade(queued, fak
     assert has_pending_work(await queued.game.hydrate(session_id))
     assert await open_jobs(url) == 0
 
-    worker = Worker(url, fake_llm, tmp_path / "worker.log")
-    try:
-        [verdict] = await until(lambda: graded(queued, session_id), "the swept job's grade")
-        assert verdict["attempt"] == 1
-        await until(lambda: _no_open_jobs(url), "the job to finish")
-        assert len(fake_llm.calls("openai")) == 1
-        assert len(await graded(queued, session_id)) == 1
-    finally:
-        assert worker.stop() == 0, worker.log.read_text()
+    assert queued.changes is not None
+    # The learner's open stream (SSE) is subscribed, as the SPA's would be.
+    async with queued.changes.subscription(session_id) as stream:
+        worker = Worker(url, fake_llm, tmp_path / "worker.log")
+        try:
+            [verdict] = await until(lambda: graded(queued, session_id), "the swept job's grade")
+            assert verdict["attempt"] == 1
+            await until(lambda: _no_open_jobs(url), "the job to finish")
+            assert len(fake_llm.calls("openai")) == 1
+            assert len(await graded(queued, session_id)) == 1
+            # ...and is told (PostgreSQL NOTIFY from the worker), so the grade is pushed.
+            version = (await queued.game.hydrate(session_id)).version
+            await until(lambda: _told(stream, version), "the stream being told of the grade")
+        finally:
+            assert worker.stop() == 0, worker.log.read_text()
     assert SWEPT in worker.log.read_text()
+
+
+async def _told(stream: Subscription, version: int) -> bool:
+    await stream.wait(0.2)
+    return bool(stream.version >= version)
 
 
 async def test_a_refused_deferral_still_records_the_answer_and_gets_graded(
