@@ -30,7 +30,7 @@ class NoJobs:
     async def settle_queued(self, session_id: str) -> bool:
         return False
 
-    async def defer_settle(self, session_id: str) -> None:
+    async def defer_settle_or_raise(self, session_id: str) -> None:
         raise AssertionError("nothing is pending in this benchmark")
 
 

@@ -48,7 +48,10 @@ class SettleJobs(Protocol):
         """Whether a settle job for the session is waiting or running."""
         ...
 
-    async def defer_settle(self, session_id: str) -> None: ...
+    async def defer_settle_or_raise(self, session_id: str) -> None:
+        """Queue the settle job; a failure raises, so the round ends before the session is
+        forgotten (its checkpoint is not saved, and the next round looks again)."""
+        ...
 
 
 @dataclass(slots=True)
@@ -110,7 +113,7 @@ class PendingSweep:
             del watching[session_id]
             done.sessions_checked += 1
             if await self._stranded(session_id):
-                await self._jobs.defer_settle(session_id)
+                await self._jobs.defer_settle_or_raise(session_id)
                 done.deferred.append(session_id)
                 log.warning(
                     "pending work had no job: queued it",

@@ -170,8 +170,7 @@ async def test_the_sweep_watches_quiet_sessions_from_its_checkpoint(queued, monk
     await queued.game.submit_answer(ADA, pending, "explain", GOOD)  # its job is waiting
     idle = await to_chat_step(queued)  # nothing pending (an open question for the learner)
 
-    first = await sweep().run_once()
-    assert first.events_read > 0 and first.sessions_checked == 0 and first.watching == 2
+    await read_through(sweep(), queued, pending, idle)
     checkpoint = await queued.store.load_checkpoint(CHECKPOINT)
     assert checkpoint is not None and set(checkpoint.state["watching"]) == {pending, idle}
 
@@ -185,8 +184,9 @@ async def test_the_sweep_watches_quiet_sessions_from_its_checkpoint(queued, monk
     monkeypatch.setattr(queued.game, "_jobs", LostDeferrals())
     await queued.game.submit_answer(ADA, idle, "explain", GOOD)
     monkeypatch.undo()
-    third = await sweep().run_once()
-    assert third.sessions_checked == 0 and third.watching == 1  # the pending one was dropped
+    await read_through(sweep(), queued, idle)
+    checkpoint = await queued.store.load_checkpoint(CHECKPOINT)
+    assert checkpoint is not None and set(checkpoint.state["watching"]) == {idle}  # pending: done
     now[0] += 31
     fourth = await sweep().run_once()
     assert fourth.deferred == [idle]  # its grade waits on the LLM with no job
@@ -197,6 +197,23 @@ async def test_the_sweep_watches_quiet_sessions_from_its_checkpoint(queued, monk
 class LostDeferrals:
     async def defer_settle(self, session_id: str) -> None:
         return None
+
+
+async def read_through(sweep: PendingSweep, services: Any, *session_ids: str) -> None:
+    """Run rounds until the sweep has read every event of ``session_ids`` (on PostgreSQL the log
+    is read only below the oldest running transaction of the whole server, and other tests'
+    transactions may hold that back for a moment)."""
+    last = 0
+    for session_id in session_ids:
+        last = max(last, (await services.store.read_stream(session_id))[-1].position)
+
+    async def caught_up() -> bool:
+        done = await sweep.run_once()
+        assert done.deferred == [] and done.sessions_checked == 0  # nothing is quiet yet
+        checkpoint = await services.store.load_checkpoint(CHECKPOINT)
+        return checkpoint is not None and checkpoint.position >= last
+
+    await until(caught_up, "the sweep reading the new events")
 
 
 async def _no_open_jobs(url: str) -> bool:
@@ -214,3 +231,39 @@ async def test_the_worker_runs_the_sweep_one_at_a_time(queued):
         assert await sweep_pending(app, sweep) is False  # another worker is sweeping
         await holder.execute("SELECT pg_advisory_unlock(%s)", (SWEEP_LOCK_KEY,))
     assert await sweep_pending(app, sweep) is True
+
+
+class RefusesOnce:
+    """The queue, refusing the first deferral (PostgreSQL blinking mid-round)."""
+
+    def __init__(self, jobs: Any) -> None:
+        self.jobs, self.refused = jobs, False
+
+    async def settle_queued(self, session_id: str) -> bool:
+        return bool(await self.jobs.settle_queued(session_id))
+
+    async def defer_settle_or_raise(self, session_id: str) -> None:
+        if not self.refused:
+            self.refused = True
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        await self.jobs.defer_settle_or_raise(session_id)
+
+
+async def test_a_round_whose_deferral_fails_forgets_nothing(queued, monkeypatch):
+    assert queued.jobs is not None
+    now = [1_000.0]
+    jobs = RefusesOnce(queued.jobs)
+    sweep = PendingSweep(
+        queued.store, queued.game, jobs, after_seconds=30, wall_clock=lambda: now[0]
+    )
+    session_id = await to_chat_step(queued)
+    monkeypatch.setattr(queued.game, "_jobs", LostDeferrals())
+    await queued.game.submit_answer(ADA, session_id, "explain", GOOD)
+    monkeypatch.undo()
+    await read_through(sweep, queued, session_id)
+    now[0] += 31
+    with pytest.raises(psycopg.OperationalError):
+        await sweep.run_once()
+    assert await open_jobs(queued.settings.database_url) == 0
+    assert (await sweep.run_once()).deferred == [session_id]  # the next round looks again
+    assert await open_jobs(queued.settings.database_url) == 1
