@@ -74,7 +74,7 @@ class PendingSweep:
         jobs: SettleJobs,
         *,
         after_seconds: float,
-        max_events: int = 20 * READ_BATCH,
+        max_events: int = 100 * READ_BATCH,
         max_checks: int = 2000,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
