@@ -107,12 +107,10 @@ async def run_inline(connection: InlineConnection, call: Callable[..., T], *args
     """Run ``call(*args)`` (a call on ``connection.sqlite3_connection``) on the event loop, from
     plain async code rather than SQLAlchemy's greenlet; when it finds the database locked, run it
     again in a worker thread with the busy timeout, as :meth:`InlineConnection._run` does."""
-    try:  # try_on_loop written out: this runs for every statement of every request
-        return call(*args)
-    except sqlite3.OperationalError as error:
-        if not _is_busy(error) or connection.busy_timeout_ms <= 0:
-            raise
-    return await asyncio.to_thread(connection.wait_off_loop, lambda: call(*args))
+    result = connection.try_on_loop(lambda: call(*args))
+    if isinstance(result, _Locked):
+        return await asyncio.to_thread(connection.wait_off_loop, lambda: call(*args))
+    return result
 
 
 class InlineCursor:
