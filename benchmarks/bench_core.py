@@ -2,6 +2,12 @@
 
 Run: ``.venv/bin/python -m benchmarks.bench_core [--postgres-url URL] [--quick]``. Prints tables; the
 figures measured on our machine are in benchmarks/README.md.
+
+``--flow-only``: just the issue flow (issue 17's round: create, start, continue, wrong answer,
+right answer, read; the token check before each) of 50 concurrent learners through the service on
+SQLite, in process: the core's CPU per request without HTTP. Run as a script with another checkout
+on ``PYTHONPATH`` to time that checkout's core (``PYTHONPATH=../before python
+benchmarks/bench_core.py --flow-only``).
 """
 
 from __future__ import annotations
@@ -208,6 +214,68 @@ async def bench_store(label: str, url: str, args: argparse.Namespace) -> list[li
     return rows
 
 
+async def bench_issue_flow(learners: int, rounds: int) -> list[str]:
+    """Issue 17's flow through the service on SQLite, ``learners`` at once: CPU per request."""
+    from seeds.challenges import default_challenge_dir, seed_challenges
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'flow.db'}"
+        await migrate(url)
+        settings = Settings(database_url=url)
+        services = await build_services(settings)
+        try:
+            await seed_challenges(services, [default_challenge_dir(settings.challenges_dir)])
+            signed = [
+                await services.accounts.register(f"flow{i}@example.com", "flow bench pass", f"F{i}")
+                for i in range(5)
+            ]
+            spec = await services.catalog.latest_spec("python-functions")
+            right = {
+                s.id: next((i for i, c in enumerate(s.choices) if c.correct), 0) for s in spec.steps
+            }
+            requests = 0
+
+            async def actor(n: int) -> Actor:
+                nonlocal requests
+                requests += 1
+                who = signed[n % len(signed)]
+                return await services.accounts.check_access(
+                    who.account.learner_id, who.token_version
+                )
+
+            async def learner(n: int, rounds: int) -> None:
+                game = services.game
+                for _ in range(rounds):
+                    view = await game.create_session(await actor(n), "python-functions")
+                    session = view.session_id
+                    view = await game.start_session(await actor(n), session)
+                    while view.step is not None and view.step.kind == "gate":
+                        view = await game.continue_gate(await actor(n), session, view.step.id)
+                    if view.step is not None and view.step.kind == "mcq":
+                        good = right[view.step.id]
+                        for answer in (1 - good if good in (0, 1) else 0, good):
+                            key = os.urandom(8).hex()
+                            await game.submit_answer(
+                                await actor(n), session, view.step.id, answer, idempotency_key=key
+                            )
+                    await game.get_view(await actor(n), session)
+
+            await learner(0, 1)  # warm: caches, statements
+            requests = 0
+            wall, cpu = time.perf_counter(), time.process_time()
+            await asyncio.gather(*(learner(n, rounds) for n in range(learners)))
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        finally:
+            await services.close()
+    return [
+        "sqlite",
+        f"issue flow, {learners} learners at once",
+        f"{requests:,}",
+        f"{requests / wall:,.0f}/s",
+        f"CPU {1000 * cpu / requests:.3f} ms/request",
+    ]
+
+
 def print_table(headers: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
@@ -226,7 +294,17 @@ async def main() -> None:
         ),
     )
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
+    parser.add_argument(
+        "--flow-only", action="store_true", help="only the issue flow through the service (SQLite)"
+    )
     args = parser.parse_args()
+    flow_rounds = 6 if args.quick else 20
+    if args.flow_only:
+        print_table(
+            ["store", "what", "count", "rate / median", "notes"],
+            [await bench_issue_flow(50, flow_rounds)],
+        )
+        return
     args.answers = 100 if args.quick else 1000
     args.repeats = 5 if args.quick else 50
     args.lengths = [10, 100, 1000] if args.quick else [10, 100, 1000, 10000]
@@ -248,7 +326,7 @@ async def main() -> None:
         ],
     )
     print()
-    rows: list[list[str]] = []
+    rows: list[list[str]] = [await bench_issue_flow(50, flow_rounds)]
     with tempfile.TemporaryDirectory() as tmp:
         rows += await bench_store("sqlite", f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}", args)
     try:

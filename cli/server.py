@@ -14,6 +14,7 @@ from rich.console import Console
 
 from core.bootstrap import ConfigurationError
 from core.config import Settings
+from core.service.heap import prepare_collector_for_serving
 from core.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -168,6 +169,7 @@ def run_server(
     console.print(f"CuriousCore is starting at {url} (Ctrl+C to stop)")
     if open_browser:
         threading.Thread(target=_open_when_up, args=(settings, url), daemon=True).start()
+    prepare_collector_for_serving()  # see core/service/heap.py
     uvicorn.run(app, host=settings.host, port=settings.port, **UVICORN_OPTIONS)
 
 

@@ -32,6 +32,7 @@ from rich.console import Console
 from core.bootstrap import ConfigurationError
 from core.config import Settings
 from core.process_lease import FIX, needs_lease
+from core.service.heap import prepare_collector_for_serving
 from core.store.base import StoreUnavailable
 
 STARTUP_FAILURE = 3  # a worker's exit code when it could not start (as uvicorn's)
@@ -191,6 +192,7 @@ def _serve_one(settings: Settings, parent: int) -> None:
     server = uvicorn.Server(
         uvicorn.Config(app, host=settings.host, port=settings.port, **UVICORN_OPTIONS)
     )
+    prepare_collector_for_serving()  # see core/service/heap.py
     server.run(sockets=[sock])
     if not server.started:
         sys.exit(STARTUP_FAILURE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -14,8 +15,20 @@ class Clock(Protocol):
 
 
 class SystemClock:
+    """The system's UTC time. A request reads it several times (the command, the append): the
+    date and time down to the second are formatted once per second, only the milliseconds each
+    time; the text is what ``datetime.now(UTC).isoformat(timespec="milliseconds")`` gives."""
+
+    def __init__(self) -> None:
+        self._second: tuple[int, str] = (-1, "")  # one attribute: swapped whole, never torn
+
     def now(self) -> str:
-        return datetime.now(UTC).isoformat(timespec="milliseconds")
+        second, rest = divmod(time.time_ns(), 1_000_000_000)
+        known, prefix = self._second
+        if second != known:
+            prefix = datetime.fromtimestamp(second, UTC).isoformat(timespec="seconds")[:-6]
+            self._second = (second, prefix)
+        return f"{prefix}.{rest // 1_000_000:03d}+00:00"
 
 
 class FixedClock:

@@ -9,10 +9,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+# Built once: ``json.dumps`` with options builds an encoder on every call, which cost as much as
+# encoding a small event's data (a request encodes several: data, chain digests, snapshot).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
 
 def dump_json(value: dict[str, Any]) -> str:
     """Given a JSON-able mapping, return its canonical text (sorted keys, compact, UTF-8 kept)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 def load_json(text: str) -> dict[str, Any]:

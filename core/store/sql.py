@@ -98,6 +98,8 @@ class SqlStore(
 
     async def close(self) -> None:
         """Close every pooled connection; the store must not be used afterwards."""
+        if self._kept is not None:
+            await self._kept.close()
         if self._replica is not self._engine:
             await self._replica.dispose()
         await self._engine.dispose()

@@ -15,6 +15,7 @@ from core.store.engine import lone_reader, unavailable_on_connectivity_errors, w
 from core.store.integrity import ChainKeys
 from core.store.sql_group import GroupCommitter
 from core.store.sql_raw import RawConnection, checked_out, raw_connection
+from core.store.sqlite_kept import KeptConnections
 
 
 class SqlStoreBase:
@@ -44,6 +45,8 @@ class SqlStoreBase:
         self._sqlite_writers = None if self._is_postgres else asyncio.Lock()
         # SQLite: the group committer of appends (core.store.sql_group), made at the first append.
         self._group: GroupCommitter | None = None
+        # SQLite: raw connections stay checked out between uses (core.store.sqlite_kept).
+        self._kept = None if self._is_postgres else KeptConnections(engine)
         self._upserts: dict[tuple[str, tuple[str, ...]], Any] = {}
 
     @property
@@ -87,8 +90,12 @@ class SqlStoreBase:
         """Like :meth:`_read`, but yield the driver connection for raw statements
         (``core.store.sql_raw``): one statement, in its own implicit transaction."""
         with unavailable_on_connectivity_errors(self._engine.url):
-            async with checked_out(self._engine) as raw:
+            async with self._checked_out() as raw:
                 yield raw
+
+    def _checked_out(self) -> AbstractAsyncContextManager[RawConnection]:
+        """A raw connection outside any transaction: SQLite's kept ones, else from the pool."""
+        return self._kept.connection() if self._kept is not None else checked_out(self._engine)
 
     @asynccontextmanager
     async def _raw_transaction(self, *, with_core: bool = False) -> AsyncIterator[RawConnection]:
@@ -117,7 +124,7 @@ class SqlStoreBase:
     @asynccontextmanager
     async def _raw_connection(self, with_core: bool) -> AsyncIterator[RawConnection]:
         if not with_core:
-            async with checked_out(self._engine) as raw:
+            async with self._checked_out() as raw:
                 yield raw
             return
         async with self._lone_reads.connect() as connection:
