@@ -16,7 +16,7 @@ from starlette.types import ASGIApp
 
 from api.errors import install_error_handlers
 from api.logs import configure_logging
-from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.middleware import RequestContextMiddleware
 from api.proxy import TrustedProxies, TrustedProxyMiddleware
 from api.routes import (
     admin,
@@ -151,8 +151,7 @@ def create_app(
     mount_spa(app)
     # Added innermost first: the request context (ids, security headers, logs, metrics) wraps
     # everything, including CORS preflights.
-    app.add_middleware(TextGuardMiddleware)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(TextGuardMiddleware, limit=settings.max_body_bytes)  # and the body limit
     if settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,
