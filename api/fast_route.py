@@ -13,13 +13,17 @@ OpenTelemetry at work — goes through FastAPI's handler unchanged, which answer
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from fastapi._compat import ModelField
+from fastapi._compat.shared import field_annotation_is_sequence
 from fastapi.dependencies.models import Dependant
-from fastapi.dependencies.utils import request_body_to_args, request_params_to_args
+from fastapi.dependencies.utils import _get_param_aliases, request_body_to_args
 from fastapi.routing import APIRoute
+from pydantic import Json
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -32,14 +36,58 @@ Direct = Callable[[Request], Awaitable[Any]]
 JSON_MEDIA = (b"application/json",)
 
 
+class Param:
+    """A scalar path or header parameter: where it is read, and how FastAPI validates it."""
+
+    def __init__(self, field: ModelField, where: str, key: str) -> None:
+        self.field = field
+        self.name = field.name
+        self.key = key
+        self.loc = (where, key)
+        self.required = field.field_info.is_required()
+        self.validate_default = bool(field.field_info.validate_default)
+
+    @classmethod
+    def of(cls, field: ModelField, where: str) -> Param | None:
+        """The parameter, or None when FastAPI reads it in a way this does not (lists, several
+        aliases, JSON-in-a-string)."""
+        aliases = _get_param_aliases(field)
+        if (
+            len(aliases) != 1
+            or field_annotation_is_sequence(field.field_info.annotation)
+            or any(type(item) is Json for item in field.field_info.metadata)
+        ):
+            return None
+        return cls(field, where, aliases[0][1])
+
+    def value(self, received: Any, values: dict[str, Any]) -> tuple[bool, Any]:
+        """(valid, value) as FastAPI's ``request_params_to_args`` works it out."""
+        raw = received.get(self.key)
+        if raw is None:
+            if self.required:
+                return False, None
+            default = copy.deepcopy(self.field.default)
+            if not self.validate_default:
+                return True, default
+            raw = default
+        value, errors = self.field.validate(raw, values, loc=self.loc)
+        return not errors, value
+
+
 class FastPlan:
     """What a route's request needs, worked out once: its parameters and direct dependencies."""
 
-    def __init__(self, route: APIRoute, dependencies: list[tuple[str, Direct]]) -> None:
+    def __init__(
+        self,
+        route: APIRoute,
+        path_params: list[Param],
+        header_params: list[Param],
+        dependencies: list[tuple[str, Direct]],
+    ) -> None:
         dependant = route.dependant
         self.endpoint = dependant.call
-        self.path_params = dependant.path_params
-        self.header_params = dependant.header_params
+        self.path_params = path_params
+        self.header_params = header_params
         self.body_params = dependant.body_params
         self.embed_body_fields = route._embed_body_fields
         self.dependencies = dependencies
@@ -65,29 +113,33 @@ class FastPlan:
             or (route.body_field is not None and route._embed_body_fields)
         ):
             return None
+        path_params = [Param.of(field, "path") for field in dependant.path_params]
+        header_params = [Param.of(field, "header") for field in dependant.header_params]
         dependencies: list[tuple[str, Direct]] = []
         for sub in dependant.dependencies:
             direct = DIRECT_DEPENDENCIES.get(sub.call)  # type: ignore[arg-type]
             if direct is None or sub.name is None or _uses_more(sub):
                 return None
             dependencies.append((sub.name, direct))
-        return cls(route, dependencies)
+        if None in path_params or None in header_params:
+            return None
+        return cls(route, path_params, header_params, dependencies)  # type: ignore[arg-type]
 
     async def values(self, request: Request) -> dict[str, Any] | None:
         """The endpoint's validated arguments except the dependencies, or None when the request
         is not the ordinary case (FastAPI's handler then answers it)."""
         scope = request.scope
         values: dict[str, Any] = {}
-        if self.path_params:
-            found, errors = request_params_to_args(self.path_params, scope["path_params"])
-            if errors:
+        for param in self.path_params:
+            valid, values[param.name] = param.value(scope["path_params"], values)
+            if not valid:
                 return None
-            values.update(found)
         if self.header_params:
-            found, errors = request_params_to_args(self.header_params, request.headers)
-            if errors:
-                return None
-            values.update(found)
+            headers = request.headers
+            for param in self.header_params:
+                valid, values[param.name] = param.value(headers, values)
+                if not valid:
+                    return None
         if self.body_params:
             state = scope.get("state")
             if not state or SUBMITTED_JSON not in state or not _json_content(scope):
