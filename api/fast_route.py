@@ -26,6 +26,8 @@ from fastapi.routing import APIRoute
 from pydantic import Json
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
+from starlette.types import Scope
 
 from api.deps import DIRECT_DEPENDENCIES
 from api.text_guard import SUBMITTED_JSON
@@ -175,9 +177,33 @@ def _json_content(scope: Any) -> bool:
     return content_type is not None and content_type.lower() in JSON_MEDIA
 
 
-class FastRoute(APIRoute):
-    """An ``APIRoute`` whose ordinary requests skip FastAPI's generic per-request work (see the
-    module docstring); its OpenAPI entry and every refusal are FastAPI's own."""
+class PrefixRoute(APIRoute):
+    """An ``APIRoute`` that turns a request down on its path's literal start before matching it.
+
+    The app's router tries its routes in order, each a method call, a scope lookup and a regex; a
+    session request used to be tried against every route before the session routes. A path that
+    does not start with the route's fixed part (everything before its first ``{``) cannot match
+    its pattern, so the answer is the same, sooner. Behind a ``root_path`` or inside an included
+    router (where FastAPI matches another path) it matches as FastAPI does."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.literal_prefix = self.path_format.split("{", 1)[0]
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if (
+            scope["type"] == "http"
+            and not scope["path"].startswith(self.literal_prefix)
+            and not scope.get("root_path")
+            and scope.get("fastapi", {}).get("effective_route_context") is None
+        ):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+class FastRoute(PrefixRoute):
+    """A :class:`PrefixRoute` whose ordinary requests skip FastAPI's generic per-request work (see
+    the module docstring); its OpenAPI entry and every refusal are FastAPI's own."""
 
     def get_route_handler(self) -> Handler:
         framework = super().get_route_handler()

@@ -8,10 +8,12 @@ from typing import Any
 import fastapi.routing
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.routing import APIRoute, request_response
 
 from api.app import create_app
 from api.fast_route import FastRoute
+from api.routes import health
 from api.schemas.sessions import SessionViewOut
 from tests.api.conftest import new_session, register
 
@@ -166,3 +168,23 @@ async def test_json_spellings_are_answered_alike(client, content_type):
 
 def _json(headers: dict[str, str]) -> dict[str, str]:
     return {**headers, "Content-Type": "application/json"}
+
+
+async def test_routes_match_behind_a_root_path_and_inside_an_included_router(services):
+    """PrefixRoute turns requests down on the path's fixed start only where FastAPI matches the
+    path it sees: behind a proxy's root_path and under an including router's prefix it still
+    matches."""
+    app = create_app(services, services.settings)
+    transport = httpx.ASGITransport(app=app, root_path="/cc")
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        assert (await http.get("/cc/livez")).json() == {"status": "alive"}
+        learner = await register(http)
+        view = await new_session(http, learner)
+        got = await http.get(f"/cc/api/sessions/{view['session_id']}", headers=learner.headers)
+        assert got.status_code == 200 and got.json()["session_id"] == view["session_id"]
+    included = FastAPI()
+    included.include_router(health.router, prefix="/v1")
+    transport = httpx.ASGITransport(app=included)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        assert (await http.get("/v1/livez")).json() == {"status": "alive"}
+        assert (await http.get("/livez")).status_code == 404
