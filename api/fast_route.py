@@ -2,13 +2,17 @@
 
 For every request FastAPI re-reads and re-parses the JSON body (the text guard has parsed it
 already), walks the route's dependency graph generically (cache keys, scope checks, generator
-checks, a recursion per dependency) and looks up the endpoint's telemetry context; on the session
-routes that was about a sixth of the server's CPU per request. :class:`FastRoute` is an ``APIRoute``
-(same OpenAPI, same validation errors) whose handler, when a request is the ordinary case, validates
-the path, header and body parameters with FastAPI's own functions, calls the route's dependencies
-directly in FastAPI's order, and calls the endpoint. Anything else — a body the guard did not parse
-as JSON, any validation error, a dependency the plan does not know, dependency overrides, native
-OpenTelemetry at work — goes through FastAPI's handler unchanged, which answers exactly as before.
+checks, a recursion per dependency, alias and shape lookups per parameter), opens two exit stacks
+and looks up the endpoint's telemetry context; on the session routes that was about a sixth of the
+API layer's CPU per request (py-spy, benchmarks/README.md "Session 5: the API layer").
+
+:class:`FastRoute` is an ``APIRoute`` (same OpenAPI, same validation errors) planned once: when a
+request is the ordinary case it validates the path, header and body parameters with FastAPI's own
+field validators, calls the route's dependencies directly (``api.deps.DIRECT_DEPENDENCIES``) in
+FastAPI's order, and calls the endpoint, inside Starlette's usual exception handling. Anything else
+— a body the guard did not parse as JSON, any validation error, a dependency the plan does not
+know, dependency overrides, native OpenTelemetry at work — goes through FastAPI's own app, which
+answers exactly as before (``tests/api/test_fast_route.py`` compares the two).
 """
 
 from __future__ import annotations
@@ -24,15 +28,15 @@ from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import _get_param_aliases, request_body_to_args
 from fastapi.routing import APIRoute
 from pydantic import Json
+from starlette._exception_handler import wrap_app_handling_exceptions
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.deps import DIRECT_DEPENDENCIES
 from api.text_guard import SUBMITTED_JSON
 
-Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 Direct = Callable[[Request], Awaitable[Any]]
 # What the SPA, the bots and the benchmark send; any other spelling takes FastAPI's own path.
 JSON_MEDIA = (b"application/json",)
@@ -205,24 +209,39 @@ class FastRoute(PrefixRoute):
     """A :class:`PrefixRoute` whose ordinary requests skip FastAPI's generic per-request work (see
     the module docstring); its OpenAPI entry and every refusal are FastAPI's own."""
 
-    def get_route_handler(self) -> Handler:
-        framework = super().get_route_handler()
-        plan = FastPlan.of(self)
-        self.fast_plan = plan
-        if plan is None:
-            return framework
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.fast_plan = FastPlan.of(self)
+        if self.fast_plan is not None and kwargs.get("max_body_size") is None:
+            self.app = self._fast_app(self.fast_plan, self.app)
+
+    def _fast_app(self, plan: FastPlan, framework: ASGIApp) -> ASGIApp:
+        """The route's ASGI app: ``plan`` for ordinary requests, else FastAPI's own ``framework``
+        (which starts over from the scope: the fast path reads no body and calls nothing first).
+
+        FastAPI's wrapper also opens two exit stacks per request for dependencies with ``yield``;
+        a plan has none, so only the exception handling is kept (the same handlers, the same
+        answers)."""
         overrides = getattr(self.dependency_overrides_provider, "dependency_overrides", None)
         endpoint: Callable[..., Coroutine[Any, Any, Response]] = plan.endpoint  # type: ignore[assignment]
 
-        async def handler(request: Request) -> Response:
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
             # Native OpenTelemetry (a configured provider) records FastAPI's own spans: keep them.
-            if overrides or "fastapi.telemetry" in request.scope:
-                return await framework(request)
+            if overrides or "fastapi.telemetry" in scope:
+                await framework(scope, receive, send)
+                return
+            request = Request(scope, receive, send)
             values = await plan.values(request)
             if values is None:
-                return await framework(request)
-            for name, direct in plan.dependencies:  # in FastAPI's order: the same first refusal
-                values[name] = await direct(request)
-            return await endpoint(**values)
+                await framework(scope, receive, send)
+                return
 
-        return handler
+            async def respond(scope: Scope, receive: Receive, send: Send) -> None:
+                for name, direct in plan.dependencies:  # FastAPI's order: the same first refusal
+                    values[name] = await direct(request)
+                response = await endpoint(**values)
+                await response(scope, receive, send)
+
+            await wrap_app_handling_exceptions(respond, request)(scope, receive, send)
+
+        return app

@@ -22,7 +22,7 @@ def framework_only(app: Any) -> Any:
     """``app`` with every FastRoute answering through FastAPI's own handler."""
     for route in app.routes:
         if isinstance(route, FastRoute):
-            route.app = request_response(APIRoute.get_route_handler(route))
+            route.app = request_response(route.get_route_handler())
     return app
 
 
