@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+import os
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -12,6 +13,10 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
+from fastapi.telemetry import TelemetryConfig
+from opentelemetry import _logs as otel_logs
+from opentelemetry import metrics as otel_metrics
+from opentelemetry import trace as otel_trace
 from starlette.types import ASGIApp
 
 from api.errors import install_error_handlers
@@ -50,6 +55,30 @@ DESCRIPTION = """Narrated technical challenges run by an event-sourced Game Mast
 Sign in with `POST /api/auth/login` (the **Authorize** button takes the same email and password),
 then create a session, start it and play it step by step. Every text field in a session view has an
 `*_html` twin rendered from Markdown on the server and sanitised."""
+
+
+# FastAPI's native OpenTelemetry, when nothing configures OpenTelemetry: off. Left on, FastAPI asks
+# on every request whether a tracer, meter or logger provider has been set since (three look-ups,
+# each reading the environment), a few per cent of the API layer's CPU for nothing.
+TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
+
+def native_telemetry(environ: Mapping[str, str] = os.environ) -> TelemetryConfig | None:
+    """FastAPI's telemetry settings: its defaults (None) when OpenTelemetry is configured for this
+    process — an ``OTEL_*`` or ``FASTAPI_OTEL_*`` variable (how the SDK, its exporters and
+    ``opentelemetry-instrument`` are set up) or a provider already set when the app is built —
+    else ``TELEMETRY_OFF``."""
+    if any(name.startswith(("OTEL_", "FASTAPI_OTEL_")) for name in environ):
+        return None
+    providers = (
+        otel_trace.get_tracer_provider(),
+        otel_metrics.get_meter_provider(),
+        otel_logs.get_logger_provider(),
+    )
+    # The API's stand-ins until a provider is set (its proxies, or no-ops by configuration).
+    if all(type(provider).__name__.startswith(("Proxy", "_Proxy")) for provider in providers):
+        return TELEMETRY_OFF
+    return None
 
 
 def add_routes(app: FastAPI, router: APIRouter) -> None:
@@ -129,6 +158,7 @@ def create_app(
         version=health.VERSION,
         lifespan=lifespan,
         redoc_url=None,
+        telemetry=native_telemetry(),
     )
     app.state.runtime = runtime
     install_error_handlers(app)

@@ -11,7 +11,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, request_response
 
-from api.app import create_app
+from api import app as app_module
+from api.app import TELEMETRY_OFF, create_app, native_telemetry
 from api.fast_route import FastRoute
 from api.routes import health
 from api.schemas.sessions import SessionViewOut
@@ -188,3 +189,15 @@ async def test_routes_match_behind_a_root_path_and_inside_an_included_router(ser
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         assert (await http.get("/v1/livez")).json() == {"status": "alive"}
         assert (await http.get("/livez")).status_code == 404
+
+
+def test_fastapis_own_telemetry_runs_only_when_opentelemetry_is_configured(monkeypatch):
+    assert native_telemetry({"HOME": "/root"}) == TELEMETRY_OFF
+    assert native_telemetry({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317"}) is None
+    assert native_telemetry({"FASTAPI_OTEL_AUTO_CONFIGURE": "true"}) is None
+
+    class TracerProvider:  # what an SDK sets before the app is built
+        pass
+
+    monkeypatch.setattr(app_module.otel_trace, "get_tracer_provider", TracerProvider)
+    assert native_telemetry({}) is None
