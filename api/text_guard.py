@@ -141,7 +141,7 @@ class TextGuardMiddleware:
     def _query_and_headers(scope: Scope) -> list[dict[str, Any]]:
         problems: list[dict[str, Any]] = []
         query = bytes(scope.get("query_string", b"")).decode("latin-1")
-        for name, value in parse_qsl(query, keep_blank_values=True):
+        for name, value in parse_qsl(query, keep_blank_values=True) if query else ():
             if text_problem(name) is not None:
                 problems.append({"loc": ["query"], "msg": MESSAGES[NUL], "type": NUL})
             else:
