@@ -182,27 +182,36 @@ def _json_content(scope: Any) -> bool:
 
 
 class PrefixRoute(APIRoute):
-    """An ``APIRoute`` that turns a request down on its path's literal start before matching it.
+    """An ``APIRoute`` that turns a request down on its path's fixed parts before matching it.
 
     The app's router tries its routes in order, each a method call, a scope lookup and a regex; a
-    session request used to be tried against every route before the session routes. A path that
-    does not start with the route's fixed part (everything before its first ``{``) cannot match
-    its pattern, so the answer is the same, sooner. Behind a ``root_path`` or inside an included
+    session request used to be tried against every route before the session routes. The pattern
+    of ``/api/sessions/{session_id}/start`` is ``^/api/sessions/(…)/start$``, so a path that does
+    not start with its fixed head (everything before the first ``{``), does not end with its fixed
+    tail (everything after the last ``}``) — or, for a path without parameters, is not the path —
+    cannot match it: the answer is the same, sooner. Behind a ``root_path`` or inside an included
     router (where FastAPI matches another path) it matches as FastAPI does."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
-        self.literal_prefix = self.path_format.split("{", 1)[0]
+        fixed = self.path_format
+        self.literal_prefix = fixed.split("{", 1)[0]
+        self.literal_suffix = fixed.rsplit("}", 1)[1] if "{" in fixed else None
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if (
             scope["type"] == "http"
-            and not scope["path"].startswith(self.literal_prefix)
+            and self._cannot_match(scope["path"])
             and not scope.get("root_path")
             and scope.get("fastapi", {}).get("effective_route_context") is None
         ):
             return Match.NONE, {}
         return super().matches(scope)
+
+    def _cannot_match(self, path: str) -> bool:
+        if self.literal_suffix is None:
+            return path != self.literal_prefix
+        return not (path.startswith(self.literal_prefix) and path.endswith(self.literal_suffix))
 
 
 class FastRoute(PrefixRoute):

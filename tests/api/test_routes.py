@@ -57,6 +57,12 @@ async def test_odd_methods_and_trailing_slashes_answer_as_before(client: httpx.A
     assert slash.status_code == 307
     assert slash.headers["location"].endswith("/api/challenges")
     assert (await client.get("/api/nope")).status_code == 404
+    # a parameter and a fixed tail (PrefixRoute checks both ends before matching)
+    slash = await client.post("/api/sessions/abc/start/")
+    assert slash.status_code == 307
+    assert slash.headers["location"].endswith("/api/sessions/abc/start")
+    assert (await client.get("/api/sessions/abc/start")).headers["allow"] == "POST"
+    assert (await client.post("/api/sessions/abc/starts")).status_code == 404
 
 
 async def test_a_router_with_a_nested_router_is_still_served():
