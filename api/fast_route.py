@@ -22,6 +22,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from fastapi import params
 from fastapi._compat import ModelField
 from fastapi._compat.shared import field_annotation_is_sequence
 from fastapi.dependencies.models import Dependant
@@ -117,6 +118,8 @@ class FastPlan:
             or dependant.security_scopes_param_name
             or len(dependant.body_params) > 1
             or (route.body_field is not None and route._embed_body_fields)
+            # a form or file body is FastAPI's to read, whatever the request's content type says
+            or any(isinstance(f.field_info, params.Form) for f in dependant.body_params)
         ):
             return None
         path_params = [Param.of(field, "path") for field in dependant.path_params]

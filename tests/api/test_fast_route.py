@@ -3,19 +3,21 @@ every request exactly as FastAPI's own handler does."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import fastapi.routing
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Form
 from fastapi.routing import APIRoute, request_response
+from starlette.responses import Response
 
 from api import app as app_module
 from api.app import TELEMETRY_OFF, create_app, native_telemetry
+from api.deps import ActorDep, ServicesDep
 from api.fast_route import FastRoute
 from api.routes import health
-from api.schemas.sessions import SessionViewOut
+from api.schemas.sessions import SessionViewOut, StepIn
 from tests.api.conftest import new_session, register
 
 
@@ -201,3 +203,26 @@ def test_fastapis_own_telemetry_runs_only_when_opentelemetry_is_configured(monke
 
     monkeypatch.setattr(app_module.otel_trace, "get_tracer_provider", TracerProvider)
     assert native_telemetry({}) is None
+
+
+def test_routes_that_need_what_only_fastapi_does_have_no_plan():
+    async def form_endpoint(name: Annotated[str, Form()]) -> Response:
+        return Response(name)
+
+    async def query_endpoint(q: str) -> Response:
+        return Response(q)
+
+    async def model_endpoint(services: ServicesDep) -> dict[str, str]:
+        return {}
+
+    async def unknown_dependency(value: Annotated[str, Depends(lambda: "x")]) -> Response:
+        return Response(value)
+
+    for endpoint in (form_endpoint, query_endpoint, model_endpoint, unknown_dependency):
+        route = FastRoute("/x", endpoint, methods=["POST"])
+        assert route.fast_plan is None, endpoint.__name__
+
+    async def ordinary(body: StepIn, actor: ActorDep, services: ServicesDep) -> Response:
+        return Response()
+
+    assert FastRoute("/x", ordinary, methods=["POST"]).fast_plan is not None
