@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -74,6 +75,26 @@ async def optional_actor(
 async def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
+
+async def _current_actor_direct(request: Request) -> Actor:
+    return await current_actor(request, await bearer(request))
+
+
+async def _optional_actor_direct(request: Request) -> Actor | None:
+    return await optional_actor(request, await bearer(request))
+
+
+# Each dependency above as one call of the request (its own sub-dependencies resolved as FastAPI
+# would): what ``api.fast_route`` calls instead of solving the graph. A dependency missing here
+# simply sends its routes through FastAPI's own handler.
+DIRECT_DEPENDENCIES: dict[Callable[..., Any], Callable[[Request], Awaitable[Any]]] = {
+    get_runtime: get_runtime,
+    get_limits: get_limits,
+    get_services: get_services,
+    current_actor: _current_actor_direct,
+    optional_actor: _optional_actor_direct,
+    client_ip: client_ip,
+}
 
 IdempotencyKey = Annotated[
     str | None,

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.text_guard import SUBMITTED_TEXT
+from api.text_guard import submitted_strings
 from core.errors import (
     Conflict,
     DomainError,
@@ -77,7 +77,7 @@ def submitted_values(request: Request) -> list[str]:
     values = [str(v) for v in request.path_params.values()]
     values.extend(request.query_params.values())
     values.extend(request.headers.getlist("idempotency-key"))
-    values.extend(request.scope.get("state", {}).get(SUBMITTED_TEXT, ()))
+    values.extend(submitted_strings(request.scope.get("state", {})))
     return [value for value in values if value]
 
 

@@ -13,8 +13,9 @@ from functools import lru_cache
 from typing import Any
 
 import nh3
+import pydantic_core
 from markdown_it import MarkdownIt
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
@@ -123,6 +124,38 @@ def session_view_model(view: SessionView) -> BaseModel:
     return model
 
 
+# The engine's view dataclass as pydantic-core serialises it: field by field in Rust, no validation.
+_VIEW_DATA = TypeAdapter(SessionView)
+
+
+def view_json(view: SessionView) -> bytes:
+    """The session view as JSON bytes, exactly what ``session_view_model(view).model_dump_json()``
+    writes (``tests/api/test_json_responses.py`` compares them), at half the cost.
+
+    The view is the engine's own frozen dataclass: validating it into the response model only to
+    serialise it again re-checks what the engine built. pydantic-core dumps the dataclass to
+    JSON-ready data (enums as values, tuples as lists, floats as floats, as the model would), the
+    ``*_html`` fields are added in the model's order (each dataclass's fields, then its extras),
+    and pydantic-core writes the bytes."""
+    data: dict[str, Any] = _VIEW_DATA.dump_python(view, mode="json")
+    step = data["step"]
+    if step is not None:
+        step["body_html"] = markdown_html(step["body"]) if step["body"] else None
+        step["prompt_html"] = markdown_html(step["prompt"]) if step["prompt"] else None
+        step["choices_html"] = [inline_html(choice) for choice in step["choices"]]
+    for entry in data["transcript"]:
+        text = entry["text"] or ""
+        kind = entry["kind"]
+        entry["html"] = plain_html(text) if kind in PLAIN_TEXT_KINDS else markdown_html(text)
+        for item in entry["items"]:
+            item["feedback_html"] = markdown_html(item["feedback"] or "")
+    for feedback in data["feedback"]:
+        for option in feedback["options"]:
+            option["text_html"] = inline_html(option["text"])
+            option["feedback_html"] = inline_html(option["feedback"] or "")
+    return pydantic_core.to_json(data)
+
+
 def render_view(view: SessionView) -> dict[str, Any]:
     """The session view as JSON-able data (what ``view_to_dict`` gives) plus its ``*_html``."""
     data: dict[str, Any] = session_view_model(view).model_dump(mode="json")
@@ -130,10 +163,6 @@ def render_view(view: SessionView) -> dict[str, Any]:
 
 
 def view_response(view: SessionView, status_code: int = 200) -> Response:
-    """The session view as a JSON response, serialised once by pydantic-core (the route's
-    ``response_model`` documents it; FastAPI passes a ready response through unvalidated)."""
-    return Response(
-        session_view_model(view).model_dump_json(),
-        status_code=status_code,
-        media_type="application/json",
-    )
+    """The session view as a JSON response (``view_json``; the route's ``response_model``
+    documents it, and FastAPI passes a ready response through unvalidated)."""
+    return Response(view_json(view), status_code=status_code, media_type="application/json")

@@ -14,15 +14,15 @@ import logging
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
-# Where the body's strings are left for the error handlers (``request.state``), so that an error
-# message can be checked for echoing them without reading the body twice.
+# Where the body is left (``request.state``) for the routes (the parsed JSON, read once) and the
+# error handlers (a message is checked for echoing the body's strings without reading it twice).
+SUBMITTED_JSON = "submitted_json"
 SUBMITTED_TEXT = "submitted_text"
 NUL = "string_nul"
 SURROGATE = "string_surrogate"
@@ -68,45 +68,80 @@ def _check(problems: list[dict[str, Any]], loc: tuple[str | int, ...], text: str
     return kind is not None
 
 
-class TextGuardMiddleware:
-    """Refuses NUL bytes and lone surrogates in the path (404) and anywhere else (422)."""
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than {limit // 1024} KiB")
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class TextGuardMiddleware:
+    """Refuses request bodies over ``limit`` bytes (413: up front when Content-Length says so,
+    else as soon as the streamed body passes it), then NUL bytes and lone surrogates in the path
+    (404) and anywhere else (422).
+
+    One layer for both, because both read the body: it is read once, parsed once (the parsed JSON
+    is left in ``scope["state"]`` for the route, see ``api.fast_route``) and replayed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
+        self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        declared = _header(scope, b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await JSONResponse({"detail": "invalid Content-Length"}, 400)(scope, receive, send)
+                return
+            if int(declared) > self.limit:
+                error = BodyTooLarge(self.limit)
+                await JSONResponse({"detail": error.detail}, 413)(scope, receive, send)
+                return
+        limited = self._limited(receive)
         if text_problem(scope["path"]) is not None:
-            await JSONResponse({"detail": "Not Found"}, 404)(scope, receive, send)
+            await JSONResponse({"detail": "Not Found"}, 404)(scope, limited, send)
             return
         problems = self._query_and_headers(scope)
         body = b""
-        if not problems and scope.get("method") in ("POST", "PUT", "PATCH"):
+        reads_body = scope.get("method") in ("POST", "PUT", "PATCH")
+        if not problems and reads_body:
             try:
-                body = await _read(receive)
-            except HTTPException as error:  # the body limit, raised from receive()
+                body = await _read(limited)
+            except HTTPException as error:  # the body limit, raised from limited()
                 await JSONResponse({"detail": error.detail}, error.status_code)(
                     scope, receive, send
                 )
                 return
-            problems, strings = _body_problems(Headers(scope=scope).get("content-type", ""), body)
-            scope.setdefault("state", {})[SUBMITTED_TEXT] = strings
+            problems = _body_problems(
+                _header(scope, b"content-type") or "", body, scope.setdefault("state", {})
+            )
         if problems:
             log.info("refused text the database cannot store", extra={"where": _where(problems)})
-            await JSONResponse({"detail": problems}, 422)(scope, receive, send)
+            await JSONResponse({"detail": problems}, 422)(scope, limited, send)
             return
-        if scope.get("method") not in ("POST", "PUT", "PATCH"):
-            await self.app(scope, receive, send)
-            return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, _replay(body, receive) if reads_body else limited, send)
+
+    def _limited(self, receive: Receive) -> Receive:
+        limit = self.limit
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        return limited_receive
 
     @staticmethod
     def _query_and_headers(scope: Scope) -> list[dict[str, Any]]:
         problems: list[dict[str, Any]] = []
         query = bytes(scope.get("query_string", b"")).decode("latin-1")
-        for name, value in parse_qsl(query, keep_blank_values=True):
+        for name, value in parse_qsl(query, keep_blank_values=True) if query else ():
             if text_problem(name) is not None:
                 problems.append({"loc": ["query"], "msg": MESSAGES[NUL], "type": NUL})
             else:
@@ -118,22 +153,44 @@ class TextGuardMiddleware:
         return problems
 
 
-def _body_problems(content_type: str, body: bytes) -> tuple[list[dict[str, Any]], list[str]]:
-    """(the problems, the strings) of a JSON or form body; other bodies are the route's business."""
+def _body_problems(content_type: str, body: bytes, state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The problems of a JSON or form body (other bodies are the route's business); leaves the
+    parsed JSON document (``SUBMITTED_JSON``) or the form's values (``SUBMITTED_TEXT``) in
+    ``state``."""
     media = content_type.split(";", 1)[0].strip().lower()
     if media in ("", "application/json") or media.endswith("+json"):
+        if not body:
+            return []
         try:
-            document = json.loads(body) if body else None
+            document = json.loads(body)
         except (ValueError, RecursionError):
-            return [], []  # not JSON at all: the route's own validation answers 422
-        return json_problems(document), _strings(document)
+            return []  # not JSON at all: the route's own validation answers 422
+        state[SUBMITTED_JSON] = document
+        return json_problems(document)
     if media == "application/x-www-form-urlencoded":
         problems: list[dict[str, Any]] = []
         pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True)
         for name, value in pairs:
             _check(problems, ("body", name.replace("\x00", "")), name + value)
-        return problems, [value for _, value in pairs]
-    return [], []
+        state[SUBMITTED_TEXT] = [value for _, value in pairs]
+        return problems
+    return []
+
+
+def submitted_strings(state: dict[str, Any]) -> list[str]:
+    """Every string of the request's JSON or form body (for the error handlers), worked out only
+    when an error needs them."""
+    if SUBMITTED_JSON in state:
+        return _strings(state[SUBMITTED_JSON])
+    return list(state.get(SUBMITTED_TEXT, ()))
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    """The first ``name`` header (lower-case bytes), as Starlette's ``Headers.get`` gives it."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
 
 
 def _strings(document: Any) -> list[str]:

@@ -8,11 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from api.deps import ActorDep, ServicesDep
+from api.fast_route import PrefixRoute
 from api.schemas.admin import AnalyticsOut
 from api.schemas.common import errors
 from core.service.item_analysis import ItemAnalysis, item_analysis_for
 
-router = APIRouter(prefix="/api/admin", tags=["admin"])
+router = APIRouter(prefix="/api/admin", tags=["admin"], route_class=PrefixRoute)
 
 
 @router.get("/analytics", response_model=AnalyticsOut, responses=errors(401, 403, 503))

@@ -9,13 +9,14 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from api.deps import ClientIp, LimitsDep, RuntimeDep, ServicesDep
+from api.fast_route import PrefixRoute
 from api.runtime import Runtime
 from api.schemas.auth import LoginIn, RefreshIn, RegisterIn, TokenPair
 from api.schemas.common import errors
 from core.errors import DomainError
 from core.service.accounts import SignedIn
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=PrefixRoute)
 
 LOGIN_BODY: dict[str, Any] = {
     "requestBody": {

@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from api.deps import ServicesDep
+from api.fast_route import PrefixRoute
 from api.schemas.challenges import ChallengeDetailOut, ChallengeOut, challenge_detail, challenge_out
 from api.schemas.common import errors
 
-router = APIRouter(prefix="/api/challenges", tags=["challenges"])
+router = APIRouter(prefix="/api/challenges", tags=["challenges"], route_class=PrefixRoute)
 
 ChallengeId = Annotated[str, Path(min_length=1, max_length=255)]
 

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, ServicesDep
+from api.fast_route import PrefixRoute
 from api.schemas.common import errors
 
-router = APIRouter(prefix="/api/sessions", tags=["sessions"])
+router = APIRouter(prefix="/api/sessions", tags=["sessions"], route_class=PrefixRoute)
 
 
 class CodeRunIn(BaseModel):

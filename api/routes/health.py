@@ -11,10 +11,11 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import RuntimeDep
+from api.fast_route import PrefixRoute
 from api.schemas.health import HealthOut
 from core.store.base import StoreUnavailable
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=PrefixRoute)
 log = logging.getLogger(__name__)
 PING_TIMEOUT_SECONDS = 5.0
 

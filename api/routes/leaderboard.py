@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import ServicesDep
+from api.fast_route import PrefixRoute
 from api.schemas.common import errors
 from api.schemas.leaderboard import LeaderboardEntryOut
 
-router = APIRouter(prefix="/api/leaderboard", tags=["leaderboard"])
+router = APIRouter(prefix="/api/leaderboard", tags=["leaderboard"], route_class=PrefixRoute)
 
 
 @router.get("", response_model=list[LeaderboardEntryOut], responses=errors(422, 503))

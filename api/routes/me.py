@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import ActorDep, ServicesDep
+from api.fast_route import PrefixRoute
 from api.schemas.common import errors
 from api.schemas.me import LinkCodeOut, MeOut, me_out
 
-router = APIRouter(prefix="/api/me", tags=["me"])
+router = APIRouter(prefix="/api/me", tags=["me"], route_class=PrefixRoute)
 
 
 @router.get("", response_model=MeOut, responses=errors(401, 404, 503))

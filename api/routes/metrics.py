@@ -13,10 +13,11 @@ from fastapi import APIRouter, Header, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import RuntimeDep, ServicesDep
+from api.fast_route import PrefixRoute
 from api.schemas.common import errors
 from core.errors import NotFound, Unauthorized
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=PrefixRoute)
 
 
 @router.get(

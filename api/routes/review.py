@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from api.deps import ActorDep, ServicesDep
+from api.fast_route import PrefixRoute
 from api.schemas.common import errors
 from api.schemas.review import (
     AppliedReviewOut,
@@ -20,7 +21,7 @@ from core.bootstrap import Services
 from core.service.review import ReviewService
 from core.store.base import StoreUnavailable
 
-router = APIRouter(prefix="/api/review", tags=["review"])
+router = APIRouter(prefix="/api/review", tags=["review"], route_class=PrefixRoute)
 
 Id = Annotated[str | None, Query(min_length=1, max_length=255)]
 

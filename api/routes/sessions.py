@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path
 from starlette.responses import Response
 
 from api.deps import ActorDep, IdempotencyKey, ServicesDep
+from api.fast_route import FastRoute
 from api.rendering import view_response
 from api.schemas.common import errors
 from api.schemas.me import SessionSummaryOut
@@ -19,7 +20,8 @@ from api.schemas.sessions import (
     StepIn,
 )
 
-router = APIRouter(prefix="/api/sessions", tags=["sessions"])
+# FastRoute: the session routes are the hot path; same OpenAPI and refusals (api/fast_route.py).
+router = APIRouter(prefix="/api/sessions", tags=["sessions"], route_class=FastRoute)
 
 SessionId = Annotated[str, Path(min_length=1, max_length=255)]
 VIEW_ERRORS = errors(400, 401, 404, 409, 413, 422, 503)

@@ -1,7 +1,7 @@
-"""Session views go through Pydantic's Rust core once: validated from the engine's dataclasses
-into the documented response model, then serialised straight to JSON bytes. FastAPI does not
-validate them a second time (a route that returns a ready response is passed through), and no
-dict + ``json.dumps`` step is left."""
+"""Session views go through Pydantic's Rust core once: the engine's dataclasses serialised to JSON
+bytes that are exactly what the documented response model writes (``SessionViewOut``). FastAPI
+does not validate them a second time (a route that returns a ready response is passed through),
+and no ``json.dumps`` step is left."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import routing
-from pydantic import BaseModel
 
 from api import rendering
 from api.schemas.sessions import SessionViewOut
@@ -18,36 +17,73 @@ from core.engine.view import SessionView
 from tests.api.conftest import new_session, register
 
 
-async def test_session_views_are_validated_once_and_serialised_by_pydantic_core(
+async def test_session_views_are_serialised_once_by_pydantic_core(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fastapi_serialised: list[Any] = []
-    models: list[BaseModel] = []
+    views: list[SessionView] = []
     serialize = routing.serialize_response
-    session_view_model = rendering.session_view_model
+    view_json = rendering.view_json
 
     async def recording_serialize(**kwargs: Any) -> Any:
         fastapi_serialised.append(kwargs.get("response_content"))
         return await serialize(**kwargs)
 
-    def recording_model(view: SessionView) -> BaseModel:
-        model = session_view_model(view)
-        models.append(model)
-        return model
+    def recording_view_json(view: SessionView) -> bytes:
+        views.append(view)
+        return view_json(view)
 
     ada = await register(client)
     monkeypatch.setattr(routing, "serialize_response", recording_serialize)
-    monkeypatch.setattr(rendering, "session_view_model", recording_model)
+    monkeypatch.setattr(rendering, "view_json", recording_view_json)
     session = await new_session(client, ada)
     view = await client.get(f"/api/sessions/{session['session_id']}", headers=ada.headers)
 
     assert view.status_code == 200
     assert view.headers["content-type"] == "application/json"
     assert view.json()["session_id"] == session["session_id"]
-    assert models and all(isinstance(model, SessionViewOut) for model in models)
-    # the bytes pydantic-core wrote (compact, unlike json.dumps), sent as they are
-    assert view.content == models[-1].model_dump_json().encode()
+    # the bytes the documented model writes (compact, unlike json.dumps), sent as they are
+    model = rendering.session_view_model(views[-1])
+    assert isinstance(model, SessionViewOut)
+    assert view.content == model.model_dump_json().encode()
     assert fastapi_serialised == []  # no second validation of the view
+
+
+async def test_every_kind_of_view_is_written_as_the_documented_model_writes_it(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A whole quiz (gate, mcq wrong then right, multi, true/false, a hint, chat, the result
+    screen): every view's bytes equal the response model's, field order included."""
+    views: list[SessionView] = []
+    view_json = rendering.view_json
+
+    def recording_view_json(view: SessionView) -> bytes:
+        views.append(view)
+        return view_json(view)
+
+    monkeypatch.setattr(rendering, "view_json", recording_view_json)
+    ada = await register(client)
+    session = await new_session(client, ada)
+    path = f"/api/sessions/{session['session_id']}"
+    moves: list[tuple[str, dict[str, Any]]] = [
+        ("continue", {"step_id": "welcome"}),
+        ("hint", {"step_id": "pick"}),
+        ("answer", {"step_id": "pick", "answer": 1}),
+        ("answer", {"step_id": "pick", "answer": 0}),
+        ("answer", {"step_id": "several", "answer": [0, 2]}),
+        ("answer", {"step_id": "truth", "answer": True}),
+        ("answer", {"step_id": "explain", "answer": "Functions let me reuse named code."}),
+    ]
+    for action, body in moves:
+        response = await client.post(f"{path}/{action}", json=body, headers=ada.headers)
+        assert response.status_code == 200, (action, body, response.text)
+    final = await client.get(path, headers=ada.headers)
+    assert final.json()["result"] is not None
+    assert final.json()["feedback"] and final.json()["transcript"]
+    assert len(views) >= len(moves) + 3
+    for view in views:
+        written = view_json(view)
+        assert written == rendering.session_view_model(view).model_dump_json().encode()
 
 
 async def test_the_view_keeps_its_documented_shape_and_status(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 from fastapi import APIRouter, FastAPI
 
-from api.app import add_routes, create_app
+from api.app import add_routes, create_app, match_hot_routes_first
 from api.routes import (
     admin,
     auth,
@@ -57,6 +57,12 @@ async def test_odd_methods_and_trailing_slashes_answer_as_before(client: httpx.A
     assert slash.status_code == 307
     assert slash.headers["location"].endswith("/api/challenges")
     assert (await client.get("/api/nope")).status_code == 404
+    # a parameter and a fixed tail (PrefixRoute checks both ends before matching)
+    slash = await client.post("/api/sessions/abc/start/")
+    assert slash.status_code == 307
+    assert slash.headers["location"].endswith("/api/sessions/abc/start")
+    assert (await client.get("/api/sessions/abc/start")).headers["allow"] == "POST"
+    assert (await client.post("/api/sessions/abc/starts")).status_code == 404
 
 
 async def test_a_router_with_a_nested_router_is_still_served():
@@ -75,3 +81,31 @@ async def test_a_router_with_a_nested_router_is_still_served():
     ) as http:
         response = await http.get("/outer/inner/ping")
     assert response.json() == {"pong": "inner"}
+
+
+async def test_the_session_routes_are_tried_first_without_changing_any_answer(services: Services):
+    app = create_app(services, services.settings)
+    matching = [getattr(route, "path", "") for route in app.router.routes]
+    assert matching[0] == "/api/sessions"
+    assert all(path.startswith("/api/sessions") for path in matching[:8])
+    # /openapi.json lists the paths in the order the routes were added (health first)...
+    documented = list(app.openapi()["paths"])
+    assert documented[0] == "/health"
+    assert documented.index("/api/me") < documented.index("/api/sessions")
+    # ...and generating it leaves the matching order as it was.
+    assert [getattr(route, "path", "") for route in app.router.routes] == matching
+
+
+def test_routes_are_not_reordered_when_a_jumped_route_could_match():
+    app = FastAPI()
+    add_routes(app, sessions.router)
+    shadow = APIRouter()
+
+    @shadow.get("/api/{anything:path}")
+    async def catch_all(anything: str) -> dict[str, str]:
+        return {"caught": anything}
+
+    app.router.routes.insert(0, shadow.routes[0])
+    before = list(app.router.routes)
+    match_hot_routes_first(app)
+    assert app.router.routes == before

@@ -1,0 +1,259 @@
+"""The hot routes' request handler: FastAPI's own validation, without its per-request bookkeeping.
+
+For every request FastAPI re-reads and re-parses the JSON body (the text guard has parsed it
+already), walks the route's dependency graph generically (cache keys, scope checks, generator
+checks, a recursion per dependency, alias and shape lookups per parameter), opens two exit stacks
+and looks up the endpoint's telemetry context; on the session routes that was about a sixth of the
+API layer's CPU per request (py-spy, benchmarks/README.md "Session 5: the API layer").
+
+:class:`FastRoute` is an ``APIRoute`` (same OpenAPI, same validation errors) planned once: when a
+request is the ordinary case it validates the path, header and body parameters with FastAPI's own
+field validators, calls the route's dependencies directly (``api.deps.DIRECT_DEPENDENCIES``) in
+FastAPI's order, and calls the endpoint, inside Starlette's usual exception handling. Anything else
+— a body the guard did not parse as JSON, any validation error, a dependency the plan does not
+know, dependency overrides, native OpenTelemetry at work — goes through FastAPI's own app, which
+answers exactly as before (``tests/api/test_fast_route.py`` compares the two).
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from fastapi import params
+from fastapi._compat import ModelField
+from fastapi._compat.shared import field_annotation_is_sequence
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import _get_param_aliases, request_body_to_args
+from fastapi.routing import APIRoute
+from pydantic import Json
+from starlette._exception_handler import wrap_app_handling_exceptions
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.deps import DIRECT_DEPENDENCIES
+from api.text_guard import SUBMITTED_JSON
+
+Direct = Callable[[Request], Awaitable[Any]]
+# What the SPA, the bots and the benchmark send; any other spelling takes FastAPI's own path.
+JSON_MEDIA = (b"application/json",)
+
+
+class Param:
+    """A scalar path or header parameter: where it is read, and how FastAPI validates it."""
+
+    def __init__(self, field: ModelField, where: str, key: str) -> None:
+        self.field = field
+        self.name = field.name
+        self.key = key
+        self.loc = (where, key)
+        self.required = field.field_info.is_required()
+        self.validate_default = bool(field.field_info.validate_default)
+
+    @classmethod
+    def of(cls, field: ModelField, where: str) -> Param | None:
+        """The parameter, or None when FastAPI reads it in a way this does not (lists, several
+        aliases, JSON-in-a-string)."""
+        aliases = _get_param_aliases(field)
+        if (
+            len(aliases) != 1
+            or field_annotation_is_sequence(field.field_info.annotation)
+            or any(type(item) is Json for item in field.field_info.metadata)
+        ):
+            return None
+        return cls(field, where, aliases[0][1])
+
+    def value(self, received: Any, values: dict[str, Any]) -> tuple[bool, Any]:
+        """(valid, value) as FastAPI's ``request_params_to_args`` works it out."""
+        raw = received.get(self.key)
+        if raw is None:
+            if self.required:
+                return False, None
+            default = copy.deepcopy(self.field.default)
+            if not self.validate_default:
+                return True, default
+            raw = default
+        value, errors = self.field.validate(raw, values, loc=self.loc)
+        return not errors, value
+
+
+class FastPlan:
+    """What a route's request needs, worked out once: its parameters and direct dependencies."""
+
+    def __init__(
+        self,
+        route: APIRoute,
+        path_params: list[Param],
+        header_params: list[Param],
+        dependencies: list[tuple[str, Direct]],
+    ) -> None:
+        dependant = route.dependant
+        self.endpoint = dependant.call
+        self.path_params = path_params
+        self.header_params = header_params
+        self.body_params = dependant.body_params
+        self.embed_body_fields = route._embed_body_fields
+        self.dependencies = dependencies
+
+    @classmethod
+    def of(cls, route: APIRoute) -> FastPlan | None:
+        """The plan of ``route``, or None when its request needs something only FastAPI does."""
+        dependant = route.dependant
+        call = dependant.call
+        if (
+            call is None
+            or not inspect.iscoroutinefunction(call)
+            or inspect.signature(call).return_annotation not in (Response, "Response")
+            or dependant.query_params
+            or dependant.cookie_params
+            or dependant.request_param_name
+            or dependant.websocket_param_name
+            or dependant.http_connection_param_name
+            or dependant.response_param_name
+            or dependant.background_tasks_param_name
+            or dependant.security_scopes_param_name
+            or len(dependant.body_params) > 1
+            or (route.body_field is not None and route._embed_body_fields)
+            # a form or file body is FastAPI's to read, whatever the request's content type says
+            or any(isinstance(f.field_info, params.Form) for f in dependant.body_params)
+        ):
+            return None
+        path_params = [Param.of(field, "path") for field in dependant.path_params]
+        header_params = [Param.of(field, "header") for field in dependant.header_params]
+        dependencies: list[tuple[str, Direct]] = []
+        for sub in dependant.dependencies:
+            direct = DIRECT_DEPENDENCIES.get(sub.call)  # type: ignore[arg-type]
+            if direct is None or sub.name is None or _uses_more(sub):
+                return None
+            dependencies.append((sub.name, direct))
+        if None in path_params or None in header_params:
+            return None
+        return cls(route, path_params, header_params, dependencies)  # type: ignore[arg-type]
+
+    async def values(self, request: Request) -> dict[str, Any] | None:
+        """The endpoint's validated arguments except the dependencies, or None when the request
+        is not the ordinary case (FastAPI's handler then answers it)."""
+        scope = request.scope
+        values: dict[str, Any] = {}
+        for param in self.path_params:
+            valid, values[param.name] = param.value(scope["path_params"], values)
+            if not valid:
+                return None
+        if self.header_params:
+            headers = request.headers
+            for param in self.header_params:
+                valid, values[param.name] = param.value(headers, values)
+                if not valid:
+                    return None
+        if self.body_params:
+            state = scope.get("state")
+            if not state or SUBMITTED_JSON not in state or not _json_content(scope):
+                return None
+            found, errors = await request_body_to_args(
+                self.body_params, state[SUBMITTED_JSON], self.embed_body_fields
+            )
+            if errors:
+                return None
+            values.update(found)
+        return values
+
+
+def _uses_more(sub: Dependant) -> bool:
+    """True when a dependency has anything of its own beyond what its direct version reads."""
+    return bool(
+        sub.path_params
+        or sub.query_params
+        or sub.cookie_params
+        or sub.body_params
+        or sub.use_cache is False
+        or sub.scope
+    )
+
+
+def _json_content(scope: Any) -> bool:
+    content_type = None
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            if content_type is not None:
+                return False  # two of them: FastAPI decides
+            content_type = value
+    return content_type is not None and content_type.lower() in JSON_MEDIA
+
+
+class PrefixRoute(APIRoute):
+    """An ``APIRoute`` that turns a request down on its path's fixed parts before matching it.
+
+    The app's router tries its routes in order, each a method call, a scope lookup and a regex; a
+    session request used to be tried against every route before the session routes. The pattern
+    of ``/api/sessions/{session_id}/start`` is ``^/api/sessions/(…)/start$``, so a path that does
+    not start with its fixed head (everything before the first ``{``), does not end with its fixed
+    tail (everything after the last ``}``) — or, for a path without parameters, is not the path —
+    cannot match it: the answer is the same, sooner. Behind a ``root_path`` or inside an included
+    router (where FastAPI matches another path) it matches as FastAPI does."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        fixed = self.path_format
+        self.literal_prefix = fixed.split("{", 1)[0]
+        self.literal_suffix = fixed.rsplit("}", 1)[1] if "{" in fixed else None
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if (
+            scope["type"] == "http"
+            and self._cannot_match(scope["path"])
+            and not scope.get("root_path")
+            and scope.get("fastapi", {}).get("effective_route_context") is None
+        ):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+    def _cannot_match(self, path: str) -> bool:
+        if self.literal_suffix is None:
+            return path != self.literal_prefix
+        return not (path.startswith(self.literal_prefix) and path.endswith(self.literal_suffix))
+
+
+class FastRoute(PrefixRoute):
+    """A :class:`PrefixRoute` whose ordinary requests skip FastAPI's generic per-request work (see
+    the module docstring); its OpenAPI entry and every refusal are FastAPI's own."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.fast_plan = FastPlan.of(self)
+        if self.fast_plan is not None and kwargs.get("max_body_size") is None:
+            self.app = self._fast_app(self.fast_plan, self.app)
+
+    def _fast_app(self, plan: FastPlan, framework: ASGIApp) -> ASGIApp:
+        """The route's ASGI app: ``plan`` for ordinary requests, else FastAPI's own ``framework``
+        (which starts over from the scope: the fast path reads no body and calls nothing first).
+
+        FastAPI's wrapper also opens two exit stacks per request for dependencies with ``yield``;
+        a plan has none, so only the exception handling is kept (the same handlers, the same
+        answers)."""
+        overrides = getattr(self.dependency_overrides_provider, "dependency_overrides", None)
+        endpoint: Callable[..., Coroutine[Any, Any, Response]] = plan.endpoint  # type: ignore[assignment]
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            # Native OpenTelemetry (a configured provider) records FastAPI's own spans: keep them.
+            if overrides or "fastapi.telemetry" in scope:
+                await framework(scope, receive, send)
+                return
+            request = Request(scope, receive, send)
+            values = await plan.values(request)
+            if values is None:
+                await framework(scope, receive, send)
+                return
+
+            async def respond(scope: Scope, receive: Receive, send: Send) -> None:
+                for name, direct in plan.dependencies:  # FastAPI's order: the same first refusal
+                    values[name] = await direct(request)
+                response = await endpoint(**values)
+                await response(scope, receive, send)
+
+            await wrap_app_handling_exceptions(respond, request)(scope, receive, send)
+
+        return app

@@ -1,0 +1,228 @@
+"""The session routes' fast handler (api/fast_route.py): taken on ordinary requests, and answering
+every request exactly as FastAPI's own handler does."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import fastapi.routing
+import httpx
+import pytest
+from fastapi import Depends, FastAPI, Form
+from fastapi.routing import APIRoute, request_response
+from starlette.responses import Response
+
+from api import app as app_module
+from api.app import TELEMETRY_OFF, create_app, native_telemetry
+from api.deps import ActorDep, ServicesDep
+from api.fast_route import FastRoute
+from api.routes import health
+from api.schemas.sessions import SessionViewOut, StepIn
+from tests.api.conftest import new_session, register
+
+
+def framework_only(app: Any) -> Any:
+    """``app`` with every FastRoute answering through FastAPI's own handler."""
+    for route in app.routes:
+        if isinstance(route, FastRoute):
+            route.app = request_response(route.get_route_handler())
+    return app
+
+
+def test_every_session_view_route_has_a_fast_plan(services):
+    app = create_app(services, services.settings)
+    view_routes = [
+        route
+        for route in app.routes
+        if isinstance(route, APIRoute) and route.response_model is SessionViewOut
+    ]
+    assert len(view_routes) == 7  # create, view, start, answer, continue, hint, abandon
+    for route in view_routes:
+        assert isinstance(route, FastRoute), route.path
+        assert route.fast_plan is not None, route.path
+    # Routes whose endpoint returns a model keep FastAPI's serialisation.
+    events = next(r for r in app.routes if getattr(r, "path", "").endswith("/events"))
+    assert isinstance(events, FastRoute) and events.fast_plan is None
+
+
+async def test_ordinary_requests_skip_solving_dependencies(client, monkeypatch):
+    learner = await register(client)
+    solved: list[str] = []
+    original = fastapi.routing.solve_dependencies
+
+    async def counting(**kwargs: Any) -> Any:
+        solved.append(kwargs["request"].url.path)
+        return await original(**kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counting)
+    view = await new_session(client, learner)
+    path = f"/api/sessions/{view['session_id']}"
+    response = await client.post(
+        f"{path}/continue",
+        json={"step_id": view["step"]["id"]},
+        headers={**learner.headers, "Idempotency-Key": "k-1"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["step"]["id"] == "pick"
+    response = await client.post(
+        f"{path}/answer", json={"step_id": "pick", "answer": 0}, headers=learner.headers
+    )
+    assert response.status_code == 200, response.text
+    assert (await client.get(path, headers=learner.headers)).status_code == 200
+    assert solved == []
+    # Not the ordinary case (the body fails validation): FastAPI's handler answers.
+    response = await client.post(
+        f"{path}/answer", json={"step_id": "several", "answer": 1.5}, headers=learner.headers
+    )
+    assert response.status_code == 422
+    assert solved == [f"{path}/answer"]
+
+
+async def test_the_fast_path_answers_as_fastapi_does(services):
+    """The same requests against the same services, through both handlers: the same answers."""
+    fast_app = create_app(services, services.settings)
+    plain_app = framework_only(create_app(services, services.settings))
+    fast = httpx.AsyncClient(transport=httpx.ASGITransport(app=fast_app), base_url="http://t")
+    plain = httpx.AsyncClient(transport=httpx.ASGITransport(app=plain_app), base_url="http://t")
+    async with fast, plain:
+        learner = await register(fast)
+        view = await new_session(fast, learner)
+        path = f"/api/sessions/{view['session_id']}"
+        auth = learner.headers
+        cases: list[tuple[str, str, dict[str, Any]]] = [
+            ("GET", path, {"headers": auth}),
+            ("GET", path, {}),  # no token
+            ("GET", path, {"headers": {"Authorization": "Basic abc"}}),
+            ("GET", path, {"headers": {"Authorization": "Bearer not-a-token"}}),
+            ("GET", "/api/sessions/" + "x" * 256, {"headers": auth}),
+            ("GET", "/api/sessions/no-such-session", {"headers": auth}),
+            ("POST", "/api/sessions", {"json": {"challenge_id": ""}, "headers": auth}),
+            ("POST", "/api/sessions", {"json": {"challenge_id": "nope"}, "headers": auth}),
+            ("POST", "/api/sessions", {"json": {}, "headers": auth}),
+            ("POST", "/api/sessions", {"json": [1], "headers": auth}),
+            ("POST", "/api/sessions", {"content": b"{not json", "headers": _json(auth)}),
+            ("POST", "/api/sessions", {"content": b'{"challenge_id": "quiz"}', "headers": auth}),
+            (
+                "POST",
+                "/api/sessions",
+                {
+                    "content": b'{"challenge_id": "quiz"}',
+                    "headers": {**auth, "Content-Type": "text/plain"},
+                },
+            ),
+            ("POST", f"{path}/answer", {"json": {"step_id": "welcome"}, "headers": auth}),
+            (
+                "POST",
+                f"{path}/answer",
+                {"json": {"step_id": "pick", "answer": 0}, "headers": auth},
+            ),  # not the current step: 409
+            ("POST", f"{path}/continue", {"json": {"step_id": "pick"}, "headers": auth}),
+            ("POST", f"{path}/continue", {"json": {"step_id": 7}, "headers": auth}),
+            (
+                "POST",
+                f"{path}/continue",
+                {"json": {"step_id": "welcome"}, "headers": {**auth, "Idempotency-Key": "a b"}},
+            ),
+            (
+                "POST",
+                f"{path}/continue",
+                {"json": {"step_id": "welcome"}, "headers": {**auth, "Idempotency-Key": ""}},
+            ),
+            (
+                "POST",
+                f"{path}/continue",
+                {"json": {"step_id": "welcome"}, "headers": {**auth, "Idempotency-Key": "k" * 201}},
+            ),
+            ("POST", f"{path}/hint", {"json": {"step_id": "welcome"}}),  # no token
+            ("POST", f"{path}/start", {"headers": auth}),  # already started: 409
+        ]
+        for method, url, options in cases:
+            a = await fast.request(method, url, **options)
+            b = await plain.request(method, url, **options)
+            assert (a.status_code, a.json()) == (b.status_code, b.json()), (method, url, options)
+            assert a.headers.get("www-authenticate") == b.headers.get("www-authenticate")
+        # A change through each handler, then the same view through both.
+        for key, http in (("k-fast", fast), ("k-plain", plain)):
+            step = (await http.get(path, headers=auth)).json()["step"]
+            body = {"step_id": step["id"]} if step["kind"] == "gate" else None
+            if body is None:
+                body = {"step_id": step["id"], "answer": 0}
+                url = f"{path}/answer"
+            else:
+                url = f"{path}/continue"
+            response = await http.post(url, json=body, headers={**auth, "Idempotency-Key": key})
+            assert response.status_code == 200, response.text
+            a = await fast.get(path, headers=auth)
+            b = await plain.get(path, headers=auth)
+            assert a.status_code == 200 and a.content == b.content
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8"])
+async def test_json_spellings_are_answered_alike(client, content_type):
+    learner = await register(client)
+    response = await client.post(
+        "/api/sessions",
+        content=b'{"challenge_id": "quiz"}',
+        headers={**learner.headers, "Content-Type": content_type},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["challenge_id"] == "quiz"
+
+
+def _json(headers: dict[str, str]) -> dict[str, str]:
+    return {**headers, "Content-Type": "application/json"}
+
+
+async def test_routes_match_behind_a_root_path_and_inside_an_included_router(services):
+    """PrefixRoute turns requests down on the path's fixed start only where FastAPI matches the
+    path it sees: behind a proxy's root_path and under an including router's prefix it still
+    matches."""
+    app = create_app(services, services.settings)
+    transport = httpx.ASGITransport(app=app, root_path="/cc")
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        assert (await http.get("/cc/livez")).json() == {"status": "alive"}
+        learner = await register(http)
+        view = await new_session(http, learner)
+        got = await http.get(f"/cc/api/sessions/{view['session_id']}", headers=learner.headers)
+        assert got.status_code == 200 and got.json()["session_id"] == view["session_id"]
+    included = FastAPI()
+    included.include_router(health.router, prefix="/v1")
+    transport = httpx.ASGITransport(app=included)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        assert (await http.get("/v1/livez")).json() == {"status": "alive"}
+        assert (await http.get("/livez")).status_code == 404
+
+
+def test_fastapis_own_telemetry_runs_only_when_opentelemetry_is_configured(monkeypatch):
+    assert native_telemetry({"HOME": "/root"}) == TELEMETRY_OFF
+    assert native_telemetry({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317"}) is None
+    assert native_telemetry({"FASTAPI_OTEL_AUTO_CONFIGURE": "true"}) is None
+
+    class TracerProvider:  # what an SDK sets before the app is built
+        pass
+
+    monkeypatch.setattr(app_module.otel_trace, "get_tracer_provider", TracerProvider)
+    assert native_telemetry({}) is None
+
+
+def test_routes_that_need_what_only_fastapi_does_have_no_plan():
+    async def form_endpoint(name: Annotated[str, Form()]) -> Response:
+        return Response(name)
+
+    async def query_endpoint(q: str) -> Response:
+        return Response(q)
+
+    async def model_endpoint(services: ServicesDep) -> dict[str, str]:
+        return {}
+
+    async def unknown_dependency(value: Annotated[str, Depends(lambda: "x")]) -> Response:
+        return Response(value)
+
+    for endpoint in (form_endpoint, query_endpoint, model_endpoint, unknown_dependency):
+        route = FastRoute("/x", endpoint, methods=["POST"])
+        assert route.fast_plan is None, endpoint.__name__
+
+    async def ordinary(body: StepIn, actor: ActorDep, services: ServicesDep) -> Response:
+        return Response()
+
+    assert FastRoute("/x", ordinary, methods=["POST"]).fast_plan is not None
