@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.store.engine import lone_reader, unavailable_on_connectivity_errors, writer
-from core.store.integrity import ChainKeys
+from core.store.integrity import ChainKeys, RegistryHead, StreamHead
 from core.store.sql_group import GroupCommitter
 from core.store.sql_raw import RawConnection, checked_out, raw_connection
 
@@ -45,6 +45,11 @@ class SqlStoreBase:
         # SQLite: the group committer of appends (core.store.sql_group), made at the first append.
         self._group: GroupCommitter | None = None
         self._upserts: dict[tuple[str, tuple[str, ...]], Any] = {}
+        # PostgreSQL appends chain optimistically from what this process last saw (sql_append):
+        # each stream's head, each registry bucket's tail, one new stream per bucket at a time.
+        self._heads: dict[str, StreamHead] = {}
+        self._tails: dict[int, RegistryHead] = {}
+        self._bucket_locks: dict[int, asyncio.Lock] = {}
 
     @property
     def chain_keys(self) -> ChainKeys:
