@@ -51,6 +51,7 @@ statement per table written; it has one writer at a time, so the tip it reads is
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -101,7 +102,13 @@ _REGISTRY_START = sql(
     " VALUES ($1, 0, NULL, NULL, $2) ON CONFLICT (bucket) DO NOTHING",
 )
 # Migration 0016's function; its outcome and the tip it refused on, in one row (see there).
-_APPEND = "SELECT * FROM curiouscore_append(" + ", ".join(f"${n}" for n in range(1, 31)) + ")"
+# The schema versions travel as text[]: asyncpg encodes text arrays itself, but looks up every
+# other array type in the catalogue (a slow query) on each new connection.
+_APPEND = (
+    "SELECT * FROM curiouscore_append("
+    + ", ".join("$9::text[]::integer[]" if n == 9 else f"${n}" for n in range(1, 31))
+    + ")"
+)
 _EVENT_COLUMNS = (
     "session_id, sequence_number, event_type, schema_version, data, recorded_at, event_hash, key_id"
 )
@@ -189,14 +196,21 @@ class SqlAppender(SqlChainWriter):
         transaction of its own when it carries review rows (written through SQLAlchemy, they join
         it)."""
         encoded = EncodedAppend.of(request, utc_now())
-        if not writes_reviews(request):
-            async with self._raw_read() as raw:
-                result, written = await self._chain_and_call(raw, request, encoded)
-        else:
-            async with self._raw_transaction(with_core=True) as raw:
-                result, written = await self._chain_and_call(raw, request, encoded)
-                if not result.duplicate:
-                    await self._write_reviews(raw, request)
+        # A new stream: one of its bucket at a time here, each chaining from the one before (taken
+        # before a pooled connection is: a create waiting its turn holds none).
+        turn: AbstractAsyncContextManager[object] = nullcontext()
+        if request.expected_version == 0:
+            bucket = registry_bucket(request.stream_id)
+            turn = self._bucket_locks.setdefault(bucket, asyncio.Lock())
+        async with turn:
+            if not writes_reviews(request):
+                async with self._raw_read() as raw:
+                    result, written = await self._chain_and_call(raw, request, encoded)
+            else:
+                async with self._raw_transaction(with_core=True) as raw:
+                    result, written = await self._chain_and_call(raw, request, encoded)
+                    if not result.duplicate:
+                        await self._write_reviews(raw, request)
         if written is not None:  # committed: the next append to the stream chains from it
             self._remember_head(written)
         return result
@@ -226,16 +240,14 @@ class SqlAppender(SqlChainWriter):
         for _ in range(MAX_CHAIN_ATTEMPTS):
             if head is None:
                 bucket = registry_bucket(stream_id)
-                # One new stream of a bucket at a time here: each chains from the one before.
-                async with self._bucket_locks.setdefault(bucket, asyncio.Lock()):
-                    tail = self._tails.get(bucket) or _empty_tail(bucket)
-                    row, written, new_tail = await self._call(raw, request, encoded, None, tail)
-                    if row[0] == "registry":
-                        self._tails[bucket] = RegistryHead(bucket, *row[12:16])
-                        continue
-                    if row[0] == "written":
-                        assert new_tail is not None
-                        self._tails[bucket] = new_tail
+                tail = self._tails.get(bucket) or _empty_tail(bucket)
+                row, written, new_tail = await self._call(raw, request, encoded, None, tail)
+                if row[0] == "registry":
+                    self._tails[bucket] = RegistryHead(bucket, *row[12:16])
+                    continue
+                if row[0] == "written":
+                    assert new_tail is not None
+                    self._tails[bucket] = new_tail
             else:
                 row, written, _ = await self._call(raw, request, encoded, head, None)
             outcome = row[0]
@@ -496,7 +508,7 @@ class EncodedAppend:
     the digests, that text decoded: what a reader gets back) and the read models' arguments."""
 
     types: list[str]
-    schemas: list[int]
+    schemas: list[str]
     datas: list[str]
     chained: list[tuple[str, int, dict[str, Any]]]
     read_models: list[Any]
@@ -506,13 +518,14 @@ class EncodedAppend:
         """``created_at`` dates a snapshot the append carries."""
         if len(request.events) >= 1 << POSITION_SHIFT:
             raise ValueError(f"at most {(1 << POSITION_SHIFT) - 1} events per append")
-        types = [event.type for event in request.events]
-        schemas = [event.schema_version for event in request.events]
-        datas = [dump_json(event.data) for event in request.events]
+        events = request.events
+        types = [event.type for event in events]
+        datas = [dump_json(event.data) for event in events]
         chained = [
-            (event_type, schema, load_json(data))
-            for event_type, schema, data in zip(types, schemas, datas, strict=True)
+            (event.type, event.schema_version, load_json(data))
+            for event, data in zip(events, datas, strict=True)
         ]
+        schemas = [str(event.schema_version) for event in events]
         changes = request.changes
         summary = snapshot = grant = None
         if changes is not None:

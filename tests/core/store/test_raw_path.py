@@ -301,9 +301,7 @@ async def test_a_cancelled_append_leaves_no_half_used_connection_in_the_pool(
             append.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await append
-            await until(
-                lambda: _none(waiting_on_locks()), "the server to cancel the waiting call"
-            )
+            await until(lambda: _none(waiting_on_locks()), "the server to cancel the waiting call")
             await rival.rollback()
         assert (await store.append("s", [noted(2)], 1, recorded_at=T0)).last_version == 2
         assert [e.version for e in await store.read_stream("s")] == [1, 2]
