@@ -51,7 +51,6 @@ statement per table written; it has one writer at a time, so the tip it reads is
 from __future__ import annotations
 
 import asyncio
-from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -196,21 +195,14 @@ class SqlAppender(SqlChainWriter):
         transaction of its own when it carries review rows (written through SQLAlchemy, they join
         it)."""
         encoded = EncodedAppend.of(request, utc_now())
-        # A new stream: one of its bucket at a time here, each chaining from the one before (taken
-        # before a pooled connection is: a create waiting its turn holds none).
-        turn: AbstractAsyncContextManager[object] = nullcontext()
-        if request.expected_version == 0:
-            bucket = registry_bucket(request.stream_id)
-            turn = self._bucket_locks.setdefault(bucket, asyncio.Lock())
-        async with turn:
-            if not writes_reviews(request):
-                async with self._raw_read() as raw:
-                    result, written = await self._chain_and_call(raw, request, encoded)
-            else:
-                async with self._raw_transaction(with_core=True) as raw:
-                    result, written = await self._chain_and_call(raw, request, encoded)
-                    if not result.duplicate:
-                        await self._write_reviews(raw, request)
+        if not writes_reviews(request):
+            async with self._raw_read() as raw:
+                result, written = await self._chain_and_call(raw, request, encoded)
+        else:
+            async with self._raw_transaction(with_core=True) as raw:
+                result, written = await self._chain_and_call(raw, request, encoded)
+                if not result.duplicate:
+                    await self._write_reviews(raw, request)
         if written is not None:  # committed: the next append to the stream chains from it
             self._remember_head(written)
         return result
@@ -240,14 +232,18 @@ class SqlAppender(SqlChainWriter):
         for _ in range(MAX_CHAIN_ATTEMPTS):
             if head is None:
                 bucket = registry_bucket(stream_id)
-                tail = self._tails.get(bucket) or _empty_tail(bucket)
-                row, written, new_tail = await self._call(raw, request, encoded, None, tail)
-                if row[0] == "registry":
-                    self._tails[bucket] = RegistryHead(bucket, *row[12:16])
-                    continue
-                if row[0] == "written":
-                    assert new_tail is not None
-                    self._tails[bucket] = new_tail
+                # One new stream of a bucket at a time here, each chaining from the one before.
+                # Taken holding a pooled connection: waiting for a pool that is exhausted while
+                # holding the bucket would queue its creates behind each other's pool waits.
+                async with self._bucket_locks.setdefault(bucket, asyncio.Lock()):
+                    tail = self._tails.get(bucket) or _empty_tail(bucket)
+                    row, written, new_tail = await self._call(raw, request, encoded, None, tail)
+                    if row[0] == "registry":
+                        self._tails[bucket] = RegistryHead(bucket, *row[12:16])
+                        continue
+                    if row[0] == "written":
+                        assert new_tail is not None
+                        self._tails[bucket] = new_tail
             else:
                 row, written, _ = await self._call(raw, request, encoded, head, None)
             outcome = row[0]
