@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
@@ -11,10 +12,15 @@ from sqlalchemy import ColumnElement, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from core.store.base import Learner
 from core.store.engine import lone_reader, unavailable_on_connectivity_errors, writer
 from core.store.integrity import ChainKeys, RegistryHead, StreamHead
 from core.store.sql_group import GroupCommitter
 from core.store.sql_raw import RawConnection, checked_out, raw_connection
+
+# How long a learner row read by the access check answers ``get_learner`` (see _seen_learner).
+LEARNER_ROW_SECONDS = 1.0
+LEARNER_ROWS = 10_000
 
 
 class SqlStoreBase:
@@ -50,6 +56,32 @@ class SqlStoreBase:
         self._heads: dict[str, StreamHead] = {}
         self._tails: dict[int, RegistryHead] = {}
         self._bucket_locks: dict[int, asyncio.Lock] = {}
+        # Learner rows the access check read in the last LEARNER_ROW_SECONDS (see _seen_learner).
+        self._learner_rows: dict[str, tuple[float, Learner]] = {}
+
+    def _remember_learner(self, learner: Learner) -> None:
+        """Keep the learner row the access check just read (at most ``LEARNER_ROWS`` of them)."""
+        rows = self._learner_rows
+        rows.pop(learner.learner_id, None)
+        rows[learner.learner_id] = (time.monotonic(), learner)
+        if len(rows) > LEARNER_ROWS:
+            del rows[next(iter(rows))]
+
+    def _seen_learner(self, learner_id: str) -> Learner | None:
+        """The learner's row as this process's access check read it in the last
+        ``LEARNER_ROW_SECONDS``, if it did.
+
+        Every authenticated request reads the learner's row for its token check; a session
+        creation then asked for the same row to know the learner exists, a round trip more on
+        the request that already had the most. Learners are never deleted and their names never
+        change, and a role change made here forgets the row, so all this can give that a read
+        would not is a role changed within that second (by another process, or racing the access
+        check's read): the role the request's access check has just acted on.
+        """
+        seen = self._learner_rows.get(learner_id)
+        if seen is None or time.monotonic() - seen[0] > LEARNER_ROW_SECONDS:
+            return None
+        return seen[1]
 
     @property
     def chain_keys(self) -> ChainKeys:

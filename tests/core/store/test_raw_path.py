@@ -347,3 +347,33 @@ async def test_review_rows_written_through_core_join_the_raw_transaction(
         assert await store.read_stream("lost") == []
     finally:
         await store.close()
+
+
+async def test_the_learner_row_read_by_the_access_check_answers_get_learner_for_a_moment(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creating a session asks whether the learner exists right after the token check read the
+    learner's row: that row answers, without a round trip, for LEARNER_ROW_SECONDS; a role
+    change forgets it."""
+    from core.store import sql_base
+    from core.store.base import Learner
+
+    await migrate(database_url)
+    store = SqlStore(database_url)
+    try:
+        learner = Learner("learner", "Ada", "learner", T0)
+        await store.add_learner(learner)
+        assert await store.get_learner("nobody") is None
+        with counted(store) as (raw, core):
+            assert await store.get_token_state("learner") is not None
+            assert await store.get_learner("learner") == learner
+        assert raw == Counter(token_state=1) and core == []
+        assert await store.set_learner_role("learner", "admin")
+        assert (await store.get_learner("learner")).role == "admin"  # type: ignore[union-attr]
+        await store.get_token_state("learner")
+        monkeypatch.setattr(sql_base, "LEARNER_ROW_SECONDS", 0.0)
+        with counted(store) as (raw, core):
+            assert await store.get_learner("learner") == Learner("learner", "Ada", "admin", T0)
+        assert raw == Counter(learner=1)
+    finally:
+        await store.close()
