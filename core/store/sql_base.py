@@ -213,6 +213,9 @@ class PoolSlots:
         self._timeout = float(pool.timeout())
 
     async def __aenter__(self) -> None:
+        if not self._slots.locked():
+            await self._slots.acquire()  # free: taken at once (no timer for the common case)
+            return
         try:
             async with asyncio.timeout(self._timeout):
                 await self._slots.acquire()
