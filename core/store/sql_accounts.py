@@ -20,12 +20,17 @@ from core.store.accounts import (
     RefreshUse,
     TokenState,
 )
+from core.store.base import Learner
 from core.store.sql_base import SqlStoreBase
 from core.store.sql_raw import sql
 from core.store.tables import accounts, learner_identities, learners, link_codes, refresh_tokens
 
 # Read on every authenticated request: SQL text for the driver connection (core/store/sql_raw.py).
-_TOKEN_STATE = sql("token_state", "SELECT token_version, role FROM learners WHERE learner_id = $1")
+# The rest of the learner's row comes along for ``get_learner`` (sql_base._seen_learner).
+_TOKEN_STATE = sql(
+    "token_state",
+    "SELECT token_version, role, display_name, created_at FROM learners WHERE learner_id = $1",
+)
 
 
 class SqlAccounts(SqlStoreBase):
@@ -95,15 +100,20 @@ class SqlAccounts(SqlStoreBase):
             .where(learners.c.learner_id == learner_id)
             .values(role=role, token_version=learners.c.token_version + 1)
         )
+        self._learner_rows.pop(learner_id, None)
         async with self._transaction(write=True) as connection:
             result = await connection.execute(statement)
+        self._learner_rows.pop(learner_id, None)
         return bool(result.rowcount == 1)
 
     async def get_token_state(self, learner_id: str) -> TokenState | None:
         """The learner's token version and role (one primary-key read, on the primary)."""
         async with self._raw_read() as raw:
             row = await raw.fetchrow("token_state", raw.text(_TOKEN_STATE), (learner_id,))
-        return None if row is None else TokenState(int(row[0]), row[1])
+        if row is None:
+            return None
+        self._remember_learner(Learner(learner_id, row[2], row[1], row[3]))
+        return TokenState(int(row[0]), row[1])
 
     async def bump_token_version(self, learner_id: str) -> None:
         """Make every access token issued to the learner so far stop working."""

@@ -1,33 +1,47 @@
-"""An append in as few statements as is sound, on the driver connection (``core.store.sql_raw``).
+"""An append in as few round trips as is sound, on the driver connection (``core.store.sql_raw``).
 
-PostgreSQL, per append: ``BEGIN``; the stream lock and the transaction id; the stream's tip (head
-and idempotency key); **one** statement writing everything (events, head, key, read models, XP);
-``COMMIT`` — five round trips where there were a dozen. SQLite, inside the group commit's
-``BEGIN IMMEDIATE`` (and savepoint): the tip, then one statement per table written.
+**PostgreSQL: one call, in autocommit.** ``curiouscore_append`` (migration 0016) takes the stream
+lock, reads the tip (head and idempotency key), checks it, and writes everything (events, head,
+key, a new stream's registration, read models, XP) in **one** round trip, where there were five
+(``BEGIN``; lock; tip; one write statement; ``COMMIT``). Each round trip re-entered a busy event
+loop's queue, and the stream lock (a new stream's registry bucket row too) was held across them
+all; now the server holds them only while it runs the function.
 
-Why each shortcut keeps the guarantees under concurrency:
+The digests need the previous event's digest and the head's registration, which only Python can
+MAC (the key never reaches the database). The append chains **optimistically** from the head this
+process last saw for the stream (kept per process, keyed by stream; the head it wrote itself,
+usually) and, for a new stream, from the tail this process last saw of its registry bucket. The
+function compares that with the tip it reads under the lock and refuses with the actual tip when
+they differ: the append chains again from it and calls again, or raises ``ConcurrencyError`` when
+the stream is at another version than expected, as before. A stale or missing cache entry costs a
+retry (or a tip read first), never a wrong chain. New streams of one bucket are chained one at a
+time within the process, so they do not refuse each other; other processes' cost a retry.
 
+Why the single call keeps the guarantees under concurrency:
+
+* **The tip is read after the lock, in the same call.** The function is ``VOLATILE``: under READ
+  COMMITTED each of its statements reads a snapshot taken when *that statement* starts, so the tip
+  read after the lock is granted sees the commit of the lock's previous holder (the function
+  refuses to run under another isolation level). The idempotency key is read after the lock too:
+  a retry whose twin committed first is reported as a duplicate, never as a clash.
+* **All or nothing.** The call is one statement in its own implicit transaction: the writes
+  commit together when it returns, and none is made unless every check passed (an XP claim that
+  finds the grant held returns before anything else is written). A constraint violation (a writer
+  that slipped past the lock) fails the statement and rolls everything back; it is reported as
+  ``ConcurrencyError`` or the duplicate by the caller, as before.
+* **Gap-free positions.** The function numbers its events from its own transaction id, as the
+  statements did (see ``sql_events``).
 * **The tip comes from ``stream_heads``, not ``game_events``.** Every writer of ``game_events``
   (this append, ``import_stream``) moves the stream's head in the same transaction, and migration
-  0009 backfilled the heads of older streams, so the head's version and hash are those of the
-  stream's last event — and the head is read anyway to move it. A stream with events but no head
-  was tampered with (``db verify`` reports it): an append to it now fails with
-  ``ConcurrencyError`` instead of registering the stream a second time.
-* **The idempotency key is read in the same statement as the head**, after the stream lock
-  (PostgreSQL) or inside the write lock (SQLite): both come from one snapshot taken after every
-  earlier writer of the stream committed, so a retry whose twin committed first is still reported
-  as a duplicate, never as a clash; a twin committing later cannot (it waits for our lock).
-* **The lock is its own statement (PostgreSQL).** Under READ COMMITTED a statement reads the
-  snapshot taken when it *starts*, before a lock it waits for is granted; reading the tip in the
-  lock's statement could read the state from before the previous holder's commit. The transaction
-  id (for positions, see ``sql_events``) rides along with the lock: it needs no snapshot.
-* **One write statement (PostgreSQL).** Data-modifying ``WITH`` parts all run, exactly once, in
-  the transaction, and none reads another's output, so their order does not matter; a constraint
-  violation in any of them fails the statement and the transaction rolls back, all or nothing as
-  before. A racing writer that slipped past the checks still hits the unique (stream, version) or
-  key constraint, reported as ``ConcurrencyError`` or the duplicate by the caller. The XP claim is
-  ``ON CONFLICT DO NOTHING RETURNING``: no row back means the grant exists, and the append is
-  refused (rolled back) with ``XpAlreadyGranted``.
+  0009 backfilled the heads of older streams. A stream with events but no head was tampered with
+  (``db verify`` reports it): an append to it fails with ``ConcurrencyError`` (the unique
+  (stream, version) constraint) instead of registering the stream a second time.
+
+An append that also writes review-queue rows (rare: through SQLAlchemy) calls the same function
+inside a transaction of its own, which those rows join.
+
+**SQLite**, inside the group commit's ``BEGIN IMMEDIATE`` (and savepoint): the tip, then one
+statement per table written; it has one writer at a time, so the tip it reads is the tip.
 """
 
 # The statements here are built from fixed table and column names and placeholders only; every
@@ -36,19 +50,25 @@ Why each shortcut keeps the guarantees under concurrency:
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+import asyncio
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
 from typing import Any
+
+from sqlalchemy import exc
 
 from core.store.base import (
     AppendResult,
     ConcurrencyError,
     IdempotencyKeyReused,
     ReadModelChanges,
+    SchemaNotMigrated,
     SessionSummary,
     Snapshot,
     XpAlreadyGranted,
 )
 from core.store.integrity import (
+    ChainKey,
     RegistryHead,
     StreamHead,
     chain_hashes,
@@ -58,16 +78,10 @@ from core.store.integrity import (
 )
 from core.store.json_codec import dump_json, load_json
 from core.store.sql_group import AppendRequest
-from core.store.sql_heads import APPEND_LOCK_KEY, STREAM_LOCK_SEED, SqlChainWriter, next_positions
+from core.store.sql_heads import POSITION_SHIFT, SqlChainWriter
 from core.store.sql_raw import RawConnection, sql
 from core.store.sql_reviews import write_review_changes
 
-_XID = "pg_current_xact_id()::text::bigint"
-_LOCK_STREAM = sql(
-    "lock",
-    f"SELECT pg_advisory_xact_lock(hashtextextended($1, {STREAM_LOCK_SEED}::bigint)), {_XID}",
-)
-_LOCK_ALL = sql("lock", f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY}::bigint), {_XID}")
 # The head (NULL columns for a new stream) and the twin's key (NULL when none), in one row.
 TIP = sql(
     "tip",
@@ -79,18 +93,32 @@ TIP = sql(
 )
 _REGISTRY_TAIL = sql(
     "registry",
-    "SELECT bucket, seq, last_mac, key_id, mac FROM stream_registry WHERE bucket = $1 FOR UPDATE",
-    sqlite="SELECT bucket, seq, last_mac, key_id, mac FROM stream_registry WHERE bucket = ?1",
+    "SELECT bucket, seq, last_mac, key_id, mac FROM stream_registry WHERE bucket = $1",
 )
 _REGISTRY_START = sql(
     "registry",
     "INSERT INTO stream_registry (bucket, seq, last_mac, key_id, mac)"
     " VALUES ($1, 0, NULL, NULL, $2) ON CONFLICT (bucket) DO NOTHING",
 )
+# Migration 0016's function; its outcome and the tip it refused on, in one row (see there).
+# The schema versions travel as text[]: asyncpg encodes text arrays itself, but looks up every
+# other array type in the catalogue (a slow query) on each new connection.
+_APPEND = (
+    "SELECT * FROM curiouscore_append("
+    + ", ".join("$9::text[]::integer[]" if n == 9 else f"${n}" for n in range(1, 31))
+    + ")"
+)
 _EVENT_COLUMNS = (
     "session_id, sequence_number, event_type, schema_version, data, recorded_at, event_hash, key_id"
 )
 _SQLITE_EVENTS = f"INSERT INTO game_events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+# PostgreSQL's "undefined_function": the database predates migration 0016.
+_UNDEFINED_FUNCTION = "42883"
+# How many times an append chains again after the function refused its optimistic tip (each time
+# another process moved the stream's head or the bucket's tail in between) before giving up.
+MAX_CHAIN_ATTEMPTS = 8
+# Stream heads kept per process (the least recently used dropped first).
+HEAD_CACHE_SIZE = 10_000
 
 
 _SUMMARY_COLUMNS = tuple(field.name for field in fields(SessionSummary))
@@ -158,23 +186,182 @@ def claim_xp(p: Params, changes: ReadModelChanges) -> str:
 
 
 class SqlAppender(SqlChainWriter):
-    """The append itself (see the module docstring), inside a raw write transaction."""
+    """The append itself (see the module docstring)."""
+
+    # -- PostgreSQL: one call of curiouscore_append ------------------------------------------
+
+    async def _append_postgres(self, request: AppendRequest) -> AppendResult:
+        """Append ``request`` with one call of ``curiouscore_append`` in autocommit, or in a
+        transaction of its own when it carries review rows (written through SQLAlchemy, they join
+        it)."""
+        encoded = EncodedAppend.of(request, utc_now())
+        if not writes_reviews(request):
+            async with self._raw_read() as raw:
+                result, written = await self._chain_and_call(raw, request, encoded)
+        else:
+            async with self._raw_transaction(with_core=True) as raw:
+                result, written = await self._chain_and_call(raw, request, encoded)
+                if not result.duplicate:
+                    await self._write_reviews(raw, request)
+        if written is not None:  # committed: the next append to the stream chains from it
+            self._remember_head(written)
+        return result
+
+    async def _chain_and_call(
+        self, raw: RawConnection, request: AppendRequest, encoded: EncodedAppend
+    ) -> tuple[AppendResult, StreamHead | None]:
+        """Chain ``request`` from the tip this process expects and call the function, again from
+        the actual tip when it refuses a stale one; return the result and the head it wrote."""
+        stream_id, expected = request.stream_id, request.expected_version
+        head = self._heads.get(stream_id)
+        if (head.version if head is not None else 0) != expected:
+            # Not the head this process last saw at that version: read the tip (without the
+            # lock, so only a guess, which the function checks under it).
+            tip = await raw.fetchrow("tip", TIP.postgres, (stream_id, request.idempotency_key))
+            assert tip is not None
+            if tip[8] is not None:
+                assert request.idempotency_key is not None
+                seen = AppendResult(tip[8], tip[9], request_digest=tip[10])
+                return duplicate_result(
+                    stream_id, request.idempotency_key, seen, request.request_digest
+                ), None
+            head = None if tip[0] is None else self._remember_head(StreamHead(stream_id, *tip[:8]))
+            actual = 0 if head is None else head.version
+            if actual != expected:
+                raise ConcurrencyError(stream_id, expected, actual)
+        for _ in range(MAX_CHAIN_ATTEMPTS):
+            if head is None:
+                bucket = registry_bucket(stream_id)
+                # One new stream of a bucket at a time here, each chaining from the one before.
+                # Taken holding a pooled connection: waiting for a pool that is exhausted while
+                # holding the bucket would queue its creates behind each other's pool waits.
+                async with self._bucket_locks.setdefault(bucket, asyncio.Lock()):
+                    tail = self._tails.get(bucket) or _empty_tail(bucket)
+                    row, written, new_tail = await self._call(raw, request, encoded, None, tail)
+                    if row[0] == "registry":
+                        self._tails[bucket] = RegistryHead(bucket, *row[12:16])
+                        continue
+                    if row[0] == "written":
+                        assert new_tail is not None
+                        self._tails[bucket] = new_tail
+            else:
+                row, written, _ = await self._call(raw, request, encoded, head, None)
+            outcome = row[0]
+            if outcome == "written":
+                return AppendResult(row[9], row[10], request_digest=request.request_digest), written
+            if outcome == "duplicate":
+                assert request.idempotency_key is not None
+                seen = AppendResult(row[9], row[10], request_digest=row[11])
+                return duplicate_result(
+                    stream_id, request.idempotency_key, seen, request.request_digest
+                ), None
+            if outcome == "xp":
+                grant = request.changes.xp_grant if request.changes is not None else None
+                assert grant is not None
+                raise XpAlreadyGranted(grant.learner_id, grant.challenge_id)
+            head = None if row[4] is None else self._remember_head(StreamHead(stream_id, *row[1:9]))
+            if outcome == "conflict":
+                raise ConcurrencyError(stream_id, expected, row[1])
+            assert outcome == "stale", outcome
+        # Other processes kept moving the tip between our attempts: let the caller decide again.
+        raise ConcurrencyError(stream_id, expected, expected)
+
+    async def _call(
+        self,
+        raw: RawConnection,
+        request: AppendRequest,
+        encoded: EncodedAppend,
+        head: StreamHead | None,
+        tail: RegistryHead | None,
+    ) -> tuple[Any, StreamHead, RegistryHead | None]:
+        """Call the function chaining from ``head`` (a new stream: registered after ``tail``);
+        return its row, and the head (and tail) written when it says ``written``."""
+        stream_id, expected = request.stream_id, request.expected_version
+        key: ChainKey | None = self._chain_keys.current
+        key_id = key.key_id if key else None
+        previous = None if head is None else head.event_hash
+        hashes = chain_hashes(stream_id, expected + 1, encoded.chained, previous, key)
+        written, new_tail = new_head(
+            key,
+            stream_id,
+            expected + len(hashes),
+            hashes[-1],
+            registered=tail if head is None else None,
+            existing=head,
+        )
+        registration: list[Any] = [None] * 6
+        if new_tail is not None:
+            assert tail is not None
+            registration = [
+                new_tail.bucket,
+                tail.seq,
+                tail.last_mac,
+                _empty_tail(new_tail.bucket).mac,
+                new_tail.last_mac,
+                new_tail.mac,
+            ]
+        args = [
+            stream_id,
+            expected,
+            request.idempotency_key,
+            request.request_digest,
+            self._serialize_appends,
+            previous,
+            None if head is None else head.registration_mac,
+            encoded.types,
+            encoded.schemas,
+            encoded.datas,
+            hashes,
+            request.recorded_at,
+            key_id,
+            written.head_mac,
+            *registration,
+            *encoded.read_models,
+        ]
+        try:
+            row = await raw.fetchrow("append", _APPEND, args)
+        except exc.DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) == _UNDEFINED_FUNCTION:
+                target = self._engine.url.render_as_string(hide_password=True)
+                raise SchemaNotMigrated(
+                    f"database {target} has no curiouscore_append function (migration 0016)"
+                    " yet; run: curiouscore db migrate"
+                ) from error
+            raise
+        assert row is not None
+        return row, written, new_tail
+
+    def _remember_head(self, head: StreamHead) -> StreamHead:
+        """Keep ``head`` as the stream's latest known head (at most ``HEAD_CACHE_SIZE``)."""
+        heads = self._heads
+        heads.pop(head.session_id, None)
+        heads[head.session_id] = head
+        if len(heads) > HEAD_CACHE_SIZE:
+            del heads[next(iter(heads))]
+        return head
+
+    async def _write_reviews(self, raw: RawConnection, request: AppendRequest) -> None:
+        """The review rows ``request`` carries: rare and cold, so SQLAlchemy, on ``raw``'s
+        connection, inside its transaction."""
+        changes = request.changes
+        assert changes is not None
+        await write_review_changes(
+            self,
+            raw.connection,
+            changes.review_items,
+            changes.review_outcomes,
+            changes.xp_adjustment,
+        )
+
+    # -- SQLite: the tip, then a statement per table, inside the group's transaction ---------
 
     async def _append_raw(
         self, raw: RawConnection, request: AppendRequest, created_at: str
     ) -> AppendResult:
-        """Append ``request`` inside ``raw``'s transaction (or savepoint); ``created_at`` dates a
-        snapshot it carries."""
+        """Append ``request`` inside ``raw``'s transaction (or savepoint) on SQLite;
+        ``created_at`` dates a snapshot it carries."""
         stream_id, expected_version = request.stream_id, request.expected_version
         idempotency_key, request_digest = request.idempotency_key, request.request_digest
-        xid = None
-        if raw.is_postgres:
-            if self._serialize_appends:
-                locked = await raw.fetchrow("lock", _LOCK_ALL.postgres, ())
-            else:
-                locked = await raw.fetchrow("lock", _LOCK_STREAM.postgres, (stream_id,))
-            assert locked is not None
-            xid = int(locked[1])
         tip = await raw.fetchrow("tip", raw.text(TIP), (stream_id, idempotency_key))
         assert tip is not None
         if tip[8] is not None:
@@ -211,75 +398,45 @@ class SqlAppender(SqlChainWriter):
             registered=registered,
             existing=existing,
         )
-        p = Params(raw.is_postgres)
-        parts: list[str] = []
-        if raw.is_postgres:
-            assert xid is not None
-            positions = next_positions(raw.info, xid, len(datas))
-            parts.append(
-                f"INSERT INTO game_events (position, {_EVENT_COLUMNS})"
-                f" SELECT u.p, {p(stream_id, '::text')}, u.v, u.t, u.s, u.d,"
-                f" {p(request.recorded_at, '::text')}, u.h, {p(key_id, '::text')}"
-                f" FROM unnest({p(positions, '::bigint[]')},"
-                f" {p(list(range(result.first_version, result.last_version + 1)), '::int[]')},"
-                f" {p([event.type for event in request.events], '::text[]')},"
-                f" {p([event.schema_version for event in request.events], '::int[]')},"
-                f" {p(datas, '::text[]')}, {p(hashes, '::text[]')}) AS u(p, v, t, s, d, h)"
+        rows = [
+            (
+                stream_id,
+                version,
+                event.type,
+                event.schema_version,
+                data,
+                request.recorded_at,
+                event_hash,
+                key_id,
             )
-        else:
-            rows = [
-                (
-                    stream_id,
-                    version,
-                    event.type,
-                    event.schema_version,
-                    data,
-                    request.recorded_at,
-                    event_hash,
-                    key_id,
-                )
-                for version, event, data, event_hash in zip(
-                    range(result.first_version, result.last_version + 1),
-                    request.events,
-                    datas,
-                    hashes,
-                    strict=True,
-                )
-            ]
-            await raw.executemany("events", _SQLITE_EVENTS, rows)
-        await self._raw_write(raw, p, parts, head, new_tail, request, result, created_at)
-        if request.changes is not None and (
-            request.changes.review_items
-            or request.changes.review_outcomes
-            or request.changes.xp_adjustment is not None
-        ):
-            # Rare and cold: SQLAlchemy, on this connection, inside this transaction.
-            await write_review_changes(
-                self,
-                raw.connection,
-                request.changes.review_items,
-                request.changes.review_outcomes,
-                request.changes.xp_adjustment,
+            for version, event, data, event_hash in zip(
+                range(result.first_version, result.last_version + 1),
+                request.events,
+                datas,
+                hashes,
+                strict=True,
             )
+        ]
+        await raw.executemany("events", _SQLITE_EVENTS, rows)
+        await self._raw_write(raw, head, new_tail, request, result, created_at)
+        if writes_reviews(request):
+            await self._write_reviews(raw, request)
         return result
 
     async def _raw_write(
         self,
         raw: RawConnection,
-        p: Params,
-        parts: list[str],
         head: StreamHead,
         new_tail: RegistryHead | None,
         request: AppendRequest,
         result: AppendResult,
         created_at: str,
     ) -> None:
-        """Write the head, the key and the read models: as ``WITH`` parts of one statement after
-        ``parts`` (PostgreSQL, sharing ``p``), or one statement each (SQLite)."""
+        """Write the head, the key and the read models, one statement each (SQLite)."""
         statements: list[tuple[str, str, Params]] = []
 
         def add(kind: str, build: Any) -> None:
-            params = p if raw.is_postgres else Params(False)
+            params = Params(False)
             statements.append((kind, build(params), params))
 
         if new_tail is None:
@@ -326,38 +483,90 @@ class SqlAppender(SqlChainWriter):
         if changes is not None and changes.snapshot is not None:
             snapshot = snapshot_values(changes.snapshot, created_at)
             add("snapshot", lambda q: upsert_by_session(q, "session_snapshots", snapshot))
-        claims_xp = changes is not None and changes.xp_grant is not None
-        if raw.is_postgres:
-            parts.extend(text for _, text, _ in statements)
-            names = [f"w{index}" for index in range(len(parts))]
-            ctes = [f"{name} AS ({text})" for name, text in zip(names, parts, strict=True)]
-            final = "SELECT 1"
-            if claims_xp:
-                assert changes is not None
-                ctes.append(f"xp AS ({claim_xp(p, changes)} RETURNING 1)")
-                final = "SELECT count(*) FROM xp"
-            row = await raw.fetchrow("write", f"WITH {', '.join(ctes)} {final}", p.values)
-            claimed = 1 if row is None else int(row[0])
-        else:
-            for kind, text, params in statements:
-                await raw.execute(kind, text, params.values)
-            claimed = 1
-            if claims_xp:
-                assert changes is not None
-                q = Params(False)
-                claimed = await raw.execute("xp", claim_xp(q, changes), q.values)
-        if claims_xp and claimed != 1:
-            assert changes is not None and changes.xp_grant is not None
-            raise XpAlreadyGranted(changes.xp_grant.learner_id, changes.xp_grant.challenge_id)
+        for kind, text, params in statements:
+            await raw.execute(kind, text, params.values)
+        if changes is not None and changes.xp_grant is not None:
+            q = Params(False)
+            if await raw.execute("xp", claim_xp(q, changes), q.values) != 1:
+                raise XpAlreadyGranted(changes.xp_grant.learner_id, changes.xp_grant.challenge_id)
 
     async def _raw_registry_tail(self, raw: RawConnection, bucket: int) -> RegistryHead:
-        """The tail of ``bucket``'s registration chain, locked until the transaction ends (the
-        write lock already covers it on SQLite)."""
-        empty_mac = registry_head_mac(None, bucket, 0, None)
-        await raw.execute("registry", raw.text(_REGISTRY_START), (bucket, empty_mac))
+        """The tail of ``bucket``'s registration chain (SQLite: the write lock covers it)."""
+        await raw.execute("registry", raw.text(_REGISTRY_START), (bucket, _empty_tail(bucket).mac))
         row = await raw.fetchrow("registry", raw.text(_REGISTRY_TAIL), (bucket,))
         assert row is not None
         return RegistryHead(*row)
+
+
+@dataclass(slots=True)
+class EncodedAppend:
+    """What an append sends whatever tip it chains from: the events' canonical text (and, for
+    the digests, that text decoded: what a reader gets back) and the read models' arguments."""
+
+    types: list[str]
+    schemas: list[str]
+    datas: list[str]
+    chained: list[tuple[str, int, dict[str, Any]]]
+    read_models: list[Any]
+
+    @classmethod
+    def of(cls, request: AppendRequest, created_at: str) -> EncodedAppend:
+        """``created_at`` dates a snapshot the append carries."""
+        if len(request.events) >= 1 << POSITION_SHIFT:
+            raise ValueError(f"at most {(1 << POSITION_SHIFT) - 1} events per append")
+        events = request.events
+        types = [event.type for event in events]
+        datas = [dump_json(event.data) for event in events]
+        chained = [
+            (event.type, event.schema_version, load_json(data))
+            for event, data in zip(events, datas, strict=True)
+        ]
+        schemas = [str(event.schema_version) for event in events]
+        changes = request.changes
+        summary = snapshot = grant = None
+        if changes is not None:
+            summary = None if changes.summary is None else dump_json(summary_values(changes))
+            snapshot, grant = changes.snapshot, changes.xp_grant
+        if snapshot is not None and snapshot.stream_id != request.stream_id:
+            raise ValueError("an append carries a snapshot of its own stream only")
+        read_models = [
+            summary,
+            *(
+                (None,) * 4
+                if snapshot is None
+                else (
+                    snapshot.version,
+                    snapshot.schema_version,
+                    dump_json(snapshot.state),
+                    created_at,
+                )
+            ),
+            *(
+                (None,) * 5
+                if grant is None
+                else (
+                    grant.learner_id,
+                    grant.challenge_id,
+                    grant.session_id,
+                    grant.xp,
+                    grant.granted_at,
+                )
+            ),
+        ]
+        return cls(types, schemas, datas, chained, read_models)
+
+
+def _empty_tail(bucket: int) -> RegistryHead:
+    """The tail of a bucket nobody registered in yet (its row is created unkeyed)."""
+    return RegistryHead(bucket, 0, None, None, registry_head_mac(None, bucket, 0, None))
+
+
+def writes_reviews(request: AppendRequest) -> bool:
+    """Whether ``request`` writes review rows (through SQLAlchemy, in the append's transaction)."""
+    changes = request.changes
+    return changes is not None and bool(
+        changes.review_items or changes.review_outcomes or changes.xp_adjustment is not None
+    )
 
 
 def duplicate_result(
@@ -372,3 +581,7 @@ def duplicate_result(
     ):
         raise IdempotencyKeyReused(stream_id, key)
     return AppendResult(seen.first_version, seen.last_version, True, seen.request_digest)
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat()

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table
+from sqlalchemy import ColumnElement, Table, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from core.store.base import Learner
 from core.store.engine import lone_reader, unavailable_on_connectivity_errors, writer
-from core.store.integrity import ChainKeys
+from core.store.integrity import ChainKeys, RegistryHead, StreamHead
 from core.store.sql_group import GroupCommitter
 from core.store.sql_raw import RawConnection, checked_out, raw_connection
 from core.store.sqlite_kept import KeptConnections
+
+# How long a learner row read by the access check answers ``get_learner`` (see _seen_learner).
+LEARNER_ROW_SECONDS = 1.0
+LEARNER_ROWS = 10_000
 
 
 class SqlStoreBase:
@@ -48,6 +54,41 @@ class SqlStoreBase:
         # SQLite: raw connections stay checked out between uses (core.store.sqlite_kept).
         self._kept = None if self._is_postgres else KeptConnections(engine)
         self._upserts: dict[tuple[str, tuple[str, ...]], Any] = {}
+        # PostgreSQL appends chain optimistically from what this process last saw (sql_append):
+        # each stream's head, each registry bucket's tail, one new stream per bucket at a time.
+        self._heads: dict[str, StreamHead] = {}
+        self._tails: dict[int, RegistryHead] = {}
+        self._bucket_locks: dict[int, asyncio.Lock] = {}
+        # PostgreSQL: the raw path's connections at once, at most the pool's steady size.
+        self._raw_slots: AbstractAsyncContextManager[object] = (
+            PoolSlots(engine) if self._is_postgres else nullcontext()
+        )
+        # Learner rows the access check read in the last LEARNER_ROW_SECONDS (see _seen_learner).
+        self._learner_rows: dict[str, tuple[float, Learner]] = {}
+
+    def _remember_learner(self, learner: Learner) -> None:
+        """Keep the learner row the access check just read (at most ``LEARNER_ROWS`` of them)."""
+        rows = self._learner_rows
+        rows.pop(learner.learner_id, None)
+        rows[learner.learner_id] = (time.monotonic(), learner)
+        if len(rows) > LEARNER_ROWS:
+            del rows[next(iter(rows))]
+
+    def _seen_learner(self, learner_id: str) -> Learner | None:
+        """The learner's row as this process's access check read it in the last
+        ``LEARNER_ROW_SECONDS``, if it did.
+
+        Every authenticated request reads the learner's row for its token check; a session
+        creation then asked for the same row to know the learner exists, a round trip more on
+        the request that already had the most. Learners are never deleted and their names never
+        change, and a role change made here forgets the row, so all this can give that a read
+        would not is a role changed within that second (by another process, or racing the access
+        check's read): the role the request's access check has just acted on.
+        """
+        seen = self._learner_rows.get(learner_id)
+        if seen is None or time.monotonic() - seen[0] > LEARNER_ROW_SECONDS:
+            return None
+        return seen[1]
 
     @property
     def chain_keys(self) -> ChainKeys:
@@ -94,8 +135,14 @@ class SqlStoreBase:
                 yield raw
 
     def _checked_out(self) -> AbstractAsyncContextManager[RawConnection]:
-        """A raw connection outside any transaction: SQLite's kept ones, else from the pool."""
-        return self._kept.connection() if self._kept is not None else checked_out(self._engine)
+        """A raw connection outside any transaction: SQLite's kept ones, else one from the pool
+        (at most ``POOL_SIZE`` at once, see :class:`PoolSlots`)."""
+        return self._kept.connection() if self._kept is not None else self._pooled()
+
+    @asynccontextmanager
+    async def _pooled(self) -> AsyncIterator[RawConnection]:
+        async with self._raw_slots, checked_out(self._engine) as raw:
+            yield raw
 
     @asynccontextmanager
     async def _raw_transaction(self, *, with_core: bool = False) -> AsyncIterator[RawConnection]:
@@ -158,3 +205,38 @@ class SqlStoreBase:
         A PostgreSQL database created with a linguistic collation would otherwise disagree.
         """
         return column.collate("C") if self._is_postgres else column
+
+
+class PoolSlots:
+    """At most the pool's ``POOL_SIZE`` connections at once for the raw path (PostgreSQL).
+
+    The hot statements hold a connection for one round trip, so under a steady load the number in
+    use swings around the pool's size many times a second; each time it went above it the pool
+    opened an overflow connection (a backend, SQLAlchemy's set-up, asyncpg's prepared statements,
+    the append function compiled again), and closed it as soon as it came back to a full pool: 15
+    to 46 connections opened per benchmark run. A request waits here for one of the pooled
+    connections instead, in the order it came, for at most ``POOL_TIMEOUT`` (then, as for the
+    pool, ``StoreUnavailable``). ``MAX_OVERFLOW`` still serves the cold SQLAlchemy statements.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        pool: Any = engine.pool
+        self._size = int(pool.size())
+        self._slots = asyncio.Semaphore(self._size)
+        self._timeout = float(pool.timeout())
+
+    async def __aenter__(self) -> None:
+        if not self._slots.locked():
+            await self._slots.acquire()  # free: taken at once (no timer for the common case)
+            return
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise exc.TimeoutError(
+                f"the raw path's {self._size} pooled connections stayed busy for"
+                f" {self._timeout:g} s"
+            ) from None
+
+    async def __aexit__(self, *_: object) -> None:
+        self._slots.release()

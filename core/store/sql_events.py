@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, exc, literal_column, select
@@ -42,6 +41,8 @@ from core.store.sql_append import (
     duplicate_result,
     snapshot_values,
     upsert_by_session,
+    utc_now,
+    writes_reviews,
 )
 from core.store.sql_group import AppendRequest, GroupCommitter, Outcome
 from core.store.sql_heads import POSITION_SHIFT
@@ -104,10 +105,12 @@ class SqlEventStore(SqlAppender):
         return await self._append_alone(request)
 
     async def _append_alone(self, request: AppendRequest) -> AppendResult:
-        """One append in a transaction of its own."""
+        """One append in a transaction of its own (PostgreSQL: one call, see ``sql_append``)."""
         try:
-            async with self._raw_transaction(with_core=_with_core([request])) as raw:
-                return await self._append_raw(raw, request, _utc_now())
+            if self._is_postgres:
+                return await self._append_postgres(request)
+            async with self._raw_transaction(with_core=writes_reviews(request)) as raw:
+                return await self._append_raw(raw, request, utc_now())
         except exc.IntegrityError:
             # The transaction is rolled back; look at what the winning writer left behind.
             async with self._raw_read() as raw:
@@ -125,8 +128,8 @@ class SqlEventStore(SqlAppender):
             except (ConcurrencyError, XpAlreadyGranted, IdempotencyKeyReused) as refused:
                 return [refused]
         outcomes: list[Outcome] = []
-        created_at = _utc_now()
-        async with self._raw_transaction(with_core=_with_core(requests)) as raw:
+        created_at = utc_now()
+        async with self._raw_transaction(with_core=any(writes_reviews(r) for r in requests)) as raw:
             assert isinstance(raw, SqliteRaw)
             for request in requests:
                 await raw.savepoint()
@@ -228,7 +231,7 @@ class SqlEventStore(SqlAppender):
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         """Store ``snapshot`` as the stream's latest (replacing an older one)."""
         p = Params(self._is_postgres)
-        statement = upsert_by_session(p, "session_snapshots", snapshot_values(snapshot, _utc_now()))
+        statement = upsert_by_session(p, "session_snapshots", snapshot_values(snapshot, utc_now()))
         async with self._raw_transaction() as raw:
             await raw.execute("snapshot", statement, p.values)
 
@@ -278,15 +281,6 @@ async def _find_idempotent(raw: RawConnection, stream_id: str, key: str) -> Appe
     return None if row is None else AppendResult(row[0], row[1], request_digest=row[2])
 
 
-def _with_core(requests: Sequence[AppendRequest]) -> bool:
-    """Whether any of ``requests`` writes review rows (through SQLAlchemy, in the transaction)."""
-    return any(
-        r.changes is not None
-        and bool(r.changes.review_items or r.changes.review_outcomes or r.changes.xp_adjustment)
-        for r in requests
-    )
-
-
 def stored_event(row: Row[Any]) -> StoredEvent:
     return StoredEvent(
         stream_id=row.session_id,
@@ -313,10 +307,6 @@ def _raw_event(row: Sequence[Any]) -> StoredEvent:
         event_hash=row[7],
         key_id=row[8],
     )
-
-
-def _utc_now() -> str:
-    return datetime.now(UTC).isoformat()
 
 
 class _NotALostRace(Exception):

@@ -137,7 +137,11 @@ class SqlReadModels(SqlStoreBase):
             raise ValueError(f"learner {learner.learner_id!r} already exists") from None
 
     async def get_learner(self, learner_id: str) -> Learner | None:
-        """Return the learner, if known."""
+        """Return the learner, if known (the row this process's access check read a moment ago,
+        when it did: see ``SqlStoreBase._seen_learner``)."""
+        seen = self._seen_learner(learner_id)
+        if seen is not None:
+            return seen
         async with self._raw_read() as raw:
             row = await raw.fetchrow("learner", raw.text(_LEARNER), (learner_id,))
         return None if row is None else Learner(*row)

@@ -15,10 +15,12 @@ import random
 
 import pytest
 
-from core.store import sql_append, sql_events
+from core.store import sql_events
 from core.store.base import NewEvent, Store, StoredEvent
 from core.store.migrate import migrate
 from core.store.sql import SqlStore
+from core.store.sql_append import EncodedAppend
+from core.store.sql_group import AppendRequest
 from tests.waiting import until
 
 T0 = "2026-01-01T00:00:00+00:00"
@@ -38,18 +40,20 @@ async def test_a_late_commit_is_never_skipped_and_does_not_block_other_streams(
     await migrate(postgres_url)
     store = SqlStore(postgres_url)
     reached, release = asyncio.Event(), asyncio.Event()
-    raw_write = sql_append.SqlAppender._raw_write
 
-    async def slow_write(self, raw, p, parts, head, new_tail, request, result, created_at):
-        await raw_write(self, raw, p, parts, head, new_tail, request, result, created_at)
-        if request.stream_id == "slow":
+    async def slow_append() -> None:
+        # The append's own call, in a transaction left open once the events are written (an
+        # append in autocommit commits as the call returns: this one is slow to commit).
+        request = AppendRequest("slow", [noted(1)], 0, None, T0, None, None)
+        async with store._raw_transaction() as raw:
+            result, _ = await store._chain_and_call(raw, request, EncodedAppend.of(request, T0))
+            assert result.last_version == 1
             reached.set()
-            await release.wait()  # the events are written; the transaction stays open
+            await release.wait()
 
-    monkeypatch.setattr(sql_append.SqlAppender, "_raw_write", slow_write)
     monkeypatch.setattr(sql_events, "READ_ALL_WAIT_SECONDS", 0.2)
     try:
-        slow = asyncio.create_task(store.append("slow", [noted(1)], 0, recorded_at=T0))
+        slow = asyncio.create_task(slow_append())
         async with asyncio.timeout(20):
             await reached.wait()
             # Another stream commits while "slow" (an older transaction) is still open.

@@ -3,8 +3,10 @@ checkout, so the next request works instead of failing."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from core.store import engine as store_engine
 from core.store.base import NewEvent, StoreUnavailable
@@ -76,5 +78,36 @@ async def test_an_exhausted_pool_is_store_unavailable_not_a_crash(postgres_url: 
             with pytest.raises(StoreUnavailable, match="no free pooled connection"):
                 await store.append("s", [NewEvent("Noted", {})], 0, recorded_at="t")
         assert await store.stream_version("s") == 0
+    finally:
+        await store.close()
+
+
+@pytest.mark.postgres
+async def test_the_raw_path_waits_for_a_pooled_connection_instead_of_opening_overflow(
+    postgres_url: str,
+) -> None:
+    """Hot statements hold a connection for one round trip; beyond POOL_SIZE at once they wait
+    for one (up to POOL_TIMEOUT) rather than open an overflow connection that the pool closes
+    again as soon as it comes back."""
+    await migrate(postgres_url)
+    store = SqlStore(postgres_url, pool_size=2, max_overflow=10, pool_timeout=0.3)
+    opened = 0
+
+    def on_connect(*_: object) -> None:
+        nonlocal opened
+        opened += 1
+
+    event.listen(store._engine.sync_engine, "connect", on_connect)
+    try:
+        await store.append("s", [NewEvent("Noted", {})], 0, recorded_at="t")
+        versions = await asyncio.gather(*(store.stream_version("s") for _ in range(40)))
+        assert versions == [1] * 40
+        assert opened <= 2
+        async with store._raw_read(), store._raw_read():  # both slots held
+            with pytest.raises(StoreUnavailable, match="no free pooled connection"):
+                await store.stream_version("s")
+            async with store._engine.connect():  # the cold path still has the overflow
+                pass
+        assert await store.stream_version("s") == 1
     finally:
         await store.close()

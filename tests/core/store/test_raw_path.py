@@ -84,8 +84,8 @@ async def test_an_append_runs_only_raw_statements_and_few_of_them(database_url: 
         assert [e.version for e in events] == [1, 2, 3]
         assert core == []
         if store._is_postgres:
-            # BEGIN, the stream lock, the tip, one statement writing everything, COMMIT.
-            assert raw == Counter(begin=1, lock=1, tip=1, write=1, commit=1, read_stream=1)
+            # One call of curiouscore_append (lock, tip, checks, writes), in autocommit.
+            assert raw == Counter(append=1, read_stream=1)
         else:
             assert raw == Counter(
                 begin=1, tip=1, events=1, head=1, key=1, summary=1, snapshot=1, commit=1,
@@ -270,31 +270,48 @@ async def test_a_cancelled_append_leaves_no_half_used_connection_in_the_pool(
     postgres_url: str,
 ) -> None:
     """A request cancelled while its append waits on the database (the client went away) rolls
-    back; the pool's only connection, back in the pool, serves the next append (asyncpg recovers
-    a connection whose statement was cancelled)."""
+    back: asyncpg cancels the call on the server. The pool's only connection, back in the pool,
+    serves the next append (asyncpg recovers a connection whose statement was cancelled).
+
+    (An append cancelled after the server ran its call may have committed, like any commit whose
+    answer is lost: the next append is then refused with the stream's actual version.)"""
     await migrate(postgres_url)
     store = SqlStore(postgres_url, pool_size=1, max_overflow=0)
     other = create_store_engine(postgres_url, pooled=False)
     try:
         await store.append("s", [noted(1)], 0, recorded_at=T0)
-        async with other.connect() as rival:
-            # The rival holds the stream's lock, so the append waits inside its transaction.
+        async with other.connect() as rival, other.connect() as watcher:
+
+            async def waiting_on_locks() -> int:
+                query = text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database()"
+                )
+                waiting = int((await watcher.execute(query)).scalar_one())
+                await watcher.commit()  # pg_stat_activity is read once per transaction
+                return waiting
+
+            # The rival holds the stream's lock, so the append's call waits for it.
             await rival.execute(
                 text("SELECT pg_advisory_xact_lock(hashtextextended('s', :seed))"),
                 {"seed": STREAM_LOCK_SEED},
             )
-            locked = STATEMENTS["lock"]
             append = asyncio.create_task(store.append("s", [noted(2)], 1, recorded_at=T0))
-            await until(lambda: STATEMENTS["lock"] > locked, "the append to wait for the lock")
+            await until(waiting_on_locks, "the append to wait for the lock")
             append.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await append
+            await until(lambda: _none(waiting_on_locks()), "the server to cancel the waiting call")
             await rival.rollback()
         assert (await store.append("s", [noted(2)], 1, recorded_at=T0)).last_version == 2
         assert [e.version for e in await store.read_stream("s")] == [1, 2]
     finally:
         await other.dispose()
         await store.close()
+
+
+async def _none(count: Any) -> bool:
+    return await count == 0
 
 
 def review_item(session_id: str) -> ReviewItem:
@@ -328,5 +345,35 @@ async def test_review_rows_written_through_core_join_the_raw_transaction(
         assert [e.version for e in await store.read_stream("kept")] == [1]
         assert await store.get_review_item("r-lost") is None
         assert await store.read_stream("lost") == []
+    finally:
+        await store.close()
+
+
+async def test_the_learner_row_read_by_the_access_check_answers_get_learner_for_a_moment(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creating a session asks whether the learner exists right after the token check read the
+    learner's row: that row answers, without a round trip, for LEARNER_ROW_SECONDS; a role
+    change forgets it."""
+    from core.store import sql_base
+    from core.store.base import Learner
+
+    await migrate(database_url)
+    store = SqlStore(database_url)
+    try:
+        learner = Learner("learner", "Ada", "learner", T0)
+        await store.add_learner(learner)
+        assert await store.get_learner("nobody") is None
+        with counted(store) as (raw, core):
+            assert await store.get_token_state("learner") is not None
+            assert await store.get_learner("learner") == learner
+        assert raw == Counter(token_state=1) and core == []
+        assert await store.set_learner_role("learner", "admin")
+        assert (await store.get_learner("learner")).role == "admin"  # type: ignore[union-attr]
+        await store.get_token_state("learner")
+        monkeypatch.setattr(sql_base, "LEARNER_ROW_SECONDS", 0.0)
+        with counted(store) as (raw, core):
+            assert await store.get_learner("learner") == Learner("learner", "Ada", "admin", T0)
+        assert raw == Counter(learner=1)
     finally:
         await store.close()
