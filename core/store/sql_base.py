@@ -215,7 +215,7 @@ class PoolSlots:
     opened an overflow connection (a backend, SQLAlchemy's set-up, asyncpg's prepared statements,
     the append function compiled again), and closed it as soon as it came back to a full pool: 15
     to 46 connections opened per benchmark run. A request waits here for one of the pooled
-    connections instead, in the order it came, for at most ``POOL_TIMEOUT`` (then, as for the
+    connections instead, in the order it came, for at most the pool timeout (then, as for the
     pool, ``StoreUnavailable``). ``MAX_OVERFLOW`` still serves the cold SQLAlchemy statements.
     """
 
