@@ -21,6 +21,7 @@ from core.store.accounts import (
     TokenState,
 )
 from core.store.base import Learner
+from core.store.engine import unavailable_on_connectivity_errors
 from core.store.sql_base import SqlStoreBase
 from core.store.sql_raw import sql
 from core.store.tables import accounts, learner_identities, learners, link_codes, refresh_tokens
@@ -108,8 +109,13 @@ class SqlAccounts(SqlStoreBase):
 
     async def get_token_state(self, learner_id: str) -> TokenState | None:
         """The learner's token version and role (one primary-key read, on the primary)."""
-        async with self._raw_read() as raw:
-            row = await raw.fetchrow("token_state", raw.text(_TOKEN_STATE), (learner_id,))
+        kept = self._kept
+        if kept is not None:  # SQLite: straight onto a kept connection (core.store.sqlite_kept)
+            with unavailable_on_connectivity_errors(self._engine.url):
+                row = await kept.fetchrow("token_state", _TOKEN_STATE.sqlite, (learner_id,))
+        else:
+            async with self._raw_read() as raw:
+                row = await raw.fetchrow("token_state", raw.text(_TOKEN_STATE), (learner_id,))
         if row is None:
             return None
         self._remember_learner(Learner(learner_id, row[2], row[1], row[3]))

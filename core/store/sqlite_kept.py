@@ -17,16 +17,17 @@ before the engine is disposed.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import exc
 from sqlalchemy.engine.interfaces import PoolProxiedConnection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
-from core.store.sql_raw import SqliteRaw
+from core.store.sql_raw import Row, SqliteRaw
 from core.store.sqlite_inline import InlineConnection
 
 # Idle connections kept at most; more are only in use while a busy wait (another process holds
@@ -58,6 +59,23 @@ class KeptConnections:
         except BaseException:
             await _give_back(kept)  # the pool's reset rolls back whatever the block left open
             raise
+        await self._put_back(kept)
+
+    async def fetchrow(self, kind: str, text: str, args: Sequence[Any]) -> Row | None:
+        """``fetchrow`` on :meth:`connection`'s connection, without its context manager: the
+        access check's read runs on every authenticated request, and the generator machinery
+        of ``connection()`` (and of the store's ``_raw_read`` around it) cost about half as
+        much CPU as the statement (benchmarks/README.md, "Session 5, round 2")."""
+        kept = self._idle.pop() if self._idle else await self._check_out()
+        try:
+            row = await kept.raw.fetchrow(kind, text, args)
+        except BaseException:
+            await _give_back(kept)
+            raise
+        await self._put_back(kept)
+        return row
+
+    async def _put_back(self, kept: _Kept) -> None:
         if len(self._idle) < self._keep and not kept.inline.in_transaction:
             self._idle.append(kept)
         else:

@@ -106,3 +106,22 @@ async def test_a_failed_block_or_an_open_transaction_goes_back_to_the_pool(
     finally:
         await kept.close()
         await engine.dispose()
+
+
+async def test_fetchrow_keeps_its_connection_and_gives_a_failed_one_back(tmp_path: Path) -> None:
+    """The access check's read (``KeptConnections.fetchrow``) holds a connection as
+    ``connection()`` does: kept after a row, back to the pool after an error."""
+    engine = create_store_engine(await _url(tmp_path))
+    kept = KeptConnections(engine, keep=2)
+    try:
+        assert await kept.fetchrow("test", "SELECT 1", ()) == (1,)
+        assert len(kept) == 1 and engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+        assert await kept.fetchrow("test", "SELECT 1 WHERE 0", ()) is None
+        assert len(kept) == 1 and engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+        with pytest.raises(Exception, match="no such table"):
+            await kept.fetchrow("test", "SELECT * FROM missing", ())
+        assert len(kept) == 0 and engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        assert await kept.fetchrow("test", "SELECT 2", ()) == (2,)
+    finally:
+        await kept.close()
+        await engine.dispose()
