@@ -111,8 +111,12 @@ class SqlAccounts(SqlStoreBase):
         """The learner's token version and role (one primary-key read, on the primary)."""
         kept = self._kept
         if kept is not None:  # SQLite: straight onto a kept connection (core.store.sqlite_kept)
-            with unavailable_on_connectivity_errors(self._engine.url):
+            try:
                 row = await kept.fetchrow("token_state", _TOKEN_STATE.sqlite, (learner_id,))
+            except Exception:
+                # translated as _raw_read translates it (the engine's URL is only looked up now)
+                with unavailable_on_connectivity_errors(self._engine.url):
+                    raise
         else:
             async with self._raw_read() as raw:
                 row = await raw.fetchrow("token_state", raw.text(_TOKEN_STATE), (learner_id,))
