@@ -80,8 +80,25 @@ def inline_html(text: str) -> str:
     return _CLEANER.clean(_MARKDOWN.renderInline(text))
 
 
+# Texts up to this long have their HTML cached: a learner's answers (a choice's text, a short
+# reply) come back in every later view of the session, while a cache of anything longer could hold
+# 8,192 request bodies.
+PLAIN_CACHED_LENGTH = 512
+
+
 def plain_html(text: str) -> str:
     """Given untrusted plain text, return it escaped, paragraphs and line breaks kept."""
+    if len(text) <= PLAIN_CACHED_LENGTH:
+        return _short_plain_html(text)
+    return _plain_html(text)
+
+
+@lru_cache(maxsize=8192)
+def _short_plain_html(text: str) -> str:
+    return _plain_html(text)
+
+
+def _plain_html(text: str) -> str:
     paragraphs = [p for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
     return "".join(
         "<p>" + "<br>".join(html.escape(line) for line in p.split("\n")) + "</p>"

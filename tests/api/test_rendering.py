@@ -6,7 +6,13 @@ from html.parser import HTMLParser
 
 import pytest
 
-from api.rendering import inline_html, markdown_html, plain_html
+from api.rendering import (
+    PLAIN_CACHED_LENGTH,
+    _short_plain_html,
+    inline_html,
+    markdown_html,
+    plain_html,
+)
 
 ATTACKS = [
     "<script>alert(1)</script>",
@@ -62,6 +68,17 @@ def test_unknown_languages_are_escaped_not_highlighted():
 def test_plain_text_keeps_lines_and_escapes_everything():
     assert plain_html("a < b\nc & d\n\nnext") == "<p>a &lt; b<br>c &amp; d</p><p>next</p>"
     assert plain_html("*not emphasis*") == "<p>*not emphasis*</p>"
+
+
+def test_long_plain_text_is_rendered_alike_but_not_cached():
+    short = "x < y\n" * (PLAIN_CACHED_LENGTH // 6)
+    long = short * 4
+    assert len(short) <= PLAIN_CACHED_LENGTH < len(long)
+    misses = _short_plain_html.cache_info().misses
+    assert plain_html(long) == "<p>" + "<br>".join(["x &lt; y"] * (long.count("\n"))) + "<br></p>"
+    assert _short_plain_html.cache_info().misses == misses  # nothing this long is kept
+    assert plain_html(short) == plain_html(short)
+    assert _short_plain_html.cache_info().misses == misses + 1
 
 
 def test_inline_choices_have_no_paragraphs():
