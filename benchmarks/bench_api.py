@@ -781,7 +781,7 @@ def print_side_by_side(rows: list[Figures], *, header: bool = True) -> None:
     if not header:
         row = rows[0]
         p99 = " / ".join(f"{row.p99.get(n, 0):,.0f}" for n in ("create", "answer", "state"))
-        used = f", server CPU {row.cpu_ms:.1f} ms/request" if row.cpu_ms is not None else ""
+        used = f", server CPU {row.cpu_ms:.2f} ms/request" if row.cpu_ms is not None else ""
         print(f"  {row.rate:,.0f} requests/s, {row.errors} errors, p99 {p99} ms{used}", flush=True)
         if row.use is not None:
             print(f"  {_cpu_line(row)}", flush=True)
@@ -803,7 +803,7 @@ def print_side_by_side(rows: list[Figures], *, header: bool = True) -> None:
         print(
             f"| {row.system} | {row.learners} | {row.workers} | {row.requests:,} | "
             f"{row.rate:,.0f} | {row.errors} | {p99} | {share} | "
-            f"{'—' if row.cpu_ms is None else f'{row.cpu_ms:.1f}'} |"
+            f"{'—' if row.cpu_ms is None else f'{row.cpu_ms:.2f}'} |"
         )
     measured = [row for row in rows if row.use is not None]
     if measured:
@@ -833,7 +833,7 @@ def _cpu_line(row: Figures) -> str:
         ("PostgreSQL backends", use.postgres),
     ):
         parts.append(
-            f"{name} {use.per_request(spent, row.requests):.1f} ms/request "
+            f"{name} {use.per_request(spent, row.requests):.2f} ms/request "
             f"({100 * use.share_of_machine(spent):.0f} % of the machine)"
         )
     line = "; ".join(parts) + f"; machine busy {100 * use.machine_busy:.0f} % (every process)"
