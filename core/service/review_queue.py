@@ -12,7 +12,14 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from core.engine.events import AnswerGraded, Event, GradeReviewed, ItemResult
+from core.engine.events import (
+    AnswerGraded,
+    Event,
+    GradeReviewed,
+    ItemResult,
+    SessionCreated,
+    StepEntered,
+)
 from core.engine.state import SessionState, evolve
 from core.store.base import XpGrant
 from core.store.reviews import ReviewItem, ReviewOutcome, XpAdjustment
@@ -91,6 +98,15 @@ def review_changes(
     last = max(
         (i for i, e in enumerate(events) if isinstance(e, AnswerGraded | GradeReviewed)), default=-1
     )
+    # Nor even then, unless a grade can be a chat step's: a step's kind only comes with
+    # StepEntered, and the session's ids with SessionCreated, so when neither precedes the last
+    # grade and the current step is not a chat step, ``before`` answers every question below as the
+    # folded state would (an answer to a choice step no longer folds its AnswerSubmitted here).
+    fold_until = last
+    if not any(isinstance(e, StepEntered | SessionCreated) for e in events[:last]) and (
+        before.current is None or before.current.kind != CHAT_KIND
+    ):
+        fold_until = 0
     items: list[ReviewItem] = []
     outcomes: list[ReviewOutcome] = []
     state = before
@@ -124,7 +140,7 @@ def review_changes(
                     review=review_outcome(event),
                 )
             )
-        if index < last:
+        if index < fold_until:
             state = evolve(state, event)
     return tuple(items), tuple(outcomes)
 

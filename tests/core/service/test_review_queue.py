@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from core.engine.events import AnswerGraded, LlmTrace
-from core.service.review_queue import in_sample, review_id_for, review_reason
+from dataclasses import replace
+
+from core.engine.events import (
+    AnswerGraded,
+    AnswerSubmitted,
+    Event,
+    LlmTrace,
+    SessionCreated,
+    SessionStarted,
+    StepEntered,
+)
+from core.engine.state import SessionState, evolve
+from core.service.review_queue import in_sample, review_changes, review_id_for, review_reason
 from core.service.review_stats import cohens_kappa, step_agreements
 from core.store.reviews import ReviewItem
 
@@ -79,3 +90,45 @@ def test_step_agreement_per_step_and_item():
     assert step.agreement == round(2 / 3, 4)
     (item,) = step.items
     assert (item.item_id, item.reviewed, item.agreement) == ("reuse", 3, round(2 / 3, 4))
+
+
+def test_review_changes_agree_with_folding_before_every_grade() -> None:
+    """``review_changes`` skips folding when no grade can be a chat step's; on every window of a
+    session's events (any append, from any state) it must queue exactly what folding the state
+    before each event would (one-event calls fold nothing: the reference)."""
+    at = "2024-05-01T10:00:00+00:00"
+
+    def entered(step_id: str, index: int, kind: str) -> StepEntered:
+        return StepEntered(at, step_id, index, kind, 20, 3, 0)
+
+    def answered(step_id: str, attempt: int) -> list[Event]:
+        grade = replace(graded(needs_review=True), step_id=step_id, attempt=attempt)
+        return [AnswerSubmitted(at, step_id, attempt, f"answer {attempt}", "shown"), grade]
+
+    events: list[Event] = [
+        SessionCreated(at, "s1", "ada", "c", 1, "C", 3, 60, 30, 10),
+        SessionStarted(at),
+        entered("pick", 0, "mcq"),
+        *answered("pick", 1),
+        *answered("pick", 2),
+        entered("why", 1, "chat"),
+        *answered("why", 1),
+        *answered("why", 2),
+        entered("last", 2, "mcq"),
+        *answered("last", 1),
+    ]
+    states = [SessionState()]
+    for event in events:
+        states.append(evolve(states[-1], event))
+    queued = 0
+    for start in range(len(events)):
+        for end in range(start + 1, len(events) + 1):
+            window = events[start:end]
+            actors = ["a"] * len(window)
+            expected: list[ReviewItem] = []
+            for offset, event in enumerate(window):
+                items, _ = review_changes(states[start + offset], [event], ["a"], 0.0)
+                expected += items
+            assert review_changes(states[start], window, actors, 0.0) == (tuple(expected), ())
+            queued += len(expected)
+    assert queued > 0  # the chat step's grades were queued in some windows
