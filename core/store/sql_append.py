@@ -71,12 +71,12 @@ from core.store.integrity import (
     ChainKey,
     RegistryHead,
     StreamHead,
-    chain_hashes,
+    chain_hashes_encoded,
     new_head,
     registry_bucket,
     registry_head_mac,
 )
-from core.store.json_codec import dump_json, load_json
+from core.store.json_codec import dump_json, hashable_text
 from core.store.sql_group import AppendRequest
 from core.store.sql_heads import POSITION_SHIFT, SqlChainWriter
 from core.store.sql_raw import RawConnection, sql
@@ -280,7 +280,7 @@ class SqlAppender(SqlChainWriter):
         key: ChainKey | None = self._chain_keys.current
         key_id = key.key_id if key else None
         previous = None if head is None else head.event_hash
-        hashes = chain_hashes(stream_id, expected + 1, encoded.chained, previous, key)
+        hashes = chain_hashes_encoded(stream_id, expected + 1, encoded.chained, previous, key)
         written, new_tail = new_head(
             key,
             stream_id,
@@ -375,13 +375,9 @@ class SqlAppender(SqlChainWriter):
         key = self._chain_keys.current
         key_id = key.key_id if key else None
         datas = [dump_json(event.data) for event in request.events]
-        # Hash what will be read back (the canonical text, decoded), not the caller's objects.
-        chained = [
-            (event.type, event.schema_version, load_json(data))
-            for event, data in zip(request.events, datas, strict=True)
-        ]
+        chained = chained_events(request, datas)
         previous = None if existing is None else existing.event_hash
-        hashes = chain_hashes(stream_id, expected_version + 1, chained, previous, key)
+        hashes = chain_hashes_encoded(stream_id, expected_version + 1, chained, previous, key)
         result = AppendResult(
             expected_version + 1,
             expected_version + len(request.events),
@@ -501,12 +497,13 @@ class SqlAppender(SqlChainWriter):
 @dataclass(slots=True)
 class EncodedAppend:
     """What an append sends whatever tip it chains from: the events' canonical text (and, for
-    the digests, that text decoded: what a reader gets back) and the read models' arguments."""
+    the digests, the canonical text of what a reader gets back: the same text, almost always)
+    and the read models' arguments."""
 
     types: list[str]
     schemas: list[str]
     datas: list[str]
-    chained: list[tuple[str, int, dict[str, Any]]]
+    chained: list[tuple[str, int, str]]
     read_models: list[Any]
 
     @classmethod
@@ -517,10 +514,7 @@ class EncodedAppend:
         events = request.events
         types = [event.type for event in events]
         datas = [dump_json(event.data) for event in events]
-        chained = [
-            (event.type, event.schema_version, load_json(data))
-            for event, data in zip(events, datas, strict=True)
-        ]
+        chained = chained_events(request, datas)
         schemas = [str(event.schema_version) for event in events]
         changes = request.changes
         summary = snapshot = grant = None
@@ -554,6 +548,15 @@ class EncodedAppend:
             ),
         ]
         return cls(types, schemas, datas, chained, read_models)
+
+
+def chained_events(request: AppendRequest, datas: list[str]) -> list[tuple[str, int, str]]:
+    """What the digests of ``request``'s events cover, given their data's canonical text: what
+    will be read back (the text, decoded; see ``hashable_text``), not the caller's objects."""
+    return [
+        (event.type, event.schema_version, hashable_text(event.data, data))
+        for event, data in zip(request.events, datas, strict=True)
+    ]
 
 
 def _empty_tail(bucket: int) -> RegistryHead:
