@@ -14,8 +14,10 @@ usually) and, for a new stream, from the tail this process last saw of its regis
 function compares that with the tip it reads under the lock and refuses with the actual tip when
 they differ: the append chains again from it and calls again, or raises ``ConcurrencyError`` when
 the stream is at another version than expected, as before. A stale or missing cache entry costs a
-retry (or a tip read first), never a wrong chain. New streams of one bucket are chained one at a
-time within the process, so they do not refuse each other; other processes' cost a retry.
+retry (or a tip read first), never a wrong chain. A new stream chains after the tail its bucket
+will have once this process's creates in flight commit, so creates of a bucket do not wait for
+each other's round trips (the bucket row's lock orders them on the server; one that gets there
+before the one it chains after is refused and chains again); other processes' cost a retry.
 
 Why the single call keeps the guarantees under concurrency:
 
@@ -50,7 +52,6 @@ statement per table written; it has one writer at a time, so the tip it reads is
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -232,20 +233,25 @@ class SqlAppender(SqlChainWriter):
         for _ in range(MAX_CHAIN_ATTEMPTS):
             if head is None:
                 bucket = registry_bucket(stream_id)
-                # One new stream of a bucket at a time here, each chaining from the one before.
-                # Taken holding a pooled connection: waiting for a pool that is exhausted while
-                # holding the bucket would queue its creates behind each other's pool waits.
-                async with self._bucket_locks.setdefault(bucket, asyncio.Lock()):
-                    tail = self._tails.get(bucket) or _empty_tail(bucket)
-                    row, written, new_tail = await self._call(raw, request, encoded, None, tail)
-                    if row[0] == "registry":
-                        self._tails[bucket] = RegistryHead(bucket, *row[12:16])
-                        continue
-                    if row[0] == "written":
-                        assert new_tail is not None
-                        self._tails[bucket] = new_tail
+                # Chain after the tail the bucket will have once the creates this process has in
+                # flight commit, and expect this one's tail from now on: the next create of the
+                # bucket chains after it at once, without waiting for this call's round trip (the
+                # bucket row's lock, in the function, orders them on the server). A call that
+                # reaches the row before one it chains after is refused with the actual tail and
+                # chains again; so are the ones after a call that wrote nothing.
+                tail = self._tails.get(bucket) or _empty_tail(bucket)
+                args, written, new_tail = self._chained(request, encoded, None, tail)
+                assert new_tail is not None
+                self._tails[bucket] = new_tail
+                row = await self._call(raw, args)
+                if row[0] == "registry":
+                    actual = RegistryHead(bucket, *row[12:16])
+                    if self._tails.get(bucket) == new_tail:  # no create of the bucket since
+                        self._tails[bucket] = actual
+                    continue
             else:
-                row, written, _ = await self._call(raw, request, encoded, head, None)
+                args, written, _ = self._chained(request, encoded, head, None)
+                row = await self._call(raw, args)
             outcome = row[0]
             if outcome == "written":
                 return AppendResult(row[9], row[10], request_digest=request.request_digest), written
@@ -266,16 +272,15 @@ class SqlAppender(SqlChainWriter):
         # Other processes kept moving the tip between our attempts: let the caller decide again.
         raise ConcurrencyError(stream_id, expected, expected)
 
-    async def _call(
+    def _chained(
         self,
-        raw: RawConnection,
         request: AppendRequest,
         encoded: EncodedAppend,
         head: StreamHead | None,
         tail: RegistryHead | None,
-    ) -> tuple[Any, StreamHead, RegistryHead | None]:
-        """Call the function chaining from ``head`` (a new stream: registered after ``tail``);
-        return its row, and the head (and tail) written when it says ``written``."""
+    ) -> tuple[list[Any], StreamHead, RegistryHead | None]:
+        """The function's arguments chaining ``request`` from ``head`` (a new stream: registered
+        after ``tail``), and the head (and tail) it writes when it says ``written``."""
         stream_id, expected = request.stream_id, request.expected_version
         key: ChainKey | None = self._chain_keys.current
         key_id = key.key_id if key else None
@@ -318,6 +323,10 @@ class SqlAppender(SqlChainWriter):
             *registration,
             *encoded.read_models,
         ]
+        return args, written, new_tail
+
+    async def _call(self, raw: RawConnection, args: list[Any]) -> Any:
+        """Call the function with ``args``; return its row."""
         try:
             row = await raw.fetchrow("append", _APPEND, args)
         except exc.DBAPIError as error:
@@ -329,7 +338,7 @@ class SqlAppender(SqlChainWriter):
                 ) from error
             raise
         assert row is not None
-        return row, written, new_tail
+        return row
 
     def _remember_head(self, head: StreamHead) -> StreamHead:
         """Keep ``head`` as the stream's latest known head (at most ``HEAD_CACHE_SIZE``)."""
