@@ -230,24 +230,30 @@ class SqlAppender(SqlChainWriter):
             actual = 0 if head is None else head.version
             if actual != expected:
                 raise ConcurrencyError(stream_id, expected, actual)
-        for _ in range(MAX_CHAIN_ATTEMPTS):
+        attempts = 0
+        refused: RegistryHead | None = None  # a new stream's bucket's tail, as last refused with
+        while attempts < MAX_CHAIN_ATTEMPTS:
+            attempts += 1
             if head is None:
                 bucket = registry_bucket(stream_id)
                 # Chain after the tail the bucket will have once the creates this process has in
                 # flight commit, and expect this one's tail from now on: the next create of the
                 # bucket chains after it at once, without waiting for this call's round trip (the
                 # bucket row's lock, in the function, orders them on the server). A call that
-                # reaches the row before one it chains after is refused with the actual tail and
-                # chains again; so are the ones after a call that wrote nothing.
-                tail = self._tails.get(bucket) or _empty_tail(bucket)
+                # reaches the row before one it chains after, or after one that wrote nothing, is
+                # refused with the actual tail and chains again after that.
+                tail = refused or self._tails.get(bucket) or _empty_tail(bucket)
                 args, written, new_tail = self._chained(request, encoded, None, tail)
                 assert new_tail is not None
                 self._tails[bucket] = new_tail
                 row = await self._call(raw, args)
                 if row[0] == "registry":
-                    actual = RegistryHead(bucket, *row[12:16])
-                    if self._tails.get(bucket) == new_tail:  # no create of the bucket since
-                        self._tails[bucket] = actual
+                    found = RegistryHead(bucket, *row[12:16])
+                    if refused is not None and found.seq > refused.seq:
+                        # Chained after the actual tail and refused: another create of the
+                        # bucket committed since, so the creates are getting on. Not counted.
+                        attempts -= 1
+                    refused = found
                     continue
             else:
                 args, written, _ = self._chained(request, encoded, head, None)
