@@ -96,6 +96,7 @@ _REGISTRY_TAIL = sql(
     "registry",
     "SELECT bucket, seq, last_mac, key_id, mac FROM stream_registry WHERE bucket = $1",
 )
+_REGISTRY_TAILS = "SELECT bucket, seq, last_mac, key_id, mac FROM stream_registry"
 _REGISTRY_START = sql(
     "registry",
     "INSERT INTO stream_registry (bucket, seq, last_mac, key_id, mac)"
@@ -235,6 +236,8 @@ class SqlAppender(SqlChainWriter):
         while attempts < MAX_CHAIN_ATTEMPTS:
             attempts += 1
             if head is None:
+                if not self._tails_seeded:
+                    await self._seed_tails(raw)
                 bucket = registry_bucket(stream_id)
                 # Chain after the tail the bucket will have once the creates this process has in
                 # flight commit, and expect this one's tail from now on: the next create of the
@@ -345,6 +348,19 @@ class SqlAppender(SqlChainWriter):
             raise
         assert row is not None
         return row
+
+    async def _seed_tails(self, raw: RawConnection) -> None:
+        """Before this process's first create: every bucket's tail, in one read on ``raw``
+        (another connection could wait for a pool whose connections are all held by creates
+        waiting here). A process that chained its first creates from empty tails would have each
+        bucket's refused once, and a burst of creates at start-up refused in cascades."""
+        async with self._tails_seeding:
+            if self._tails_seeded:
+                return
+            rows = await raw.fetch("registry", _REGISTRY_TAILS, ())
+            for row in rows:
+                self._tails.setdefault(row[0], RegistryHead(*row))
+            self._tails_seeded = True
 
     def _remember_head(self, head: StreamHead) -> StreamHead:
         """Keep ``head`` as the stream's latest known head (at most ``HEAD_CACHE_SIZE``)."""
