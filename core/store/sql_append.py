@@ -14,10 +14,9 @@ usually) and, for a new stream, from the tail this process last saw of its regis
 function compares that with the tip it reads under the lock and refuses with the actual tip when
 they differ: the append chains again from it and calls again, or raises ``ConcurrencyError`` when
 the stream is at another version than expected, as before. A stale or missing cache entry costs a
-retry (or a tip read first), never a wrong chain. A new stream chains after the tail its bucket
-will have once this process's creates in flight commit, so creates of a bucket do not wait for
-each other's round trips (the bucket row's lock orders them on the server; one that gets there
-before the one it chains after is refused and chains again); other processes' cost a retry.
+retry (or a tip read first), never a wrong chain. New streams of one bucket are chained one at a
+time within the process, so they do not refuse each other; other processes' cost a retry. A
+process reads every bucket's tail once, before its first create.
 
 Why the single call keeps the guarantees under concurrency:
 
@@ -52,6 +51,7 @@ statement per table written; it has one writer at a time, so the tip it reads is
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -231,33 +231,27 @@ class SqlAppender(SqlChainWriter):
             actual = 0 if head is None else head.version
             if actual != expected:
                 raise ConcurrencyError(stream_id, expected, actual)
-        attempts = 0
-        refused: RegistryHead | None = None  # a new stream's bucket's tail, as last refused with
-        while attempts < MAX_CHAIN_ATTEMPTS:
-            attempts += 1
+        for _ in range(MAX_CHAIN_ATTEMPTS):
             if head is None:
                 if not self._tails_seeded:
                     await self._seed_tails(raw)
                 bucket = registry_bucket(stream_id)
-                # Chain after the tail the bucket will have once the creates this process has in
-                # flight commit, and expect this one's tail from now on: the next create of the
-                # bucket chains after it at once, without waiting for this call's round trip (the
-                # bucket row's lock, in the function, orders them on the server). A call that
-                # reaches the row before one it chains after, or after one that wrote nothing, is
-                # refused with the actual tail and chains again after that.
-                tail = refused or self._tails.get(bucket) or _empty_tail(bucket)
-                args, written, new_tail = self._chained(request, encoded, None, tail)
-                assert new_tail is not None
-                self._tails[bucket] = new_tail
-                row = await self._call(raw, args)
-                if row[0] == "registry":
-                    found = RegistryHead(bucket, *row[12:16])
-                    if refused is not None and found.seq > refused.seq:
-                        # Chained after the actual tail and refused: another create of the
-                        # bucket committed since, so the creates are getting on. Not counted.
-                        attempts -= 1
-                    refused = found
-                    continue
+                # One new stream of a bucket at a time here, each chaining from the one before.
+                # Taken holding a pooled connection: waiting for a pool that is exhausted while
+                # holding the bucket would queue its creates behind each other's pool waits.
+                # (Sending the next create before this one's answer, chained after the tail it
+                # will write, was tried: connections reach the bucket row out of order under
+                # load, and the refusals that cascade from that made a burst of creates slower.)
+                async with self._bucket_locks.setdefault(bucket, asyncio.Lock()):
+                    tail = self._tails.get(bucket) or _empty_tail(bucket)
+                    args, written, new_tail = self._chained(request, encoded, None, tail)
+                    row = await self._call(raw, args)
+                    if row[0] == "registry":
+                        self._tails[bucket] = RegistryHead(bucket, *row[12:16])
+                        continue
+                    if row[0] == "written":
+                        assert new_tail is not None
+                        self._tails[bucket] = new_tail
             else:
                 args, written, _ = self._chained(request, encoded, head, None)
                 row = await self._call(raw, args)

@@ -58,6 +58,7 @@ class SqlStoreBase:
         # each stream's head, each registry bucket's tail, one new stream per bucket at a time.
         self._heads: dict[str, StreamHead] = {}
         self._tails: dict[int, RegistryHead] = {}
+        self._bucket_locks: dict[int, asyncio.Lock] = {}
         # PostgreSQL: the tails are read once, before the first create (sql_append._seed_tails).
         self._tails_seeded = False
         self._tails_seeding = asyncio.Lock()
