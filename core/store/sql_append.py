@@ -346,8 +346,9 @@ class SqlAppender(SqlChainWriter):
     async def _seed_tails(self, raw: RawConnection) -> None:
         """Before this process's first create: every bucket's tail, in one read on ``raw``
         (another connection could wait for a pool whose connections are all held by creates
-        waiting here). A process that chained its first creates from empty tails would have each
-        bucket's refused once, and a burst of creates at start-up refused in cascades."""
+        waiting here). A process that chained its first creates from empty tails would have its
+        first create in each bucket refused once: a round trip more, under the bucket's lock, with
+        the bucket's other creates of a start-up burst queued behind it."""
         async with self._tails_seeding:
             if self._tails_seeded:
                 return
