@@ -1,8 +1,18 @@
-"""The challenge catalogue: publishing versions and reading them back (cached; versions are immutable)."""
+"""The challenge catalogue: publishing versions and reading them back (cached; versions are immutable).
+
+Which version is a challenge's **latest** is the one thing that moves (a publish adds a version;
+none is ever changed or deleted), and creating a session reads it. This process keeps it for
+:data:`LATEST_SECONDS`, dropping it at once when it publishes the challenge itself: for at most
+that long after *another* process (``curiouscore content publish``) publishes a new version, a
+session created here begins on the previous latest version. That version is stored and whole
+(sessions already under way are playing it), so the session is sound, merely a version older; a
+challenge not found is never remembered, so a newly published one is found at once.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import time
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -43,12 +53,23 @@ class ChallengeSummary:
     step_kinds: tuple[str, ...]
 
 
+# How long this process takes a challenge's latest version number as it last read it.
+LATEST_SECONDS = 1.0
+# Latest versions remembered at most (a catalogue's challenges; a bound, never reached in use).
+LATEST_CACHE_SIZE = 10_000
+
+
 class Catalog:
     """Challenge versions by id; a session always reads the version it began with."""
 
-    def __init__(self, store: ContentStore) -> None:
+    def __init__(
+        self, store: ContentStore, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self._store = store
         self._specs: dict[tuple[str, int], ChallengeSpec] = {}
+        # challenge id -> (latest version, when read): see the module docstring.
+        self._latest: dict[str, tuple[int, float]] = {}
+        self._monotonic = monotonic
 
     async def publish(self, challenge: ChallengeFile, *, at: str) -> PublishResult:
         """Store ``challenge`` unless unchanged; a changed file becomes a new version.
@@ -71,6 +92,7 @@ class Catalog:
             created_at=at,
         )
         await self._store.put_challenge_version(record)
+        self._latest.pop(challenge.id, None)
         outcome = PublishOutcome.CREATED if latest is None else PublishOutcome.NEW_VERSION
         return PublishResult(challenge.id, version, outcome)
 
@@ -88,11 +110,19 @@ class Catalog:
         return spec
 
     async def latest_spec(self, challenge_id: str) -> ChallengeSpec:
-        """The spec of the challenge's latest version: one lookup of the version number, the
-        definition parsed only the first time a version is used."""
+        """The spec of the challenge's latest version: the version number looked up at most once
+        per :data:`LATEST_SECONDS` (see the module docstring), the definition parsed only the
+        first time a version is used."""
+        now = self._monotonic()
+        cached = self._latest.get(challenge_id)
+        if cached is not None and now - cached[1] < LATEST_SECONDS:
+            return await self.spec(challenge_id, cached[0])
         version = (await self._store.latest_challenge_versions(challenge_id)).get(challenge_id)
         if version is None:
             raise ChallengeNotFound(f"there is no challenge called {challenge_id!r}")
+        if len(self._latest) >= LATEST_CACHE_SIZE:
+            self._latest.clear()  # ids are few (a catalogue); never unbounded
+        self._latest[challenge_id] = (version, now)
         return await self.spec(challenge_id, version)
 
     async def summaries(self) -> list[ChallengeSummary]:

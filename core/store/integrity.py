@@ -125,6 +125,37 @@ def chain_hashes(
     return hashes
 
 
+def chain_hashes_encoded(
+    session_id: str,
+    first_version: int,
+    events: Sequence[tuple[str, int, str]],
+    previous: str | None,
+    key: ChainKey | None = None,
+) -> list[str]:
+    """:func:`chain_hashes` of events whose data is given as its canonical text
+    (:func:`core.store.json_codec.hashable_text`), spliced into each digest's payload as it is:
+    the bytes hashed are those :func:`chain_hash` hashes for the decoded data, without decoding
+    the text and encoding it again (``"data"`` sorts first among the payload's keys)."""
+    hashes: list[str] = []
+    for offset, (event_type, schema_version, data) in enumerate(events):
+        rest: dict[str, Any] = {
+            "previous": previous,
+            "schema_version": schema_version,
+            "session_id": session_id,
+            "type": event_type,
+            "version": first_version + offset,
+        }
+        if key is not None:
+            rest["key_id"] = key.key_id
+        text = ('{"data":' + data + "," + dump_json(rest)[1:]).encode("utf-8")
+        if key is None:
+            previous = hashlib.sha256(text).hexdigest()
+        else:
+            previous = hmac.new(key.secret, text, hashlib.sha256).hexdigest()
+        hashes.append(previous)
+    return hashes
+
+
 def registry_bucket(session_id: str) -> int:
     """Return which registration chain a stream belongs to (stable across processes)."""
     return zlib.crc32(session_id.encode("utf-8")) % REGISTRY_BUCKETS

@@ -15,7 +15,8 @@ function compares that with the tip it reads under the lock and refuses with the
 they differ: the append chains again from it and calls again, or raises ``ConcurrencyError`` when
 the stream is at another version than expected, as before. A stale or missing cache entry costs a
 retry (or a tip read first), never a wrong chain. New streams of one bucket are chained one at a
-time within the process, so they do not refuse each other; other processes' cost a retry.
+time within the process, so they do not refuse each other; other processes' cost a retry. A
+process reads every bucket's tail once, before its first create.
 
 Why the single call keeps the guarantees under concurrency:
 
@@ -71,12 +72,12 @@ from core.store.integrity import (
     ChainKey,
     RegistryHead,
     StreamHead,
-    chain_hashes,
+    chain_hashes_encoded,
     new_head,
     registry_bucket,
     registry_head_mac,
 )
-from core.store.json_codec import dump_json, load_json
+from core.store.json_codec import dump_json, hashable_text
 from core.store.sql_group import AppendRequest
 from core.store.sql_heads import POSITION_SHIFT, SqlChainWriter
 from core.store.sql_raw import RawConnection, sql
@@ -95,6 +96,7 @@ _REGISTRY_TAIL = sql(
     "registry",
     "SELECT bucket, seq, last_mac, key_id, mac FROM stream_registry WHERE bucket = $1",
 )
+_REGISTRY_TAILS = "SELECT bucket, seq, last_mac, key_id, mac FROM stream_registry"
 _REGISTRY_START = sql(
     "registry",
     "INSERT INTO stream_registry (bucket, seq, last_mac, key_id, mac)"
@@ -231,13 +233,19 @@ class SqlAppender(SqlChainWriter):
                 raise ConcurrencyError(stream_id, expected, actual)
         for _ in range(MAX_CHAIN_ATTEMPTS):
             if head is None:
+                if not self._tails_seeded:
+                    await self._seed_tails(raw)
                 bucket = registry_bucket(stream_id)
                 # One new stream of a bucket at a time here, each chaining from the one before.
                 # Taken holding a pooled connection: waiting for a pool that is exhausted while
                 # holding the bucket would queue its creates behind each other's pool waits.
+                # (Sending the next create before this one's answer, chained after the tail it
+                # will write, was tried: connections reach the bucket row out of order under
+                # load, and the refusals that cascade from that made a burst of creates slower.)
                 async with self._bucket_locks.setdefault(bucket, asyncio.Lock()):
                     tail = self._tails.get(bucket) or _empty_tail(bucket)
-                    row, written, new_tail = await self._call(raw, request, encoded, None, tail)
+                    args, written, new_tail = self._chained(request, encoded, None, tail)
+                    row = await self._call(raw, args)
                     if row[0] == "registry":
                         self._tails[bucket] = RegistryHead(bucket, *row[12:16])
                         continue
@@ -245,7 +253,8 @@ class SqlAppender(SqlChainWriter):
                         assert new_tail is not None
                         self._tails[bucket] = new_tail
             else:
-                row, written, _ = await self._call(raw, request, encoded, head, None)
+                args, written, _ = self._chained(request, encoded, head, None)
+                row = await self._call(raw, args)
             outcome = row[0]
             if outcome == "written":
                 return AppendResult(row[9], row[10], request_digest=request.request_digest), written
@@ -266,21 +275,20 @@ class SqlAppender(SqlChainWriter):
         # Other processes kept moving the tip between our attempts: let the caller decide again.
         raise ConcurrencyError(stream_id, expected, expected)
 
-    async def _call(
+    def _chained(
         self,
-        raw: RawConnection,
         request: AppendRequest,
         encoded: EncodedAppend,
         head: StreamHead | None,
         tail: RegistryHead | None,
-    ) -> tuple[Any, StreamHead, RegistryHead | None]:
-        """Call the function chaining from ``head`` (a new stream: registered after ``tail``);
-        return its row, and the head (and tail) written when it says ``written``."""
+    ) -> tuple[list[Any], StreamHead, RegistryHead | None]:
+        """The function's arguments chaining ``request`` from ``head`` (a new stream: registered
+        after ``tail``), and the head (and tail) it writes when it says ``written``."""
         stream_id, expected = request.stream_id, request.expected_version
         key: ChainKey | None = self._chain_keys.current
         key_id = key.key_id if key else None
         previous = None if head is None else head.event_hash
-        hashes = chain_hashes(stream_id, expected + 1, encoded.chained, previous, key)
+        hashes = chain_hashes_encoded(stream_id, expected + 1, encoded.chained, previous, key)
         written, new_tail = new_head(
             key,
             stream_id,
@@ -318,6 +326,10 @@ class SqlAppender(SqlChainWriter):
             *registration,
             *encoded.read_models,
         ]
+        return args, written, new_tail
+
+    async def _call(self, raw: RawConnection, args: list[Any]) -> Any:
+        """Call the function with ``args``; return its row."""
         try:
             row = await raw.fetchrow("append", _APPEND, args)
         except exc.DBAPIError as error:
@@ -329,7 +341,21 @@ class SqlAppender(SqlChainWriter):
                 ) from error
             raise
         assert row is not None
-        return row, written, new_tail
+        return row
+
+    async def _seed_tails(self, raw: RawConnection) -> None:
+        """Before this process's first create: every bucket's tail, in one read on ``raw``
+        (another connection could wait for a pool whose connections are all held by creates
+        waiting here). A process that chained its first creates from empty tails would have its
+        first create in each bucket refused once: a round trip more, under the bucket's lock, with
+        the bucket's other creates of a start-up burst queued behind it."""
+        async with self._tails_seeding:
+            if self._tails_seeded:
+                return
+            rows = await raw.fetch("registry", _REGISTRY_TAILS, ())
+            for row in rows:
+                self._tails.setdefault(row[0], RegistryHead(*row))
+            self._tails_seeded = True
 
     def _remember_head(self, head: StreamHead) -> StreamHead:
         """Keep ``head`` as the stream's latest known head (at most ``HEAD_CACHE_SIZE``)."""
@@ -375,13 +401,9 @@ class SqlAppender(SqlChainWriter):
         key = self._chain_keys.current
         key_id = key.key_id if key else None
         datas = [dump_json(event.data) for event in request.events]
-        # Hash what will be read back (the canonical text, decoded), not the caller's objects.
-        chained = [
-            (event.type, event.schema_version, load_json(data))
-            for event, data in zip(request.events, datas, strict=True)
-        ]
+        chained = chained_events(request, datas)
         previous = None if existing is None else existing.event_hash
-        hashes = chain_hashes(stream_id, expected_version + 1, chained, previous, key)
+        hashes = chain_hashes_encoded(stream_id, expected_version + 1, chained, previous, key)
         result = AppendResult(
             expected_version + 1,
             expected_version + len(request.events),
@@ -501,12 +523,13 @@ class SqlAppender(SqlChainWriter):
 @dataclass(slots=True)
 class EncodedAppend:
     """What an append sends whatever tip it chains from: the events' canonical text (and, for
-    the digests, that text decoded: what a reader gets back) and the read models' arguments."""
+    the digests, the canonical text of what a reader gets back: the same text, almost always)
+    and the read models' arguments."""
 
     types: list[str]
     schemas: list[str]
     datas: list[str]
-    chained: list[tuple[str, int, dict[str, Any]]]
+    chained: list[tuple[str, int, str]]
     read_models: list[Any]
 
     @classmethod
@@ -517,10 +540,7 @@ class EncodedAppend:
         events = request.events
         types = [event.type for event in events]
         datas = [dump_json(event.data) for event in events]
-        chained = [
-            (event.type, event.schema_version, load_json(data))
-            for event, data in zip(events, datas, strict=True)
-        ]
+        chained = chained_events(request, datas)
         schemas = [str(event.schema_version) for event in events]
         changes = request.changes
         summary = snapshot = grant = None
@@ -554,6 +574,15 @@ class EncodedAppend:
             ),
         ]
         return cls(types, schemas, datas, chained, read_models)
+
+
+def chained_events(request: AppendRequest, datas: list[str]) -> list[tuple[str, int, str]]:
+    """What the digests of ``request``'s events cover, given their data's canonical text: what
+    will be read back (the text, decoded; see ``hashable_text``), not the caller's objects."""
+    return [
+        (event.type, event.schema_version, hashable_text(event.data, data))
+        for event, data in zip(request.events, datas, strict=True)
+    ]
 
 
 def _empty_tail(bucket: int) -> RegistryHead:

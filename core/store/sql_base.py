@@ -59,6 +59,9 @@ class SqlStoreBase:
         self._heads: dict[str, StreamHead] = {}
         self._tails: dict[int, RegistryHead] = {}
         self._bucket_locks: dict[int, asyncio.Lock] = {}
+        # PostgreSQL: the tails are read once, before the first create (sql_append._seed_tails).
+        self._tails_seeded = False
+        self._tails_seeding = asyncio.Lock()
         # PostgreSQL: the raw path's connections at once, at most the pool's steady size.
         self._raw_slots: AbstractAsyncContextManager[object] = (
             PoolSlots(engine) if self._is_postgres else nullcontext()

@@ -127,13 +127,50 @@ async def test_a_stale_registry_tail_is_refused_then_chained_again(
     same = [s for s in streams if registry_bucket(s) == bucket]
     assert len(same) >= 3
     await first.append(same[0], [noted(1)], 0, recorded_at=T0)
-    await second.append(same[1], [noted(1)], 0, recorded_at=T0)  # the second guesses empty: refused
+    await second.append(same[1], [noted(1)], 0, recorded_at=T0)
     before = Counter(STATEMENTS)
     await first.append(same[2], [noted(1)], 0, recorded_at=T0)
     assert Counter(STATEMENTS) - before == Counter(append=2)
     tail = (await first.registry_heads())[bucket]
     assert first._tails[bucket] == tail and tail.seq == 3
     await _verified(first)
+
+
+async def test_a_process_reads_the_tails_once_before_its_first_creates(
+    two_stores: tuple[SqlStore, SqlStore],
+) -> None:
+    """A process's first creates (a burst at start-up) wait for one read of every bucket's tail
+    and chain after it: no refusal for the registrations other processes made before."""
+    first, second = two_stores
+    streams = [f"s{i}" for i in range(64)]
+    for stream in streams[:32]:
+        await first.append(stream, [noted(1)], 0, recorded_at=T0)
+    before = Counter(STATEMENTS)
+    await asyncio.gather(
+        *(second.append(stream, [noted(1)], 0, recorded_at=T0) for stream in streams[32:40])
+    )
+    spent = Counter(STATEMENTS) - before
+    assert spent["registry"] == 1
+    assert spent["append"] == 8  # one call each: none refused
+    await _verified(second)
+
+
+async def test_a_create_chained_after_one_that_wrote_nothing_chains_again(
+    two_stores: tuple[SqlStore, SqlStore],
+) -> None:
+    """The tail this process expected for the bucket was never written (a tampered or lost
+    expectation): refused with the actual tail, the create registers after that."""
+    store, _ = two_stores
+    same = [s for s in (f"s{i}" for i in range(400)) if registry_bucket(s) == registry_bucket("s0")]
+    bucket = registry_bucket(same[0])
+    await store.append(same[0], [noted(1)], 0, recorded_at=T0)
+    actual = store._tails[bucket]
+    store._tails[bucket] = replace(actual, seq=actual.seq + 1, last_mac="2" * 64, mac="3" * 64)
+    before = Counter(STATEMENTS)
+    await store.append(same[1], [noted(1)], 0, recorded_at=T0)
+    assert Counter(STATEMENTS) - before == Counter(append=2)
+    assert (await store.registry_heads())[bucket].seq == 2
+    await _verified(store)
 
 
 async def test_new_streams_created_at_once_in_two_processes_register_in_one_chain(

@@ -1,0 +1,91 @@
+"""An event's digest from its data's canonical text (``chain_hashes_encoded``) is the digest of the
+decoded data (``chain_hashes``, what ``db verify`` recomputes): the same bytes hashed, whatever the
+data, and the stores that append this way write chains that verify."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from enum import StrEnum
+from typing import Any
+
+import pytest
+
+from core.store.base import NewEvent
+from core.store.integrity import ChainKey, chain_hashes, chain_hashes_encoded
+from core.store.json_codec import dump_json, hashable_text, load_json
+
+T0 = "2026-01-01T00:00:00+00:00"
+KEY = ChainKey.from_secret("a key of at least sixteen bytes")
+
+
+class Colour(StrEnum):
+    RED = "red"
+
+
+DATAS: list[dict[Any, Any]] = [
+    {},
+    {"n": 1},
+    {"text": "héllo wörld ✓ 日本語 🎲", "quote": 'a "b" \\ c\n\t', "ctrl": "\x00\x1f\u2028"},
+    {"floats": [0.1, 1e16, 1e-7, -0.0, 3.141592653589793, 2.5e308, 5e-324], "big": 10**30},
+    {"special": [math.inf, -math.inf], "none": None, "bools": [True, False]},
+    {"nested": {"b": [1, {"z": [], "a": {"é": 1, "e": 2, "E": 3}}], "a": ({"x": (1, 2)},)}},
+    {"keys": {"10": 1, "9": 2, "": 3, "~": 4, "ä": 5, "a": 6}},
+    # Keys that are not strings: written as strings but sorted as what they were.
+    {"by_step": {10: "ten", 9: "nine", 1: "one"}},
+    {"deep": [{"x": {2.5: "a", 10.0: "b"}}]},
+    {"flags": {True: 1, False: 2}, "nulls": {None: 3}},
+    {Colour.RED: 1, "b": 2},  # an enum key: a str subclass
+    OrderedDict([("z", 1), ("a", {11: 1, 2: 2})]),
+]
+
+
+def old_way(data: dict[str, Any], previous: str | None, key: ChainKey | None) -> list[str]:
+    """Round 1's digests: the data encoded, decoded, and canonical-encoded again inside them."""
+    chained = [("Noted", 1, load_json(dump_json(data))), ("Other", 2, {"after": data and 1})]
+    return chain_hashes("s-1", 4, chained, previous, key)
+
+
+@pytest.mark.parametrize("key", [None, KEY], ids=["unkeyed", "keyed"])
+@pytest.mark.parametrize("data", DATAS, ids=[str(i) for i in range(len(DATAS))])
+@pytest.mark.parametrize("previous", [None, "ab" * 32])
+def test_spliced_digests_are_the_old_digests(
+    data: dict[str, Any], key: ChainKey | None, previous: str | None
+) -> None:
+    second = {"after": data and 1}
+    encoded = [
+        ("Noted", 1, hashable_text(data, dump_json(data))),
+        ("Other", 2, hashable_text(second, dump_json(second))),
+    ]
+    assert chain_hashes_encoded("s-1", 4, encoded, previous, key) == old_way(data, previous, key)
+
+
+def test_keys_that_are_not_strings_are_re_encoded_as_a_reader_sees_them() -> None:
+    # Without the check the spliced text would be 1, 9, 10 in order, the decoded value's 1, 10, 9:
+    # a digest ``db verify`` could never reproduce.
+    data = {"by_step": {10: "ten", 9: "nine", 1: "one"}}
+    text = dump_json(data)
+    assert text == '{"by_step":{"1":"one","9":"nine","10":"ten"}}'
+    assert hashable_text(data, text) == '{"by_step":{"1":"one","10":"ten","9":"nine"}}'
+    naive = chain_hashes_encoded("s-1", 1, [("Noted", 1, text)], None, KEY)
+    assert naive != chain_hashes("s-1", 1, [("Noted", 1, load_json(text))], None, KEY)
+
+
+def test_string_keyed_data_is_spliced_as_it_is() -> None:
+    data = {"b": [{"x": 1.5}], "a": "ü"}
+    text = dump_json(data)
+    assert hashable_text(data, text) is text
+
+
+async def test_a_chain_appended_with_unusual_data_verifies(store: Any) -> None:
+    """Every store's append (SQLite, PostgreSQL: through the spliced digests) writes digests that
+    the verifier, reading the events back, recomputes."""
+    from core.service.verify import check_chain
+
+    events = [NewEvent("Noted", data) for data in DATAS]
+    await store.append("spliced", events[:5], 0, recorded_at=T0)
+    await store.append("spliced", events[5:], 5, recorded_at=T0)
+    stored = await store.read_stream("spliced")
+    assert [event.data for event in stored] == [load_json(dump_json(d)) for d in DATAS]
+    findings, unchained = check_chain("spliced", stored)
+    assert (findings, unchained) == ([], 0)
