@@ -134,7 +134,7 @@ class PendingSweep:
         """Whether the session's work is pending with no settle job waiting or running."""
         try:
             state = await self._game.hydrate(session_id)
-        except DomainError:  # gone (archived, its challenge withdrawn): nothing to settle
+        except DomainError:  # gone (archived): nothing to settle
             return False
         if not has_pending_work(state):
             return False
