@@ -59,6 +59,24 @@ then create a session, start it and play it step by step. Every text field in a 
 `*_html` twin rendered from Markdown on the server and sanitised."""
 
 
+# The API's routers, in the order their routes are added (and documented in /openapi.json).
+ROUTERS = tuple(
+    module.router
+    for module in (
+        health,
+        metrics,
+        auth,
+        me,
+        challenges,
+        sessions,
+        stream,
+        code_runs,
+        leaderboard,
+        admin,
+        review,
+    )
+)
+
 # FastAPI's native OpenTelemetry, when nothing configures OpenTelemetry: off. Left on, FastAPI asks
 # on every request whether a tracer, meter or logger provider has been set since (three look-ups,
 # each reading the environment), a few per cent of the API layer's CPU for nothing.
@@ -211,20 +229,8 @@ def create_app(
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    for module in (
-        health,
-        metrics,
-        auth,
-        me,
-        challenges,
-        sessions,
-        stream,
-        code_runs,
-        leaderboard,
-        admin,
-        review,
-    ):
-        add_routes(app, module.router)
+    for router in ROUTERS:
+        add_routes(app, router)
     for prefix, mounted in mounts:
         app.mount(prefix, mounted)
     mount_spa(app)

@@ -299,20 +299,24 @@ async def checked_out(engine: AsyncEngine) -> AsyncIterator[RawConnection]:
     a quarter of a keyed read's CPU on SQLite. Errors opening a connection are translated as
     SQLAlchemy translates them.
     """
-    dialect = engine.dialect
-    try:
-        fairy = await engine.raw_connection()
-    except exc.SQLAlchemyError:
-        raise
-    except dialect.loaded_dbapi.Error as error:
-        raise exc.DBAPIError.instance(
-            None, None, error, dialect.loaded_dbapi.Error, dialect=dialect
-        ) from error
+    fairy = await pool_connection(engine)
     raw = _wrap(None, fairy, engine.url.get_backend_name() == "postgresql")
     try:
         yield raw
     finally:
         await greenlet_spawn(fairy.close)
+
+
+async def pool_connection(engine: AsyncEngine) -> PoolProxiedConnection:
+    """A connection of ``engine``'s pool, its driver's errors on opening translated as SQLAlchemy
+    translates them (``DBAPIError`` and its subclasses); give it back with ``fairy.close``."""
+    dialect = engine.dialect
+    try:
+        return await engine.raw_connection()
+    except dialect.loaded_dbapi.Error as error:
+        raise exc.DBAPIError.instance(
+            None, None, error, dialect.loaded_dbapi.Error, dialect=dialect
+        ) from error
 
 
 def _wrap(

@@ -22,12 +22,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exc
 from sqlalchemy.engine.interfaces import PoolProxiedConnection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
-from core.store.sql_raw import Row, SqliteRaw
+from core.store.sql_raw import Row, SqliteRaw, pool_connection
 from core.store.sqlite_inline import InlineConnection
 
 # Idle connections kept at most; more are only in use while a busy wait (another process holds
@@ -82,15 +81,7 @@ class KeptConnections:
             await _give_back(kept)
 
     async def _check_out(self) -> _Kept:
-        dialect = self._engine.dialect
-        try:
-            fairy = await self._engine.raw_connection()
-        except exc.SQLAlchemyError:
-            raise
-        except dialect.loaded_dbapi.Error as error:  # translated as SQLAlchemy translates it
-            raise exc.DBAPIError.instance(
-                None, None, error, dialect.loaded_dbapi.Error, dialect=dialect
-            ) from error
+        fairy = await pool_connection(self._engine)
         driver = fairy.driver_connection
         assert isinstance(driver, InlineConnection)
         return _Kept(SqliteRaw(None, fairy, driver), fairy, driver)

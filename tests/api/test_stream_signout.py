@@ -37,6 +37,7 @@ from tests.api.conftest import (
 from tests.api.test_real_server import free_port
 from tests.api.test_stream import Reader, served, to_chat
 from tests.redis_support import delete_prefix, require_redis, unique_prefix
+from tests.waiting import until
 
 LONG_HEARTBEAT = 300.0
 PROMPTLY = 10.0  # far below the heartbeat: only the published change can end the stream in time
@@ -208,12 +209,11 @@ async def test_sign_out_in_one_process_ends_the_stream_served_by_another(
 
 
 async def until_up(http: httpx.AsyncClient, server: asyncio.subprocess.Process) -> None:
-    for _ in range(600):
+    async def up() -> bool:
         assert server.returncode is None, "the server exited"
         try:
-            if (await http.get("/livez")).status_code == 200:
-                return
+            return (await http.get("/livez")).status_code == 200
         except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.1)
-    raise AssertionError("the server did not come up in 60 s")
+            return False
+
+    await until(up, "the server to answer /livez")
