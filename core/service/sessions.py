@@ -374,8 +374,9 @@ class GameService:
         A retried request is found by the append itself (the store checks the key before the
         version), or looked up when the command decides nothing or fails.
 
-        The append checks ``actor``'s access claim first; a path that appends nothing checks it
-        with a read of its own before it returns the session or runs pending work for it.
+        The append checks ``actor``'s access claim first, and so does every read of the log here
+        (at no cost: the same statement); a path that ran neither checks it with a read of its
+        own before it returns the session or runs pending work for it.
         """
         loaded, verified = await self._load_to_act(actor, session_id)
         try:
@@ -390,7 +391,7 @@ class GameService:
                         access=actor,
                     )
                 except ConcurrencyError:
-                    fresh = await self._load(session_id)
+                    fresh = await self._load(session_id, checking=actor)
                     if verified or self._states.written_after(session_id, loaded.state.version):
                         # A racing writer won after our state was read: retry only if its
                         # events leave the command's premise intact.
@@ -400,11 +401,11 @@ class GameService:
                 except DomainError:
                     if verified:
                         raise
-                    loaded, verified = await self._load(session_id), True
+                    loaded, verified = await self._load(session_id, checking=actor), True
                     continue
                 if decided is None:  # the command decided nothing
                     if not verified:
-                        loaded, verified = await self._load(session_id), True
+                        loaded, verified = await self._load(session_id, checking=actor), True
                         continue
                     if idempotency_key is not None:
                         seen = await self._store.find_idempotent(session_id, idempotency_key)

@@ -122,9 +122,7 @@ async def test_a_replay_with_a_revoked_claim_is_refused_not_reported(
     first, second = stores
     await first.append("s", [noted(1)], 0, idempotency_key="k", recorded_at=T0, access=ADA)
     await first.append("s", [noted(2)], 1, recorded_at=T0, access=ADA)
-    again = await second.append(
-        "s", [noted(1)], 0, idempotency_key="k", recorded_at=T0, access=ADA
-    )
+    again = await second.append("s", [noted(1)], 0, idempotency_key="k", recorded_at=T0, access=ADA)
     assert again.duplicate and (again.first_version, again.last_version) == (1, 1)
     await first.bump_token_version("ada")
     for store in (first, second):
