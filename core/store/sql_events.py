@@ -42,6 +42,7 @@ from core.store.base import (
     StoredEvent,
     XpAlreadyGranted,
 )
+from core.store.engine import unavailable_on_connectivity_errors
 from core.store.json_codec import load_json
 from core.store.sql_append import (
     Params,
@@ -208,9 +209,16 @@ class SqlEventStore(SqlAppender):
         return [_raw_event(row[1:]) for row in rows if row[1] is not None]
 
     async def _check_access(self, access: AccessClaim) -> None:
-        """Raise :class:`AccessRevoked` unless the claim holds (SQLite appends: one read)."""
-        async with self._raw_read() as raw:
-            row = await raw.fetchrow("token_state", raw.text(_ACCESS), _claimed(access))
+        """Raise :class:`AccessRevoked` unless the claim holds (SQLite appends: one keyed read,
+        straight onto a kept connection, as ``get_token_state`` reads)."""
+        kept = self._kept
+        assert kept is not None  # SQLite
+        try:
+            row = await kept.fetchrow("token_state", _ACCESS.sqlite, _claimed(access))
+        except Exception:
+            # translated as _raw_read translates it (the engine's URL is only looked up now)
+            with unavailable_on_connectivity_errors(self._engine.url):
+                raise
         if row is None:
             raise AccessRevoked(access.learner_id)
 
@@ -292,15 +300,21 @@ _READ_STREAM = sql(
     " ORDER BY sequence_number",
 )
 # One row at least: whether the claim holds (its learner's row has its token version and role),
-# then the events (NULLs when there are none, or when it does not hold: none are read then).
-_READ_STREAM_FOR = sql(
-    "read_stream",
+# then the events (NULLs when there are none, or when it does not hold: none are returned then).
+_READ_STREAM_FOR_TEXT = (
     "SELECT a.holds, e.position, e.session_id, e.sequence_number, e.event_type,"
     " e.schema_version, e.data, e.recorded_at, e.event_hash, e.key_id"
     " FROM (SELECT EXISTS (SELECT 1 FROM learners AS l WHERE l.learner_id = $3"
-    " AND l.token_version = $4 AND l.role = $5) AS holds) AS a"
+    " AND l.token_version = $4 AND l.role = $5) AS holds{fence}) AS a"
     " LEFT JOIN game_events AS e ON a.holds AND e.session_id = $1 AND e.sequence_number > $2"
-    " ORDER BY e.sequence_number",
+    " ORDER BY e.sequence_number"
+)
+# PostgreSQL: OFFSET 0 keeps the check a subquery of its own, evaluated once (pulled up, it is
+# evaluated for each use of ``holds``). SQLite evaluates it once anyway and wants no OFFSET alone.
+_READ_STREAM_FOR = sql(
+    "read_stream",
+    _READ_STREAM_FOR_TEXT.format(fence=" OFFSET 0"),
+    sqlite=sql("read_stream", _READ_STREAM_FOR_TEXT.format(fence="")).sqlite,
 )
 _ACCESS = sql(
     "token_state",
