@@ -258,7 +258,7 @@ class GameService:
         return await self._claimed(access, self._get_view(access, session_id))
 
     async def _get_view(self, actor: AccessCheck, session_id: str) -> SessionView:
-        loaded = await self._settle(await self._load_owned(actor, session_id, checking=actor))
+        loaded = await self._settle(await self._load_owned(actor, session_id))
         return await self._view(loaded)
 
     async def read_view(self, actor: Actor, session_id: str) -> SessionView:
@@ -818,13 +818,11 @@ class GameService:
         checking.checked()
         return stored
 
-    async def _load_owned(
-        self, actor: AccessCheck, session_id: str, *, checking: AccessCheck | None = None
-    ) -> Loaded:
+    async def _load_owned(self, actor: AccessCheck, session_id: str) -> Loaded:
         """The session as the log has it now, when ``actor`` may read it (its learner or an
-        admin); the stream read checks ``checking``'s access claim, if any."""
+        admin); the stream read checks ``actor``'s access claim, if any."""
         try:
-            loaded = await self._load(session_id, checking=checking)
+            loaded = await self._load(session_id, checking=actor)
         except SessionNotFound:
             raise SessionNotFound(f"there is no session {session_id!r}") from None
         _check_owner(actor, loaded.state, session_id, acting=False)
