@@ -2,7 +2,7 @@
 
 **PostgreSQL: one call, in autocommit.** ``curiouscore_append`` (migrations 0016, 0017) takes the
 stream lock, checks the learner's access token when the append is a learner's (0017: before
-anything else, see ``check_access`` below), reads the tip (head and idempotency key), checks it,
+anything else, see "The access check" below), reads the tip (head and idempotency key), checks it,
 and writes everything (events, head, key, a new stream's registration, read models, XP) in
 **one** round trip, where there were five (``BEGIN``; lock; tip; one write statement; ``COMMIT``)
 and, before 0017, the access check's read ahead of them. Each round trip re-entered a busy event
@@ -350,7 +350,7 @@ class SqlAppender(SqlChainWriter):
             written.head_mac,
             *registration,
             *encoded.read_models,
-            *((None,) * 3 if access is None else check_access(access)),
+            *((None,) * 3 if access is None else access_arguments(access)),
         ]
         return args, written, new_tail
 
@@ -611,7 +611,7 @@ def chained_events(request: AppendRequest, datas: list[str]) -> list[tuple[str, 
     ]
 
 
-def check_access(access: AccessClaim) -> tuple[str, str, int]:
+def access_arguments(access: AccessClaim) -> tuple[str, str, int]:
     """The function's ``p_learner_id``, ``p_role`` and ``p_token_version``: the claim it checks
     before anything else (NULLs: an append that is not a learner's, not checked)."""
     return access.learner_id, access.role, access.token_version
