@@ -22,7 +22,7 @@ from core.store.engine import create_store_engine
 from core.store.migrate import alembic_config, migrate
 from core.store.sql import SqlStore
 from core.store.sql_raw import STATEMENTS
-from tests.api.conftest import reset_postgres
+from tests.core.store.conftest import SQL_BACKENDS, reset_postgres, sqlite_url_in
 
 T0 = "2026-01-01T00:00:00+00:00"
 ADA = AccessClaim("ada", "learner", 0)
@@ -32,30 +32,19 @@ def noted(n: int) -> NewEvent:
     return NewEvent("Noted", {"n": n})
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("memory", id="memory"),
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-    ]
-)
-async def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "memory":
-        return "memory"
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'access.db'}"
-    return await reset_postgres()
-
-
-@pytest.fixture
-async def stores(url: str) -> AsyncIterator[tuple[Store, Store]]:
+@pytest.fixture(params=[pytest.param("memory", id="memory"), *SQL_BACKENDS])
+async def stores(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[Store, Store]]:
     """Two stores on one database (two processes), the learner Ada in it; the in-memory store
     has no second process, so both are the one store there."""
-    if url == "memory":
+    if request.param == "memory":
         memory = InMemoryStore()
         first: Store = memory
         second: Store = memory
     else:
+        url = await reset_postgres() if request.param == "postgres" else sqlite_url_in(tmp_path)
+        await migrate(url)
         first, second = await open_store(url), await open_store(url)
     await first.add_learner(Learner("ada", "Ada", "learner", T0))
     try:
@@ -150,6 +139,7 @@ async def test_appends_that_are_not_a_learners_are_not_checked(
 @pytest.mark.postgres
 async def test_a_checked_append_and_a_checked_read_are_one_statement_each() -> None:
     url = await reset_postgres()
+    await migrate(url)
     store = SqlStore(url)
     try:
         await store.add_learner(Learner("ada", "Ada", "learner", T0))
@@ -192,6 +182,7 @@ async def _functions(url: str) -> list[int]:
 @pytest.mark.postgres
 async def test_the_migration_replaces_the_function_and_downgrades_to_0016() -> None:
     url = await reset_postgres()
+    await migrate(url)
     assert await _functions(url) == [33]  # no 0016 overload left beside it
     engine = create_store_engine(url, pooled=False)
     try:
