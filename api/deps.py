@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the services, the signed-in actor, the client address, idempotency keys."""
+"""FastAPI dependencies: the services, the signed-in actor (or, for the session routes, the access
+token's claim, which their one statement checks), the client address, idempotency keys."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from api.runtime import Runtime
 from core.bootstrap import Services
 from core.errors import Unauthorized
 from core.service.actor import Actor
-from core.store.base import StoreUnavailable
+from core.store.base import AccessClaim, StoreUnavailable
 
 bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/login", auto_error=False)
 
@@ -54,8 +55,19 @@ async def current_actor(request: Request, token: Annotated[str | None, Depends(b
     services = _services(runtime)
     if not token:
         raise Unauthorized("sign in first")
-    verified = runtime.tokens.verify(token)
-    return await services.accounts.check_access(verified.actor.learner_id, verified.version)
+    return await services.accounts.check_access(runtime.tokens.verify(token))
+
+
+async def access_claim(
+    request: Request, token: Annotated[str | None, Depends(bearer)]
+) -> AccessClaim:
+    """The access token's claim, not checked against the account here: the session use cases
+    that take one check it in the statement that does the request's work (issue 17)."""
+    runtime = _runtime(request)
+    _services(runtime)  # 503 while starting, as for every route with an actor
+    if not token:
+        raise Unauthorized("sign in first")
+    return runtime.tokens.verify(token)
 
 
 async def optional_actor(
@@ -66,8 +78,7 @@ async def optional_actor(
     if not token:
         return None
     try:
-        verified = runtime.tokens.verify(token)
-        return await services.accounts.check_access(verified.actor.learner_id, verified.version)
+        return await services.accounts.check_access(runtime.tokens.verify(token))
     except Unauthorized:
         return None
 
@@ -84,6 +95,10 @@ async def _optional_actor_direct(request: Request) -> Actor | None:
     return await optional_actor(request, await bearer(request))
 
 
+async def _access_claim_direct(request: Request) -> AccessClaim:
+    return await access_claim(request, await bearer(request))
+
+
 # Each dependency above as one call of the request (its own sub-dependencies resolved as FastAPI
 # would): what ``api.fast_route`` calls instead of solving the graph. A dependency missing here
 # simply sends its routes through FastAPI's own handler.
@@ -93,6 +108,7 @@ DIRECT_DEPENDENCIES: dict[Callable[..., Any], Callable[[Request], Awaitable[Any]
     get_services: get_services,
     current_actor: _current_actor_direct,
     optional_actor: _optional_actor_direct,
+    access_claim: _access_claim_direct,
     client_ip: client_ip,
 }
 
@@ -110,5 +126,8 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 LimitsDep = Annotated[AuthRateLimits, Depends(get_limits)]
 ActorDep = Annotated[Actor, Depends(current_actor)]
+# The hot session routes: the service hands the claim to the store, which checks it in the same
+# statement as the request's append or stream read; it is no Actor, so no other use case takes it.
+ClaimDep = Annotated[AccessClaim, Depends(access_claim)]
 OptionalActorDep = Annotated[Actor | None, Depends(optional_actor)]
 ClientIp = Annotated[str, Depends(client_ip)]

@@ -16,8 +16,8 @@ import jwt
 from core.bootstrap import ConfigurationError
 from core.config import Settings
 from core.errors import Unauthorized
-from core.service.actor import Actor
 from core.service.passwords import secret_key_weakness
+from core.store.base import AccessClaim
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +66,6 @@ class AccessToken:
     expires_in: int
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedToken:
-    """A well-signed, unexpired access token: who it names and the token version it carries."""
-
-    actor: Actor
-    version: int
-
-
 class AccessTokens:
     """Issues and checks short-lived access tokens: ``sub``, ``role``, ``iat``, ``exp``, ``jti``
     and ``ver``, the learner's token version (checked against the account on every request)."""
@@ -87,7 +79,7 @@ class AccessTokens:
         self._algorithm = algorithm
         self._ttl = ttl
         # token string -> (what it names, its ``exp``): only well-signed tokens with valid claims.
-        self._verified: OrderedDict[str, tuple[VerifiedToken, int]] = OrderedDict()
+        self._verified: OrderedDict[str, tuple[AccessClaim, int]] = OrderedDict()
 
     def issue(self, learner_id: str, role: str, version: int = 0) -> AccessToken:
         now = datetime.now(UTC)
@@ -104,12 +96,13 @@ class AccessTokens:
         token = jwt.encode(claims, self._secret, algorithm=self._algorithm)
         return AccessToken(token, int(self._ttl.total_seconds()))
 
-    def verify(self, token: str) -> VerifiedToken:
-        """Return who the token names and its version, or raise ``Unauthorized``.
+    def verify(self, token: str) -> AccessClaim:
+        """Return what a well-signed, unexpired token claims, or raise ``Unauthorized``.
 
-        Only the signature and the claims are checked here; whether the version is still current
-        is the account's to say (``AccountService.check_access``, on every request: a signed-out
-        or revoked token is refused there at once, cached here or not). A token verified before
+        Only the signature and the claims are checked here, so the result is a claim, not an
+        actor: whether its version is still current is the account's to say, on every request
+        (``AccountService.check_access``, or the session request's own statement: a signed-out or
+        revoked token is refused there at once, cached here or not). A token verified before
         is not decoded again (the same string has the same signature and claims), but its expiry
         is checked on every use."""
         cached = self._verified.get(token)
@@ -128,7 +121,7 @@ class AccessTokens:
                 self._verified.popitem(last=False)
         return verified
 
-    def _decode(self, token: str) -> tuple[VerifiedToken, int]:
+    def _decode(self, token: str) -> tuple[AccessClaim, int]:
         try:
             claims = jwt.decode(
                 token,
@@ -151,4 +144,4 @@ class AccessTokens:
         ):
             raise Unauthorized(TOKEN_INVALID)
         # PyJWT has checked ``exp`` as this integer (``_validate_exp``); the cache checks it so too.
-        return VerifiedToken(Actor(subject, role), version), int(claims["exp"])
+        return AccessClaim(subject, role, version), int(claims["exp"])

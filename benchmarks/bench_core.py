@@ -35,6 +35,7 @@ from core.engine.events import Event, decode, encode
 from core.engine.state import STATE_SCHEMA_VERSION, evolve, state_to_dict
 from core.service.actor import Actor
 from core.store import NewEvent, Snapshot, Store, StoreUnavailable, migrate, open_store
+from core.store.base import AccessClaim
 
 AT = "2026-01-01T00:00:00.000+00:00"
 PLAYER = Actor("bench")
@@ -235,13 +236,13 @@ async def bench_issue_flow(learners: int, rounds: int) -> list[str]:
             }
             requests = 0
 
-            async def actor(n: int) -> Actor:
+            async def actor(n: int) -> AccessClaim:
+                """What the API hands a session use case: the token's claim, which the
+                use case's own statement checks (issue 17)."""
                 nonlocal requests
                 requests += 1
                 who = signed[n % len(signed)]
-                return await services.accounts.check_access(
-                    who.account.learner_id, who.token_version
-                )
+                return AccessClaim(who.account.learner_id, who.account.role, who.token_version)
 
             async def learner(n: int, rounds: int) -> None:
                 game = services.game

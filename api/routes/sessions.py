@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from starlette.responses import Response
 
-from api.deps import ActorDep, IdempotencyKey, ServicesDep
+from api.deps import ActorDep, ClaimDep, IdempotencyKey, ServicesDep
 from api.fast_route import FastRoute
 from api.rendering import view_response
 from api.schemas.common import errors
@@ -21,6 +21,7 @@ from api.schemas.sessions import (
 )
 
 # FastRoute: the session routes are the hot path; same OpenAPI and refusals (api/fast_route.py).
+# The hottest take the access token's claim (ClaimDep), checked by the request's one statement.
 router = APIRouter(prefix="/api/sessions", tags=["sessions"], route_class=FastRoute)
 
 SessionId = Annotated[str, Path(min_length=1, max_length=255)]
@@ -28,7 +29,7 @@ VIEW_ERRORS = errors(400, 401, 404, 409, 413, 422, 503)
 
 
 @router.post("", status_code=201, response_model=SessionViewOut, responses=VIEW_ERRORS)
-async def create_session(body: CreateSessionIn, actor: ActorDep, services: ServicesDep) -> Response:
+async def create_session(body: CreateSessionIn, actor: ClaimDep, services: ServicesDep) -> Response:
     return view_response(await services.game.create_session(actor, body.challenge_id), 201)
 
 
@@ -39,12 +40,12 @@ async def list_sessions(actor: ActorDep, services: ServicesDep) -> list[SessionS
 
 
 @router.get("/{session_id}", response_model=SessionViewOut, responses=VIEW_ERRORS)
-async def get_session(session_id: SessionId, actor: ActorDep, services: ServicesDep) -> Response:
+async def get_session(session_id: SessionId, actor: ClaimDep, services: ServicesDep) -> Response:
     return view_response(await services.game.get_view(actor, session_id))
 
 
 @router.post("/{session_id}/start", response_model=SessionViewOut, responses=VIEW_ERRORS)
-async def start_session(session_id: SessionId, actor: ActorDep, services: ServicesDep) -> Response:
+async def start_session(session_id: SessionId, actor: ClaimDep, services: ServicesDep) -> Response:
     return view_response(await services.game.start_session(actor, session_id))
 
 
@@ -52,7 +53,7 @@ async def start_session(session_id: SessionId, actor: ActorDep, services: Servic
 async def answer(
     session_id: SessionId,
     body: AnswerIn,
-    actor: ActorDep,
+    actor: ClaimDep,
     services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -67,7 +68,7 @@ async def answer(
 async def continue_gate(
     session_id: SessionId,
     body: StepIn,
-    actor: ActorDep,
+    actor: ClaimDep,
     services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -81,7 +82,7 @@ async def continue_gate(
 async def hint(
     session_id: SessionId,
     body: StepIn,
-    actor: ActorDep,
+    actor: ClaimDep,
     services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:

@@ -71,8 +71,8 @@ async def _events(
     ) as changes:
         while True:
             try:
-                verified = runtime.tokens.verify(token)  # expired since?
-                await services.accounts.check_access(verified.actor.learner_id, verified.version)
+                # expired since? signed out since?
+                await services.accounts.check_access(runtime.tokens.verify(token))
                 view = await services.game.read_view(actor, session_id)
             except Unauthorized as error:
                 yield ServerSentEvent(json.dumps({"detail": str(error)}), event="end")

@@ -13,6 +13,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import TypeVar
 
 from core.engine import ChallengeSpec, SessionState, Status, StepKind, decide, fold
 from core.engine.commands import (
@@ -41,6 +42,7 @@ from core.errors import (
     LearnerNotFound,
     SessionNotFound,
     StepNotCurrent,
+    Unauthorized,
 )
 from core.llm.base import EvaluationRequest, HintRequest, NarrationRequest, RubricCriterion
 from core.llm.hint_guard import answer_key_of
@@ -48,10 +50,13 @@ from core.llm.orchestrator import LlmOrchestrator
 from core.sandbox.models import CodeRunner
 from core.service.actor import (
     EVENT_ACTOR_KEY,
+    SESSION_ENDED,
     SYSTEM_GRADER,
     SYSTEM_HINTS,
     SYSTEM_NARRATOR,
+    AccessCheck,
     Actor,
+    is_admin_role,
 )
 from core.service.catalog import Catalog, next_challenge
 from core.service.clock import Clock, new_id
@@ -66,6 +71,8 @@ from core.service.session_changes import ChangePublisher
 from core.service.single_flight import SingleFlight, pending_key
 from core.service.telemetry import SessionMetrics
 from core.store.base import (
+    AccessClaim,
+    AccessRevoked,
     AppendResult,
     ConcurrencyError,
     NewEvent,
@@ -90,6 +97,7 @@ STATE_CACHE_SIZE = 2048
 
 
 CommandBuilder = Callable[[Loaded], Awaitable[Command]]
+T = TypeVar("T")
 
 
 class GameService:
@@ -133,9 +141,15 @@ class GameService:
 
     # -- use cases ---------------------------------------------------------------------------
 
-    async def create_session(self, actor: Actor, challenge_id: str) -> SessionView:
-        """Create a session of the challenge's latest version for the actor."""
-        if await self._store.get_learner(actor.learner_id) is None:
+    async def create_session(self, actor: Actor | AccessClaim, challenge_id: str) -> SessionView:
+        """Create a session of the challenge's latest version for the actor (an access claim:
+        checked by the append, see ``_claimed``)."""
+        access = AccessCheck(actor)
+        return await self._claimed(access, self._create(access, challenge_id))
+
+    async def _create(self, actor: AccessCheck, challenge_id: str) -> SessionView:
+        # A claim the append finds current proves its learner exists: no read for that.
+        if actor.claim is None and await self._store.get_learner(actor.learner_id) is None:
             raise LearnerNotFound(f"learner {actor.learner_id!r} does not exist")
         challenge = await self._catalog.latest_spec(challenge_id)
         session_id = self._new_id()
@@ -144,13 +158,17 @@ class GameService:
         )
         events = decide(challenge, SessionState(), command)
         loaded = await self._append(
-            Loaded(challenge, SessionState()), events, [actor.learner_id] * len(events), None
+            Loaded(challenge, SessionState()),
+            events,
+            [actor.learner_id] * len(events),
+            None,
+            access=actor,
         )
         log.info("session created", extra={"session_id": session_id, "challenge_id": challenge_id})
         return await self._view(loaded)
 
     async def start_session(
-        self, actor: Actor, session_id: str, *, idempotency_key: str | None = None
+        self, actor: Actor | AccessClaim, session_id: str, *, idempotency_key: str | None = None
     ) -> SessionView:
         """Enter the first step (and narrate it when the step asks for narration)."""
         return await self._execute(
@@ -159,7 +177,7 @@ class GameService:
 
     async def submit_answer(
         self,
-        actor: Actor,
+        actor: Actor | AccessClaim,
         session_id: str,
         step_id: str,
         answer: Answer,
@@ -186,7 +204,12 @@ class GameService:
         return await self._execute(actor, session_id, build, idempotency_key, digest, settle=settle)
 
     async def continue_gate(
-        self, actor: Actor, session_id: str, step_id: str, *, idempotency_key: str | None = None
+        self,
+        actor: Actor | AccessClaim,
+        session_id: str,
+        step_id: str,
+        *,
+        idempotency_key: str | None = None,
     ) -> SessionView:
         async def build(loaded: Loaded) -> Command:
             return ContinueGate(
@@ -199,7 +222,12 @@ class GameService:
         return await self._execute(actor, session_id, build, idempotency_key, digest)
 
     async def request_hint(
-        self, actor: Actor, session_id: str, step_id: str, *, idempotency_key: str | None = None
+        self,
+        actor: Actor | AccessClaim,
+        session_id: str,
+        step_id: str,
+        *,
+        idempotency_key: str | None = None,
     ) -> SessionView:
         async def build(loaded: Loaded) -> Command:
             return RequestHint(at=self._clock.now(), step_id=step_id)
@@ -220,17 +248,22 @@ class GameService:
 
     async def try_code(self, actor: Actor, session_id: str, step_id: str, code: str) -> CodeTrial:
         """Run the current code step's visible tests on ``code``: nothing recorded, no attempt."""
-        loaded = await self._load_owned(actor, session_id)
+        loaded = await self._load_owned(AccessCheck(actor), session_id)
         return await self._code.trial(loaded.challenge, loaded.state, step_id, code)
 
-    async def get_view(self, actor: Actor, session_id: str) -> SessionView:
-        """The session view; finishes any LLM work a crashed process left pending."""
+    async def get_view(self, actor: Actor | AccessClaim, session_id: str) -> SessionView:
+        """The session view; finishes any LLM work a crashed process left pending. An access
+        claim is checked by the stream read."""
+        access = AccessCheck(actor)
+        return await self._claimed(access, self._get_view(access, session_id))
+
+    async def _get_view(self, actor: AccessCheck, session_id: str) -> SessionView:
         loaded = await self._settle(await self._load_owned(actor, session_id))
         return await self._view(loaded)
 
     async def read_view(self, actor: Actor, session_id: str) -> SessionView:
         """The session view as recorded, running no pending work (what a change stream sends)."""
-        loaded = await self._load_owned(actor, session_id)
+        loaded = await self._load_owned(AccessCheck(actor), session_id)
         return project_view(loaded.challenge, loaded.state)
 
     async def list_sessions(self, actor: Actor) -> list[SessionSummary]:
@@ -238,7 +271,7 @@ class GameService:
 
     async def session_events(self, actor: Actor, session_id: str) -> list[StoredEvent]:
         """The session's event log, for its owner or an admin."""
-        await self._load_owned(actor, session_id)
+        await self._load_owned(AccessCheck(actor), session_id)
         return await self._store.read_stream(session_id)
 
     async def replay(self, session_id: str) -> SessionState:
@@ -288,15 +321,49 @@ class GameService:
 
         return build
 
+    async def _claimed(self, access: AccessCheck, work: Awaitable[T]) -> T:
+        """Run ``work``, a use case acting for ``access``: nothing it returns or raises leaves
+        before the access claim is checked (by its statement, or by ``ensure``), and a claim that
+        is no longer current is ``Unauthorized``, whatever else went wrong."""
+        try:
+            result = await work
+        except AccessRevoked:
+            raise Unauthorized(SESSION_ENDED) from None
+        except DomainError:
+            await access.ensure(self._store)  # a refusal tells a revoked token nothing either
+            raise
+        await access.ensure(self._store)
+        return result
+
     async def _execute(
         self,
-        actor: Actor,
+        actor: Actor | AccessClaim,
         session_id: str,
         build: CommandBuilder,
         idempotency_key: str | None,
         digest: str | None = None,
         *,
         settle: bool = True,
+    ) -> SessionView:
+        """Decide ``build``'s command and append its events for ``actor`` (an access claim is
+        checked by the append: see ``_claimed``)."""
+        access = AccessCheck(actor)
+        return await self._claimed(
+            access,
+            self._execute_checked(
+                access, session_id, build, idempotency_key, digest, settle=settle
+            ),
+        )
+
+    async def _execute_checked(
+        self,
+        actor: AccessCheck,
+        session_id: str,
+        build: CommandBuilder,
+        idempotency_key: str | None,
+        digest: str | None,
+        *,
+        settle: bool,
     ) -> SessionView:
         """Decide ``build``'s command and append its events; a retry of a recorded request (same
         idempotency key) returns the session as it is now and appends nothing.
@@ -306,6 +373,10 @@ class GameService:
         then decided again on the log as it is (so is any error or empty decision the copy gave).
         A retried request is found by the append itself (the store checks the key before the
         version), or looked up when the command decides nothing or fails.
+
+        The append checks ``actor``'s access claim first, and so does every read of the log here
+        (at no cost: the same statement); a path that ran neither checks it with a read of its
+        own before it returns the session or runs pending work for it.
         """
         loaded, verified = await self._load_to_act(actor, session_id)
         try:
@@ -317,9 +388,10 @@ class GameService:
                         idempotency_key,
                         digest,
                         actor=actor.learner_id,
+                        access=actor,
                     )
                 except ConcurrencyError:
-                    fresh = await self._load(session_id)
+                    fresh = await self._load(session_id, checking=actor)
                     if verified or self._states.written_after(session_id, loaded.state.version):
                         # A racing writer won after our state was read: retry only if its
                         # events leave the command's premise intact.
@@ -329,15 +401,16 @@ class GameService:
                 except DomainError:
                     if verified:
                         raise
-                    loaded, verified = await self._load(session_id), True
+                    loaded, verified = await self._load(session_id, checking=actor), True
                     continue
                 if decided is None:  # the command decided nothing
                     if not verified:
-                        loaded, verified = await self._load(session_id), True
+                        loaded, verified = await self._load(session_id, checking=actor), True
                         continue
                     if idempotency_key is not None:
                         seen = await self._store.find_idempotent(session_id, idempotency_key)
                         if seen is not None:
+                            await actor.ensure(self._store)
                             return await self._repeat(session_id, seen, digest)
                 loaded = decided or loaded
                 break
@@ -350,8 +423,10 @@ class GameService:
                 # A retry of a request whose events are recorded: the step may have moved on.
                 seen = await self._store.find_idempotent(session_id, idempotency_key)
                 if seen is not None:
+                    await actor.ensure(self._store)
                     return await self._repeat(session_id, seen, digest)
             raise
+        await actor.ensure(self._store)  # before pending work runs for it (a no-op once appended)
         if settle or self._jobs is not None:
             loaded = await self._settle(loaded)
         return await self._view(loaded)
@@ -372,12 +447,14 @@ class GameService:
         digest: str | None = None,
         *,
         actor: str,
+        access: AccessCheck | None = None,
     ) -> Loaded | None:
         """Decide, add any instant pending work, and append it all in one transaction; None when
         the command decides nothing (nothing is appended).
 
         ``actor`` recorded the command's events; instant pending work is recorded by the system
-        actor that does it (the grader, the hint giver, the narrator).
+        actor that does it (the grader, the hint giver, the narrator). The append checks
+        ``access``'s claim, if any.
 
         The XP grant is claimed in that transaction: when another session of the same challenge
         claimed it first, decide again knowing so, so the stored ``SessionCompleted`` is true.
@@ -390,7 +467,9 @@ class GameService:
             actors = [actor] * len(events)
             events, actors, after = await self._with_instant_work(loaded, events, actors, xp_known)
             try:
-                return await self._append(loaded, events, actors, idempotency_key, digest, after)
+                return await self._append(
+                    loaded, events, actors, idempotency_key, digest, after, access=access
+                )
             except XpAlreadyGranted:
                 if xp_known:
                     raise
@@ -446,10 +525,13 @@ class GameService:
         idempotency_key: str | None,
         digest: str | None = None,
         after: SessionState | None = None,
+        *,
+        access: AccessCheck | None = None,
     ) -> Loaded:
         """Append ``events`` (each recorded by its actor) with the read models they change
         (session summary, snapshot, XP grant) in one transaction; ``after`` is the state they
-        lead to, when the caller has folded them already."""
+        lead to, when the caller has folded them already. The append checks ``access``'s claim,
+        if any, before anything else (``AccessRevoked``)."""
         state = loaded.state
         stream_id = state.session_id or _session_id_of(events)
         new_state = after if after is not None else fold(events, state)
@@ -464,7 +546,10 @@ class GameService:
             recorded_at=self._clock.now(),
             request_digest=digest,
             changes=self._read_model_changes(state, new_state, events, actors),
+            access=None if access is None else access.claim,
         )
+        if access is not None:
+            access.checked()
         if result.duplicate:
             return await self._load(stream_id)
         self._after_append(new_state, events)
@@ -693,14 +778,15 @@ class GameService:
         )
         return replace(view, result=replace(view.result, next_challenge=suggested))
 
-    async def _load(self, session_id: str) -> Loaded:
+    async def _load(self, session_id: str, *, checking: AccessCheck | None = None) -> Loaded:
         """The session as the log has it now: the cached state plus any later events, or (not
-        cached) the latest snapshot plus later events."""
+        cached) the latest snapshot plus later events. The stream read checks ``checking``'s
+        access claim, if any (``AccessRevoked``)."""
         cached = self._states.get(session_id)
         if cached is not None:
             # Events are append-only: folding what came after the cached version is always
             # right, whoever wrote it; a cache miss only costs the snapshot read.
-            stored = await self._store.read_stream(session_id, cached.state.version)
+            stored = await self._read_stream(session_id, cached.state.version, checking)
             loaded = cached
             if stored:
                 later = fold(
@@ -715,24 +801,34 @@ class GameService:
                 state = state_from_dict(snapshot.state)
             except (TypeError, ValueError, KeyError):
                 log.warning("unreadable snapshot ignored", extra={"session_id": session_id})
-        stored = await self._store.read_stream(session_id, state.version if state else 0)
+        stored = await self._read_stream(session_id, state.version if state else 0, checking)
         if state is None and not stored:
             raise SessionNotFound(f"there is no session {session_id!r}")
         state = fold((decode(e.type, e.schema_version, e.data) for e in stored), state)
         challenge = await self._catalog.spec(state.challenge_id, state.challenge_version)
         return self._states.remember(Loaded(challenge, state))
 
-    async def _load_owned(self, actor: Actor, session_id: str) -> Loaded:
+    async def _read_stream(
+        self, session_id: str, after_version: int, checking: AccessCheck | None
+    ) -> list[StoredEvent]:
+        """The stream read, checking ``checking``'s access claim in the same statement."""
+        if checking is None or checking.claim is None:
+            return await self._store.read_stream(session_id, after_version)
+        stored = await self._store.read_stream_for(checking.claim, session_id, after_version)
+        checking.checked()
+        return stored
+
+    async def _load_owned(self, actor: AccessCheck, session_id: str) -> Loaded:
         """The session as the log has it now, when ``actor`` may read it (its learner or an
-        admin)."""
+        admin); the stream read checks ``actor``'s access claim, if any."""
         try:
-            loaded = await self._load(session_id)
+            loaded = await self._load(session_id, checking=actor)
         except SessionNotFound:
             raise SessionNotFound(f"there is no session {session_id!r}") from None
         _check_owner(actor, loaded.state, session_id, acting=False)
         return loaded
 
-    async def _load_to_act(self, actor: Actor, session_id: str) -> tuple[Loaded, bool]:
+    async def _load_to_act(self, actor: AccessCheck, session_id: str) -> tuple[Loaded, bool]:
         """The state to decide ``actor``'s command on, and whether it was read from the log just
         now (False: this process's hydrated copy, which may be behind the log)."""
         cached = self._states.get(session_id)
@@ -740,18 +836,21 @@ class GameService:
             _check_owner(actor, cached.state, session_id, acting=True)
             return cached, False
         try:
-            loaded = await self._load(session_id)
+            loaded = await self._load(session_id, checking=actor)
         except SessionNotFound:
             raise SessionNotFound(f"there is no session {session_id!r}") from None
         _check_owner(actor, loaded.state, session_id, acting=True)
         return loaded, True
 
 
-def _check_owner(actor: Actor, state: SessionState, session_id: str, *, acting: bool) -> None:
+def _check_owner(actor: AccessCheck, state: SessionState, session_id: str, *, acting: bool) -> None:
     """Refuse unless ``actor`` may read the session (its learner, or an admin) or, when
-    ``acting``, act on it (its learner only: an admin reading it gets ``Forbidden``)."""
+    ``acting``, act on it (its learner only: an admin reading it gets ``Forbidden``).
+
+    On an access claim not checked yet this only decides what to do; the caller's statement (or
+    ``AccessCheck.ensure``) checks the claim before the outcome leaves."""
     if state.learner_id != actor.learner_id:
-        if not actor.is_admin:
+        if not is_admin_role(actor.role):
             # Someone else's session is indistinguishable from a missing one.
             raise SessionNotFound(f"there is no session {session_id!r}")
         if acting:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from core.store.accounts import AccountStore
+from core.store.accounts import AccountStore, TokenState
 from core.store.chat import ChatStore
 from core.store.integrity import RegistryHead, StreamHead
 from core.store.projections import ProjectionStore
@@ -58,12 +58,44 @@ class IdempotencyKeyReused(StoreError):
         self.key = key
 
 
+class AccessRevoked(StoreError):
+    """A statement carrying an :class:`AccessClaim` found that the claim's token version is no
+    longer the learner's (or the learner is gone): it did nothing and returned nothing."""
+
+    def __init__(self, learner_id: str) -> None:
+        super().__init__(f"the access token of learner {learner_id!r} is no longer current")
+        self.learner_id = learner_id
+
+
 class StoreUnavailable(StoreError):
     """The database cannot be reached."""
 
 
 class SchemaNotMigrated(StoreUnavailable):
     """The database answers but has no CuriousCore tables (or an older schema)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaim:
+    """What a well-signed access token says: its subject, role and token version, **not yet
+    checked** against the learner's current token version (docs/security.md).
+
+    It is not an actor: the session use cases that take one hand it to the store, whose statement
+    for the request (the append, the stream read) checks it first and refuses with
+    :class:`AccessRevoked` when the learner's token version moved on, so the check costs no round
+    trip of its own. A claim whose version is current carries the current role too (a role change
+    moves the version).
+    """
+
+    learner_id: str
+    role: str
+    token_version: int
+
+    def holds(self, state: TokenState | None) -> bool:
+        """Whether the claim is current given the learner's ``state`` (None: no such learner).
+        The role is compared as well as the version, so a role changed without moving the
+        version (which nothing in CuriousCore does) still ends the claim."""
+        return state is not None and state.version == self.token_version and state.role == self.role
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,8 +238,13 @@ class EventStore(Protocol):
         recorded_at: str,
         request_digest: str | None = None,
         changes: ReadModelChanges | None = None,
+        access: AccessClaim | None = None,
     ) -> AppendResult:
         """Append ``events`` after ``expected_version``, atomically, with ``changes``.
+
+        ``access``: the append is the learner's, on an access token not yet checked; before
+        anything else (the idempotency key included) it raises :class:`AccessRevoked` when the
+        claim's token version is not the learner's current one, and then writes nothing.
 
         Raises :class:`ConcurrencyError` when the stream is not at ``expected_version``. When
         ``idempotency_key`` was already used on this stream, appends nothing and returns the original
@@ -221,6 +258,14 @@ class EventStore(Protocol):
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[StoredEvent]:
         """Return the stream's events with version > ``after_version``, in order."""
+        ...
+
+    async def read_stream_for(
+        self, access: AccessClaim, stream_id: str, after_version: int = 0
+    ) -> list[StoredEvent]:
+        """:meth:`read_stream` for the claim's learner, checked in the same statement: raises
+        :class:`AccessRevoked` (and returns nothing) when the claim's token version is not the
+        learner's current one."""
         ...
 
     async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:

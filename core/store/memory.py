@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.store.base import (
+    AccessClaim,
+    AccessRevoked,
     AppendResult,
     ChallengeRecord,
     ConcurrencyError,
@@ -114,11 +116,14 @@ class InMemoryStore(
         recorded_at: str,
         request_digest: str | None = None,
         changes: ReadModelChanges | None = None,
+        access: AccessClaim | None = None,
     ) -> AppendResult:
         """Append ``events`` after ``expected_version``; see :meth:`EventStore.append`."""
         if not events:
             raise ValueError("append needs at least one event")
         async with self._lock:
+            if access is not None:
+                await self._check_access(access)
             if idempotency_key is not None:
                 seen = self._idempotency.get((stream_id, idempotency_key))
                 if seen is not None:
@@ -216,6 +221,17 @@ class InMemoryStore(
         """Return the stream's events with version > ``after_version``, in order."""
         stream = self._streams.get(stream_id, [])
         return [row.to_event() for row in stream[max(after_version, 0) :]]
+
+    async def read_stream_for(
+        self, access: AccessClaim, stream_id: str, after_version: int = 0
+    ) -> list[StoredEvent]:
+        """:meth:`read_stream` once the claim is checked; see :meth:`EventStore.read_stream_for`."""
+        await self._check_access(access)
+        return await self.read_stream(stream_id, after_version)
+
+    async def _check_access(self, access: AccessClaim) -> None:
+        if not access.holds(await self.get_token_state(access.learner_id)):
+            raise AccessRevoked(access.learner_id)
 
     async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Return up to ``limit`` events of every stream with position > ``after_position``."""

@@ -1,9 +1,11 @@
 """An append in as few round trips as is sound, on the driver connection (``core.store.sql_raw``).
 
-**PostgreSQL: one call, in autocommit.** ``curiouscore_append`` (migration 0016) takes the stream
-lock, reads the tip (head and idempotency key), checks it, and writes everything (events, head,
-key, a new stream's registration, read models, XP) in **one** round trip, where there were five
-(``BEGIN``; lock; tip; one write statement; ``COMMIT``). Each round trip re-entered a busy event
+**PostgreSQL: one call, in autocommit.** ``curiouscore_append`` (migrations 0016, 0017) takes the
+stream lock, checks the learner's access token when the append is a learner's (0017: before
+anything else, see "The access check" below), reads the tip (head and idempotency key), checks it,
+and writes everything (events, head, key, a new stream's registration, read models, XP) in
+**one** round trip, where there were five (``BEGIN``; lock; tip; one write statement; ``COMMIT``)
+and, before 0017, the access check's read ahead of them. Each round trip re-entered a busy event
 loop's queue, and the stream lock (a new stream's registry bucket row too) was held across them
 all; now the server holds them only while it runs the function.
 
@@ -38,6 +40,13 @@ Why the single call keeps the guarantees under concurrency:
   (``db verify`` reports it): an append to it fails with ``ConcurrencyError`` (the unique
   (stream, version) constraint) instead of registering the stream a second time.
 
+**The access check** (``access``: an :class:`~core.store.base.AccessClaim`, issue 17) is the
+function's first step after the lock: a claim whose token version (or role) is not the learners
+row's gets the outcome ``revoked`` and nothing else, not even the replay of an idempotency key;
+the caller raises :class:`~core.store.base.AccessRevoked`. The tip read ahead of the call does
+not check it, so a replay it finds is handed to the function to report, never reported from the
+tip. On SQLite the claim is checked by a read of its own just before the append is queued.
+
 An append that also writes review-queue rows (rare: through SQLAlchemy) calls the same function
 inside a transaction of its own, which those rows join.
 
@@ -59,6 +68,8 @@ from typing import Any
 from sqlalchemy import exc
 
 from core.store.base import (
+    AccessClaim,
+    AccessRevoked,
     AppendResult,
     ConcurrencyError,
     IdempotencyKeyReused,
@@ -102,19 +113,19 @@ _REGISTRY_START = sql(
     "INSERT INTO stream_registry (bucket, seq, last_mac, key_id, mac)"
     " VALUES ($1, 0, NULL, NULL, $2) ON CONFLICT (bucket) DO NOTHING",
 )
-# Migration 0016's function; its outcome and the tip it refused on, in one row (see there).
+# Migration 0017's function; its outcome and the tip it refused on, in one row (see there).
 # The schema versions travel as text[]: asyncpg encodes text arrays itself, but looks up every
 # other array type in the catalogue (a slow query) on each new connection.
 _APPEND = (
     "SELECT * FROM curiouscore_append("
-    + ", ".join("$9::text[]::integer[]" if n == 9 else f"${n}" for n in range(1, 31))
+    + ", ".join("$9::text[]::integer[]" if n == 9 else f"${n}" for n in range(1, 34))
     + ")"
 )
 _EVENT_COLUMNS = (
     "session_id, sequence_number, event_type, schema_version, data, recorded_at, event_hash, key_id"
 )
 _SQLITE_EVENTS = f"INSERT INTO game_events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-# PostgreSQL's "undefined_function": the database predates migration 0016.
+# PostgreSQL's "undefined_function": the database predates migration 0017.
 _UNDEFINED_FUNCTION = "42883"
 # How many times an append chains again after the function refused its optimistic tip (each time
 # another process moved the stream's head or the bucket's tail in between) before giving up.
@@ -192,17 +203,19 @@ class SqlAppender(SqlChainWriter):
 
     # -- PostgreSQL: one call of curiouscore_append ------------------------------------------
 
-    async def _append_postgres(self, request: AppendRequest) -> AppendResult:
+    async def _append_postgres(
+        self, request: AppendRequest, access: AccessClaim | None = None
+    ) -> AppendResult:
         """Append ``request`` with one call of ``curiouscore_append`` in autocommit, or in a
         transaction of its own when it carries review rows (written through SQLAlchemy, they join
-        it)."""
+        it); the function checks ``access`` first."""
         encoded = EncodedAppend.of(request, utc_now())
         if not writes_reviews(request):
             async with self._raw_read() as raw:
-                result, written = await self._chain_and_call(raw, request, encoded)
+                result, written = await self._chain_and_call(raw, request, encoded, access)
         else:
             async with self._raw_transaction(with_core=True) as raw:
-                result, written = await self._chain_and_call(raw, request, encoded)
+                result, written = await self._chain_and_call(raw, request, encoded, access)
                 if not result.duplicate:
                     await self._write_reviews(raw, request)
         if written is not None:  # committed: the next append to the stream chains from it
@@ -210,7 +223,11 @@ class SqlAppender(SqlChainWriter):
         return result
 
     async def _chain_and_call(
-        self, raw: RawConnection, request: AppendRequest, encoded: EncodedAppend
+        self,
+        raw: RawConnection,
+        request: AppendRequest,
+        encoded: EncodedAppend,
+        access: AccessClaim | None,
     ) -> tuple[AppendResult, StreamHead | None]:
         """Chain ``request`` from the tip this process expects and call the function, again from
         the actual tip when it refuses a stale one; return the result and the head it wrote."""
@@ -221,7 +238,8 @@ class SqlAppender(SqlChainWriter):
             # lock, so only a guess, which the function checks under it).
             tip = await raw.fetchrow("tip", TIP.postgres, (stream_id, request.idempotency_key))
             assert tip is not None
-            if tip[8] is not None:
+            replay = tip[8] is not None
+            if replay and access is None:
                 assert request.idempotency_key is not None
                 seen = AppendResult(tip[8], tip[9], request_digest=tip[10])
                 return duplicate_result(
@@ -229,7 +247,9 @@ class SqlAppender(SqlChainWriter):
                 ), None
             head = None if tip[0] is None else self._remember_head(StreamHead(stream_id, *tip[:8]))
             actual = 0 if head is None else head.version
-            if actual != expected:
+            # A learner's replay is the function's to report, once it has checked the claim
+            # (it looks the key up before the version).
+            if actual != expected and not replay:
                 raise ConcurrencyError(stream_id, expected, actual)
         for _ in range(MAX_CHAIN_ATTEMPTS):
             if head is None:
@@ -244,7 +264,7 @@ class SqlAppender(SqlChainWriter):
                 # load, and the refusals that cascade from that made a burst of creates slower.)
                 async with self._bucket_locks.setdefault(bucket, asyncio.Lock()):
                     tail = self._tails.get(bucket) or _empty_tail(bucket)
-                    args, written, new_tail = self._chained(request, encoded, None, tail)
+                    args, written, new_tail = self._chained(request, encoded, None, tail, access)
                     row = await self._call(raw, args)
                     if row[0] == "registry":
                         self._tails[bucket] = RegistryHead(bucket, *row[12:16])
@@ -253,9 +273,12 @@ class SqlAppender(SqlChainWriter):
                         assert new_tail is not None
                         self._tails[bucket] = new_tail
             else:
-                args, written, _ = self._chained(request, encoded, head, None)
+                args, written, _ = self._chained(request, encoded, head, None, access)
                 row = await self._call(raw, args)
             outcome = row[0]
+            if outcome == "revoked":
+                assert access is not None
+                raise AccessRevoked(access.learner_id)
             if outcome == "written":
                 return AppendResult(row[9], row[10], request_digest=request.request_digest), written
             if outcome == "duplicate":
@@ -281,9 +304,11 @@ class SqlAppender(SqlChainWriter):
         encoded: EncodedAppend,
         head: StreamHead | None,
         tail: RegistryHead | None,
+        access: AccessClaim | None,
     ) -> tuple[list[Any], StreamHead, RegistryHead | None]:
         """The function's arguments chaining ``request`` from ``head`` (a new stream: registered
-        after ``tail``), and the head (and tail) it writes when it says ``written``."""
+        after ``tail``), checking ``access``, and the head (and tail) it writes when it says
+        ``written``."""
         stream_id, expected = request.stream_id, request.expected_version
         key: ChainKey | None = self._chain_keys.current
         key_id = key.key_id if key else None
@@ -325,6 +350,7 @@ class SqlAppender(SqlChainWriter):
             written.head_mac,
             *registration,
             *encoded.read_models,
+            *((None,) * 3 if access is None else access_arguments(access)),
         ]
         return args, written, new_tail
 
@@ -336,7 +362,7 @@ class SqlAppender(SqlChainWriter):
             if getattr(error.orig, "sqlstate", None) == _UNDEFINED_FUNCTION:
                 target = self._engine.url.render_as_string(hide_password=True)
                 raise SchemaNotMigrated(
-                    f"database {target} has no curiouscore_append function (migration 0016)"
+                    f"database {target} has no curiouscore_append function of migration 0017"
                     " yet; run: curiouscore db migrate"
                 ) from error
             raise
@@ -583,6 +609,12 @@ def chained_events(request: AppendRequest, datas: list[str]) -> list[tuple[str, 
         (event.type, event.schema_version, hashable_text(event.data, data))
         for event, data in zip(request.events, datas, strict=True)
     ]
+
+
+def access_arguments(access: AccessClaim) -> tuple[str, str, int]:
+    """The function's ``p_learner_id``, ``p_role`` and ``p_token_version``: the claim it checks
+    before anything else (NULLs: an append that is not a learner's, not checked)."""
+    return access.learner_id, access.role, access.token_version
 
 
 def _empty_tail(bucket: int) -> RegistryHead:

@@ -12,6 +12,12 @@ one writer at a time, so its autoincrement positions are already in commit order
 **The hot path skips SQLAlchemy Core.** Appends (``core.store.sql_append``) and the reads of every
 request (stream, snapshot, idempotency key, stream version) run as SQL text on the driver
 connection (``core.store.sql_raw``); ``read_all``, listings and the rest stay on Core.
+
+**The access check rides along (issue 17).** A learner's append or stream read on an access
+token not checked yet (an :class:`~core.store.base.AccessClaim`) checks it in the statement
+itself: the append function before anything else (``sql_append``), the stream read by joining
+the events to the learners row's check, so a request costs one round trip, not two. A SQLite
+append checks it with a read of its own just before it is queued for the group commit.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from sqlalchemy import delete, exc, literal_column, select
 from sqlalchemy.engine import Row
 
 from core.store.base import (
+    AccessClaim,
+    AccessRevoked,
     AppendResult,
     ConcurrencyError,
     IdempotencyKeyReused,
@@ -34,6 +42,7 @@ from core.store.base import (
     StoredEvent,
     XpAlreadyGranted,
 )
+from core.store.engine import unavailable_on_connectivity_errors
 from core.store.json_codec import load_json
 from core.store.sql_append import (
     Params,
@@ -71,9 +80,10 @@ class SqlEventStore(SqlAppender):
         recorded_at: str,
         request_digest: str | None = None,
         changes: ReadModelChanges | None = None,
+        access: AccessClaim | None = None,
     ) -> AppendResult:
         """Append ``events`` after ``expected_version`` in one transaction with ``changes``; see
-        ``EventStore``.
+        ``EventStore`` (and the module docstring for ``access``).
 
         A racing writer that slips past the version check hits the unique (stream, version) or
         idempotency key constraint; that is reported as :class:`ConcurrencyError` or as the
@@ -99,16 +109,21 @@ class SqlEventStore(SqlAppender):
             changes,
         )
         if not self._is_postgres:
+            if access is not None:
+                await self._check_access(access)
             if self._group is None:
                 self._group = GroupCommitter(self._commit_group)
             return await self._group.submit(request)
-        return await self._append_alone(request)
+        return await self._append_alone(request, access)
 
-    async def _append_alone(self, request: AppendRequest) -> AppendResult:
-        """One append in a transaction of its own (PostgreSQL: one call, see ``sql_append``)."""
+    async def _append_alone(
+        self, request: AppendRequest, access: AccessClaim | None = None
+    ) -> AppendResult:
+        """One append in a transaction of its own (PostgreSQL: one call, see ``sql_append``,
+        which checks ``access``; SQLite's callers have checked it)."""
         try:
             if self._is_postgres:
-                return await self._append_postgres(request)
+                return await self._append_postgres(request, access)
             async with self._raw_transaction(with_core=writes_reviews(request)) as raw:
                 return await self._append_raw(raw, request, utc_now())
         except exc.IntegrityError:
@@ -177,6 +192,35 @@ class SqlEventStore(SqlAppender):
                 "read_stream", raw.text(_READ_STREAM), (stream_id, after_version)
             )
         return [_raw_event(row) for row in rows]
+
+    async def read_stream_for(
+        self, access: AccessClaim, stream_id: str, after_version: int = 0
+    ) -> list[StoredEvent]:
+        """:meth:`read_stream` and the claim's check in one statement (see ``EventStore``)."""
+        async with self._raw_read() as raw:
+            rows = await raw.fetch(
+                "read_stream",
+                raw.text(_READ_STREAM_FOR),
+                (stream_id, after_version, *_claimed(access)),
+            )
+        # The first column says whether the claim holds; a row of NULL events stands for none.
+        if not rows[0][0]:
+            raise AccessRevoked(access.learner_id)
+        return [_raw_event(row[1:]) for row in rows if row[1] is not None]
+
+    async def _check_access(self, access: AccessClaim) -> None:
+        """Raise :class:`AccessRevoked` unless the claim holds (SQLite appends: one keyed read,
+        straight onto a kept connection, as ``get_token_state`` reads)."""
+        kept = self._kept
+        assert kept is not None  # SQLite
+        try:
+            row = await kept.fetchrow("token_state", _ACCESS.sqlite, _claimed(access))
+        except Exception:
+            # translated as _raw_read translates it (the engine's URL is only looked up now)
+            with unavailable_on_connectivity_errors(self._engine.url):
+                raise
+        if row is None:
+            raise AccessRevoked(access.learner_id)
 
     async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Return up to ``limit`` events of every stream with position > ``after_position``.
@@ -255,6 +299,27 @@ _READ_STREAM = sql(
     " event_hash, key_id FROM game_events WHERE session_id = $1 AND sequence_number > $2"
     " ORDER BY sequence_number",
 )
+# One row at least: whether the claim holds (its learner's row has its token version and role),
+# then the events (NULLs when there are none, or when it does not hold: none are returned then).
+_READ_STREAM_FOR_TEXT = (
+    "SELECT a.holds, e.position, e.session_id, e.sequence_number, e.event_type,"
+    " e.schema_version, e.data, e.recorded_at, e.event_hash, e.key_id"
+    " FROM (SELECT EXISTS (SELECT 1 FROM learners AS l WHERE l.learner_id = $3"
+    " AND l.token_version = $4 AND l.role = $5) AS holds{fence}) AS a"
+    " LEFT JOIN game_events AS e ON a.holds AND e.session_id = $1 AND e.sequence_number > $2"
+    " ORDER BY e.sequence_number"
+)
+# PostgreSQL: OFFSET 0 keeps the check a subquery of its own, evaluated once (pulled up, it is
+# evaluated for each use of ``holds``). SQLite evaluates it once anyway and wants no OFFSET alone.
+_READ_STREAM_FOR = sql(
+    "read_stream",
+    _READ_STREAM_FOR_TEXT.format(fence=" OFFSET 0"),
+    sqlite=sql("read_stream", _READ_STREAM_FOR_TEXT.format(fence="")).sqlite,
+)
+_ACCESS = sql(
+    "token_state",
+    "SELECT 1 FROM learners WHERE learner_id = $1 AND token_version = $2 AND role = $3",
+)
 _LOAD_SNAPSHOT = sql(
     "load_snapshot",
     "SELECT sequence_number, schema_version, state FROM session_snapshots WHERE session_id = $1",
@@ -268,6 +333,10 @@ _STREAM_VERSION = sql(
     "stream_version",
     "SELECT coalesce(max(sequence_number), 0) FROM game_events WHERE session_id = $1",
 )
+
+
+def _claimed(access: AccessClaim) -> tuple[str, int, str]:
+    return access.learner_id, access.token_version, access.role
 
 
 async def _stream_version(raw: RawConnection, stream_id: str) -> int:

@@ -271,7 +271,7 @@ async def test_the_function_refuses_to_run_outside_read_committed(postgres_url: 
                         "SELECT * FROM curiouscore_append('s', 0, NULL, NULL, false, NULL, NULL,"
                         " ARRAY['Noted'], ARRAY[1], ARRAY['{}'], ARRAY['h'], 't', NULL, 'm',"
                         " 0, 0, NULL, 'e', 'r', 't', NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
-                        " NULL, NULL, NULL)"
+                        " NULL, NULL, NULL, NULL, NULL, NULL)"
                     )
                 )
     finally:
