@@ -42,7 +42,7 @@ from api.runtime import Runtime
 from api.spa import mount_spa
 from api.text_guard import TextGuardMiddleware
 from api.tokens import AccessTokens, resolve_secret
-from core.bootstrap import Services, build_services
+from core.bootstrap import Services, build_services, warm_up
 from core.config import Settings
 from core.process_lease import acquire_llm_lease
 from core.store.base import StoreUnavailable
@@ -207,6 +207,8 @@ def create_app(
                 log.info("seeded the shipped challenges", extra={"challenges": len(report.results)})
         except StoreUnavailable as error:
             log.warning("could not check the catalogue at startup: %s", error)
+        if runtime.owns_services:  # a server's own pool; tests passing services warm their own
+            await warm_up(runtime.services)
         jobs = [asyncio.create_task(job(runtime.services)) for job in background]
         try:
             yield

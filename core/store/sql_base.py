@@ -66,6 +66,7 @@ class SqlStoreBase:
         self._raw_slots: AbstractAsyncContextManager[object] = (
             PoolSlots(engine) if self._is_postgres else nullcontext()
         )
+        self._raw_size = int(engine.pool.size()) if self._is_postgres else 1  # type: ignore[attr-defined]
         # Learner rows the access check read in the last LEARNER_ROW_SECONDS (see _seen_learner).
         self._learner_rows: dict[str, tuple[float, Learner]] = {}
 
