@@ -95,5 +95,4 @@ class SqlWarmUp(SqlEventStore):
             _NOBODY, _NO_APPEND_EXPECTED, _NOBODY, None, self._serialize_appends, None, None,
             [], [], [], [], _NOBODY, None, _NOBODY, *[None] * 16,
         ]  # fmt: skip
-        row = await self._call(raw, nothing)
-        assert row[0] == "conflict", row[0]
+        await self._call(raw, nothing)  # a "conflict": nothing written, nothing to read back
