@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -33,10 +35,13 @@ from core.service.sessions import GameService
 from core.service.telemetry import SessionMetrics
 from core.service.usage import UsageService
 from core.store import open_store
-from core.store.base import Store
+from core.store.base import Store, StoreUnavailable
 from core.store.integrity import ChainKeys
 from core.store.rate_counters import MemoryRateCounters, RateCounters
 from core.store.sql_rate_counters import SqlRateCounters
+from core.store.sql_warm import SqlWarmUp
+
+log = logging.getLogger(__name__)
 
 
 class ConfigurationError(RuntimeError):
@@ -312,4 +317,36 @@ async def build_services(
         shared_llm=shared,
         code_runner=code_runner,
         learning=learning,
+    )
+
+
+async def warm_up(services: Services) -> None:
+    """Before a server reports ready: open the store's pool and prepare its hot statements
+    (``core.store.sql_warm``), and load every challenge's latest version, for at most
+    ``WARM_UP_SECONDS`` (0: skip).
+
+    Otherwise the first burst of requests pays for all of it, queued behind each other. A
+    database that is slow or unreachable is logged and the server starts anyway: it serves what
+    it can and ``/health`` reports the database, as without the warm-up."""
+    seconds = services.settings.warm_up_seconds
+    if seconds <= 0:
+        return
+    started = time.monotonic()
+    store = services.store
+    connections = 0
+    try:
+        async with asyncio.timeout(seconds):
+            if isinstance(store, SqlWarmUp):
+                connections = await store.warm_up()
+            await services.catalog.summaries()
+    except (TimeoutError, StoreUnavailable) as error:
+        log.warning(
+            "warm-up stopped after %.1f s, serving anyway: %s",
+            time.monotonic() - started,
+            str(error) or f"not done within WARM_UP_SECONDS={seconds:g}",
+        )
+        return
+    log.info(
+        "warmed up",
+        extra={"connections": connections, "seconds": round(time.monotonic() - started, 3)},
     )

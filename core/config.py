@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=20, ge=1)
     max_overflow: int = Field(default=10, ge=0)
     pool_pre_ping: bool = True
+    # At start, before it listens, a server opens its POOL_SIZE connections, prepares the hot
+    # statements on each and loads the catalogue, for at most this long (0: not at all); a slow
+    # or unreachable database is logged and the server starts anyway (core/bootstrap.warm_up).
+    warm_up_seconds: float = Field(default=10.0, ge=0)
     secret_key: SecretStr | None = None
     algorithm: str = "HS256"
     access_token_expire_minutes: int = 30

@@ -199,22 +199,33 @@ def unavailable_on_connectivity_errors(url: URL) -> Iterator[None]:
     """
     try:
         yield
-    except exc.TimeoutError as error:
+    except (OSError, exc.DBAPIError, exc.TimeoutError) as error:
+        replacement = unavailable_error(url, error)
+        if replacement is None:
+            raise
+        raise replacement from error
+
+
+def unavailable_error(url: URL, error: BaseException) -> StoreUnavailable | None:
+    """What :func:`unavailable_on_connectivity_errors` raises instead of ``error`` (None: ``error``
+    itself): for the hot path's context managers, which translate on exit without a generator."""
+    if isinstance(error, exc.TimeoutError):
         # The pool had no free connection within POOL_TIMEOUT: the database is saturated, which
         # is a 503 with Retry-After for the client, not a server error.
         target = url.render_as_string(hide_password=True)
-        raise StoreUnavailable(
+        return StoreUnavailable(
             f"database {target} is busy: no free pooled connection in time ({error.args[0]})"
-        ) from error
-    except (OSError, exc.DBAPIError) as error:
-        if is_missing_table_error(error):
-            target = url.render_as_string(hide_password=True)
-            raise SchemaNotMigrated(
-                f"database {target} has no CuriousCore schema yet; run: curiouscore db migrate"
-            ) from error
-        if not is_connectivity_error(error):
-            raise
-        raise StoreUnavailable(describe_unavailable(url, error)) from error
+        )
+    if not isinstance(error, OSError | exc.DBAPIError):
+        return None
+    if is_missing_table_error(error):
+        target = url.render_as_string(hide_password=True)
+        return SchemaNotMigrated(
+            f"database {target} has no CuriousCore schema yet; run: curiouscore db migrate"
+        )
+    if not is_connectivity_error(error):
+        return None
+    return StoreUnavailable(describe_unavailable(url, error))
 
 
 def is_missing_table_error(error: BaseException) -> bool:

@@ -22,10 +22,12 @@ from core.store.sql_rate_counters import SqlRateCounters
 from core.store.sql_read_models import SqlReadModels
 from core.store.sql_reviews import SqlReviews
 from core.store.sql_usage import SqlUsage
+from core.store.sql_warm import SqlWarmUp
 from core.store.tables import game_events
 
 
 class SqlStore(
+    SqlWarmUp,
     SqlEventStore,
     SqlReadModels,
     SqlAccounts,

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.util import greenlet_spawn
 
 from core.store.base import Learner
-from core.store.engine import lone_reader, unavailable_on_connectivity_errors, writer
+from core.store.engine import (
+    lone_reader,
+    unavailable_error,
+    unavailable_on_connectivity_errors,
+    writer,
+)
 from core.store.integrity import ChainKeys, RegistryHead, StreamHead
 from core.store.sql_group import GroupCommitter
-from core.store.sql_raw import RawConnection, checked_out, raw_connection
+from core.store.sql_raw import PostgresRaw, RawConnection, pool_connection, raw_connection
 from core.store.sqlite_kept import KeptConnections
 
 # How long a learner row read by the access check answers ``get_learner`` (see _seen_learner).
@@ -63,9 +70,8 @@ class SqlStoreBase:
         self._tails_seeded = False
         self._tails_seeding = asyncio.Lock()
         # PostgreSQL: the raw path's connections at once, at most the pool's steady size.
-        self._raw_slots: AbstractAsyncContextManager[object] = (
-            PoolSlots(engine) if self._is_postgres else nullcontext()
-        )
+        self._raw_slots = PoolSlots(engine) if self._is_postgres else None
+        self._raw_size = self._raw_slots.size if self._raw_slots is not None else 1
         # Learner rows the access check read in the last LEARNER_ROW_SECONDS (see _seen_learner).
         self._learner_rows: dict[str, tuple[float, Learner]] = {}
 
@@ -129,23 +135,19 @@ class SqlStoreBase:
             async with self._lone_reads.connect() as connection:
                 yield connection
 
-    @asynccontextmanager
-    async def _raw_read(self) -> AsyncIterator[RawConnection]:
+    def _raw_read(self) -> AbstractAsyncContextManager[RawConnection]:
         """Like :meth:`_read`, but yield the driver connection for raw statements
         (``core.store.sql_raw``): one statement, in its own implicit transaction."""
-        with unavailable_on_connectivity_errors(self._engine.url):
-            async with self._checked_out() as raw:
-                yield raw
-
-    def _checked_out(self) -> AbstractAsyncContextManager[RawConnection]:
-        """A raw connection outside any transaction: SQLite's kept ones, else one from the pool
-        (at most ``POOL_SIZE`` at once, see :class:`PoolSlots`)."""
-        return self._kept.connection() if self._kept is not None else self._pooled()
+        if self._raw_slots is not None:
+            return PooledRaw(self._engine, self._raw_slots)
+        return self._sqlite_raw_read()
 
     @asynccontextmanager
-    async def _pooled(self) -> AsyncIterator[RawConnection]:
-        async with self._raw_slots, checked_out(self._engine) as raw:
-            yield raw
+    async def _sqlite_raw_read(self) -> AsyncIterator[RawConnection]:
+        with unavailable_on_connectivity_errors(self._engine.url):
+            assert self._kept is not None
+            async with self._kept.connection() as raw:
+                yield raw
 
     @asynccontextmanager
     async def _raw_transaction(self, *, with_core: bool = False) -> AsyncIterator[RawConnection]:
@@ -174,7 +176,7 @@ class SqlStoreBase:
     @asynccontextmanager
     async def _raw_connection(self, with_core: bool) -> AsyncIterator[RawConnection]:
         if not with_core:
-            async with self._checked_out() as raw:
+            async with self._raw_read() as raw:
                 yield raw
             return
         async with self._lone_reads.connect() as connection:
@@ -220,26 +222,107 @@ class PoolSlots:
     to 46 connections opened per benchmark run. A request waits here for one of the pooled
     connections instead, in the order it came, for at most the pool timeout (then, as for the
     pool, ``StoreUnavailable``). ``MAX_OVERFLOW`` still serves the cold SQLAlchemy statements.
+
+    A semaphore with ``asyncio.timeout`` did this at a cost the hot path felt (under load most
+    requests wait, and the timeout's context manager, its task bookkeeping and its rescheduled
+    handle came to a few per cent of a request's CPU): a slot given back goes straight to the
+    first waiter, whose wait is bounded by one timer handle.
     """
+
+    __slots__ = ("_free", "_timeout", "_waiters", "size")
 
     def __init__(self, engine: AsyncEngine) -> None:
         pool: Any = engine.pool
-        self._size = int(pool.size())
-        self._slots = asyncio.Semaphore(self._size)
+        self.size = int(pool.size())
+        self._free = self.size
         self._timeout = float(pool.timeout())
+        self._waiters: deque[asyncio.Future[None]] = deque()
 
-    async def __aenter__(self) -> None:
-        if not self._slots.locked():
-            await self._slots.acquire()  # free: taken at once (no timer for the common case)
+    async def take(self) -> None:
+        """Take a slot: at once when one is free and nobody waits, else in turn, for at most
+        the pool timeout (then ``sqlalchemy.exc.TimeoutError``)."""
+        if self._free and not self._waiters:
+            self._free -= 1
             return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(waiter)
+        timer = loop.call_later(self._timeout, self._expire, waiter)
         try:
-            async with asyncio.timeout(self._timeout):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise exc.TimeoutError(
-                f"the raw path's {self._size} pooled connections stayed busy for"
-                f" {self._timeout:g} s"
-            ) from None
+            await waiter  # a slot handed over by give_back: _free was not raised for it
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self.give_back()  # handed over just as this request was cancelled: pass it on
+            else:
+                with suppress(ValueError):
+                    self._waiters.remove(waiter)
+            raise
+        finally:
+            timer.cancel()
 
-    async def __aexit__(self, *_: object) -> None:
-        self._slots.release()
+    def give_back(self) -> None:
+        """Return a slot: to the first request still waiting, else to the free ones."""
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
+
+    def _expire(self, waiter: asyncio.Future[None]) -> None:
+        if waiter.done():
+            return
+        with suppress(ValueError):
+            self._waiters.remove(waiter)
+        waiter.set_exception(
+            exc.TimeoutError(
+                f"the raw path's {self.size} pooled connections stayed busy for {self._timeout:g} s"
+            )
+        )
+
+
+class PooledRaw:
+    """A raw PostgreSQL connection from the pool for the block (see ``SqlStoreBase._raw_read``):
+    a slot (:class:`PoolSlots`), a pool checkout, and on exit the connection back, the slot back
+    and connectivity errors turned into ``StoreUnavailable``.
+
+    A class, not ``asynccontextmanager``s stacked three deep as before: every request goes
+    through here once or twice, and their generators' frames and exit stacks cost more than the
+    checkout they wrapped.
+    """
+
+    __slots__ = ("_engine", "_fairy", "_slots")
+
+    def __init__(self, engine: AsyncEngine, slots: PoolSlots) -> None:
+        self._engine = engine
+        self._slots = slots
+
+    async def __aenter__(self) -> RawConnection:
+        slots = self._slots
+        try:
+            await slots.take()
+            try:
+                fairy = await pool_connection(self._engine)
+            except BaseException:
+                slots.give_back()
+                raise
+        except (OSError, exc.DBAPIError, exc.TimeoutError) as error:
+            replacement = unavailable_error(self._engine.url, error)
+            if replacement is None:
+                raise
+            raise replacement from error
+        self._fairy = fairy
+        return PostgresRaw(None, fairy, fairy.driver_connection)
+
+    async def __aexit__(
+        self, _type: type[BaseException] | None, error: BaseException | None, _tb: object
+    ) -> None:
+        try:
+            await greenlet_spawn(self._fairy.close)
+        finally:
+            self._slots.give_back()
+        if error is not None:
+            replacement = unavailable_error(self._engine.url, error)
+            if replacement is not None:
+                raise replacement from error

@@ -8,7 +8,7 @@ it carries) are therefore plain SQL text run on the driver connection of a conne
 pool handed out, through ``sqlite3``'s statement cache or asyncpg's prepared-statement cache.
 SQLAlchemy keeps the pool, migrations and every cold query.
 
-**Transactions.** A raw connection is checked out of SQLAlchemy's pool directly (``checked_out``),
+**Transactions.** A raw connection is checked out of SQLAlchemy's pool directly (``pool_connection``),
 so SQLAlchemy begins nothing on it: a read is one statement in its own implicit transaction, and a
 write transaction is begun and ended here (``BEGIN IMMEDIATE`` on SQLite, an asyncpg transaction
 on PostgreSQL). The rare write that also runs SQLAlchemy statements (the review-queue rows an
@@ -30,8 +30,8 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -288,23 +288,6 @@ def raw_connection(connection: AsyncConnection, *, postgres: bool) -> RawConnect
     SQLAlchemy's: one from the store's lone-statement view)."""
     fairy = connection.sync_connection.connection  # type: ignore[union-attr]
     return _wrap(connection, fairy, postgres)
-
-
-@asynccontextmanager
-async def checked_out(engine: AsyncEngine) -> AsyncIterator[RawConnection]:
-    """Check a connection out of ``engine``'s pool for raw statements outside any transaction
-    (each its own), and return it afterwards.
-
-    Cheaper than a SQLAlchemy connection (no ``Connection`` object, no isolation-level switch):
-    a quarter of a keyed read's CPU on SQLite. Errors opening a connection are translated as
-    SQLAlchemy translates them.
-    """
-    fairy = await pool_connection(engine)
-    raw = _wrap(None, fairy, engine.url.get_backend_name() == "postgresql")
-    try:
-        yield raw
-    finally:
-        await greenlet_spawn(fairy.close)
 
 
 async def pool_connection(engine: AsyncEngine) -> PoolProxiedConnection:
