@@ -26,6 +26,7 @@ from core.store.sql_events import (
     _FIND_IDEMPOTENT,
     _LOAD_SNAPSHOT,
     _READ_STREAM,
+    _READ_STREAM_FOR,
     _STREAM_VERSION,
     SqlEventStore,
 )
@@ -38,6 +39,7 @@ _NOBODY = ""
 _HOT_READS: tuple[tuple[Sql, tuple[Any, ...]], ...] = (
     (_TOKEN_STATE, (_NOBODY,)),
     (_READ_STREAM, (_NOBODY, 0)),
+    (_READ_STREAM_FOR, (_NOBODY, 0, _NOBODY, 0, _NOBODY)),
     (_LOAD_SNAPSHOT, (_NOBODY,)),
     (TIP, (_NOBODY, _NOBODY)),
     (_FIND_IDEMPOTENT, (_NOBODY, _NOBODY)),
@@ -45,8 +47,9 @@ _HOT_READS: tuple[tuple[Sql, tuple[Any, ...]], ...] = (
     (_LATEST_VERSION_OF, (_NOBODY,)),
     (_LEARNER, (_NOBODY,)),
 )
-# curiouscore_append's 30 arguments for a call that writes nothing: expected version -1 is a
-# conflict with any stream (it has no head, so "expected 0"; or a head, whose version is >= 1).
+# curiouscore_append's 33 arguments (the last three NULL: no claim to check) for a call that writes
+# nothing: expected version -1 is a conflict with any stream (it has no head, so "expected 0"; or a
+# head, whose version is >= 1).
 _NO_APPEND_EXPECTED = -1
 
 
@@ -93,6 +96,6 @@ class SqlWarmUp(SqlEventStore):
             await raw.fetch("warm_up", statement.postgres, args)
         nothing: list[Any] = [
             _NOBODY, _NO_APPEND_EXPECTED, _NOBODY, None, self._serialize_appends, None, None,
-            [], [], [], [], _NOBODY, None, _NOBODY, *[None] * 16,
+            [], [], [], [], _NOBODY, None, _NOBODY, *[None] * 16, None, None, None,
         ]  # fmt: skip
         await self._call(raw, nothing)  # a "conflict": nothing written, nothing to read back
