@@ -46,7 +46,9 @@ async def test_a_late_commit_is_never_skipped_and_does_not_block_other_streams(
         # append in autocommit commits as the call returns: this one is slow to commit).
         request = AppendRequest("slow", [noted(1)], 0, None, T0, None, None)
         async with store._raw_transaction() as raw:
-            result, _ = await store._chain_and_call(raw, request, EncodedAppend.of(request, T0))
+            result, _ = await store._chain_and_call(
+                raw, request, EncodedAppend.of(request, T0), None
+            )
             assert result.last_version == 1
             reached.set()
             await release.wait()
