@@ -81,6 +81,12 @@ class InlineConnection:
         """The ``sqlite3`` connection itself (for :func:`run_inline`)."""
         return self._connection
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open (asked each time a kept connection comes back: through
+        ``__getattr__`` it cost a failed attribute lookup first)."""
+        return self._connection.in_transaction
+
     def cursor(self) -> InlineCursor:
         return InlineCursor(self, self._connection.cursor())
 
