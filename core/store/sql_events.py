@@ -80,9 +80,10 @@ class SqlEventStore(SqlAppender):
         duplicate result, never as a database error.
 
         **Group commit.** On SQLite, concurrent appends (to any streams) are queued and one writer
-        task commits them together: one ``BEGIN IMMEDIATE … COMMIT`` for the group, each append in
-        its own savepoint with its own version check, idempotency result and failure (a refused
-        append rolls back to its savepoint and fails alone). On PostgreSQL every append is its own
+        task commits them together: one ``BEGIN IMMEDIATE … COMMIT`` for the group, each append with
+        its own version check, idempotency result and failure (a group with a refused append is
+        written again with each append in its own savepoint: the refused one rolls back to it
+        and fails alone). On PostgreSQL every append is its own
         transaction on its own pooled connection, so as many run at once as the pool holds
         (``POOL_SIZE`` + ``MAX_OVERFLOW``), and the server's WAL writer flushes concurrent commits
         together.
