@@ -203,7 +203,15 @@ class SessionView:
 
 
 def project_view(challenge: ChallengeSpec, state: SessionState) -> SessionView:
-    """Return the view of ``state``; the challenge supplies the texts the events do not carry."""
+    """Return the view of ``state``; the challenge supplies the texts the events do not carry.
+
+    A view is a function of the two alone, and a session read after its last write is the state
+    that write answered with (the same object, from the service's hydrated sessions): that view
+    is returned again (``_VIEWS``), the same object, instead of being built anew."""
+    return _VIEWS.get((challenge, state), _project_view)
+
+
+def _project_view(challenge: ChallengeSpec, state: SessionState) -> SessionView:
     step_view = None
     if state.status is Status.COMPLETED:
         mode = UiMode.COMPLETED
@@ -272,6 +280,10 @@ def project_view(challenge: ChallengeSpec, state: SessionState) -> SessionView:
         feedback=feedback_views(challenge, state),
         transcript_seq=state.transcript[-1].seq if state.transcript else 0,
     )
+
+
+# The latest views, by (challenge, state): about one per session in play.
+_VIEWS: IdentityMemo[SessionView] = IdentityMemo(1024)
 
 
 def _step_result(challenge: ChallengeSpec, outcome: StepOutcome) -> StepResultView:
