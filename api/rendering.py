@@ -155,8 +155,8 @@ def view_json(view: SessionView) -> bytes:
     return _VIEW_JSON.get((view,), _view_json)
 
 
-# The bytes of the latest views, by view object: about one per session in play.
-_VIEW_JSON: IdentityMemo[bytes] = IdentityMemo(1024)
+# The bytes of the latest views, by view object (a long transcript writes tens of kilobytes).
+_VIEW_JSON: IdentityMemo[bytes] = IdentityMemo(512)
 
 
 def _view_json(view: SessionView) -> bytes:

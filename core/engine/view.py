@@ -282,8 +282,8 @@ def _project_view(challenge: ChallengeSpec, state: SessionState) -> SessionView:
     )
 
 
-# The latest views, by (challenge, state): about one per session in play.
-_VIEWS: IdentityMemo[SessionView] = IdentityMemo(1024)
+# The latest views, by (challenge, state).
+_VIEWS: IdentityMemo[SessionView] = IdentityMemo(512)
 
 
 def _step_result(challenge: ChallengeSpec, outcome: StepOutcome) -> StepResultView:
