@@ -23,6 +23,7 @@ from pygments.util import ClassNotFound
 from starlette.responses import Response
 
 from api.schemas.sessions import SessionViewOut
+from core.engine.memo import IdentityMemo
 from core.engine.view import SessionView
 
 CODE_CLASS_PREFIX = "hl-"
@@ -148,6 +149,18 @@ _VIEW_DATA = TypeAdapter(SessionView)
 def view_json(view: SessionView) -> bytes:
     """The session view as JSON bytes, exactly what ``session_view_model(view).model_dump_json()``
     writes (``tests/api/test_json_responses.py`` compares them), at half the cost.
+
+    A view is immutable, and a session read after its last write gets the view object that write
+    answered with (``project_view``): its bytes are written once (``_VIEW_JSON``)."""
+    return _VIEW_JSON.get((view,), _view_json)
+
+
+# The bytes of the latest views, by view object (a long transcript writes tens of kilobytes).
+_VIEW_JSON: IdentityMemo[bytes] = IdentityMemo(512)
+
+
+def _view_json(view: SessionView) -> bytes:
+    """:func:`view_json`, written out.
 
     The view is the engine's own frozen dataclass: validating it into the response model only to
     serialise it again re-checks what the engine built. pydantic-core dumps the dataclass to

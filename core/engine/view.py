@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from core.engine.challenge import ChallengeSpec, CodeSpec, StepKind
+from core.engine.challenge import ChallengeSpec, CodeSpec, StepKind, StepSpec
 from core.engine.code import MAX_CODE_ANSWER
 from core.engine.decide import MAX_CHAT_ANSWER
+from core.engine.memo import IdentityMemo
 from core.engine.plain import to_plain
 from core.engine.scoring import round_half_up, round_points
 from core.engine.state import SessionState, Status, StepOutcome, TranscriptEntry
@@ -202,7 +203,15 @@ class SessionView:
 
 
 def project_view(challenge: ChallengeSpec, state: SessionState) -> SessionView:
-    """Return the view of ``state``; the challenge supplies the texts the events do not carry."""
+    """Return the view of ``state``; the challenge supplies the texts the events do not carry.
+
+    A view is a function of the two alone, and a session read after its last write is the state
+    that write answered with (the same object, from the service's hydrated sessions): that view
+    is returned again (``_VIEWS``), the same object, instead of being built anew."""
+    return _VIEWS.get((challenge, state), _project_view)
+
+
+def _project_view(challenge: ChallengeSpec, state: SessionState) -> SessionView:
     step_view = None
     if state.status is Status.COMPLETED:
         mode = UiMode.COMPLETED
@@ -273,6 +282,10 @@ def project_view(challenge: ChallengeSpec, state: SessionState) -> SessionView:
     )
 
 
+# The latest views, by (challenge, state).
+_VIEWS: IdentityMemo[SessionView] = IdentityMemo(512)
+
+
 def _step_result(challenge: ChallengeSpec, outcome: StepOutcome) -> StepResultView:
     spec = challenge.steps[outcome.index] if outcome.index < len(challenge.steps) else None
     return StepResultView(
@@ -292,7 +305,11 @@ def _step_result(challenge: ChallengeSpec, outcome: StepOutcome) -> StepResultVi
 
 def feedback_views(challenge: ChallengeSpec, state: SessionState) -> tuple[FeedbackView, ...]:
     """Given the state, explain every graded answer in its transcript (see :class:`FeedbackView`).
-    A step still open keeps its missed choices hidden, so a retry is not answered for the learner."""
+    A step still open keeps its missed choices hidden, so a retry is not answered for the learner.
+
+    Each explanation depends only on the step, the feedback entry, the answer it graded and
+    whether the step is still open, and the entries stay the same objects from one state to the
+    next: each is worked out once (``_FEEDBACK``), not again for every later view of the session."""
     steps = {spec.id: spec for spec in challenge.steps}
     open_step = state.current.step_id if state.current is not None else None
     picked: dict[str, TranscriptEntry] = {}
@@ -304,43 +321,54 @@ def feedback_views(challenge: ChallengeSpec, state: SessionState) -> tuple[Feedb
         spec = steps.get(entry.step_id)
         if entry.kind != "feedback" or spec is None or entry.score is None:
             continue
-        max_points = entry.max_points if entry.max_points is not None else spec.points
-        available = entry.available if entry.available is not None else float(max_points)
-        earned = _earned(entry, available)
-        options: tuple[OptionFeedback, ...] = ()
-        hidden = 0
         answer = picked.get(entry.step_id)
-        if spec.choices and answer is not None and answer.choice is not None:
-            chosen = {answer.choice} if isinstance(answer.choice, int) else set(answer.choice)
-            reveal = entry.step_id != open_step
-            options = tuple(
-                OptionFeedback(
-                    i,
-                    choice.text,
-                    i in chosen,
-                    _verdict(i in chosen, choice.correct, reveal),
-                    choice.feedback if i in chosen or reveal else None,
-                )
-                for i, choice in enumerate(spec.choices)
-            )
-            hidden = sum(1 for i in spec.correct_choices if i not in chosen) if not reveal else 0
-            outcome = _choice_outcome(options, hidden)
-        else:
-            outcome = _score_outcome(earned, max_points)
-        views.append(
-            FeedbackView(
-                step_id=entry.step_id,
-                attempt_at=entry.at,
-                outcome=outcome,
-                score_shown=round_half_up(entry.score),
-                max_points=max_points,
-                earned_shown=round_half_up(earned),
-                hint_deduction_shown=round_half_up(max(0.0, max_points - available)),
-                options=options,
-                missed_hidden=hidden,
-            )
-        )
+        revealed = entry.step_id != open_step
+        views.append(_FEEDBACK.get((spec, entry, answer, revealed), _feedback_view))
     return tuple(views)
+
+
+# Explanations by (step, feedback entry, answer, revealed), for the sessions in play.
+_FEEDBACK: IdentityMemo[FeedbackView] = IdentityMemo(4096)
+
+
+def _feedback_view(
+    spec: StepSpec, entry: TranscriptEntry, answer: TranscriptEntry | None, reveal: bool
+) -> FeedbackView:
+    """The explanation of the graded answer ``entry`` of step ``spec`` (``answer`` the entry of
+    what was picked); ``reveal``: the step is closed, so missed choices are named."""
+    assert entry.score is not None
+    max_points = entry.max_points if entry.max_points is not None else spec.points
+    available = entry.available if entry.available is not None else float(max_points)
+    earned = _earned(entry, available)
+    options: tuple[OptionFeedback, ...] = ()
+    hidden = 0
+    if spec.choices and answer is not None and answer.choice is not None:
+        chosen = {answer.choice} if isinstance(answer.choice, int) else set(answer.choice)
+        options = tuple(
+            OptionFeedback(
+                i,
+                choice.text,
+                i in chosen,
+                _verdict(i in chosen, choice.correct, reveal),
+                choice.feedback if i in chosen or reveal else None,
+            )
+            for i, choice in enumerate(spec.choices)
+        )
+        hidden = sum(1 for i in spec.correct_choices if i not in chosen) if not reveal else 0
+        outcome = _choice_outcome(options, hidden)
+    else:
+        outcome = _score_outcome(earned, max_points)
+    return FeedbackView(
+        step_id=entry.step_id,
+        attempt_at=entry.at,
+        outcome=outcome,
+        score_shown=round_half_up(entry.score),
+        max_points=max_points,
+        earned_shown=round_half_up(earned),
+        hint_deduction_shown=round_half_up(max(0.0, max_points - available)),
+        options=options,
+        missed_hidden=hidden,
+    )
 
 
 def _earned(entry: TranscriptEntry, available: float) -> float:

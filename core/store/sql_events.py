@@ -90,9 +90,10 @@ class SqlEventStore(SqlAppender):
         duplicate result, never as a database error.
 
         **Group commit.** On SQLite, concurrent appends (to any streams) are queued and one writer
-        task commits them together: one ``BEGIN IMMEDIATE … COMMIT`` for the group, each append in
-        its own savepoint with its own version check, idempotency result and failure (a refused
-        append rolls back to its savepoint and fails alone). On PostgreSQL every append is its own
+        task commits them together: one ``BEGIN IMMEDIATE … COMMIT`` for the group, each append with
+        its own version check, idempotency result and failure (a group with a refused append is
+        written again with each append in its own savepoint: the refused one rolls back to it
+        and fails alone). On PostgreSQL every append is its own
         transaction on its own pooled connection, so as many run at once as the pool holds
         (``POOL_SIZE`` + ``MAX_OVERFLOW``), and the server's WAL writer flushes concurrent commits
         together.
@@ -136,15 +137,31 @@ class SqlEventStore(SqlAppender):
             raise
 
     async def _commit_group(self, requests: Sequence[AppendRequest]) -> list[Outcome]:
-        """SQLite group commit: every append in its own savepoint, one transaction for all."""
+        """SQLite group commit, one transaction for all: at once when no append fails (the
+        common case), else again with every append in its own savepoint (see ``sql_group``)."""
         if len(requests) == 1:
             try:
                 return [await self._append_alone(requests[0])]
             except (ConcurrencyError, XpAlreadyGranted, IdempotencyKeyReused) as refused:
                 return [refused]
-        outcomes: list[Outcome] = []
         created_at = utc_now()
-        async with self._raw_transaction(with_core=any(writes_reviews(r) for r in requests)) as raw:
+        with_core = any(writes_reviews(r) for r in requests)
+        try:
+            async with self._raw_transaction(with_core=with_core) as raw:
+                return [await self._append_raw(raw, request, created_at) for request in requests]
+        except (exc.OperationalError, exc.InterfaceError):
+            raise  # the connection or the transaction is broken: the whole group fails
+        except Exception:  # noqa: S110 (an append failed: all rolled back, each again alone)
+            pass
+        return await self._commit_group_apart(requests, created_at, with_core)
+
+    async def _commit_group_apart(
+        self, requests: Sequence[AppendRequest], created_at: str, with_core: bool
+    ) -> list[Outcome]:
+        """The group in one transaction, every append in its own savepoint: a refused or failed
+        append rolls back to it and fails alone."""
+        outcomes: list[Outcome] = []
+        async with self._raw_transaction(with_core=with_core) as raw:
             assert isinstance(raw, SqliteRaw)
             for request in requests:
                 await raw.savepoint()

@@ -3,11 +3,16 @@
 SQLite has one writer at a time, so appends from concurrent requests used to queue for the write
 lock and each paid its own ``BEGIN IMMEDIATE … COMMIT``. :class:`GroupCommitter` queues them
 instead; one writer task (started when the first append arrives, ending when the queue is empty)
-takes everything queued, up to ``max_group``, and hands the group to the store, which writes each
-append in its own savepoint inside one transaction. Each append keeps its own outcome: its result,
-or the error that refused it (version conflict, reused idempotency key, XP already granted), which
-fails that append alone. An error of the transaction itself (the commit, the database gone) fails
-every append of the group, as it would have failed each of them alone.
+takes everything queued, up to ``max_group``, and hands the group to the store, which writes it in
+one transaction. Each append keeps its own outcome: its result, or the error that refused it
+(version conflict, reused idempotency key, XP already granted), which fails that append alone. An
+error of the transaction itself (the commit, the database gone) fails every append of the group,
+as it would have failed each of them alone.
+
+The store writes a group at once, and only when one of its appends fails does it roll the group
+back and write it again with each append in a savepoint of its own (rolled back to, alone, when it
+fails): the common group, where nothing is refused, does not pay two statements per append for
+the rare one (``SqlEventStore._commit_group``).
 """
 
 from __future__ import annotations

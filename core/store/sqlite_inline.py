@@ -81,6 +81,12 @@ class InlineConnection:
         """The ``sqlite3`` connection itself (for :func:`run_inline`)."""
         return self._connection
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open (asked each time a kept connection comes back: through
+        ``__getattr__`` it cost a failed attribute lookup first)."""
+        return self._connection.in_transaction
+
     def cursor(self) -> InlineCursor:
         return InlineCursor(self, self._connection.cursor())
 
@@ -107,10 +113,14 @@ async def run_inline(connection: InlineConnection, call: Callable[..., T], *args
     """Run ``call(*args)`` (a call on ``connection.sqlite3_connection``) on the event loop, from
     plain async code rather than SQLAlchemy's greenlet; when it finds the database locked, run it
     again in a worker thread with the busy timeout, as :meth:`InlineConnection._run` does."""
-    result = connection.try_on_loop(lambda: call(*args))
-    if isinstance(result, _Locked):
-        return await asyncio.to_thread(connection.wait_off_loop, lambda: call(*args))
-    return result
+    # try_on_loop written out: this runs for every raw statement (a dozen a request), and its
+    # closure and extra call per statement are avoidable.
+    try:
+        return call(*args)
+    except sqlite3.OperationalError as error:
+        if not _is_busy(error) or connection.busy_timeout_ms <= 0:
+            raise
+    return await asyncio.to_thread(connection.wait_off_loop, lambda: call(*args))
 
 
 class InlineCursor:

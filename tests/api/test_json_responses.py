@@ -5,6 +5,7 @@ and no ``json.dumps`` step is left."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import httpx
@@ -13,7 +14,8 @@ from fastapi import routing
 
 from api import rendering
 from api.schemas.sessions import SessionViewOut
-from core.engine.view import SessionView
+from core.engine.state import Status, TranscriptEntry
+from core.engine.view import Progress, SessionView, UiMode
 from tests.api.conftest import new_session, register
 
 
@@ -100,3 +102,30 @@ async def test_the_view_keeps_its_documented_shape_and_status(
     step = started.json()["step"]
     assert {"body_html", "prompt_html", "choices_html"} <= set(step)
     assert all("html" in entry for entry in started.json()["transcript"])
+
+
+def test_a_view_written_again_gives_the_same_bytes_and_another_view_its_own() -> None:
+    """The bytes of a view are kept by the view object (a read after a write gets the write's
+    view): an equal view built anew is written on its own, to the same bytes."""
+    view = SessionView(
+        session_id="s",
+        challenge_id="c",
+        challenge_version=1,
+        title="Title",
+        status=Status.ACTIVE,
+        ui_mode=UiMode.NOT_STARTED,
+        step=None,
+        transcript=(TranscriptEntry("narration", "welcome", "**Hi**", "2026-01-01T00:00:00"),),
+        progress=Progress(0, 1, 0.0, 10),
+        result=None,
+        version=3,
+        created_at="2026-01-01T00:00:00",
+        updated_at="2026-01-01T00:00:00",
+    )
+    first = rendering.view_json(view)
+    assert rendering.view_json(view) is first
+    equal = dataclasses.replace(view)
+    assert rendering.view_json(equal) == first
+    assert first == rendering.session_view_model(view).model_dump_json().encode()
+    other = rendering.view_json(dataclasses.replace(view, version=4))
+    assert b'"version":4' in other and other != first

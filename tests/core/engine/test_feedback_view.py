@@ -61,6 +61,26 @@ def test_a_closed_step_names_the_missed_choices_and_the_wrong_pick():
     assert last.missed_hidden == 0
 
 
+def test_an_answer_carried_into_later_states_is_explained_as_its_step_now_stands():
+    """The entries of an answer stay the same objects from state to state (each explanation is
+    worked out once per entry), yet the step closing still reveals what the retry missed."""
+    first = after(answer([0, 3]))
+    closed = fold(play(CH, answer([0, 3]), state=first), first)
+    assert closed.transcript[: len(first.transcript)] == first.transcript
+    assert all(a is b for a, b in zip(first.transcript, closed.transcript, strict=False))
+
+    open_view, closed_view = project_view(CH, first), project_view(CH, closed)
+
+    assert [o.verdict for o in open_view.feedback[0].options] == ["right", "", "", "wrong"]
+    assert [o.verdict for o in closed_view.feedback[0].options] == [
+        "right",
+        "missed",
+        "missed",
+        "wrong",
+    ]
+    assert project_view(CH, first) == open_view  # and the open step's view is still its own
+
+
 def test_an_all_correct_answer_is_correct_and_shows_whole_points():
     view = project_view(CH, after(answer([0, 1, 2])))
 

@@ -13,7 +13,7 @@ from core.engine.events import (
     SessionCompleted,
     StepClosed,
 )
-from core.engine.state import fold
+from core.engine.state import fold, state_from_dict, state_to_dict
 from core.engine.view import UiMode, project_view
 from tests.core.engine.builders import (
     AT,
@@ -234,3 +234,16 @@ def test_the_view_carries_identity_transcript_and_version():
     assert view.version == len(events)
     assert (view.created_at, view.updated_at) == (AT, LATER)
     assert [(e.kind, e.text) for e in view.transcript] == [("hint", "Think reuse.")]
+
+
+def test_a_state_viewed_again_gives_the_same_view_and_an_equal_state_its_own() -> None:
+    state = given(on_step(CH, 1))
+    first = project_view(CH, state)
+
+    assert project_view(CH, state) is first  # a read after the write that answered with it
+    copy = state_from_dict(state_to_dict(state))
+    assert copy == state and copy is not state
+    rebuilt = project_view(CH, copy)
+    assert rebuilt == first and rebuilt is not first
+    moved = fold(play(CH, SubmitAnswer(at=LATER, step_id="what-is", answer=0), state=state), state)
+    assert project_view(CH, moved).version > first.version

@@ -20,6 +20,7 @@ from core.store.base import (
 )
 from core.store.migrate import migrate
 from core.store.sql import SqlStore
+from core.store.sql_raw import STATEMENTS
 
 T0 = "2026-01-01T00:00:00+00:00"
 
@@ -59,6 +60,31 @@ async def test_concurrent_appends_to_different_streams_share_one_transaction(
     # The chain of every stream verifies after the shared transaction.
     heads = await sql_store.stream_heads()
     assert {heads[f"s{i}"].version for i in range(40)} == {2}
+
+
+async def test_a_group_without_refusals_sets_no_savepoints(sql_store: SqlStore) -> None:
+    """Savepoints are only for a group in which an append fails (then it runs again, each
+    append in its own); the common group is written at once, one statement fewer each way."""
+    if sql_store._is_postgres:
+        pytest.skip("PostgreSQL appends are not grouped")
+    await sql_store.append("keyed", [noted(1)], 0, recorded_at=T0, idempotency_key="k")
+    before = STATEMENTS["savepoint"], STATEMENTS["begin"], groups_of(sql_store)
+
+    results = await asyncio.gather(
+        *(sql_store.append(f"s{i}", [noted(1)], 0, recorded_at=T0) for i in range(5)),
+        sql_store.append("keyed", [noted(2)], 1, recorded_at=T0),
+        # a retry of a recorded request is answered without writing: not a failure
+        sql_store.append("keyed", [noted(1)], 0, recorded_at=T0, idempotency_key="k"),
+    )
+
+    assert results[:6] == [AppendResult(1, 1)] * 5 + [AppendResult(2, 2)]
+    assert results[6].duplicate and (results[6].first_version, results[6].last_version) == (1, 1)
+    assert (STATEMENTS["savepoint"], STATEMENTS["begin"], groups_of(sql_store)) == (
+        before[0],
+        before[1] + 1,
+        before[2] + 1,  # type: ignore[operator]
+    )
+    assert [e.version for e in await sql_store.read_stream("keyed")] == [1, 2]
 
 
 async def test_sequential_appends_still_commit_one_by_one(sql_store: SqlStore) -> None:
@@ -157,7 +183,8 @@ async def test_a_failing_append_does_not_fail_the_others_of_its_group(
     heads = await sql_store.stream_heads()
     assert "second" not in heads and "broken" not in heads
     if before is not None:
-        assert groups_of(sql_store) == before + 1  # one transaction for all four
+        assert groups_of(sql_store) == before + 1  # one group for all four (written twice: the
+        # second time with savepoints, after the first was rolled back)
 
 
 async def test_many_writers_on_one_stream_and_many_streams_lose_nothing(

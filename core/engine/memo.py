@@ -1,0 +1,44 @@
+"""Results of pure functions of immutable objects, remembered by the objects' identity.
+
+A session's state carries its transcript entries from one version to the next as the same
+objects, so whatever is worked out from an entry (its explanation in the view, its JSON in the API)
+is worked out again for every view of the session although it cannot have changed. Keying such a
+result by the objects' *values* is not sound for these classes: ``1 == 1.0 == True``, so two
+entries that compare equal can still be written differently (a choice ``true`` or ``1``, a score
+``1`` or ``1.0``). Their identity is: a memo holds the objects it was given, so while a result is
+remembered no other object can take their ``id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+R = TypeVar("R")
+
+
+class IdentityMemo(Generic[R]):
+    """At most ``size`` results, each kept with the objects it was worked out from (the least
+    recently used dropped first)."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("an identity memo holds at least one result")
+        self._size = size
+        self._results: dict[tuple[int, ...], tuple[tuple[object, ...], R]] = {}
+
+    def get(self, key: tuple[Any, ...], work: Callable[..., R]) -> R:
+        """The result remembered for exactly the objects in ``key``, else ``work(*key)``,
+        remembered."""
+        ids = tuple(map(id, key))
+        results = self._results
+        kept = results.pop(ids, None)
+        if kept is None:  # (a kept result holds its objects: their ids are theirs alone)
+            kept = (key, work(*key))
+            if len(results) >= self._size:
+                del results[next(iter(results))]
+        results[ids] = kept
+        return kept[1]
+
+    def __len__(self) -> int:
+        return len(self._results)

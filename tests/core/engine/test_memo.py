@@ -1,0 +1,51 @@
+"""IdentityMemo: a result is reused only for the very objects it was worked out from."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.engine.memo import IdentityMemo
+
+
+def test_the_same_objects_get_the_remembered_result() -> None:
+    calls: list[tuple[object, ...]] = []
+    memo: IdentityMemo[str] = IdentityMemo(4)
+    key = (["a"], "b")
+
+    def work(*args: object) -> str:
+        calls.append(args)
+        return f"result {len(calls)}"
+
+    assert memo.get(key, work) == "result 1"
+    assert memo.get(key, work) == "result 1"
+    assert calls == [key]
+
+
+def test_equal_objects_are_not_the_same_objects() -> None:
+    """``1 == True`` and ``[1] == [1]``, but each is written differently or may change: each
+    gets its own result."""
+    memo: IdentityMemo[str] = IdentityMemo(4)
+
+    assert memo.get((1,), repr) == "1"
+    assert memo.get((True,), repr) == "True"
+    first, second = [1], [1]
+    assert memo.get((first,), lambda value: f"first {value}") == "first [1]"
+    assert memo.get((second,), lambda value: f"second {value}") == "second [1]"
+
+
+def test_the_least_recently_used_result_is_dropped() -> None:
+    memo: IdentityMemo[int] = IdentityMemo(2)
+    a, b, c = object(), object(), object()
+    memo.get((a,), lambda _: 1)
+    memo.get((b,), lambda _: 2)
+    memo.get((a,), lambda _: 99)  # a is used again: b is now the oldest
+    memo.get((c,), lambda _: 3)
+
+    assert len(memo) == 2
+    assert memo.get((a,), lambda _: 99) == 1
+    assert memo.get((b,), lambda _: 20) == 20  # worked out again
+
+
+def test_a_memo_holds_something() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        IdentityMemo(0)
