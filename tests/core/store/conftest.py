@@ -85,3 +85,15 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield sql_store
     finally:
         await sql_store.close()
+
+
+async def count_rows(url: str, table: str) -> int:
+    """How many rows ``table`` holds now, read on a connection of its own."""
+    engine = create_store_engine(url, pooled=False)
+    try:
+        async with engine.connect() as connection:
+            return int(
+                (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+            )
+    finally:
+        await engine.dispose()

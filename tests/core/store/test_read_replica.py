@@ -8,29 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import text
-
 from core.service.actor import Actor
 from core.store.base import XpGrant
-from core.store.engine import create_store_engine
 from core.store.migrate import migrate
 from core.store.sql import SqlStore
 from tests.core.service.conftest import make_services
+from tests.core.store.conftest import count_rows
 
 ADA = Actor("ada")
 ADMIN = Actor("root", "admin")
 AT = "2026-01-01T00:00:00.000+00:00"
-
-
-async def _count(url: str, table: str) -> int:
-    engine = create_store_engine(url, pooled=False)
-    try:
-        async with engine.connect() as connection:
-            return int(
-                (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
-            )
-    finally:
-        await engine.dispose()
 
 
 async def test_reads_go_to_the_replica_and_writes_do_not(tmp_path: Path) -> None:
@@ -51,14 +38,14 @@ async def test_reads_go_to_the_replica_and_writes_do_not(tmp_path: Path) -> None
         assert (await services.analytics.report(ADMIN)).events == 0
     finally:
         await services.close()
-    assert await _count(replica, "game_events") == 0
-    assert await _count(replica, "session_index") == 0
-    assert await _count(primary, "game_events") > 0
+    assert await count_rows(replica, "game_events") == 0
+    assert await count_rows(replica, "session_index") == 0
+    assert await count_rows(primary, "game_events") > 0
 
     alone = SqlStore(primary)  # without a replica everything uses the primary
     try:
         assert [s.session_id for s in await alone.list_sessions("ada")] == [view.session_id]
-        assert len(await alone.read_all()) == await _count(primary, "game_events")
+        assert len(await alone.read_all()) == await count_rows(primary, "game_events")
         assert [row.learner_id for row in await alone.leaderboard()] == ["ada"]
     finally:
         await alone.close()

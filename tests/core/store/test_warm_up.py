@@ -12,17 +12,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event
 
 from core.bootstrap import build_services, warm_up
 from core.config import Settings
 from core.store.base import NewEvent
-from core.store.engine import create_store_engine
 from core.store.migrate import migrate
 from core.store.sql import SqlStore
 from core.store.sql_accounts import _TOKEN_STATE
 from core.store.sql_append import _APPEND
 from core.store.sql_events import _READ_STREAM
+from tests.core.store.conftest import count_rows
 from tests.waiting import until
 
 
@@ -57,8 +57,8 @@ async def test_warm_up_opens_the_pool_and_prepares_the_hot_statements_on_every_c
         for statements in prepared:
             assert {_TOKEN_STATE.postgres, _READ_STREAM.postgres, _APPEND} <= statements
         # Nothing was written, and the hot path reuses those connections.
-        assert await _count(postgres_url, "stream_heads") == 0
-        assert await _count(postgres_url, "stream_registry") == 0
+        assert await count_rows(postgres_url, "stream_heads") == 0
+        assert await count_rows(postgres_url, "stream_registry") == 0
         await asyncio.gather(*(store.read_stream(f"s{i}") for i in range(10)))
         assert opened == 3
     finally:
@@ -74,7 +74,7 @@ async def test_a_warmed_store_appends_as_before(postgres_url: str) -> None:
         await store.warm_up()
         await store.append("s", [NewEvent("Noted", {})], 0, recorded_at="t")
         assert [e.version for e in await store.read_stream("s")] == [1]
-        assert await _count(postgres_url, "stream_heads") == 1
+        assert await count_rows(postgres_url, "stream_heads") == 1
     finally:
         await store.close()
 
@@ -161,14 +161,3 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-async def _count(url: str, table: str) -> int:
-    engine = create_store_engine(url, pooled=False)
-    try:
-        async with engine.connect() as connection:
-            return int(
-                (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
-            )
-    finally:
-        await engine.dispose()
