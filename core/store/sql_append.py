@@ -116,9 +116,12 @@ _REGISTRY_START = sql(
 # Migration 0017's function; its outcome and the tip it refused on, in one row (see there).
 # The schema versions travel as text[]: asyncpg encodes text arrays itself, but looks up every
 # other array type in the catalogue (a slow query) on each new connection.
+APPEND_ARGUMENTS = 33
 _APPEND = (
     "SELECT * FROM curiouscore_append("
-    + ", ".join("$9::text[]::integer[]" if n == 9 else f"${n}" for n in range(1, 34))
+    + ", ".join(
+        "$9::text[]::integer[]" if n == 9 else f"${n}" for n in range(1, APPEND_ARGUMENTS + 1)
+    )
     + ")"
 )
 _EVENT_COLUMNS = (

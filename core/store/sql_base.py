@@ -71,7 +71,6 @@ class SqlStoreBase:
         self._tails_seeding = asyncio.Lock()
         # PostgreSQL: the raw path's connections at once, at most the pool's steady size.
         self._raw_slots = PoolSlots(engine) if self._is_postgres else None
-        self._raw_size = self._raw_slots.size if self._raw_slots is not None else 1
         # Learner rows the access check read in the last LEARNER_ROW_SECONDS (see _seen_learner).
         self._learner_rows: dict[str, tuple[float, Learner]] = {}
 

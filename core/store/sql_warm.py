@@ -21,7 +21,7 @@ import asyncio
 from typing import Any
 
 from core.store.sql_accounts import _TOKEN_STATE
-from core.store.sql_append import TIP
+from core.store.sql_append import APPEND_ARGUMENTS, TIP
 from core.store.sql_events import (
     _FIND_IDEMPOTENT,
     _LOAD_SNAPSHOT,
@@ -47,9 +47,9 @@ _HOT_READS: tuple[tuple[Sql, tuple[Any, ...]], ...] = (
     (_LATEST_VERSION_OF, (_NOBODY,)),
     (_LEARNER, (_NOBODY,)),
 )
-# curiouscore_append's 33 arguments (the last three NULL: no claim to check) for a call that writes
-# nothing: expected version -1 is a conflict with any stream (it has no head, so "expected 0"; or a
-# head, whose version is >= 1).
+# An expected version of -1 is a conflict with any stream (it has no head, so "expected 0"; or a
+# head, whose version is >= 1): with every other argument NULL (no claim, no key; a NULL
+# p_serialize takes the stream's own lock) curiouscore_append returns then, having written nothing.
 _NO_APPEND_EXPECTED = -1
 
 
@@ -63,9 +63,9 @@ class SqlWarmUp(SqlEventStore):
 
         Connectivity failures raise ``StoreUnavailable``, a database without the schema
         ``SchemaNotMigrated``; callers bound the time (``core.bootstrap.warm_up``)."""
-        if not self._is_postgres:
+        if self._raw_slots is None:  # SQLite
             return 0
-        size = self._raw_size
+        size = self._raw_slots.size
         held = 0
         everyone_holds = asyncio.Event()
 
@@ -94,8 +94,5 @@ class SqlWarmUp(SqlEventStore):
         """Run every hot statement once on ``raw``, so its driver prepares and caches them."""
         for statement, args in _HOT_READS:
             await raw.fetch("warm_up", statement.postgres, args)
-        nothing: list[Any] = [
-            _NOBODY, _NO_APPEND_EXPECTED, _NOBODY, None, self._serialize_appends, None, None,
-            [], [], [], [], _NOBODY, None, _NOBODY, *[None] * 16, None, None, None,
-        ]  # fmt: skip
+        nothing = [_NOBODY, _NO_APPEND_EXPECTED, *[None] * (APPEND_ARGUMENTS - 2)]
         await self._call(raw, nothing)  # a "conflict": nothing written, nothing to read back
