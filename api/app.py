@@ -248,8 +248,8 @@ def create_app(
         except StoreUnavailable as error:
             log.warning("could not check the catalogue at startup: %s", error)
         if runtime.owns_services:  # a server's own pool; tests passing services warm their own
-            await warm_up(runtime.services)
-            await warm_rendering(runtime.services)
+            services = runtime.services
+            await warm_up(services, also=lambda: warm_rendering(services))
         jobs = [asyncio.create_task(job(runtime.services)) for job in background]
         try:
             yield

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -320,10 +321,12 @@ async def build_services(
     )
 
 
-async def warm_up(services: Services) -> None:
+async def warm_up(
+    services: Services, *, also: Callable[[], Awaitable[object]] | None = None
+) -> None:
     """Before a server reports ready: open the store's pool and prepare its hot statements
-    (``core.store.sql_warm``), and load every challenge's latest version, for at most
-    ``WARM_UP_SECONDS`` (0: skip).
+    (``core.store.sql_warm``), load every challenge's latest version, then run ``also`` (what
+    the adapter warms: the API its renderer), all within ``WARM_UP_SECONDS`` (0: skip).
 
     Otherwise the first burst of requests pays for all of it, queued behind each other. A
     database that is slow or unreachable is logged and the server starts anyway: it serves what
@@ -339,6 +342,8 @@ async def warm_up(services: Services) -> None:
             if isinstance(store, SqlWarmUp):
                 connections = await store.warm_up()
             await services.catalog.summaries()
+            if also is not None:
+                await also()
     except (TimeoutError, StoreUnavailable) as error:
         log.warning(
             "warm-up stopped after %.1f s, serving anyway: %s",

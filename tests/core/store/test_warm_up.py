@@ -127,6 +127,25 @@ async def test_a_database_that_hangs_delays_startup_by_the_bound_only(
         await services.close()
 
 
+async def test_the_adapters_own_warm_up_is_held_to_the_same_bound(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """What the API warms (its renderer) runs inside ``warm_up``'s bound: one that never ends
+    stops with it, and the server starts."""
+    services = await build_services(
+        Settings(env="test", database_url="memory://", warm_up_seconds=0.5)
+    )
+    never = asyncio.Event()
+    try:
+        started = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="core.bootstrap"):
+            await warm_up(services, also=never.wait)  # does not raise
+        assert time.monotonic() - started < 5
+        assert "WARM_UP_SECONDS=0.5" in caplog.text
+    finally:
+        await services.close()
+
+
 async def test_an_unreachable_database_is_logged_and_startup_goes_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
