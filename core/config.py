@@ -36,7 +36,8 @@ class Settings(BaseSettings):
     # learners) opened and closed ~100 connections per 900 requests, each costing a backend start
     # and its prepared statements (benchmarks/README.md, "Session 4, scale-out"). The hot path's
     # raw statements (token check, stream reads, appends) use at most POOL_SIZE at once and wait up
-    # to the pool timeout (30 s) for one (core/store/sql_base.PoolSlots); the overflow serves the rest.
+    # to the pool timeout (30 s) for one, keeping them checked out between statements
+    # (core/store/postgres_kept.py); the overflow serves the rest.
     pool_size: int = Field(default=20, ge=1)
     max_overflow: int = Field(default=10, ge=0)
     pool_pre_ping: bool = True

@@ -100,6 +100,15 @@ def create_store_engine(
 
 # A pooled PostgreSQL connection idle for longer than this is pinged before use (POOL_PRE_PING).
 PING_IDLE_SECONDS = 1.0
+# Where a pooled connection's record keeps when it was last given back.
+_IDLE_SINCE = "curiouscore_idle_since"
+
+
+def mark_idle_since(info: dict[Any, Any], since: float) -> None:
+    """Record in a pooled connection's ``info`` that it has been idle since ``since``
+    (``time.monotonic()``): a connection kept out of the pool while idle (the raw path's,
+    ``core.store.postgres_kept``) goes back as idle as it was, to be pinged when it is due."""
+    info[_IDLE_SINCE] = since
 
 
 def _ping_idle_connections(engine: AsyncEngine) -> None:
@@ -112,10 +121,10 @@ def _ping_idle_connections(engine: AsyncEngine) -> None:
     """
 
     def on_checkin(_dbapi_connection: Any, record: Any) -> None:
-        record.info["curiouscore_idle_since"] = time.monotonic()
+        record.info[_IDLE_SINCE] = time.monotonic()
 
     def on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        idle_since = record.info.get("curiouscore_idle_since")
+        idle_since = record.info.get(_IDLE_SINCE)
         if idle_since is None or time.monotonic() - idle_since < PING_IDLE_SECONDS:
             return  # new, or back in the pool a moment ago
         try:

@@ -100,8 +100,7 @@ class SqlStore(
 
     async def close(self) -> None:
         """Close every pooled connection; the store must not be used afterwards."""
-        if self._kept is not None:
-            await self._kept.close()
+        await self._close_kept()
         if self._replica is not self._engine:
             await self._replica.dispose()
         await self._engine.dispose()

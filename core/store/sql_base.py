@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, exc
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.util import greenlet_spawn
 
 from core.store.base import Learner
 from core.store.engine import (
@@ -22,8 +21,9 @@ from core.store.engine import (
     writer,
 )
 from core.store.integrity import ChainKeys, RegistryHead, StreamHead
+from core.store.postgres_kept import KeptPostgres
 from core.store.sql_group import GroupCommitter
-from core.store.sql_raw import PostgresRaw, RawConnection, pool_connection, raw_connection
+from core.store.sql_raw import RawConnection, raw_connection
 from core.store.sqlite_kept import KeptConnections
 
 # How long a learner row read by the access check answers ``get_learner`` (see _seen_learner).
@@ -69,8 +69,9 @@ class SqlStoreBase:
         # PostgreSQL: the tails are read once, before the first create (sql_append._seed_tails).
         self._tails_seeded = False
         self._tails_seeding = asyncio.Lock()
-        # PostgreSQL: the raw path's connections at once, at most the pool's steady size.
-        self._raw_slots = PoolSlots(engine) if self._is_postgres else None
+        # PostgreSQL: the raw path's connections, kept checked out between statements, at most
+        # the pool's steady size (core.store.postgres_kept).
+        self._raw_kept = KeptPostgres(engine) if self._is_postgres else None
         # Learner rows the access check read in the last LEARNER_ROW_SECONDS (see _seen_learner).
         self._learner_rows: dict[str, tuple[float, Learner]] = {}
 
@@ -116,6 +117,8 @@ class SqlStoreBase:
         turn: AbstractAsyncContextManager[object] = (
             self._sqlite_writers if write and self._sqlite_writers is not None else nullcontext()
         )
+        if engine is self._engine:
+            await self._lend_kept()
         async with turn:
             with unavailable_on_connectivity_errors(engine.url):
                 async with (self._writer if write else engine).begin() as connection:
@@ -130,15 +133,29 @@ class SqlStoreBase:
         reads of every request (token state, stream, idempotency key, challenge, learner) use this.
         Several statements that must agree with each other still go through ``_transaction``.
         """
+        await self._lend_kept()
         with unavailable_on_connectivity_errors(self._engine.url):
             async with self._lone_reads.connect() as connection:
                 yield connection
 
+    async def _close_kept(self) -> None:
+        """Return the raw path's kept connections to the pool (before the engine is disposed)."""
+        if self._kept is not None:
+            await self._kept.close()
+        if self._raw_kept is not None:
+            await self._raw_kept.close()
+
+    async def _lend_kept(self) -> None:
+        """Before a SQLAlchemy checkout of the primary's pool: an idle connection the raw path
+        keeps goes back to the pool when the pool has none (``KeptPostgres.lend_to_pool``)."""
+        if self._raw_kept is not None:
+            await self._raw_kept.lend_to_pool()
+
     def _raw_read(self) -> AbstractAsyncContextManager[RawConnection]:
         """Like :meth:`_read`, but yield the driver connection for raw statements
         (``core.store.sql_raw``): one statement, in its own implicit transaction."""
-        if self._raw_slots is not None:
-            return PooledRaw(self._engine, self._raw_slots)
+        if self._raw_kept is not None:
+            return KeptRead(self._raw_kept, self._engine.url)
         return self._sqlite_raw_read()
 
     @asynccontextmanager
@@ -178,6 +195,7 @@ class SqlStoreBase:
             async with self._raw_read() as raw:
                 yield raw
             return
+        await self._lend_kept()
         async with self._lone_reads.connect() as connection:
             yield raw_connection(connection, postgres=self._is_postgres)
 
@@ -211,117 +229,39 @@ class SqlStoreBase:
         return column.collate("C") if self._is_postgres else column
 
 
-class PoolSlots:
-    """At most the pool's ``POOL_SIZE`` connections at once for the raw path (PostgreSQL).
-
-    The hot statements hold a connection for one round trip, so under a steady load the number in
-    use swings around the pool's size many times a second; each time it went above it the pool
-    opened an overflow connection (a backend, SQLAlchemy's set-up, asyncpg's prepared statements,
-    the append function compiled again), and closed it as soon as it came back to a full pool: 15
-    to 46 connections opened per benchmark run. A request waits here for one of the pooled
-    connections instead, in the order it came, for at most the pool timeout (then, as for the
-    pool, ``StoreUnavailable``). ``MAX_OVERFLOW`` still serves the cold SQLAlchemy statements.
-
-    A semaphore with ``asyncio.timeout`` did this at a cost the hot path felt (under load most
-    requests wait, and the timeout's context manager, its task bookkeeping and its rescheduled
-    handle came to a few per cent of a request's CPU): a slot given back goes straight to the
-    first waiter, whose wait is bounded by one timer handle.
-    """
-
-    __slots__ = ("_free", "_timeout", "_waiters", "size")
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        pool: Any = engine.pool
-        self.size = int(pool.size())
-        self._free = self.size
-        self._timeout = float(pool.timeout())
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    async def take(self) -> None:
-        """Take a slot: at once when one is free and nobody waits, else in turn, for at most
-        the pool timeout (then ``sqlalchemy.exc.TimeoutError``)."""
-        if self._free and not self._waiters:
-            self._free -= 1
-            return
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[None] = loop.create_future()
-        self._waiters.append(waiter)
-        timer = loop.call_later(self._timeout, self._expire, waiter)
-        try:
-            await waiter  # a slot handed over by give_back: _free was not raised for it
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                self.give_back()  # handed over just as this request was cancelled: pass it on
-            else:
-                with suppress(ValueError):
-                    self._waiters.remove(waiter)
-            raise
-        finally:
-            timer.cancel()
-
-    def give_back(self) -> None:
-        """Return a slot: to the first request still waiting, else to the free ones."""
-        waiters = self._waiters
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-        self._free += 1
-
-    def _expire(self, waiter: asyncio.Future[None]) -> None:
-        if waiter.done():
-            return
-        with suppress(ValueError):
-            self._waiters.remove(waiter)
-        waiter.set_exception(
-            exc.TimeoutError(
-                f"the raw path's {self.size} pooled connections stayed busy for {self._timeout:g} s"
-            )
-        )
-
-
-class PooledRaw:
-    """A raw PostgreSQL connection from the pool for the block (see ``SqlStoreBase._raw_read``):
-    a slot (:class:`PoolSlots`), a pool checkout, and on exit the connection back, the slot back
-    and connectivity errors turned into ``StoreUnavailable``.
+class KeptRead:
+    """A kept raw PostgreSQL connection for the block (see ``SqlStoreBase._raw_read``): taken
+    from :class:`~core.store.postgres_kept.KeptPostgres`, given back on exit, connectivity errors
+    turned into ``StoreUnavailable``.
 
     A class, not ``asynccontextmanager``s stacked three deep as before: every request goes
     through here once or twice, and their generators' frames and exit stacks cost more than the
     checkout they wrapped.
     """
 
-    __slots__ = ("_engine", "_fairy", "_slots")
+    __slots__ = ("_kept", "_pool", "_url")
 
-    def __init__(self, engine: AsyncEngine, slots: PoolSlots) -> None:
-        self._engine = engine
-        self._slots = slots
+    def __init__(self, pool: KeptPostgres, url: URL) -> None:
+        self._pool = pool
+        self._url = url
 
     async def __aenter__(self) -> RawConnection:
-        slots = self._slots
         try:
-            await slots.take()
-            try:
-                fairy = await pool_connection(self._engine)
-            except BaseException:
-                slots.give_back()
-                raise
+            kept = await self._pool.take()
         except (OSError, exc.DBAPIError, exc.TimeoutError) as error:
-            replacement = unavailable_error(self._engine.url, error)
+            replacement = unavailable_error(self._url, error)
             if replacement is None:
                 raise
             raise replacement from error
-        self._fairy = fairy
-        return PostgresRaw(None, fairy, fairy.driver_connection)
+        self._kept = kept
+        return kept.raw
 
     async def __aexit__(
         self, _type: type[BaseException] | None, error: BaseException | None, _tb: object
     ) -> None:
-        try:
-            await greenlet_spawn(self._fairy.close)
-        finally:
-            self._slots.give_back()
+        # A block cancelled mid-statement may leave the statement running: not kept.
+        await self._pool.give_back(self._kept, cancelled=isinstance(error, asyncio.CancelledError))
         if error is not None:
-            replacement = unavailable_error(self._engine.url, error)
+            replacement = unavailable_error(self._url, error)
             if replacement is not None:
                 raise replacement from error

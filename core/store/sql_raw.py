@@ -209,12 +209,12 @@ class PostgresRaw(RawConnection):
         self, sa_connection: AsyncConnection | None, fairy: PoolProxiedConnection, driver: Any
     ) -> None:
         super().__init__(sa_connection, fairy)
-        self._driver = driver
+        self.driver = driver
         self._transaction: Any = None
 
     async def _failed(self, error: BaseException) -> BaseException:
         """Translate ``error``; invalidate the pooled connection when the server is unreachable."""
-        translated = _postgres_error(error, self._driver.is_closed())
+        translated = _postgres_error(error, self.driver.is_closed())
         if is_connectivity_error(translated) and not is_missing_table_error(translated):
             self._transaction = None
             await self.invalidate()
@@ -223,7 +223,7 @@ class PostgresRaw(RawConnection):
     async def fetch(self, kind: str, text: str, args: Sequence[Any]) -> list[Row]:
         STATEMENTS[kind] += 1
         try:
-            rows: list[Row] = await self._driver.fetch(text, *args)
+            rows: list[Row] = await self.driver.fetch(text, *args)
         except Exception as error:
             raise await self._failed(error) from error
         return rows
@@ -231,7 +231,7 @@ class PostgresRaw(RawConnection):
     async def fetchrow(self, kind: str, text: str, args: Sequence[Any]) -> Row | None:
         STATEMENTS[kind] += 1
         try:
-            row: Row | None = await self._driver.fetchrow(text, *args)
+            row: Row | None = await self.driver.fetchrow(text, *args)
         except Exception as error:
             raise await self._failed(error) from error
         return row
@@ -239,7 +239,7 @@ class PostgresRaw(RawConnection):
     async def execute(self, kind: str, text: str, args: Sequence[Any]) -> int:
         STATEMENTS[kind] += 1
         try:
-            status: str = await self._driver.execute(text, *args)
+            status: str = await self.driver.execute(text, *args)
         except Exception as error:
             raise await self._failed(error) from error
         # "INSERT 0 1", "UPDATE 1", …: the last word is the row count.
@@ -249,14 +249,14 @@ class PostgresRaw(RawConnection):
     async def executemany(self, kind: str, text: str, rows: Sequence[Sequence[Any]]) -> None:
         STATEMENTS[kind] += 1
         try:
-            await self._driver.executemany(text, rows)
+            await self.driver.executemany(text, rows)
         except Exception as error:
             raise await self._failed(error) from error
 
     async def begin(self) -> None:
         STATEMENTS["begin"] += 1
         try:
-            transaction = self._driver.transaction()
+            transaction = self.driver.transaction()
             await transaction.start()
         except Exception as error:
             raise await self._failed(error) from error
@@ -272,7 +272,7 @@ class PostgresRaw(RawConnection):
 
     async def rollback(self) -> None:
         transaction, self._transaction = self._transaction, None
-        if transaction is None or self._driver.is_closed():
+        if transaction is None or self.driver.is_closed():
             return
         STATEMENTS["rollback"] += 1
         try:

@@ -9,7 +9,8 @@ first requests, which then queued behind each other: with 50 learners creating a
 server, the first round's creates made nearly all of the create p99 (benchmarks/README.md).
 
 :meth:`SqlWarmUp.warm_up` does it before the server listens: it holds the pool's ``POOL_SIZE``
-connections at once (so that many are opened, and stay in the pool), runs each hot statement once
+connections at once (so that many are opened, and stay kept by the raw path:
+``core.store.postgres_kept``), runs each hot statement once
 on each of them with arguments that match nothing, so asyncpg prepares and caches it there, calls
 the append function in a way that writes nothing (an expected version of -1 is a ``conflict``
 whatever the stream holds), and reads the registry tails the first create would read.
@@ -63,9 +64,9 @@ class SqlWarmUp(SqlEventStore):
 
         Connectivity failures raise ``StoreUnavailable``, a database without the schema
         ``SchemaNotMigrated``; callers bound the time (``core.bootstrap.warm_up``)."""
-        if self._raw_slots is None:  # SQLite
+        if self._raw_kept is None:  # SQLite
             return 0
-        size = self._raw_slots.size
+        size = self._raw_kept.size
         held = 0
         everyone_holds = asyncio.Event()
 
@@ -76,8 +77,8 @@ class SqlWarmUp(SqlEventStore):
                 held += 1
                 if held == size:
                     everyone_holds.set()
-                # Held until every connection is open: returned at once, it would be the one
-                # the next checkout reuses, and the pool would open no other.
+                # Held until every connection is open: given back at once, it would be the one
+                # the next statement reuses, and no other would be opened.
                 await everyone_holds.wait()
 
         try:

@@ -24,18 +24,23 @@ async def test_a_connection_dropped_by_the_server_is_replaced_on_checkout(
     store = SqlStore(postgres_url, pool_size=2, max_overflow=0)
     admin = create_store_engine(postgres_url, pooled=False)
     try:
-        assert await store.stream_version("s") == 0  # opens a pooled connection
-        async with store._engine.connect() as connection:
-            pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        assert await store.stream_version("s") == 0  # opens a pooled connection, kept
+        pid = await _backend_of_the_raw_path(store)
         async with admin.connect() as connection:
             await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
 
         assert await store.stream_version("s") == 0  # pinged, found dead, replaced
-        async with store._engine.connect() as connection:
-            assert (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one() != pid
+        assert await _backend_of_the_raw_path(store) != pid
     finally:
         await admin.dispose()
         await store.close()
+
+
+async def _backend_of_the_raw_path(store: SqlStore) -> int:
+    async with store._raw_read() as raw:
+        row = await raw.fetchrow("test", "SELECT pg_backend_pid()", ())
+    assert row is not None
+    return int(row[0])
 
 
 @pytest.mark.postgres

@@ -214,8 +214,10 @@ async def test_a_dropped_postgres_connection_is_store_unavailable_once_then_repl
     admin = create_store_engine(postgres_url, pooled=False)
 
     async def drop_the_pooled_connection() -> None:
-        async with store._engine.connect() as connection:
-            pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        async with store._raw_read() as raw:  # the connection the raw path keeps
+            row = await raw.fetchrow("test", "SELECT pg_backend_pid()", ())
+            assert row is not None
+            pid = row[0]
         async with admin.connect() as connection:
             await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
 

@@ -1,0 +1,225 @@
+"""PostgreSQL's raw connections kept checked out between statements, instead of a pool trip each.
+
+Every request's statement (the append call, the state read, the token check) checked a connection
+out of SQLAlchemy's pool and back: a ``_ConnectionFairy`` with its weak-reference finalizer, the
+pool's queue and its mutex, the checkout and checkin events, and a greenlet hop to give it back
+(``greenlet_spawn`` for the pool's synchronous reset). That came to about 3 % of the server's
+CPU under the issue 17 load, on the request that also paid the round trip. As the SQLite store
+does (``core.store.sqlite_kept``), the raw path now keeps its connections checked out, and a
+statement takes an idle one from a list.
+
+The bounds and guarantees of the pool still hold:
+
+* **At most ``POOL_SIZE`` connections** for the raw path, idle and in use together (the pool's
+  steady size; ``MAX_OVERFLOW`` serves the cold SQLAlchemy statements), so a process still opens
+  at most ``POOL_SIZE + MAX_OVERFLOW``: these connections are the pool's own, checked out of it.
+  Beyond that, a statement waits for one in the order it came, for at most the pool timeout
+  (``sqlalchemy.exc.TimeoutError``, which the store reports as ``StoreUnavailable``); a connection
+  given back goes straight to the first waiter.
+* **The SQLAlchemy side gets them back when it needs them:** before a SQLAlchemy checkout finds
+  the pool empty, one idle kept connection is returned to it (:meth:`KeptPostgres.lend_to_pool`),
+  so the cold statements never open an overflow connection, or wait, while the raw path sits on
+  idle ones.
+* **A broken connection is never reused:** one that failed for connectivity is invalidated by
+  ``PostgresRaw`` (the pool discards it); so is one that comes back from a block that was
+  cancelled, or still inside a transaction (see :meth:`KeptPostgres.give_back`). Either way its
+  place is free for a new checkout.
+* **Idle ones are pinged (``POOL_PRE_PING``):** one that sat idle for ``PING_IDLE_SECONDS`` goes
+  back to the pool and is checked out again, which pings it (``core.store.engine``) and replaces
+  it when the server dropped it.
+* :meth:`KeptPostgres.close` returns them all before the engine is disposed.
+
+A prepared statement invalidated by a migration recovers as before: the connection is the same
+asyncpg connection, whose statement cache re-prepares it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from contextlib import suppress
+from typing import Any
+
+from sqlalchemy import exc
+from sqlalchemy.engine.interfaces import PoolProxiedConnection
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import greenlet_spawn
+
+from core.store import engine as store_engine
+from core.store.sql_raw import PostgresRaw, pool_connection
+
+
+class Kept:
+    """One kept connection: the pool's handle on it and the raw statements' wrapper."""
+
+    __slots__ = ("fairy", "idle_since", "raw")
+
+    def __init__(self, fairy: PoolProxiedConnection) -> None:
+        self.fairy = fairy
+        self.raw = PostgresRaw(None, fairy, fairy.driver_connection)
+        self.idle_since = time.monotonic()
+
+
+class KeptPostgres:
+    """The raw path's kept connections of ``engine``'s pool (see the module docstring)."""
+
+    __slots__ = ("_closed", "_engine", "_idle", "_pool", "_timeout", "_waiters", "held", "size")
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        pool: Any = engine.pool
+        self._engine = engine
+        self._pool = pool
+        self.size = int(pool.size())
+        self._timeout = float(pool.timeout())
+        # The most recently given back is taken first: its backend's caches are the warmest.
+        self._idle: list[Kept] = []
+        # Connections the raw path holds, idle or in use, and places handed to a waiter that is
+        # checking its connection out: never more than ``size``.
+        self.held = 0
+        self._waiters: deque[asyncio.Future[Kept | None]] = deque()
+        self._closed = False
+
+    async def take(self) -> Kept:
+        """An idle kept connection; else a new one checked out of the pool while fewer than
+        ``size`` are held; else the next one given back, waiting in turn for at most the pool
+        timeout (then ``sqlalchemy.exc.TimeoutError``)."""
+        idle = self._idle
+        if idle:
+            kept = idle.pop()
+            if time.monotonic() - kept.idle_since < store_engine.PING_IDLE_SECONDS:
+                return kept
+            return await self._refreshed(kept)
+        if self.held < self.size:
+            self.held += 1
+            return await self._check_out()
+        kept_or_place = await self._wait()
+        if kept_or_place is not None:
+            return kept_or_place
+        return await self._check_out()
+
+    async def give_back(self, kept: Kept, *, cancelled: bool = False) -> None:
+        """Keep ``kept`` for the next statement when it is fit to serve one (open, valid, outside
+        any transaction, not left by a ``cancelled`` block); else free its place for a new
+        checkout, and return it to the pool when the store is closing (one invalidated is back
+        there already) or invalidate it when it was left inside a statement or a transaction.
+
+        Invalidated, not returned: the pool's reset on return rolls back only what SQLAlchemy
+        began, not a transaction begun on the driver connection (``PostgresRaw.begin``), and a
+        cancelled statement may still be running on the server.
+        """
+        if not cancelled and self.fit(kept):
+            self._hand_on(kept)
+            return
+        try:
+            fairy = kept.fairy
+            if not fairy.is_valid:
+                return
+            driver = kept.raw.driver
+            if cancelled or driver.is_closed() or driver.is_in_transaction():
+                await greenlet_spawn(fairy.invalidate)
+            else:
+                await _to_pool(kept)
+        finally:
+            self._hand_on(None)
+
+    def fit(self, kept: Kept) -> bool:
+        """Whether ``kept`` can serve another statement as it is."""
+        driver = kept.raw.driver
+        return (
+            not self._closed
+            and kept.fairy.is_valid
+            and not driver.is_closed()
+            and not driver.is_in_transaction()
+        )
+
+    async def lend_to_pool(self) -> None:
+        """Before a SQLAlchemy checkout: when the pool has no idle connection and the raw path
+        has one, return it to the pool, for that checkout to take instead of opening one."""
+        if self._idle and self._pool.checkedin() == 0:
+            kept = self._idle.pop()
+            self.held -= 1
+            await _to_pool(kept)
+
+    async def close(self) -> None:
+        """Return every idle connection to the pool (before the engine is disposed); the ones in
+        use go back as they are given back."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        self.held -= len(idle)
+        for kept in idle:
+            await _to_pool(kept)
+
+    def idle(self) -> int:
+        """How many kept connections are idle."""
+        return len(self._idle)
+
+    async def _check_out(self) -> Kept:
+        """A new kept connection, for a place already counted in ``held`` (freed on failure)."""
+        try:
+            fairy = await pool_connection(self._engine)
+        except BaseException:
+            self._hand_on(None)
+            raise
+        return Kept(fairy)
+
+    async def _refreshed(self, kept: Kept) -> Kept:
+        """``kept`` sat idle too long: through the pool again, whose checkout pings it."""
+        try:
+            await _to_pool(kept)
+        except BaseException:
+            self._hand_on(None)
+            raise
+        return await self._check_out()
+
+    def _hand_on(self, kept: Kept | None) -> None:
+        """A connection (or, None, just its place) given back: to the first statement still
+        waiting, else to the idle ones (or, None, to the free places)."""
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(kept)
+                return
+        if kept is None:
+            self.held -= 1
+        else:
+            kept.idle_since = time.monotonic()
+            self._idle.append(kept)
+
+    async def _wait(self) -> Kept | None:
+        """Wait in turn for a connection given back, or (None) for a place to check one out."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Kept | None] = loop.create_future()
+        self._waiters.append(waiter)
+        timer = loop.call_later(self._timeout, self._expire, waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._hand_on(waiter.result())  # handed over just as it was cancelled: pass it on
+            else:
+                with suppress(ValueError):
+                    self._waiters.remove(waiter)
+            raise
+        finally:
+            timer.cancel()
+
+    def _expire(self, waiter: asyncio.Future[Kept | None]) -> None:
+        if waiter.done():
+            return
+        with suppress(ValueError):
+            self._waiters.remove(waiter)
+        waiter.set_exception(
+            exc.TimeoutError(
+                f"the raw path's {self.size} pooled connections stayed busy for {self._timeout:g} s"
+            )
+        )
+
+
+async def _to_pool(kept: Kept) -> None:
+    """Return ``kept`` to the pool as if it had been idle there since it was last used, so that
+    the pool's pre-ping (``core.store.engine``) judges its idleness right."""
+    info = kept.fairy.info
+    await greenlet_spawn(kept.fairy.close)
+    store_engine.mark_idle_since(info, kept.idle_since)
