@@ -38,7 +38,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from contextlib import suppress
 from typing import Any
 
 from sqlalchemy import exc
@@ -64,7 +63,17 @@ class Kept:
 class KeptPostgres:
     """The raw path's kept connections of ``engine``'s pool (see the module docstring)."""
 
-    __slots__ = ("_closed", "_engine", "_idle", "_pool", "_timeout", "_waiters", "held", "size")
+    __slots__ = (
+        "_closed",
+        "_engine",
+        "_idle",
+        "_pool",
+        "_timeout",
+        "_timer",
+        "_waiters",
+        "held",
+        "size",
+    )
 
     def __init__(self, engine: AsyncEngine) -> None:
         pool: Any = engine.pool
@@ -77,7 +86,10 @@ class KeptPostgres:
         # Connections the raw path holds, idle or in use, and places handed to a waiter that is
         # checking its connection out: never more than ``size``.
         self.held = 0
-        self._waiters: deque[asyncio.Future[Kept | None]] = deque()
+        # Statements waiting, in the order they came, each with the time its wait ends; one timer
+        # for the first of them (see _wait).
+        self._waiters: deque[tuple[asyncio.Future[Kept | None], float]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
         self._closed = False
 
     async def take(self) -> Kept:
@@ -177,7 +189,7 @@ class KeptPostgres:
         waiting, else to the idle ones (or, None, to the free places)."""
         waiters = self._waiters
         while waiters:
-            waiter = waiters.popleft()
+            waiter = waiters.popleft()[0]
             if not waiter.done():
                 waiter.set_result(kept)
                 return
@@ -188,33 +200,42 @@ class KeptPostgres:
             self._idle.append(kept)
 
     async def _wait(self) -> Kept | None:
-        """Wait in turn for a connection given back, or (None) for a place to check one out."""
+        """Wait in turn for a connection given back, or (None) for a place to check one out.
+
+        Under load most statements wait here a moment, so the wait is bounded without a timer of
+        its own: waits end in the order they began, so one timer, set for the first waiter's end,
+        expires whoever is due when it fires and is set again for the next (a timer handle made
+        and cancelled per wait was a measurable share of the wait's cost)."""
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Kept | None] = loop.create_future()
-        self._waiters.append(waiter)
-        timer = loop.call_later(self._timeout, self._expire, waiter)
+        self._waiters.append((waiter, loop.time() + self._timeout))
+        if self._timer is None:
+            self._timer = loop.call_at(self._waiters[0][1], self._expire_due)
         try:
             return await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 self._hand_on(waiter.result())  # handed over just as it was cancelled: pass it on
-            else:
-                with suppress(ValueError):
-                    self._waiters.remove(waiter)
+            # else: still queued, done; _hand_on and _expire_due skip it
             raise
-        finally:
-            timer.cancel()
 
-    def _expire(self, waiter: asyncio.Future[Kept | None]) -> None:
-        if waiter.done():
-            return
-        with suppress(ValueError):
-            self._waiters.remove(waiter)
-        waiter.set_exception(
-            exc.TimeoutError(
-                f"the raw path's {self.size} pooled connections stayed busy for {self._timeout:g} s"
-            )
-        )
+    def _expire_due(self) -> None:
+        """Fail the waits that have lasted the pool timeout; set the timer for the next one."""
+        self._timer = None
+        waiters = self._waiters
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        while waiters and (waiters[0][0].done() or waiters[0][1] <= now):
+            waiter = waiters.popleft()[0]
+            if not waiter.done():
+                waiter.set_exception(
+                    exc.TimeoutError(
+                        f"the raw path's {self.size} pooled connections stayed busy for"
+                        f" {self._timeout:g} s"
+                    )
+                )
+        if waiters:
+            self._timer = loop.call_at(waiters[0][1], self._expire_due)
 
 
 async def _to_pool(kept: Kept) -> None:
