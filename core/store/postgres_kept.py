@@ -26,7 +26,8 @@ The bounds and guarantees of the pool still hold:
   place is free for a new checkout.
 * **Idle ones are pinged (``POOL_PRE_PING``):** one that sat idle for ``PING_IDLE_SECONDS`` goes
   back to the pool and is checked out again, which pings it (``core.store.engine``) and replaces
-  it when the server dropped it.
+  it when the server dropped it; so does every idle one once a kept connection failed for
+  connectivity (a restarted server dropped them all: one request fails, not one per connection).
 * :meth:`KeptPostgres.close` returns them all before the engine is disposed.
 
 A prepared statement invalidated by a migration recovers as before: the connection is the same
@@ -47,6 +48,9 @@ from sqlalchemy.util import greenlet_spawn
 
 from core.store import engine as store_engine
 from core.store.sql_raw import PostgresRaw, pool_connection
+
+# An idle_since that makes the next use ping the connection first.
+_DUE_FOR_A_PING = float("-inf")
 
 
 class Kept:
@@ -126,6 +130,11 @@ class KeptPostgres:
         try:
             fairy = kept.fairy
             if not fairy.is_valid:
+                # Invalidated: it failed for connectivity. The server may have restarted and
+                # dropped the idle ones too: each is pinged before its next use rather than
+                # failing a request of its own.
+                for idle in self._idle:
+                    idle.idle_since = _DUE_FOR_A_PING
                 return
             driver = kept.raw.driver
             if cancelled or driver.is_closed() or driver.is_in_transaction():

@@ -8,7 +8,8 @@ it carries) are therefore plain SQL text run on the driver connection of a conne
 pool handed out, through ``sqlite3``'s statement cache or asyncpg's prepared-statement cache.
 SQLAlchemy keeps the pool, migrations and every cold query.
 
-**Transactions.** A raw connection is checked out of SQLAlchemy's pool directly (``pool_connection``),
+**Transactions.** A raw connection is checked out of SQLAlchemy's pool directly (``pool_connection``)
+and kept checked out between statements (``core.store.sqlite_kept``, ``core.store.postgres_kept``),
 so SQLAlchemy begins nothing on it: a read is one statement in its own implicit transaction, and a
 write transaction is begun and ended here (``BEGIN IMMEDIATE`` on SQLite, an asyncpg transaction
 on PostgreSQL). The rare write that also runs SQLAlchemy statements (the review-queue rows an
