@@ -3,10 +3,13 @@
 Every request's statement (the append call, the state read, the token check) checked a connection
 out of SQLAlchemy's pool and back: a ``_ConnectionFairy`` with its weak-reference finalizer, the
 pool's queue and its mutex, the checkout and checkin events, and a greenlet hop to give it back
-(``greenlet_spawn`` for the pool's synchronous reset). That came to about 3 % of the server's
-CPU under the issue 17 load, on the request that also paid the round trip. As the SQLite store
-does (``core.store.sqlite_kept``), the raw path now keeps its connections checked out, and a
-statement takes an idle one from a list.
+(``greenlet_spawn``, in and out). That cost more CPU than the statement's own round trip: a keyed
+read through the store took 86 µs of the process's CPU with 50 callers at once, 27 µs with the
+connections kept (on this 2-core machine, the round trip itself ~25 µs; py-spy put the pool trip at
+~3 % of the server's samples, as its stacks lose track across greenlet switches; the issue 17
+benchmark's server CPU per request fell ~9 %, benchmarks/README.md). As the SQLite store does
+(``core.store.sqlite_kept``), the raw path now keeps its connections checked out, and a statement
+takes an idle one from a list.
 
 The bounds and guarantees of the pool still hold:
 
@@ -158,7 +161,7 @@ class KeptPostgres:
         """Before a SQLAlchemy checkout: when the pool has no idle connection and the raw path
         has one, return it to the pool, for that checkout to take instead of opening one."""
         if self._idle and self._pool.checkedin() == 0:
-            kept = self._idle.pop()
+            kept = self._idle.pop(0)  # the one idle longest
             self.held -= 1
             await _to_pool(kept)
 

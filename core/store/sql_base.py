@@ -147,7 +147,10 @@ class SqlStoreBase:
 
     async def _lend_kept(self) -> None:
         """Before a SQLAlchemy checkout of the primary's pool: an idle connection the raw path
-        keeps goes back to the pool when the pool has none (``KeptPostgres.lend_to_pool``)."""
+        keeps goes back to the pool when the pool has none (``KeptPostgres.lend_to_pool``).
+
+        Every SQLAlchemy checkout of the store's engine goes through ``_transaction``, ``_read``
+        or ``_raw_connection``, which call this: a new one must too."""
         if self._raw_kept is not None:
             await self._raw_kept.lend_to_pool()
 
