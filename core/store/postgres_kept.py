@@ -80,11 +80,13 @@ class KeptPostgres:
         "_waiters",
         "held",
         "size",
+        "url",
     )
 
     def __init__(self, engine: AsyncEngine) -> None:
         pool: Any = engine.pool
         self._engine = engine
+        self.url = engine.url  # for error messages (AsyncEngine.url is a property each time)
         self._pool = pool
         self.size = int(pool.size())
         self._timeout = float(pool.timeout())

@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Table, exc
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.store.base import Learner
@@ -158,7 +157,7 @@ class SqlStoreBase:
         """Like :meth:`_read`, but yield the driver connection for raw statements
         (``core.store.sql_raw``): one statement, in its own implicit transaction."""
         if self._raw_kept is not None:
-            return KeptRead(self._raw_kept, self._engine.url)
+            return KeptRead(self._raw_kept)
         return self._sqlite_raw_read()
 
     @asynccontextmanager
@@ -242,17 +241,16 @@ class KeptRead:
     checkout they wrapped.
     """
 
-    __slots__ = ("_kept", "_pool", "_url")
+    __slots__ = ("_kept", "_pool")
 
-    def __init__(self, pool: KeptPostgres, url: URL) -> None:
+    def __init__(self, pool: KeptPostgres) -> None:
         self._pool = pool
-        self._url = url
 
     async def __aenter__(self) -> RawConnection:
         try:
             kept = await self._pool.take()
         except (OSError, exc.DBAPIError, exc.TimeoutError) as error:
-            replacement = unavailable_error(self._url, error)
+            replacement = unavailable_error(self._pool.url, error)
             if replacement is None:
                 raise
             raise replacement from error
@@ -265,6 +263,6 @@ class KeptRead:
         # A block cancelled mid-statement may leave the statement running: not kept.
         await self._pool.give_back(self._kept, cancelled=isinstance(error, asyncio.CancelledError))
         if error is not None:
-            replacement = unavailable_error(self._url, error)
+            replacement = unavailable_error(self._pool.url, error)
             if replacement is not None:
                 raise replacement from error
