@@ -292,3 +292,21 @@ async def test_closing_the_store_closes_every_kept_connection(
     await store.close()
     assert _kept(store).held == 0
     await until(lambda: _scalar(admin, f"SELECT ({_OTHER_BACKENDS}) = 0"), "every backend closed")
+
+
+async def test_the_raw_path_and_sqlalchemy_together_stay_within_pool_size_and_overflow(
+    postgres_url: str, admin: AsyncEngine
+) -> None:
+    store = SqlStore(postgres_url, pool_size=2, max_overflow=1)
+    opened = _count_connects(store)
+    try:
+        await store.append("s", [NewEvent("Noted", {})], 0, recorded_at="t")
+        raw_reads = [store.stream_version("s") for _ in range(60)]
+        core_reads = [store.list_stream_ids() for _ in range(20)]
+        results = await asyncio.gather(*raw_reads, *core_reads)
+        assert results == [1] * 60 + [["s"]] * 20
+        assert opened[0] <= 3
+        assert await _scalar(admin, _OTHER_BACKENDS) <= 3
+        assert _kept(store).held <= 2
+    finally:
+        await store.close()
