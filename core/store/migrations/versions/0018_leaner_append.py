@@ -1,10 +1,11 @@
-"""Less PostgreSQL work per append: no duplicate indexes, fewer statements, cheaper encodings.
+"""Less PostgreSQL work per append: no duplicate indexes, fewer statements, lz4 snapshots.
 
 Counted with callgrind on a PostgreSQL 15 backend (instructions, not seconds: the machine is
 shared), an append of one answer to an existing session (key, summary, a snapshot every fifth
-version) cost ~725,000 instructions in ``curiouscore_append`` and its commit, most of it per
-statement and per relation (executor start-up, opening and locking indexes), not per row. This
-revision removes what nothing needed; the function keeps 0017's checks, their order and outcomes:
+version) cost ~730,000 instructions in ``curiouscore_append`` and its commit, about a third of it
+starting each statement's executor (opening and locking relations and indexes, building
+expression states) rather than reading or writing rows. This revision removes what nothing
+needed; the function keeps 0017's checks, their order and their outcomes:
 
 * **Three indexes that duplicate others** (every dialect). ``ix_session_snapshots_session_id`` is
   the primary key ``pk_session_snapshots (session_id)`` again; ``ix_game_events_session_id`` is
@@ -17,20 +18,21 @@ revision removes what nothing needed; the function keeps 0017's checks, their or
 * **One statement for the events, the idempotency key and the session index row** (a
   data-modifying ``WITH``), where 0017 ran three; the key and the row are written only when
   given, as before. One transaction either way: all or nothing, as before.
-* **The summary is decoded as ``json``, not ``jsonb``**: ``json_populate_record`` reads the text
-  once, where ``jsonb`` built a binary document only to read its twelve fields back (flat
-  strings, numbers, booleans and nulls, so both give the same row).
 * **lz4 for snapshot states** (PostgreSQL 14+ built with lz4): a state of ~3.6 KB, written every
   fifth version, was pglz-compressed on every write (to ~1.5 KB; ~1.7 KB with lz4, still stored
   in the row). 22,500 such states were written in 0.20-0.22 s with lz4 against 0.61-0.85 s with
   pglz, and read back faster. Values already stored keep pglz until rewritten; both are read.
 
-Together: 886,000-890,000 instructions per call of the benchmark's driver against
-903,000-905,000 before (the driver's own statements, ~168,000, included); the rest of an append's
-cost is the commit's WAL flush (kernel time, not counted there) and the statements that remain.
-Tried and not kept, as they measured no better: one statement reading the claim, the key and
-the head together (the plpgsql record it filled cost what the two statements saved), and an
-``UPDATE`` before the ``INSERT ... ON CONFLICT`` of the index row and the snapshot.
+Together, per call of a driver that appends one answer at a time (its own statements, ~168,000
+instructions, included): 869,000-910,000 instructions against 918,000-941,000 with 0017 (two
+alternating runs each; the counts move by ~20,000 with the random keys), and 2-8 % less
+PostgreSQL CPU per request in the API benchmark. The rest of an append is the commit's WAL
+flush (kernel time, not counted there) and the statements that remain, each a few scans and
+writes. Tried and not kept, as they measured no better: one statement reading the claim, the key
+and the head together (the plpgsql record it filled cost what the two statements saved); an
+``UPDATE`` before the ``INSERT ... ON CONFLICT`` of the index row and the snapshot; the summary
+decoded as ``json`` rather than ``jsonb``, or into a plpgsql row before the insert; the events
+numbered by ``generate_series`` and array subscripts instead of ``unnest`` (much slower).
 
 The function keeps 0017's name, 33 arguments and outputs (``CREATE OR REPLACE``), so processes
 still running the code of 0017 keep appending while they are replaced (docs/deploy.md). The
@@ -226,7 +228,7 @@ BEGIN
         SELECT s.session_id, s.learner_id, s.challenge_id, s.challenge_version, s.status,
                s.step_index, s.total_steps, s.score, s.max_score, s.passed, s.created_at,
                s.updated_at
-        FROM json_populate_record(NULL::session_index, p_summary::json) AS s
+        FROM jsonb_populate_record(NULL::session_index, p_summary::jsonb) AS s
         WHERE p_summary IS NOT NULL
         ON CONFLICT (session_id) DO UPDATE SET
             learner_id = excluded.learner_id, challenge_id = excluded.challenge_id,
