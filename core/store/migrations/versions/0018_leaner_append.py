@@ -25,8 +25,9 @@ needed; the function keeps 0017's checks, their order and their outcomes:
 
 Together, per call of a driver that appends one answer at a time (its own statements, ~168,000
 instructions, included): 869,000-910,000 instructions against 918,000-941,000 with 0017 (two
-alternating runs each; the counts move by ~20,000 with the random keys), and 2-8 % less
-PostgreSQL CPU per request in the API benchmark. The rest of an append is the commit's WAL
+alternating runs each; the counts move by ~20,000 with the random keys): ~4 %, which the API
+benchmark on a shared, fully busy machine cannot resolve (six pairs: PostgreSQL backends
+0.37-0.54 ms/request before, 0.37-0.51 after). The rest of an append is the commit's WAL
 flush (kernel time, not counted there) and the statements that remain, each a few scans and
 writes. Tried and not kept, as they measured no better: one statement reading the claim, the key
 and the head together (the plpgsql record it filled cost what the two statements saved); an
