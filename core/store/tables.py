@@ -51,11 +51,11 @@ game_events = Table(
     # 0009: id of the HMAC key of event_hash (EVENT_HMAC_KEY); NULL for an unkeyed SHA-256.
     Column("key_id", String(KEY_ID_LENGTH), nullable=True),
     PrimaryKeyConstraint("position", name="pk_game_events"),
+    # Every lookup by session, and every read in order within one, goes through this index (0018
+    # dropped ix_game_events_session_id and ix_game_events_sequence_number, which only cost writes).
     UniqueConstraint(
         "session_id", "sequence_number", name="uq_game_events_session_id_sequence_number"
     ),
-    Index("ix_game_events_session_id", "session_id"),
-    Index("ix_game_events_sequence_number", "sequence_number"),
     # AUTOINCREMENT stops SQLite from ever reusing a position, so positions only grow.
     sqlite_autoincrement=True,
 )
@@ -68,8 +68,8 @@ session_snapshots = Table(
     Column("schema_version", Integer, nullable=False),
     Column("state", Text, nullable=False),
     Column("created_at", String(TIMESTAMP_LENGTH), nullable=False),
+    # 0018 dropped ix_session_snapshots_session_id, which duplicated the primary key.
     PrimaryKeyConstraint("session_id", name="pk_session_snapshots"),
-    Index("ix_session_snapshots_session_id", "session_id"),
 )
 
 idempotency_keys = Table(
