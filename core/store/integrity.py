@@ -91,7 +91,14 @@ def _mac(key: ChainKey | None, text: bytes) -> str:
 
 def _text(value: str | None) -> str:
     """``value`` as :func:`dump_json` writes it (a string or null)."""
-    return "null" if value is None else encode_basestring(value)
+    return "null" if value is None else _quoted(value)
+
+
+def _quoted(value: str) -> str:
+    """``value`` as :func:`dump_json` writes a string. Digests, key ids and hex are alphanumeric,
+    which JSON writes as they are (it escapes only quotes, backslashes and control characters,
+    ``ensure_ascii`` being off), so they skip the escaping pass."""
+    return f'"{value}"' if value.isalnum() else encode_basestring(value)
 
 
 def chain_hash(
@@ -151,7 +158,7 @@ def chain_hashes_encoded(
     # The payload's other keys written out in their sorted order, as dump_json writes them (only
     # for exact str and int values; anything else takes dump_json itself): building and sorting
     # a dict per event cost more than hashing it. ``test_integrity`` compares the two texts.
-    key_id = "" if key is None else '"key_id":' + encode_basestring(key.key_id) + ","
+    key_id = "" if key is None else '"key_id":' + _quoted(key.key_id) + ","
     plain = type(session_id) is str and type(first_version) is int
     quoted_session = encode_basestring(session_id) if plain else ""
     for offset, (event_type, schema_version, data) in enumerate(events):
@@ -165,7 +172,7 @@ def chain_hashes_encoded(
             text = (
                 f'{{"data":{data},{key_id}"previous":{_text(previous)},'
                 f'"schema_version":{int.__repr__(schema_version)},"session_id":{quoted_session},'
-                f'"type":{encode_basestring(event_type)},"version":{int.__repr__(version)}}}'
+                f'"type":{_quoted(event_type)},"version":{int.__repr__(version)}}}'
             )
         else:
             rest: dict[str, Any] = {
@@ -243,8 +250,8 @@ def head_mac(
         key_id = None if key is None else key.key_id
         text = (
             f'{{"event_hash":{_text(event_hash)},"key_id":{_text(key_id)},'
-            f'"registration":{encode_basestring(reg_mac)},'
-            f'"session_id":{encode_basestring(session_id)},"version":{int.__repr__(version)}}}'
+            f'"registration":{_quoted(reg_mac)},'
+            f'"session_id":{_quoted(session_id)},"version":{int.__repr__(version)}}}'
         )
         return _mac(key, text.encode("utf-8"))
     return _digest(

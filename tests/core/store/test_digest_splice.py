@@ -95,7 +95,7 @@ async def test_a_chain_appended_with_unusual_data_verifies(store: Any) -> None:
 
 # Values the written-out payloads (chain_hashes_encoded, head_mac) must write as dump_json does,
 # and values of other types, which take dump_json itself.
-ODD_IDS = ["s-1", "é \"q\" \\ \n\x00\u2028 🎲", ""]
+ODD_IDS = ["s-1", "é \"q\" \\ \n\x00\u2028 🎲", "", "Ünïcodé²", "ab12"]
 
 
 class Version(int):
@@ -107,7 +107,13 @@ class Version(int):
 @pytest.mark.parametrize("previous", [None, "ab" * 32, 'x"y'])
 @pytest.mark.parametrize(
     ("event_type", "schema_version", "first"),
-    [("Noted", 1, 1), ("Ünïcode\t", 0, 10**20), ("Noted", True, 1), ("Noted", 2, Version(3))],
+    [
+        ("Noted", 1, 1),
+        ("Ünïcode\t", 0, 10**20),
+        ("Ünïcodé²", 4, 2),
+        ("Noted", True, 1),
+        ("Noted", 2, Version(3)),
+    ],
 )
 def test_written_out_event_payloads_are_dump_json(
     key: ChainKey | None,
@@ -126,7 +132,7 @@ def test_written_out_event_payloads_are_dump_json(
 
 @pytest.mark.parametrize("key", [None, KEY], ids=["unkeyed", "keyed"])
 @pytest.mark.parametrize("session_id", ODD_IDS)
-@pytest.mark.parametrize("event_hash", [None, "cd" * 32, "\u2028"])
+@pytest.mark.parametrize("event_hash", [None, "cd" * 32, "\u2028", "ÿ1"])
 @pytest.mark.parametrize("version", [0, 7, 10**20, Version(5), True])
 def test_written_out_head_payloads_are_dump_json(
     key: ChainKey | None, session_id: str, event_hash: str | None, version: int
