@@ -30,7 +30,7 @@ def reference(operation: str, **fields: Any) -> str:
     [
         {},
         {"step_id": "s-1", "answer": 2},
-        {"step_id": "é \"q\" \\ \n\u2028 🎲", "answer": "text answer ✓"},
+        {"step_id": 'é "q" \\ \n\u2028 🎲', "answer": "text answer ✓"},
         {"step_id": "s", "answer": [0, 2]},
         {"step_id": "s", "answer": (1, 3)},
         {"step_id": "s", "answer": True},

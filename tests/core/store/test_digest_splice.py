@@ -95,7 +95,7 @@ async def test_a_chain_appended_with_unusual_data_verifies(store: Any) -> None:
 
 # Values the written-out payloads (chain_hashes_encoded, head_mac) must write as dump_json does,
 # and values of other types, which take dump_json itself.
-ODD_IDS = ["s-1", "é \"q\" \\ \n\x00\u2028 🎲", "", "Ünïcodé²", "ab12"]
+ODD_IDS = ["s-1", 'é "q" \\ \n\x00\u2028 🎲', "", "Ünïcodé²", "ab12"]
 
 
 class Version(int):
