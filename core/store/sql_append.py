@@ -212,46 +212,27 @@ def claim_xp(p: Params, changes: ReadModelChanges) -> str:
     )
 
 
-def _sqlite_text(build: Any) -> str:
-    """The text ``build`` makes with ``?`` placeholders (values are bound at execution)."""
-    return str(build(Params(False)))
-
-
-# SQLite's write statements, built once with the builders above (the same texts; see _raw_write).
-_SQLITE_HEAD_UPDATE = _sqlite_text(
-    lambda q: (
-        f"UPDATE stream_heads SET version = {q(0)}, event_hash = {q(0)}, key_id = {q(0)},"
-        f" head_mac = {q(0)} WHERE session_id = {q(0)}"
-    )
+# SQLite's write statements, built once (the texts the per-append builders made; see _raw_write).
+_SQLITE_HEAD_UPDATE = (
+    "UPDATE stream_heads SET version = ?, event_hash = ?, key_id = ?, head_mac = ?"
+    " WHERE session_id = ?"
 )
-_SQLITE_HEAD_INSERT = _sqlite_text(
-    lambda q: (
-        f"INSERT INTO stream_heads ({', '.join(_HEAD_COLUMNS)})"
-        f" VALUES ({', '.join(q(name) for name in _HEAD_COLUMNS)})"
-    )
+_SQLITE_HEAD_INSERT = (
+    f"INSERT INTO stream_heads ({', '.join(_HEAD_COLUMNS)})"
+    f" VALUES ({', '.join('?' for _ in _HEAD_COLUMNS)})"
 )
-_SQLITE_REGISTRY_UPDATE = _sqlite_text(
-    lambda q: (
-        f"UPDATE stream_registry SET seq = {q(0)}, last_mac = {q(0)}, key_id = {q(0)},"
-        f" mac = {q(0)} WHERE bucket = {q(0)}"
-    )
+_SQLITE_REGISTRY_UPDATE = (
+    "UPDATE stream_registry SET seq = ?, last_mac = ?, key_id = ?, mac = ? WHERE bucket = ?"
 )
-_SQLITE_KEY = _sqlite_text(
-    lambda q: (
-        'INSERT INTO idempotency_keys (session_id, "key", first_version,'
-        " last_version, created_at, request_digest)"
-        f" VALUES ({q(0)}, {q(0)}, {q(0)}, {q(0)}, {q(0)}, {q(0)})"
-    )
+_SQLITE_KEY = (
+    'INSERT INTO idempotency_keys (session_id, "key", first_version, last_version, created_at,'
+    " request_digest) VALUES (?, ?, ?, ?, ?, ?)"
 )
-_SQLITE_SUMMARY = _sqlite_text(
-    lambda q: upsert_by_session(q, "session_index", dict.fromkeys(_SUMMARY_COLUMNS))
-)
-_SQLITE_SNAPSHOT = _sqlite_text(
-    lambda q: upsert_by_session(
-        q,
-        "session_snapshots",
-        dict.fromkeys(("session_id", "sequence_number", "schema_version", "state", "created_at")),
-    )
+_SQLITE_SUMMARY = upsert_by_session(Params(False), "session_index", dict.fromkeys(_SUMMARY_COLUMNS))
+_SQLITE_SNAPSHOT = upsert_by_session(
+    Params(False),
+    "session_snapshots",
+    dict.fromkeys(("session_id", "sequence_number", "schema_version", "state", "created_at")),
 )
 
 
