@@ -247,7 +247,7 @@ class SqlAppender(SqlChainWriter):
         """Append ``request`` with one call of ``curiouscore_append`` in autocommit, or in a
         transaction of its own when it carries review rows (written through SQLAlchemy, they join
         it); the function checks ``access`` first."""
-        encoded = EncodedAppend.of(request, utc_now())
+        encoded = EncodedAppend.of(request)
         if not writes_reviews(request):
             async with self._raw_read() as raw:
                 result, written = await self._chain_and_call(raw, request, encoded, access)
@@ -592,8 +592,9 @@ class EncodedAppend:
     read_models: list[Any]
 
     @classmethod
-    def of(cls, request: AppendRequest, created_at: str) -> EncodedAppend:
-        """``created_at`` dates a snapshot the append carries."""
+    def of(cls, request: AppendRequest, created_at: str | None = None) -> EncodedAppend:
+        """``created_at`` dates a snapshot the append carries (when not given, now: the clock
+        is read only for an append that carries one)."""
         if len(request.events) >= 1 << POSITION_SHIFT:
             raise ValueError(f"at most {(1 << POSITION_SHIFT) - 1} events per append")
         events = request.events
@@ -617,7 +618,7 @@ class EncodedAppend:
                     snapshot.version,
                     snapshot.schema_version,
                     dump_json(snapshot.state),
-                    created_at,
+                    utc_now() if created_at is None else created_at,
                 )
             ),
             *(
