@@ -29,7 +29,7 @@ from core.engine.events import (
     StepEntered,
     StepNarrated,
 )
-from core.engine.plain import to_plain
+from core.engine.plain import to_sorted_plain
 
 TRANSCRIPT_LIMIT = 50
 # 2: per-step outcomes and answer choices; 3: transcript entries carry ``seq``; 4: a step's graded
@@ -434,8 +434,11 @@ def _rebuilt(value: _T, changes: dict[str, Any]) -> _T:
 
 
 def state_to_dict(state: SessionState) -> dict[str, Any]:
-    """Return a JSON-able dict of ``state`` (for snapshots and byte-for-byte comparison)."""
-    data: dict[str, Any] = to_plain(state)
+    """Return a JSON-able dict of ``state`` (for snapshots and byte-for-byte comparison), each
+    mapping's keys in sorted order (``to_sorted_plain``): a snapshot is written as canonical
+    JSON every fifth event, and its encoder's sort of a mapping already in order took ~15 % fewer
+    instructions (callgrind, a six-entry transcript's snapshot: 452k → 384k)."""
+    data: dict[str, Any] = to_sorted_plain(state)
     return data
 
 

@@ -98,6 +98,8 @@ def review_changes(
     last = max(
         (i for i, e in enumerate(events) if isinstance(e, AnswerGraded | GradeReviewed)), default=-1
     )
+    if last < 0:  # most appends: nothing to queue or resolve
+        return (), ()
     # Nor even then, unless a grade can be a chat step's: a step's kind only comes with
     # StepEntered, and the session's ids with SessionCreated, so when neither precedes the last
     # grade and the current step is not a chat step, ``before`` answers every question below as the

@@ -633,6 +633,8 @@ class GameService:
 
     async def _settle_here(self, loaded: Loaded) -> Loaded:
         """Run the LLM work the stream asks for (grading, hints, narration), then record it."""
+        if not has_pending_work(loaded.state):
+            return loaded  # what _pending_work would say, without the single flight's round
         for _ in range(MAX_PENDING_ROUNDS):
             # One evaluation (hint, narration) per pending request in this process: a second
             # reader of the same session waits for the first instead of calling the LLM again.

@@ -22,6 +22,7 @@ import hmac
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from typing import Any
 
 from core.store.json_codec import dump_json
@@ -77,10 +78,27 @@ class UnknownKey(Exception):
 
 
 def _digest(key: ChainKey | None, payload: dict[str, Any]) -> str:
-    text = dump_json(payload).encode("utf-8")
+    return _mac(key, dump_json(payload).encode("utf-8"))
+
+
+def _mac(key: ChainKey | None, text: bytes) -> str:
+    """SHA-256 of ``text``, or its HMAC-SHA256 with ``key`` (``hmac.digest``: OpenSSL's one-shot
+    HMAC, the same bytes as ``hmac.new(…).hexdigest()`` without building an ``HMAC`` object)."""
     if key is None:
         return hashlib.sha256(text).hexdigest()
-    return hmac.new(key.secret, text, hashlib.sha256).hexdigest()
+    return hmac.digest(key.secret, text, "sha256").hex()
+
+
+def _text(value: str | None) -> str:
+    """``value`` as :func:`dump_json` writes it (a string or null)."""
+    return "null" if value is None else _quoted(value)
+
+
+def _quoted(value: str) -> str:
+    """``value`` as :func:`dump_json` writes a string. Digests, key ids and hex are alphanumeric,
+    which JSON writes as they are (it escapes only quotes, backslashes and control characters,
+    ``ensure_ascii`` being off), so they skip the escaping pass."""
+    return f'"{value}"' if value.isalnum() else encode_basestring(value)
 
 
 def chain_hash(
@@ -137,21 +155,37 @@ def chain_hashes_encoded(
     the bytes hashed are those :func:`chain_hash` hashes for the decoded data, without decoding
     the text and encoding it again (``"data"`` sorts first among the payload's keys)."""
     hashes: list[str] = []
+    # The payload's other keys written out in their sorted order, as dump_json writes them (only
+    # for exact str and int values; anything else takes dump_json itself): building and sorting
+    # a dict per event cost more than hashing it. ``test_integrity`` compares the two texts.
+    key_id = "" if key is None else '"key_id":' + _quoted(key.key_id) + ","
+    plain = type(session_id) is str and type(first_version) is int
+    quoted_session = encode_basestring(session_id) if plain else ""
     for offset, (event_type, schema_version, data) in enumerate(events):
-        rest: dict[str, Any] = {
-            "previous": previous,
-            "schema_version": schema_version,
-            "session_id": session_id,
-            "type": event_type,
-            "version": first_version + offset,
-        }
-        if key is not None:
-            rest["key_id"] = key.key_id
-        text = ('{"data":' + data + "," + dump_json(rest)[1:]).encode("utf-8")
-        if key is None:
-            previous = hashlib.sha256(text).hexdigest()
+        version = first_version + offset
+        if (
+            plain
+            and type(event_type) is str
+            and type(schema_version) is int
+            and (previous is None or type(previous) is str)
+        ):
+            text = (
+                f'{{"data":{data},{key_id}"previous":{_text(previous)},'
+                f'"schema_version":{int.__repr__(schema_version)},"session_id":{quoted_session},'
+                f'"type":{_quoted(event_type)},"version":{int.__repr__(version)}}}'
+            )
         else:
-            previous = hmac.new(key.secret, text, hashlib.sha256).hexdigest()
+            rest: dict[str, Any] = {
+                "previous": previous,
+                "schema_version": schema_version,
+                "session_id": session_id,
+                "type": event_type,
+                "version": version,
+            }
+            if key is not None:
+                rest["key_id"] = key.key_id
+            text = '{"data":' + data + "," + dump_json(rest)[1:]
+        previous = _mac(key, text.encode("utf-8"))
         hashes.append(previous)
     return hashes
 
@@ -207,6 +241,19 @@ def head_mac(
     key: ChainKey | None, session_id: str, version: int, event_hash: str | None, reg_mac: str
 ) -> str:
     """The MAC of a stream head: version and last digest, bound to the stream's registration."""
+    if (
+        type(session_id) is str
+        and type(version) is int
+        and type(reg_mac) is str
+        and (event_hash is None or type(event_hash) is str)
+    ):  # every append: its payload written out, as chain_hashes_encoded does
+        key_id = None if key is None else key.key_id
+        text = (
+            f'{{"event_hash":{_text(event_hash)},"key_id":{_text(key_id)},'
+            f'"registration":{_quoted(reg_mac)},'
+            f'"session_id":{_quoted(session_id)},"version":{int.__repr__(version)}}}'
+        )
+        return _mac(key, text.encode("utf-8"))
     return _digest(
         key,
         {

@@ -22,20 +22,20 @@ _C_MAKE_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)
 
 
 class _Encoder(threading.local):
-    """``_CANONICAL``'s C encoder, built once per thread.
+    """``canonical``'s C encoder (``_CANONICAL``'s by default), built once per thread.
 
     ``JSONEncoder.encode`` still builds a C encoder object (and a closure) on every call, a third
     of the time of encoding a chain digest's six keys, and a request encodes about six such small
     mappings. The encoder holds the dict of containers being encoded (to refuse a circular
     value, as ``json`` does): hence one per thread, emptied after an error left entries in it."""
 
-    def __init__(self) -> None:
+    def __init__(self, canonical: json.JSONEncoder = _CANONICAL) -> None:
         self.markers: dict[int, Any] = {}
         self.encode: Callable[[Any, int], list[str]] | None = None
         if _C_MAKE_ENCODER is not None:
             self.encode = _C_MAKE_ENCODER(
                 self.markers,
-                _CANONICAL.default,
+                canonical.default,
                 encode_basestring,
                 None,
                 _CANONICAL.key_separator,
@@ -60,6 +60,27 @@ def dump_json(value: dict[str, Any]) -> str:
     except BaseException:
         encoder.markers.clear()
         raise
+
+
+def canonical_dumper(default: Callable[[Any], Any]) -> Callable[[dict[str, Any]], str]:
+    """Return a :func:`dump_json` that writes a value JSON has no type for as ``default`` makes it
+    (for digests of requests, whose arguments are not all JSON), on the same prebuilt C encoder."""
+    canonical = json.JSONEncoder(
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=default
+    )
+    encoder = _Encoder(canonical)
+
+    def dump(value: dict[str, Any]) -> str:
+        encode = encoder.encode
+        if encode is None:  # no C accelerator
+            return canonical.encode(value)
+        try:
+            return "".join(encode(value, 0))
+        except BaseException:
+            encoder.markers.clear()
+            raise
+
+    return dump
 
 
 def load_json(text: str) -> dict[str, Any]:

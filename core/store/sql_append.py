@@ -61,8 +61,9 @@ statement per table written; it has one writer at a time, so the tip it reads is
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import exc
@@ -138,6 +139,10 @@ HEAD_CACHE_SIZE = 10_000
 
 
 _SUMMARY_COLUMNS = tuple(field.name for field in fields(SessionSummary))
+_SUMMARY_FIELDS = attrgetter(*_SUMMARY_COLUMNS)
+_SCORE, _MAX_SCORE, _PASSED = (_SUMMARY_COLUMNS.index(n) for n in ("score", "max_score", "passed"))
+_HEAD_COLUMNS = tuple(field.name for field in fields(StreamHead))
+_HEAD_VALUES = attrgetter(*_HEAD_COLUMNS)
 
 
 class Params:
@@ -180,13 +185,19 @@ def summary_values(changes: ReadModelChanges) -> dict[str, Any]:
     """The ``session_index`` row of the append's summary (typed as asyncpg wants them)."""
     summary = changes.summary
     assert summary is not None
-    # The dataclass fields are the column names (asdict's deep copy costs more than the rest).
-    values = {name: getattr(summary, name) for name in _SUMMARY_COLUMNS}
-    values["score"] = float(values["score"])
-    values["max_score"] = float(values["max_score"])
-    if values["passed"] is not None:
-        values["passed"] = bool(values["passed"])
-    return values
+    return dict(zip(_SUMMARY_COLUMNS, summary_row(summary), strict=True))
+
+
+def summary_row(summary: SessionSummary) -> tuple[Any, ...]:
+    """``summary``'s column values in ``_SUMMARY_COLUMNS``' order, typed as asyncpg wants them
+    (the dataclass fields are the column names; ``asdict``'s deep copy costs more than the
+    rest)."""
+    values = list(_SUMMARY_FIELDS(summary))
+    values[_SCORE] = float(values[_SCORE])
+    values[_MAX_SCORE] = float(values[_MAX_SCORE])
+    if values[_PASSED] is not None:
+        values[_PASSED] = bool(values[_PASSED])
+    return tuple(values)
 
 
 def claim_xp(p: Params, changes: ReadModelChanges) -> str:
@@ -201,6 +212,30 @@ def claim_xp(p: Params, changes: ReadModelChanges) -> str:
     )
 
 
+# SQLite's write statements, built once (the texts the per-append builders made; see _raw_write).
+_SQLITE_HEAD_UPDATE = (
+    "UPDATE stream_heads SET version = ?, event_hash = ?, key_id = ?, head_mac = ?"
+    " WHERE session_id = ?"
+)
+_SQLITE_HEAD_INSERT = (
+    f"INSERT INTO stream_heads ({', '.join(_HEAD_COLUMNS)})"
+    f" VALUES ({', '.join('?' for _ in _HEAD_COLUMNS)})"
+)
+_SQLITE_REGISTRY_UPDATE = (
+    "UPDATE stream_registry SET seq = ?, last_mac = ?, key_id = ?, mac = ? WHERE bucket = ?"
+)
+_SQLITE_KEY = (
+    'INSERT INTO idempotency_keys (session_id, "key", first_version, last_version, created_at,'
+    " request_digest) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_SQLITE_SUMMARY = upsert_by_session(Params(False), "session_index", dict.fromkeys(_SUMMARY_COLUMNS))
+_SQLITE_SNAPSHOT = upsert_by_session(
+    Params(False),
+    "session_snapshots",
+    dict.fromkeys(("session_id", "sequence_number", "schema_version", "state", "created_at")),
+)
+
+
 class SqlAppender(SqlChainWriter):
     """The append itself (see the module docstring)."""
 
@@ -212,7 +247,7 @@ class SqlAppender(SqlChainWriter):
         """Append ``request`` with one call of ``curiouscore_append`` in autocommit, or in a
         transaction of its own when it carries review rows (written through SQLAlchemy, they join
         it); the function checks ``access`` first."""
-        encoded = EncodedAppend.of(request, utc_now())
+        encoded = EncodedAppend.of(request)
         if not writes_reviews(request):
             async with self._raw_read() as raw:
                 result, written = await self._chain_and_call(raw, request, encoded, access)
@@ -483,59 +518,54 @@ class SqlAppender(SqlChainWriter):
         result: AppendResult,
         created_at: str,
     ) -> None:
-        """Write the head, the key and the read models, one statement each (SQLite)."""
-        statements: list[tuple[str, str, Params]] = []
+        """Write the head, the key and the read models, one statement each (SQLite).
 
-        def add(kind: str, build: Any) -> None:
-            params = Params(False)
-            statements.append((kind, build(params), params))
-
+        The statements' texts are built once (``_SQLITE_*``, the texts ``Params`` and
+        ``upsert_by_session`` build): building them on every append (a closure, a ``Params`` and
+        an f-string per statement, the upserts' column lists joined again, ``asdict``'s deep copy
+        of a new stream's head) cost more Python than running them."""
         if new_tail is None:
-            add(
+            await raw.execute(
                 "head",
-                lambda q: (
-                    f"UPDATE stream_heads SET version = {q(head.version)},"
-                    f" event_hash = {q(head.event_hash)}, key_id = {q(head.key_id)},"
-                    f" head_mac = {q(head.head_mac)} WHERE session_id = {q(head.session_id)}"
-                ),
+                _SQLITE_HEAD_UPDATE,
+                (head.version, head.event_hash, head.key_id, head.head_mac, head.session_id),
             )
         else:
-            values = asdict(head)
-            add(
-                "head",
-                lambda q: (
-                    f"INSERT INTO stream_heads ({', '.join(values)})"
-                    f" VALUES ({', '.join(q(value) for value in values.values())})"
-                ),
-            )
-            add(
+            await raw.execute("head", _SQLITE_HEAD_INSERT, _HEAD_VALUES(head))
+            await raw.execute(
                 "registry",
-                lambda q: (
-                    f"UPDATE stream_registry SET seq = {q(new_tail.seq)},"
-                    f" last_mac = {q(new_tail.last_mac)}, key_id = {q(new_tail.key_id)},"
-                    f" mac = {q(new_tail.mac)} WHERE bucket = {q(new_tail.bucket)}"
-                ),
+                _SQLITE_REGISTRY_UPDATE,
+                (new_tail.seq, new_tail.last_mac, new_tail.key_id, new_tail.mac, new_tail.bucket),
             )
         if request.idempotency_key is not None:
-            add(
+            await raw.execute(
                 "key",
-                lambda q: (
-                    'INSERT INTO idempotency_keys (session_id, "key", first_version,'
-                    " last_version, created_at, request_digest)"
-                    f" VALUES ({q(request.stream_id)}, {q(request.idempotency_key)},"
-                    f" {q(result.first_version)}, {q(result.last_version)},"
-                    f" {q(request.recorded_at)}, {q(request.request_digest)})"
+                _SQLITE_KEY,
+                (
+                    request.stream_id,
+                    request.idempotency_key,
+                    result.first_version,
+                    result.last_version,
+                    request.recorded_at,
+                    request.request_digest,
                 ),
             )
         changes = request.changes
         if changes is not None and changes.summary is not None:
-            summary = summary_values(changes)
-            add("summary", lambda q: upsert_by_session(q, "session_index", summary))
+            await raw.execute("summary", _SQLITE_SUMMARY, summary_row(changes.summary))
         if changes is not None and changes.snapshot is not None:
-            snapshot = snapshot_values(changes.snapshot, created_at)
-            add("snapshot", lambda q: upsert_by_session(q, "session_snapshots", snapshot))
-        for kind, text, params in statements:
-            await raw.execute(kind, text, params.values)
+            snapshot = changes.snapshot
+            await raw.execute(
+                "snapshot",
+                _SQLITE_SNAPSHOT,
+                (
+                    snapshot.stream_id,
+                    snapshot.version,
+                    snapshot.schema_version,
+                    dump_json(snapshot.state),
+                    created_at,
+                ),
+            )
         if changes is not None and changes.xp_grant is not None:
             q = Params(False)
             if await raw.execute("xp", claim_xp(q, changes), q.values) != 1:
@@ -562,8 +592,9 @@ class EncodedAppend:
     read_models: list[Any]
 
     @classmethod
-    def of(cls, request: AppendRequest, created_at: str) -> EncodedAppend:
-        """``created_at`` dates a snapshot the append carries."""
+    def of(cls, request: AppendRequest, created_at: str | None = None) -> EncodedAppend:
+        """``created_at`` dates a snapshot the append carries (when not given, now: the clock
+        is read only for an append that carries one)."""
         if len(request.events) >= 1 << POSITION_SHIFT:
             raise ValueError(f"at most {(1 << POSITION_SHIFT) - 1} events per append")
         events = request.events
@@ -587,7 +618,7 @@ class EncodedAppend:
                     snapshot.version,
                     snapshot.schema_version,
                     dump_json(snapshot.state),
-                    created_at,
+                    utc_now() if created_at is None else created_at,
                 )
             ),
             *(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from core.engine.plain import to_plain
+from core.engine.plain import to_plain, to_sorted_plain
 
 
 class Colour(StrEnum):
@@ -58,3 +58,28 @@ def test_scalars_and_unknown_values_are_returned_as_they_are():
         assert to_plain(value) is value
     assert to_plain(Empty()) == {}
     assert to_plain(Leaf) is Leaf  # a class is not an instance
+
+
+def _key_orders(value: object) -> list[list[str]]:
+    """The keys of every mapping in ``value``, in iteration order."""
+    if isinstance(value, dict):
+        return [list(value), *(order for item in value.values() for order in _key_orders(item))]
+    if isinstance(value, list):
+        return [order for item in value for order in _key_orders(item)]
+    return []
+
+
+def test_sorted_plain_is_plain_with_every_dataclass_in_key_order():
+    tree = Tree(
+        (Leaf("a", Colour.RED, 1.5), Leaf("b", Colour.RED)),
+        ("x",),
+        {"k": [1]},
+        Leaf("r", Colour.RED),
+    )
+    sorted_plain = to_sorted_plain(tree)
+    assert sorted_plain == to_plain(tree)
+    assert list(to_plain(tree)) == ["leaves", "tags", "extra", "root"]  # to_plain: field order
+    assert list(sorted_plain) == ["extra", "leaves", "root", "tags"]
+    assert all(order == sorted(order) for order in _key_orders(sorted_plain))
+    assert to_sorted_plain(Empty()) == {}
+    assert to_sorted_plain((1, "a", None)) == [1, "a", None]

@@ -47,6 +47,7 @@ from core.engine.events import (
     decode,
     encode,
 )
+from core.engine.plain import to_plain
 from core.engine.state import (
     TRANSCRIPT_LIMIT,
     SessionState,
@@ -252,6 +253,16 @@ def test_state_survives_to_dict_and_back():
     state = _rich_state()
 
     assert state_from_dict(state_to_dict(state)) == state
+
+
+def test_a_state_dict_is_the_plain_state_with_every_key_in_order():
+    # Snapshots are written as canonical JSON (sorted keys): the order spares the encoder's sort
+    # work, and changes nothing else.
+    state = _rich_state()
+    data = state_to_dict(state)
+
+    assert data == to_plain(state)
+    assert json.dumps(data) == json.dumps(to_plain(state), sort_keys=True)
 
 
 def test_state_survives_a_json_snapshot():

@@ -4,6 +4,8 @@ data, and the stores that append this way write chains that verify."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 from collections import OrderedDict
 from enum import StrEnum
@@ -12,7 +14,7 @@ from typing import Any
 import pytest
 
 from core.store.base import NewEvent
-from core.store.integrity import ChainKey, chain_hashes, chain_hashes_encoded
+from core.store.integrity import ChainKey, chain_hashes, chain_hashes_encoded, head_mac
 from core.store.json_codec import dump_json, hashable_text, load_json
 
 T0 = "2026-01-01T00:00:00+00:00"
@@ -89,3 +91,63 @@ async def test_a_chain_appended_with_unusual_data_verifies(store: Any) -> None:
     assert [event.data for event in stored] == [load_json(dump_json(d)) for d in DATAS]
     findings, unchained = check_chain("spliced", stored)
     assert (findings, unchained) == ([], 0)
+
+
+# Values the written-out payloads (chain_hashes_encoded, head_mac) must write as dump_json does,
+# and values of other types, which take dump_json itself.
+ODD_IDS = ["s-1", 'é "q" \\ \n\x00\u2028 🎲', "", "Ünïcodé²", "ab12"]
+
+
+class Version(int):
+    """An int subclass: json writes it with int's repr, the fast path leaves it to json."""
+
+
+@pytest.mark.parametrize("key", [None, KEY], ids=["unkeyed", "keyed"])
+@pytest.mark.parametrize("session_id", ODD_IDS)
+@pytest.mark.parametrize("previous", [None, "ab" * 32, 'x"y'])
+@pytest.mark.parametrize(
+    ("event_type", "schema_version", "first"),
+    [
+        ("Noted", 1, 1),
+        ("Ünïcode\t", 0, 10**20),
+        ("Ünïcodé²", 4, 2),
+        ("Noted", True, 1),
+        ("Noted", 2, Version(3)),
+    ],
+)
+def test_written_out_event_payloads_are_dump_json(
+    key: ChainKey | None,
+    session_id: str,
+    previous: str | None,
+    event_type: str,
+    schema_version: int,
+    first: int,
+) -> None:
+    data = {"a": [1, "ü"], "b": None}
+    events = [(event_type, schema_version, data), ("Other", 3, {})]
+    encoded = [(t, v, dump_json(d)) for t, v, d in events]
+    expected = chain_hashes(session_id, first, events, previous, key)
+    assert chain_hashes_encoded(session_id, first, encoded, previous, key) == expected
+
+
+@pytest.mark.parametrize("key", [None, KEY], ids=["unkeyed", "keyed"])
+@pytest.mark.parametrize("session_id", ODD_IDS)
+@pytest.mark.parametrize("event_hash", [None, "cd" * 32, "\u2028", "ÿ1"])
+@pytest.mark.parametrize("version", [0, 7, 10**20, Version(5), True])
+def test_written_out_head_payloads_are_dump_json(
+    key: ChainKey | None, session_id: str, event_hash: str | None, version: int
+) -> None:
+    payload = {
+        "event_hash": event_hash,
+        "key_id": key.key_id if key else None,
+        "registration": "ef" * 32,
+        "session_id": session_id,
+        "version": version,
+    }
+    text = dump_json(payload).encode("utf-8")
+    expected = (
+        hashlib.sha256(text).hexdigest()
+        if key is None
+        else hmac.new(key.secret, text, hashlib.sha256).hexdigest()
+    )
+    assert head_mac(key, session_id, version, event_hash, "ef" * 32) == expected
