@@ -46,33 +46,25 @@ class _Encoder(threading.local):
             )
 
 
-_ENCODER = _Encoder()
-
-
-def dump_json(value: dict[str, Any]) -> str:
-    """Given a JSON-able mapping, return its canonical text (sorted keys, compact, UTF-8 kept)."""
-    encoder = _ENCODER
-    encode = encoder.encode
-    if encode is None:  # no C accelerator (another interpreter): json's own way
-        return _CANONICAL.encode(value)
-    try:
-        return "".join(encode(value, 0))
-    except BaseException:
-        encoder.markers.clear()
-        raise
-
-
-def canonical_dumper(default: Callable[[Any], Any]) -> Callable[[dict[str, Any]], str]:
-    """Return a :func:`dump_json` that writes a value JSON has no type for as ``default`` makes it
-    (for digests of requests, whose arguments are not all JSON), on the same prebuilt C encoder."""
-    canonical = json.JSONEncoder(
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=default
+def canonical_dumper(
+    default: Callable[[Any], Any] | None = None,
+) -> Callable[[dict[str, Any]], str]:
+    """Return a function that, given a JSON-able mapping, returns its canonical text (sorted keys,
+    compact, UTF-8 kept) from a C encoder built once per thread. ``default`` writes a value JSON
+    has no type for (request digests, whose arguments are not all JSON); without it such a value
+    is a ``TypeError``, as with ``json``."""
+    canonical = (
+        _CANONICAL
+        if default is None
+        else json.JSONEncoder(
+            sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=default
+        )
     )
     encoder = _Encoder(canonical)
 
     def dump(value: dict[str, Any]) -> str:
         encode = encoder.encode
-        if encode is None:  # no C accelerator
+        if encode is None:  # no C accelerator (another interpreter): json's own way
             return canonical.encode(value)
         try:
             return "".join(encode(value, 0))
@@ -81,6 +73,10 @@ def canonical_dumper(default: Callable[[Any], Any]) -> Callable[[dict[str, Any]]
             raise
 
     return dump
+
+
+# Given a JSON-able mapping, its canonical text: what every store writes.
+dump_json = canonical_dumper()
 
 
 def load_json(text: str) -> dict[str, Any]:
