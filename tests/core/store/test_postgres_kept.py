@@ -137,7 +137,7 @@ async def test_every_terminated_connection_is_replaced_never_reused(
     monkeypatch.setattr(store_engine, "PING_IDLE_SECONDS", 1e9)  # no ping: the raw path sees it
     store = SqlStore(postgres_url, pool_size=2, max_overflow=0)
     try:
-        pids = set(await asyncio.gather(*(_held_backend(store) for _ in range(2))))
+        pids = await _held_backends(store, 2)
         assert len(pids) == 2 and _kept(store).idle() == 2
         async with admin.connect() as connection:
             await connection.execute(
@@ -151,20 +151,26 @@ async def test_every_terminated_connection_is_replaced_never_reused(
             except StoreUnavailable:
                 failures += 1
         assert failures == 1  # the other idle one was pinged after that failure, and replaced
-        fresh = set(await asyncio.gather(*(_held_backend(store) for _ in range(2))))
+        fresh = await _held_backends(store, 2)
         assert not fresh & pids
         assert _kept(store).held == 2
     finally:
         await store.close()
 
 
-async def _held_backend(store: SqlStore) -> int:
-    """The backend of a kept connection, held until another caller holds one too (so that two
-    calls at once see two connections)."""
-    async with store._raw_read() as raw:
-        row = await raw.fetchrow("test", "SELECT pg_backend_pid(), pg_sleep(0.05)", ())
-    assert row is not None
-    return int(row[0])
+async def _held_backends(store: SqlStore, count: int) -> set[int]:
+    """The backends of ``count`` kept connections held at once (each caller keeps its connection
+    until every other one holds one too)."""
+    everyone_holds = asyncio.Barrier(count)
+
+    async def held_backend() -> int:
+        async with store._raw_read() as raw:
+            row = await raw.fetchrow("test", "SELECT pg_backend_pid()", ())
+            await everyone_holds.wait()
+        assert row is not None
+        return int(row[0])
+
+    return set(await asyncio.gather(*(held_backend() for _ in range(count))))
 
 
 async def test_a_connection_left_in_a_transaction_or_cancelled_is_not_kept(
@@ -185,8 +191,14 @@ async def test_a_connection_left_in_a_transaction_or_cancelled_is_not_kept(
                 await raw.fetchrow("test", "SELECT pg_sleep(30)", ())
 
         sleeping = asyncio.create_task(sleep_in_a_statement())
-        await until(lambda: _kept(store).idle() == 0, "the statement holding the connection")
-        await asyncio.sleep(0.05)
+        await until(
+            lambda: _scalar(
+                admin,
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE state = 'active' AND query = 'SELECT pg_sleep(30)'",
+            ),
+            "the statement running on the server",
+        )
         sleeping.cancel()
         with pytest.raises(asyncio.CancelledError):
             await sleeping
