@@ -112,8 +112,21 @@ def chain_hash(
 ) -> str:
     """Given one event and the digest of the event before it in its session, return its digest
     (an HMAC with ``key``, else SHA-256; the key id is part of what is MACed)."""
+    payload = _event_payload(session_id, version, event_type, schema_version, previous, key)
+    payload["data"] = data
+    return _digest(key, payload)
+
+
+def _event_payload(
+    session_id: str,
+    version: int,
+    event_type: str,
+    schema_version: int,
+    previous: str | None,
+    key: ChainKey | None,
+) -> dict[str, Any]:
+    """What an event's digest covers besides its data."""
     payload: dict[str, Any] = {
-        "data": data,
         "previous": previous,
         "schema_version": schema_version,
         "session_id": session_id,
@@ -122,7 +135,7 @@ def chain_hash(
     }
     if key is not None:
         payload["key_id"] = key.key_id
-    return _digest(key, payload)
+    return payload
 
 
 def chain_hashes(
@@ -175,15 +188,7 @@ def chain_hashes_encoded(
                 f'"type":{_quoted(event_type)},"version":{int.__repr__(version)}}}'
             )
         else:
-            rest: dict[str, Any] = {
-                "previous": previous,
-                "schema_version": schema_version,
-                "session_id": session_id,
-                "type": event_type,
-                "version": version,
-            }
-            if key is not None:
-                rest["key_id"] = key.key_id
+            rest = _event_payload(session_id, version, event_type, schema_version, previous, key)
             text = '{"data":' + data + "," + dump_json(rest)[1:]
         previous = _mac(key, text.encode("utf-8"))
         hashes.append(previous)
