@@ -1,6 +1,7 @@
 """An append in as few round trips as is sound, on the driver connection (``core.store.sql_raw``).
 
-**PostgreSQL: one call, in autocommit.** ``curiouscore_append`` (migrations 0016, 0017) takes the
+**PostgreSQL: one call, in autocommit.** ``curiouscore_append_v2`` (migration 0019; before it
+``curiouscore_append`` of migrations 0016-0018, which takes the same steps) takes the
 stream lock, checks the learner's access token when the append is a learner's (0017: before
 anything else, see "The access check" below), reads the tip (head and idempotency key), checks it,
 and writes everything (events, head, key, a new stream's registration, read models, XP) in
@@ -114,22 +115,25 @@ _REGISTRY_START = sql(
     "INSERT INTO stream_registry (bucket, seq, last_mac, key_id, mac)"
     " VALUES ($1, 0, NULL, NULL, $2) ON CONFLICT (bucket) DO NOTHING",
 )
-# Migration 0017's function; its outcome and the tip it refused on, in one row (see there).
-# The schema versions travel as text[]: asyncpg encodes text arrays itself, but looks up every
-# other array type in the catalogue (a slow query) on each new connection.
-APPEND_ARGUMENTS = 33
+# Migration 0019's function; its outcome and the tip it refused on, in one row (see there).
+# The events' types, schema versions, data and digests travel as four texts, each the values
+# joined by EVENT_SEPARATOR (asyncpg's array encoder tests every element against three ABCs:
+# ~70,000 instructions per append), and the session index row as its columns (not JSON the
+# server parses); see migration 0019.
+APPEND_ARGUMENTS = 44
 _APPEND = (
-    "SELECT * FROM curiouscore_append("
-    + ", ".join(
-        "$9::text[]::integer[]" if n == 9 else f"${n}" for n in range(1, APPEND_ARGUMENTS + 1)
-    )
+    "SELECT * FROM curiouscore_append_v2("
+    + ", ".join(f"${n}" for n in range(1, APPEND_ARGUMENTS + 1))
     + ")"
 )
+# U+001F, the unit separator: canonical JSON escapes every control character, digests are hex.
+EVENT_SEPARATOR = "\x1f"
+_NO_SUMMARY = (None,) * len(fields(SessionSummary))
 _EVENT_COLUMNS = (
     "session_id, sequence_number, event_type, schema_version, data, recorded_at, event_hash, key_id"
 )
 _SQLITE_EVENTS = f"INSERT INTO game_events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-# PostgreSQL's "undefined_function": the database predates migration 0017.
+# PostgreSQL's "undefined_function": the database predates migration 0019.
 _UNDEFINED_FUNCTION = "42883"
 # How many times an append chains again after the function refused its optimistic tip (each time
 # another process moved the stream's head or the bucket's tail in between) before giving up.
@@ -179,13 +183,6 @@ def snapshot_values(snapshot: Snapshot, created_at: str) -> dict[str, Any]:
         "state": dump_json(snapshot.state),
         "created_at": created_at,
     }
-
-
-def summary_values(changes: ReadModelChanges) -> dict[str, Any]:
-    """The ``session_index`` row of the append's summary (typed as asyncpg wants them)."""
-    summary = changes.summary
-    assert summary is not None
-    return dict(zip(_SUMMARY_COLUMNS, summary_row(summary), strict=True))
 
 
 def summary_row(summary: SessionSummary) -> tuple[Any, ...]:
@@ -239,12 +236,12 @@ _SQLITE_SNAPSHOT = upsert_by_session(
 class SqlAppender(SqlChainWriter):
     """The append itself (see the module docstring)."""
 
-    # -- PostgreSQL: one call of curiouscore_append ------------------------------------------
+    # -- PostgreSQL: one call of curiouscore_append_v2 ---------------------------------------
 
     async def _append_postgres(
         self, request: AppendRequest, access: AccessClaim | None = None
     ) -> AppendResult:
-        """Append ``request`` with one call of ``curiouscore_append`` in autocommit, or in a
+        """Append ``request`` with one call of ``curiouscore_append_v2`` in autocommit, or in a
         transaction of its own when it carries review rows (written through SQLAlchemy, they join
         it); the function checks ``access`` first."""
         encoded = EncodedAppend.of(request)
@@ -382,7 +379,7 @@ class SqlAppender(SqlChainWriter):
             encoded.types,
             encoded.schemas,
             encoded.datas,
-            hashes,
+            EVENT_SEPARATOR.join(hashes),
             request.recorded_at,
             key_id,
             written.head_mac,
@@ -400,7 +397,7 @@ class SqlAppender(SqlChainWriter):
             if getattr(error.orig, "sqlstate", None) == _UNDEFINED_FUNCTION:
                 target = self._engine.url.render_as_string(hide_password=True)
                 raise SchemaNotMigrated(
-                    f"database {target} has no curiouscore_append function of migration 0017"
+                    f"database {target} has no curiouscore_append_v2 function of migration 0019"
                     " yet; run: curiouscore db migrate"
                 ) from error
             raise
@@ -585,9 +582,9 @@ class EncodedAppend:
     the digests, the canonical text of what a reader gets back: the same text, almost always)
     and the read models' arguments."""
 
-    types: list[str]
-    schemas: list[str]
-    datas: list[str]
+    types: str
+    schemas: str
+    datas: str
     chained: list[tuple[str, int, str]]
     read_models: list[Any]
 
@@ -598,19 +595,23 @@ class EncodedAppend:
         if len(request.events) >= 1 << POSITION_SHIFT:
             raise ValueError(f"at most {(1 << POSITION_SHIFT) - 1} events per append")
         events = request.events
-        types = [event.type for event in events]
+        types = EVENT_SEPARATOR.join([event.type for event in events])
+        if types.count(EVENT_SEPARATOR) != len(events) - 1:
+            raise ValueError("an event type holds U+001F, the separator of the append's events")
         datas = [dump_json(event.data) for event in events]
         chained = chained_events(request, datas)
-        schemas = [str(event.schema_version) for event in events]
+        schemas = EVENT_SEPARATOR.join([str(event.schema_version) for event in events])
         changes = request.changes
-        summary = snapshot = grant = None
+        summary: tuple[Any, ...] = _NO_SUMMARY
+        snapshot = grant = None
         if changes is not None:
-            summary = None if changes.summary is None else dump_json(summary_values(changes))
+            if changes.summary is not None:
+                summary = summary_row(changes.summary)
             snapshot, grant = changes.snapshot, changes.xp_grant
         if snapshot is not None and snapshot.stream_id != request.stream_id:
             raise ValueError("an append carries a snapshot of its own stream only")
         read_models = [
-            summary,
+            *summary,
             *(
                 (None,) * 4
                 if snapshot is None
@@ -633,7 +634,7 @@ class EncodedAppend:
                 )
             ),
         ]
-        return cls(types, schemas, datas, chained, read_models)
+        return cls(types, schemas, EVENT_SEPARATOR.join(datas), chained, read_models)
 
 
 def chained_events(request: AppendRequest, datas: list[str]) -> list[tuple[str, int, str]]:

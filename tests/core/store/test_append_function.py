@@ -248,7 +248,7 @@ async def test_a_retry_whose_twin_committed_first_in_another_process_is_the_dupl
 
 async def test_a_database_without_the_function_says_to_run_migrate(postgres_url: str) -> None:
     await migrate(postgres_url)
-    await _execute(postgres_url, "DROP FUNCTION curiouscore_append")
+    await _execute(postgres_url, "DROP FUNCTION curiouscore_append_v2")
     store = SqlStore(postgres_url)
     try:
         with pytest.raises(SchemaNotMigrated, match="curiouscore db migrate"):
@@ -268,10 +268,9 @@ async def test_the_function_refuses_to_run_outside_read_committed(postgres_url: 
             with pytest.raises(Exception, match="READ COMMITTED"):
                 await connection.execute(
                     text(
-                        "SELECT * FROM curiouscore_append('s', 0, NULL, NULL, false, NULL, NULL,"
-                        " ARRAY['Noted'], ARRAY[1], ARRAY['{}'], ARRAY['h'], 't', NULL, 'm',"
-                        " 0, 0, NULL, 'e', 'r', 't', NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
-                        " NULL, NULL, NULL, NULL, NULL, NULL)"
+                        "SELECT * FROM curiouscore_append_v2('s', 0, NULL, NULL, false, NULL,"
+                        " NULL, 'Noted', '1', '{}', 'h', 't', NULL, 'm', 0, 0, NULL, 'e', 'r',"
+                        " 't'" + ", NULL" * 24 + ")"
                     )
                 )
     finally:
@@ -285,11 +284,10 @@ def test_the_function_takes_the_locks_the_other_writers_take() -> None:
 
     from core.store.sql_heads import APPEND_LOCK_KEY, STREAM_LOCK_SEED
 
-    migration = importlib.import_module(
-        "core.store.migrations.versions.0016_postgres_append_function"
-    )
-    assert f"pg_advisory_xact_lock({APPEND_LOCK_KEY})" in migration.APPEND_FUNCTION
-    assert f"hashtextextended(p_stream, {STREAM_LOCK_SEED})" in migration.APPEND_FUNCTION
+    for name in ("0016_postgres_append_function", "0019_append_v2"):
+        migration = importlib.import_module(f"core.store.migrations.versions.{name}")
+        assert f"pg_advisory_xact_lock({APPEND_LOCK_KEY})" in migration.APPEND_FUNCTION
+        assert f"hashtextextended(p_stream, {STREAM_LOCK_SEED})" in migration.APPEND_FUNCTION
 
 
 async def test_a_stale_tail_cache_never_registers_a_stream_twice(

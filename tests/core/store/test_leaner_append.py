@@ -23,8 +23,8 @@ from core.store.base import (
 from core.store.engine import create_store_engine
 from core.store.migrate import alembic_config, migrate
 from core.store.sql import SqlStore
-from core.store.sql_append import APPEND_ARGUMENTS
 from tests.core.store.conftest import SQL_BACKENDS, reset_postgres, sqlite_url_in
+from tests.core.store.old_append import OLD_ARGUMENTS, OldAppendStore
 
 T0 = "2026-01-01T00:00:00+00:00"
 ADA = AccessClaim("ada", "learner", 0)
@@ -69,10 +69,10 @@ def _summary(status: str, score: float, passed: bool | None) -> SessionSummary:
     return SessionSummary("s", "ada", "git", 2, status, 1, 3, score, 10.0, passed, T0, T0)
 
 
-async def _append_a_session(url: str) -> SqlStore:
+async def _append_a_session(url: str, store_class: type[SqlStore] = SqlStore) -> SqlStore:
     """A learner's session of two appends, each with its index row (inserted, then updated),
     the second with a snapshot of a state long enough to be compressed."""
-    store = SqlStore(url)
+    store = store_class(url)
     await store.add_learner(Learner("ada", "Ada", "learner", T0))
     await store.append(
         "s",
@@ -167,29 +167,29 @@ def _body(function: str) -> str:
 async def test_the_function_keeps_its_signature_and_the_downgrade_restores_0017s() -> None:
     url = await reset_postgres()
     await migrate(url)
-    assert await _function_source(url) == [(APPEND_ARGUMENTS, _body(MIGRATION.APPEND_FUNCTION))]
-    assert APPEND_ARGUMENTS == 33
+    assert await _function_source(url) == [(OLD_ARGUMENTS, _body(MIGRATION.APPEND_FUNCTION))]
     compression, has_lz4 = await _compression(url)
     assert compression == ("l" if has_lz4 else "")
 
     await _move(url, "downgrade", "0017")
-    assert await _function_source(url) == [(APPEND_ARGUMENTS, _body(PREVIOUS.APPEND_FUNCTION))]
+    assert await _function_source(url) == [(OLD_ARGUMENTS, _body(PREVIOUS.APPEND_FUNCTION))]
     assert (await _compression(url))[0] == ""  # the server's default_toast_compression
 
     await _move(url, "upgrade", "head")
-    assert await _function_source(url) == [(APPEND_ARGUMENTS, _body(MIGRATION.APPEND_FUNCTION))]
+    assert await _function_source(url) == [(OLD_ARGUMENTS, _body(MIGRATION.APPEND_FUNCTION))]
 
 
 @pytest.mark.postgres
 async def test_the_new_function_writes_what_0017s_wrote() -> None:
-    """One session through 0017's function and one through 0018's: the same rows everywhere."""
+    """One session through 0017's function and one through 0018's (both called as the code
+    before 0019 called them): the same rows everywhere."""
     rows = []
     for revision in ("0017", "head"):
         url = await reset_postgres()
         await migrate(url)
         if revision == "0017":
             await _move(url, "downgrade", "0017")
-        store = await _append_a_session(url)
+        store = await _append_a_session(url, OldAppendStore)
         try:
             with pytest.raises(AccessRevoked):
                 await store.append(

@@ -211,7 +211,7 @@ async def test_a_connection_left_in_a_transaction_or_cancelled_is_not_kept(
 async def test_a_function_replaced_by_a_migration_is_called_again_on_kept_connections(
     postgres_url: str, admin: AsyncEngine
 ) -> None:
-    """The append prepared on a kept connection, then ``curiouscore_append`` dropped and created
+    """The append prepared on a kept connection, then ``curiouscore_append_v2`` dropped and created
     again (a new function, as a migration would): the next append re-prepares and works."""
     store = SqlStore(postgres_url, pool_size=1, max_overflow=0)
     try:
@@ -222,11 +222,11 @@ async def test_a_function_replaced_by_a_migration_is_called_again_on_kept_connec
                 await connection.execute(
                     text(
                         "SELECT pg_get_functiondef(oid) FROM pg_proc"
-                        " WHERE proname = 'curiouscore_append'"
+                        " WHERE proname = 'curiouscore_append_v2'"
                     )
                 )
             ).scalar_one()
-            await connection.execute(text("DROP FUNCTION curiouscore_append"))
+            await connection.execute(text("DROP FUNCTION curiouscore_append_v2"))
             await connection.exec_driver_sql(definition)
         await store.append("s", [NewEvent("Noted", {})], 1, recorded_at="t")
         await store.append("t", [NewEvent("Noted", {})], 0, recorded_at="t")
