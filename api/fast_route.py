@@ -26,7 +26,12 @@ from fastapi import params
 from fastapi._compat import ModelField
 from fastapi._compat.shared import field_annotation_is_sequence
 from fastapi.dependencies.models import Dependant
-from fastapi.dependencies.utils import _get_param_aliases, request_body_to_args
+from fastapi.dependencies.utils import (
+    _get_form_models,
+    _get_param_aliases,
+    _should_embed_body_fields,
+    request_body_to_args,
+)
 from fastapi.routing import APIRoute
 from pydantic import Json
 from starlette._exception_handler import wrap_app_handling_exceptions
@@ -97,6 +102,16 @@ class FastPlan:
         self.header_params = header_params
         self.body_params = dependant.body_params
         self.embed_body_fields = route._embed_body_fields
+        # What ``request_body_to_args`` works out on every request from these alone: one body
+        # parameter that is the whole body (a JSON object validated as the parameter's model).
+        self.whole_body = (
+            self.body_params[0]
+            if len(self.body_params) == 1
+            and not self.embed_body_fields
+            and not _should_embed_body_fields(self.body_params)
+            and not _get_form_models(self.body_params[0])
+            else None
+        )
         self.dependencies = dependencies
 
     @classmethod
@@ -153,8 +168,16 @@ class FastPlan:
             state = scope.get("state")
             if not state or SUBMITTED_JSON not in state or not _json_content(scope):
                 return None
+            document = state[SUBMITTED_JSON]
+            field = self.whole_body
+            if field is not None:  # request_body_to_args's first case, without working it out
+                value, errors = field.validate(document, {}, loc=("body",))
+                if errors:
+                    return None
+                values[field.name] = value
+                return values
             found, errors = await request_body_to_args(
-                self.body_params, state[SUBMITTED_JSON], self.embed_body_fields
+                self.body_params, document, self.embed_body_fields
             )
             if errors:
                 return None

@@ -34,11 +34,15 @@ class HttpMetrics:
             ["method", "route", "status"],
             registry=registry,
         )
+        # A plain count the gauge reads when scraped: a request pays for an addition, not for two
+        # locked updates of the gauge.
+        self.in_progress_now = 0
         self.in_progress = Gauge(
             "curiouscore_http_requests_in_progress",
             "HTTP requests being answered now.",
             registry=registry,
         )
+        self.in_progress.set_function(lambda: self.in_progress_now)
         # The labelled children, looked up once per (method, route, status): ``labels()`` takes a
         # lock and checks its arguments on every call.
         self._series: dict[tuple[str, str, int], _Series] = {}

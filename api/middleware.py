@@ -71,6 +71,10 @@ _SECURITY_HEADERS = {
 }
 
 
+# Every name a set may hold: a response setting none of them gets its whole set.
+HARDENING_NAMES = frozenset(name for pairs in _SECURITY_HEADERS.values() for name, _ in pairs)
+
+
 def route_template(scope: Scope) -> str:
     """The matched route's path template (``/api/sessions/{session_id}``), never the raw path."""
     route = scope.get("route")
@@ -99,14 +103,17 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = ""
+        request_id = None
         for name, value in scope["headers"]:
             if name == b"x-request-id":  # the first one, as Headers.get gives it
                 incoming = value.decode("latin-1")
+                if REQUEST_ID.match(incoming):
+                    request_id = incoming
                 break
-        # 32 random hex digits (what uuid4().hex gave, without building a UUID).
-        request_id = incoming if REQUEST_ID.match(incoming) else os.urandom(16).hex()
-        raw_request_id = request_id.encode("latin-1")
+        if request_id is None:
+            # 32 random hex digits (what uuid4().hex gave, without building a UUID).
+            request_id = os.urandom(16).hex()
+        raw_request_id = (b"x-request-id", request_id.encode("latin-1"))
         hardening = security_headers(scope["path"], scope.get("scheme") == "https")
         reset = request_id_var.set(request_id)
         started = time.perf_counter()
@@ -118,16 +125,21 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                headers = list(message.get("headers", ()))
+                headers = message.get("headers", ())
                 present = {name for name, _ in headers}
-                headers.extend(pair for pair in hardening if pair[0] not in present)
-                headers.append((b"x-request-id", raw_request_id))
-                message["headers"] = headers
+                if present.isdisjoint(HARDENING_NAMES):  # as usual: every one of them to add
+                    message["headers"] = [*headers, *hardening, raw_request_id]
+                else:
+                    message["headers"] = [
+                        *headers,
+                        *(pair for pair in hardening if pair[0] not in present),
+                        raw_request_id,
+                    ]
             await send(message)
 
         metrics = self.runtime.metrics
         if metrics is not None:
-            metrics.in_progress.inc()
+            metrics.in_progress_now += 1
         try:
             await self.app(scope, receive, send_with_context)
         except Exception:
@@ -143,7 +155,7 @@ class RequestContextMiddleware:
             seconds = time.perf_counter() - started
             route = route_template(scope)
             if metrics is not None:
-                metrics.in_progress.dec()
+                metrics.in_progress_now -= 1
                 metrics.observe(scope["method"], route, status, seconds)
             if log.isEnabledFor(logging.INFO):  # the access line costs nothing when it is off
                 log.info(

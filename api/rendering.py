@@ -192,7 +192,24 @@ def render_view(view: SessionView) -> dict[str, Any]:
     return data
 
 
+class JsonBytesResponse(Response):
+    """A response of ready JSON bytes with a status that has a body (200, 201): the headers
+    Starlette's ``Response`` gives it (``content-length``, then ``content-type:
+    application/json``), set directly rather than worked out from the arguments every time."""
+
+    media_type = "application/json"
+
+    def __init__(self, body: bytes, status_code: int = 200) -> None:
+        self.status_code = status_code
+        self.background = None
+        self.body = body
+        self.raw_headers = [
+            (b"content-length", str(len(body)).encode("latin-1")),
+            (b"content-type", b"application/json"),
+        ]
+
+
 def view_response(view: SessionView, status_code: int = 200) -> Response:
     """The session view as a JSON response (``view_json``; the route's ``response_model``
     documents it, and FastAPI passes a ready response through unvalidated)."""
-    return Response(view_json(view), status_code=status_code, media_type="application/json")
+    return JsonBytesResponse(view_json(view), status_code)

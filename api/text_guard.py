@@ -36,6 +36,8 @@ def text_problem(text: str) -> str | None:
     """``NUL`` or ``SURROGATE`` when ``text`` cannot be stored as text, else None."""
     if "\x00" in text:
         return NUL
+    if text.isascii():  # a flag of the string: most text needs no encoding to be checked
+        return None
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -89,7 +91,18 @@ class TextGuardMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _header(scope, b"content-length")
+        declared = content_type = None
+        nul_in_headers = False
+        for name, value in scope["headers"]:  # one pass for everything read from the headers
+            # ``0 in``, not ``b"\x00" in``: the byte's value is found without bytes first
+            # trying (and failing, an exception each time) to read the operand as an int.
+            if 0 in value or 0 in name:
+                nul_in_headers = True
+            if name == b"content-length":
+                if declared is None:  # the first one, as Starlette's Headers.get gives it
+                    declared = bytes(value).decode("latin-1")
+            elif name == b"content-type" and content_type is None:
+                content_type = bytes(value).decode("latin-1")
         if declared is not None:
             if not declared.isdigit():
                 await JSONResponse({"detail": "invalid Content-Length"}, 400)(scope, receive, send)
@@ -102,7 +115,9 @@ class TextGuardMiddleware:
         if text_problem(scope["path"]) is not None:
             await JSONResponse({"detail": "Not Found"}, 404)(scope, limited, send)
             return
-        problems = self._query_and_headers(scope)
+        problems = _query_problems(scope)
+        if nul_in_headers:
+            problems.extend(_header_problems(scope))
         body = b""
         reads_body = scope.get("method") in ("POST", "PUT", "PATCH")
         if not problems and reads_body:
@@ -113,9 +128,7 @@ class TextGuardMiddleware:
                     scope, receive, send
                 )
                 return
-            problems = _body_problems(
-                _header(scope, b"content-type") or "", body, scope.setdefault("state", {})
-            )
+            problems = _body_problems(content_type or "", body, scope.setdefault("state", {}))
         if problems:
             log.info("refused text the database cannot store", extra={"where": _where(problems)})
             await JSONResponse({"detail": problems}, 422)(scope, limited, send)
@@ -137,20 +150,26 @@ class TextGuardMiddleware:
 
         return limited_receive
 
-    @staticmethod
-    def _query_and_headers(scope: Scope) -> list[dict[str, Any]]:
-        problems: list[dict[str, Any]] = []
-        query = bytes(scope.get("query_string", b"")).decode("latin-1")
-        for name, value in parse_qsl(query, keep_blank_values=True) if query else ():
-            if text_problem(name) is not None:
-                problems.append({"loc": ["query"], "msg": MESSAGES[NUL], "type": NUL})
-            else:
-                _check(problems, ("query", name), value)
-        for raw_name, raw_value in scope.get("headers", ()):
-            if b"\x00" in raw_name or b"\x00" in raw_value:
-                name = raw_name.decode("latin-1").replace("\x00", "")
-                problems.append({"loc": ["header", name], "msg": MESSAGES[NUL], "type": NUL})
-        return problems
+
+def _query_problems(scope: Scope) -> list[dict[str, Any]]:
+    problems: list[dict[str, Any]] = []
+    raw = scope.get("query_string", b"")
+    query = bytes(raw).decode("latin-1") if raw else ""
+    for name, value in parse_qsl(query, keep_blank_values=True) if query else ():
+        if text_problem(name) is not None:
+            problems.append({"loc": ["query"], "msg": MESSAGES[NUL], "type": NUL})
+        else:
+            _check(problems, ("query", name), value)
+    return problems
+
+
+def _header_problems(scope: Scope) -> list[dict[str, Any]]:
+    problems: list[dict[str, Any]] = []
+    for raw_name, raw_value in scope["headers"]:
+        if 0 in raw_name or 0 in raw_value:
+            name = bytes(raw_name).decode("latin-1").replace("\x00", "")
+            problems.append({"loc": ["header", name], "msg": MESSAGES[NUL], "type": NUL})
+    return problems
 
 
 def _body_problems(content_type: str, body: bytes, state: dict[str, Any]) -> list[dict[str, Any]]:
@@ -183,14 +202,6 @@ def submitted_strings(state: dict[str, Any]) -> list[str]:
     if SUBMITTED_JSON in state:
         return _strings(state[SUBMITTED_JSON])
     return list(state.get(SUBMITTED_TEXT, ()))
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    """The first ``name`` header (lower-case bytes), as Starlette's ``Headers.get`` gives it."""
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value).decode("latin-1")
-    return None
 
 
 def _strings(document: Any) -> list[str]:

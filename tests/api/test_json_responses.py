@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import routing
+from starlette.responses import Response
 
 from api import rendering
 from api.schemas.sessions import SessionViewOut
@@ -129,3 +130,13 @@ def test_a_view_written_again_gives_the_same_bytes_and_another_view_its_own() ->
     assert first == rendering.session_view_model(view).model_dump_json().encode()
     other = rendering.view_json(dataclasses.replace(view, version=4))
     assert b'"version":4' in other and other != first
+
+
+@pytest.mark.parametrize("status", [200, 201])
+def test_a_ready_json_body_gets_the_headers_starlette_gives_it(status: int) -> None:
+    body = b'{"detail":"\xc3\xa9"}'
+    ready = rendering.JsonBytesResponse(body, status)
+    plain = Response(body, status_code=status, media_type="application/json")
+    assert (ready.status_code, ready.body, ready.background) == (status, body, None)
+    assert ready.raw_headers == plain.raw_headers
+    assert ready.headers == plain.headers

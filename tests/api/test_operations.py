@@ -131,6 +131,8 @@ async def test_metrics_expose_route_templates_sessions_and_errors(client):
         in text
     )
     assert "curiouscore_sessions_started_total 1.0" in text
+    # the scrape itself is the one request being answered (the others have finished)
+    assert "\ncuriouscore_http_requests_in_progress 1.0\n" in text
     assert 'curiouscore_sessions_completed_total{result="passed"} 0.0' in text
     # The LLM layer's families share the registry (the start narrated the first step).
     assert "curiouscore_llm_calls_total{" in text

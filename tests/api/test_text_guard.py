@@ -8,6 +8,7 @@ import logging
 import httpx
 import pytest
 
+from api.text_guard import NUL, SURROGATE, text_problem
 from tests.api.conftest import PASSWORD, new_session, register
 
 NUL_EMAIL = "a\u0000b@x.test"
@@ -128,3 +129,11 @@ async def test_a_lone_surrogate_in_a_chat_answer_is_a_422_and_changes_nothing(
     )
     assert response.status_code == 200, response.text
     assert "\U0001f600" in str(response.json()["transcript"])
+
+
+def test_text_is_judged_the_same_whether_ascii_or_not():
+    assert text_problem("plain ascii") is None
+    assert text_problem("naïve café ✓") is None
+    assert text_problem("nul\x00") == NUL
+    assert text_problem("naïve\x00") == NUL
+    assert text_problem("lone \ud800") == SURROGATE
