@@ -8,24 +8,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.engine.events import Answer, CodeRunTrace, LlmTrace
+from core.engine.frozen import quick_init
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Command:
     at: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CreateSession(Command):
     session_id: str
     learner_id: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StartSession(Command):
     pass
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SubmitAnswer(Command):
     step_id: str
@@ -33,17 +38,20 @@ class SubmitAnswer(Command):
     xp_already_granted: bool = False
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ContinueGate(Command):
     step_id: str
     xp_already_granted: bool = False
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RequestHint(Command):
     step_id: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ItemVerdict:
     """A grader's claim for one rubric item; the engine clamps it to the item's points."""
@@ -53,6 +61,7 @@ class ItemVerdict:
     feedback: str = ""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """A grader's verdict on a chat answer: an input the engine clamps, never a decision."""
@@ -69,6 +78,7 @@ class Verdict:
     needs_review: bool = False
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RecordEvaluation(Command):
     step_id: str
@@ -77,6 +87,7 @@ class RecordEvaluation(Command):
     xp_already_granted: bool = False
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RecordHint(Command):
     step_id: str
@@ -86,6 +97,7 @@ class RecordHint(Command):
     trace: LlmTrace | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RecordNarration(Command):
     step_id: str
@@ -94,11 +106,13 @@ class RecordNarration(Command):
     trace: LlmTrace | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AbandonSession(Command):
     pass
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CodeTestResult:
     """One test's outcome as the sandbox reported it (message and output are the learner's)."""
@@ -109,6 +123,7 @@ class CodeTestResult:
     output: str = ""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RecordCodeRun(Command):
     """The sandbox's report on a pending code answer; the engine turns it into points."""
@@ -120,6 +135,7 @@ class RecordCodeRun(Command):
     xp_already_granted: bool = False
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ReviewGrade(Command):
     """A reviewer's verdict on one graded chat attempt: pass or fail, optionally points per rubric

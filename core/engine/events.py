@@ -12,11 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from core.engine.frozen import quick_init
 from core.engine.plain import to_plain
 
 Answer = int | bool | str | tuple[int, ...]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LlmTrace:
     """Who produced an LLM-backed outcome, and at what cost."""
@@ -31,6 +33,7 @@ class LlmTrace:
     provisional: bool = False
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ItemResult:
     """Points earned on one rubric item, with learner-facing feedback."""
@@ -41,6 +44,7 @@ class ItemResult:
     feedback: str = ""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CodeRunTrace:
     """How a code answer was run: the sandbox, how the run ended and how long it took."""
@@ -51,6 +55,7 @@ class CodeRunTrace:
     language: str = "python"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Event:
     NAME: ClassVar[str] = ""
@@ -58,6 +63,7 @@ class Event:
     at: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SessionCreated(Event):
     NAME: ClassVar[str] = "SessionCreated"
@@ -72,11 +78,13 @@ class SessionCreated(Event):
     xp: int
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SessionStarted(Event):
     NAME: ClassVar[str] = "SessionStarted"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StepEntered(Event):
     NAME: ClassVar[str] = "StepEntered"
@@ -89,6 +97,7 @@ class StepEntered(Event):
     narrate: bool = False
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StepNarrated(Event):
     NAME: ClassVar[str] = "StepNarrated"
@@ -98,6 +107,7 @@ class StepNarrated(Event):
     trace: LlmTrace | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AnswerSubmitted(Event):
     NAME: ClassVar[str] = "AnswerSubmitted"
@@ -107,6 +117,7 @@ class AnswerSubmitted(Event):
     display: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AnswerGraded(Event):
     NAME: ClassVar[str] = "AnswerGraded"
@@ -127,6 +138,7 @@ class AnswerGraded(Event):
     code_run: CodeRunTrace | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class HintRequested(Event):
     NAME: ClassVar[str] = "HintRequested"
@@ -134,6 +146,7 @@ class HintRequested(Event):
     hint_index: int
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class HintGiven(Event):
     NAME: ClassVar[str] = "HintGiven"
@@ -145,6 +158,7 @@ class HintGiven(Event):
     trace: LlmTrace | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StepClosed(Event):
     NAME: ClassVar[str] = "StepClosed"
@@ -155,6 +169,7 @@ class StepClosed(Event):
     explanation: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SessionCompleted(Event):
     NAME: ClassVar[str] = "SessionCompleted"
@@ -164,11 +179,13 @@ class SessionCompleted(Event):
     xp_granted: int
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SessionAbandoned(Event):
     NAME: ClassVar[str] = "SessionAbandoned"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class GradeReviewed(Event):
     """A person's verdict on a graded chat attempt, and what it changed (issue 14).

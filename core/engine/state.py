@@ -29,6 +29,7 @@ from core.engine.events import (
     StepEntered,
     StepNarrated,
 )
+from core.engine.frozen import quick_init
 from core.engine.plain import to_sorted_plain
 
 TRANSCRIPT_LIMIT = 50
@@ -47,6 +48,7 @@ class Status(StrEnum):
     ABANDONED = "abandoned"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class TranscriptEntry:
     """One line of the conversation: narration, an answer, feedback, a hint or an explanation."""
@@ -70,6 +72,7 @@ class TranscriptEntry:
     seq: int = 0
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AttemptGrade:
     """One graded attempt of a step: what it earned (capped by ``available``) and whether a person
@@ -84,6 +87,7 @@ class AttemptGrade:
     reviewed: bool = False
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ClosedStep:
     """A step the learner finished, one record per step: its score and pass (after any review),
@@ -106,6 +110,7 @@ class ClosedStep:
 StepOutcome = ClosedStep
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StepProgress:
     """The current step: attempts, best score, hints, and any LLM work still pending."""
@@ -142,6 +147,7 @@ class StepProgress:
         return max(0.0, round(self.points - self.hint_cost_points, 2))
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Result:
     passed: bool
@@ -150,6 +156,7 @@ class Result:
     xp_granted: int
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SessionState:
     session_id: str = ""

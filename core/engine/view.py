@@ -9,6 +9,7 @@ from typing import Any
 from core.engine.challenge import ChallengeSpec, CodeSpec, StepKind, StepSpec
 from core.engine.code import MAX_CODE_ANSWER
 from core.engine.decide import MAX_CHAT_ANSWER
+from core.engine.frozen import quick_init
 from core.engine.memo import IdentityMemo
 from core.engine.plain import to_plain
 from core.engine.scoring import round_half_up, round_points
@@ -58,6 +59,7 @@ UI_MODE_BY_KIND = {
 }
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CodeTestView:
     """A test as the learner sees it: a hidden test's code is never sent."""
@@ -68,6 +70,7 @@ class CodeTestView:
     code: str | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CodeView:
     language: str
@@ -77,6 +80,7 @@ class CodeView:
     memory_limit_mb: int
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StepView:
     id: str
@@ -99,6 +103,7 @@ class StepView:
     answer_max_chars: int | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Progress:
     step_index: int
@@ -108,6 +113,7 @@ class Progress:
     score_shown: int = 0
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OptionFeedback:
     """One choice of a graded answer: whether it was picked, and what that was.
@@ -123,6 +129,7 @@ class OptionFeedback:
     feedback: str | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class FeedbackView:
     """What a graded answer means, in whole points: the outcome (``correct``, ``partly`` or
@@ -139,6 +146,7 @@ class FeedbackView:
     missed_hidden: int = 0
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StepResultView:
     """One row of the result screen's breakdown."""
@@ -156,6 +164,7 @@ class StepResultView:
     hint_deduction_shown: int
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class NextChallengeView:
     """The challenge the result screen suggests next (chosen by the service, not the engine)."""
@@ -166,6 +175,7 @@ class NextChallengeView:
     estimated_minutes: int
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ResultView:
     passed: bool
@@ -181,6 +191,7 @@ class ResultView:
     next_challenge: NextChallengeView | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SessionView:
     session_id: str

@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.engine import ChallengeSpec, SessionState
+from core.engine.frozen import quick_init
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Loaded:
     """A session's state with the challenge version it is played against."""

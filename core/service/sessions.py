@@ -31,7 +31,7 @@ from core.engine.commands import (
     SubmitAnswer,
 )
 from core.engine.events import Answer, Event, SessionCompleted, decode, encode
-from core.engine.state import STATE_SCHEMA_VERSION, state_from_dict, state_to_dict
+from core.engine.state import STATE_SCHEMA_VERSION, state_from_dict
 from core.engine.view import NextChallengeView, SessionView, project_view
 from core.errors import (
     AnswerConflict,
@@ -69,6 +69,7 @@ from core.service.llm_context import llm_context, progress_summary
 from core.service.review_queue import review_changes, xp_changes
 from core.service.session_changes import ChangePublisher
 from core.service.single_flight import SingleFlight, pending_key
+from core.service.snapshots import snapshot_of
 from core.service.telemetry import SessionMetrics
 from core.store.base import (
     AccessClaim,
@@ -78,7 +79,6 @@ from core.store.base import (
     NewEvent,
     ReadModelChanges,
     SessionSummary,
-    Snapshot,
     Store,
     StoredEvent,
     XpAlreadyGranted,
@@ -575,9 +575,7 @@ class GameService:
                 )
         snapshot = None
         if after.version // self._snapshot_interval > before.version // self._snapshot_interval:
-            snapshot = Snapshot(
-                after.session_id, after.version, STATE_SCHEMA_VERSION, state_to_dict(after)
-            )
+            snapshot = snapshot_of(after)
         queued, reviewed = review_changes(
             before, events, actors or [""] * len(events), self._review_sample_rate
         )

@@ -52,7 +52,8 @@ def canonical_dumper(
     """Return a function that, given a JSON-able mapping, returns its canonical text (sorted keys,
     compact, UTF-8 kept) from a C encoder built once per thread. ``default`` writes a value JSON
     has no type for (request digests, whose arguments are not all JSON); without it such a value
-    is a ``TypeError``, as with ``json``."""
+    is a ``TypeError``, as with ``json``. An :class:`EncodedMapping` is written as the text it
+    carries (a snapshot's: it decodes to the same value)."""
     canonical = (
         _CANONICAL
         if default is None
@@ -63,6 +64,8 @@ def canonical_dumper(
     encoder = _Encoder(canonical)
 
     def dump(value: dict[str, Any]) -> str:
+        if type(value) is EncodedMapping:
+            return value.text
         encode = encoder.encode
         if encode is None:  # no C accelerator (another interpreter): json's own way
             return canonical.encode(value)
@@ -73,6 +76,26 @@ def canonical_dumper(
             raise
 
     return dump
+
+
+class EncodedMapping(dict[str, Any]):
+    """A JSON-able mapping that carries a JSON text of itself, which the dumpers return as it is:
+    for a value a faster encoder already wrote (a snapshot, ``core/service/snapshots.py``). The
+    builder answers for ``text`` decoding to exactly this mapping (``load_json(text) == self``,
+    tested); it need not be canonical, so it is for what is read back, never for what is hashed.
+    The mapping refuses to change after it is built (its text would be stale)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, value: dict[str, Any], text: str) -> None:
+        super().__init__(value)
+        self.text = text
+
+    def _refuse(self, *args: object, **kwargs: object) -> Any:
+        raise TypeError("an encoded mapping does not change (its text would be stale)")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    update = pop = popitem = clear = setdefault = _refuse
 
 
 # Given a JSON-able mapping, its canonical text: what every store writes.
