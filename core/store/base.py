@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from core.engine.frozen import quick_init
 from core.store.accounts import AccountStore, TokenState
 from core.store.chat import ChatStore
 from core.store.integrity import RegistryHead, StreamHead
@@ -75,6 +76,7 @@ class SchemaNotMigrated(StoreUnavailable):
     """The database answers but has no CuriousCore tables (or an older schema)."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AccessClaim:
     """What a well-signed access token says: its subject, role and token version, **not yet
@@ -98,6 +100,7 @@ class AccessClaim:
         return state is not None and state.version == self.token_version and state.role == self.role
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class NewEvent:
     """An event about to be stored: its stable name, schema version and JSON-able data."""
@@ -107,6 +110,7 @@ class NewEvent:
     schema_version: int = 1
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
     """An event as stored: ``version`` counts from 1 within its stream, ``position`` is global.
@@ -127,6 +131,7 @@ class StoredEvent:
     key_id: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AppendResult:
     """The versions an append occupied; ``duplicate`` when an idempotency key had been seen.
@@ -140,6 +145,7 @@ class AppendResult:
     request_digest: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """A cached fold of a stream up to ``version``; deleting it changes nothing but speed."""
@@ -150,6 +156,7 @@ class Snapshot:
     state: dict[str, Any]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ChallengeRecord:
     """One stored version of a challenge definition (the validated file, as JSON)."""
@@ -161,6 +168,7 @@ class ChallengeRecord:
     created_at: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Learner:
     """A learner (or author/admin) known to the platform."""
@@ -171,6 +179,7 @@ class Learner:
     created_at: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SessionSummary:
     """The session index row: a projection used to list a learner's sessions."""
@@ -189,6 +198,7 @@ class SessionSummary:
     updated_at: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class XpGrant:
     """XP granted once per learner and challenge, on the first passing completion."""
@@ -200,6 +210,7 @@ class XpGrant:
     granted_at: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ReadModelChanges:
     """Read-model rows written in the same transaction as the events they derive from.
@@ -217,6 +228,7 @@ class ReadModelChanges:
     xp_adjustment: XpAdjustment | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LeaderboardRow:
     learner_id: str

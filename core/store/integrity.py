@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from typing import Any
 
+from core.engine.frozen import quick_init
 from core.store.json_codec import dump_json
 
 # Stream registrations are spread over this many chains so that creating sessions in parallel
@@ -200,6 +201,7 @@ def registry_bucket(session_id: str) -> int:
     return zlib.crc32(session_id.encode("utf-8")) % REGISTRY_BUCKETS
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StreamHead:
     """A stream's last version and digest, and where it is registered; MACed as a whole."""
@@ -215,6 +217,7 @@ class StreamHead:
     head_mac: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RegistryHead:
     """The tail of one registration chain: how many streams it holds and the last one's MAC."""
