@@ -3,9 +3,9 @@
 A request records into plain Python objects (a bucket list, a float sum, integer counts) that a
 collector on the registry turns into the same families prometheus_client's ``Histogram`` and
 ``Counter`` would expose — same names, HELP/TYPE lines, labels, buckets, ``_created`` samples and
-values. Recording through prometheus_client costs a lock per value (the histogram's sum and
-bucket, each counter) and its argument checks: about 16k instructions a request, against about
-2k here.
+values. Recording through prometheus_client takes a lock per value (the histogram's sum and
+bucket, each counter) and checks its arguments: about 19k instructions a request under callgrind,
+against about 5k here.
 
 **Why no lock is needed.** ``HttpMetrics.observe`` is called only by ``RequestContextMiddleware``,
 which runs on the event loop; one loop is one thread, and ``observe`` has no ``await``, so two
