@@ -22,6 +22,10 @@ T = TypeVar("T")
 def quick_init(cls: type[T]) -> type[T]:
     """Given a frozen dataclass with slots, give it an ``__init__`` with the same signature
     (positional or keyword, the same defaults) that sets the slots through their descriptors."""
+    if hasattr(cls, "__post_init__"):
+        # The dataclass's own __init__ would call it; this one does not, so refuse rather than
+        # skip a check silently.
+        raise TypeError(f"{cls.__name__} has a __post_init__, which quick_init would not call")
     params: list[str] = []
     body: list[str] = []
     namespace: dict[str, Any] = {"_MISSING": MISSING}

@@ -70,3 +70,16 @@ def test_a_class_without_slots_is_refused() -> None:
 
     with pytest.raises(TypeError):
         quick_init(Plain)
+
+
+def test_a_class_with_a_post_init_is_refused() -> None:
+    @dataclass(frozen=True, slots=True)
+    class Checked:
+        n: int
+
+        def __post_init__(self) -> None:
+            if self.n < 0:
+                raise ValueError("negative")
+
+    with pytest.raises(TypeError, match="__post_init__"):
+        quick_init(Checked)
