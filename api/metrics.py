@@ -20,10 +20,10 @@ bucket) — as with prometheus_client, whose locks are per value, not per observ
 attribute is a read then a write; two threads can lose an increment): hand the call to the loop
 (``loop.call_soon_threadsafe(metrics.observe, …)``) rather than calling it directly.
 
-**Several workers.** Each worker process has its own registry and its own counts (what a scrape
-of one worker shows, as before). With ``PROMETHEUS_MULTIPROC_DIR`` set, prometheus_client keeps
-its values in per-process files instead; the metrics then go through prometheus_client's own
-classes, as before, so those files hold them too.
+**Several workers.** Each worker process has its own registry and its own counts: a scrape reads
+one worker's (``docs/deploy.md``, "Metrics"). The project does not use prometheus_client's
+multi-process mode (``PROMETHEUS_MULTIPROC_DIR`` and its per-process files); these counts would
+not be in those files.
 """
 
 from __future__ import annotations
@@ -33,9 +33,8 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from weakref import WeakKeyDictionary
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Metric
+from prometheus_client import CollectorRegistry, Gauge, Metric
 from prometheus_client import metrics as prometheus_metrics
-from prometheus_client import values as prometheus_values
 from prometheus_client.registry import Collector
 from prometheus_client.utils import INF, floatToGoString
 
@@ -88,11 +87,7 @@ class HttpMetrics:
         self._requests: dict[tuple[str, str, str], _Count] = {}
         self._errors: dict[tuple[str, str, str], _Count] = {}
         self._series: dict[tuple[str, str, int], _Series] = {}
-        self._library: _LibraryMetrics | None = None
-        if prometheus_values.ValueClass is prometheus_values.MutexValue:
-            registry.register(_HttpCollector(self))
-        else:  # PROMETHEUS_MULTIPROC_DIR: values live in prometheus_client's per-process files
-            self._library = _LibraryMetrics(registry)
+        registry.register(_HttpCollector(self))
         # A plain count the gauge reads when scraped: a request pays for an addition, not for two
         # locked updates of the gauge.
         self.in_progress_now = 0
@@ -107,9 +102,6 @@ class HttpMetrics:
         """Record one answered request. Call it on the event loop only (module docstring)."""
         series = self._series.get((method, route, status))
         if series is None:
-            if self._library is not None:
-                self._library.observe(method, route, status, seconds)
-                return
             series = self._new_series(method, route, status)
         latency, requests, errors = series
         latency.sum += seconds
@@ -172,25 +164,6 @@ class _HttpCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         return self._metrics.families()
-
-
-class _LibraryMetrics:
-    """The same metrics through prometheus_client's classes, for its multi-process mode."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.latency = Histogram(
-            LATENCY, LATENCY_HELP, ["method", "route"], buckets=LATENCY_BUCKETS, registry=registry
-        )
-        self.requests = Counter(
-            REQUESTS, REQUESTS_HELP, ["method", "route", "status"], registry=registry
-        )
-        self.errors = Counter(ERRORS, ERRORS_HELP, ["method", "route", "status"], registry=registry)
-
-    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.latency.labels(method, route).observe(seconds)
-        self.requests.labels(method, route, str(status)).inc()
-        if status >= 400:
-            self.errors.labels(method, route, str(status)).inc()
 
 
 _BY_REGISTRY: WeakKeyDictionary[CollectorRegistry, HttpMetrics] = WeakKeyDictionary()
