@@ -32,9 +32,8 @@ def to_plain(value: Any) -> Any:
 
 def to_sorted_plain(value: Any) -> Any:
     """:func:`to_plain`, each dataclass's fields in the order of their names: the order canonical
-    JSON (``sort_keys``) writes them in, so the encoder's sort of each mapping finds its keys in
-    order (one comparison per key instead of about log2(n)). For what is only ever written as
-    canonical JSON (snapshots); the encoder still sorts, so the text does not depend on it."""
+    JSON (``sort_keys``) writes them in. For snapshots, whose encoder keeps the order it is given
+    (``core/service/snapshots.py``), so their text has that order too."""
     kind = type(value)
     if kind in _SCALARS:
         return value

@@ -442,9 +442,9 @@ def _rebuilt(value: _T, changes: dict[str, Any]) -> _T:
 
 def state_to_dict(state: SessionState) -> dict[str, Any]:
     """Return a JSON-able dict of ``state`` (for snapshots and byte-for-byte comparison), each
-    mapping's keys in sorted order (``to_sorted_plain``): a snapshot is written as canonical
-    JSON every fifth event, and its encoder's sort of a mapping already in order took ~15 % fewer
-    instructions (callgrind, a six-entry transcript's snapshot: 452k → 384k)."""
+    mapping's keys in sorted order (``to_sorted_plain``): the snapshot's encoder
+    (``core/service/snapshots.py``) writes keys in the order it finds them, so its text has
+    canonical JSON's key order too."""
     data: dict[str, Any] = to_sorted_plain(state)
     return data
 
