@@ -83,3 +83,39 @@ def test_a_class_with_a_post_init_is_refused() -> None:
 
     with pytest.raises(TypeError, match="__post_init__"):
         quick_init(Checked)
+
+
+def test_objects_are_built_through_a_twin_and_keep_their_class() -> None:
+    # The fast path: stores on a twin class, then back; the object is its own class, frozen.
+    assert "_twin" in SessionState.__init__.__code__.co_names
+    state = SessionState(session_id="s", version=2)
+    assert type(state) is SessionState
+    assert (state.session_id, state.version, state.status) == ("s", 2, Status.NEW)
+    with pytest.raises(FrozenInstanceError):
+        state.title = "x"  # type: ignore[misc]
+    event = SessionCreated("t", "s", "l", "c", 1, "T", 2, 10, 5, 3)  # a subclass of Event
+    assert type(event) is SessionCreated
+    assert (event.at, event.xp) == ("t", 3)
+    assert pickle.loads(pickle.dumps(state)) == state
+
+
+def test_a_field_named_like_a_builtin_is_written() -> None:
+    @quick_init
+    @dataclass(frozen=True, slots=True)
+    class Typed:
+        type: str
+        id: int = 0
+
+    assert (Typed("a", 2).type, Typed("a", 2).id) == ("a", 2)
+
+
+def test_a_subclass_inheriting_the_init_keeps_its_own_class() -> None:
+    # A subclass with a __dict__ has another layout: the twin would refuse it, so the inherited
+    # __init__ writes through the descriptors and the object stays the subclass's.
+    class Tagged(_Sample):
+        pass
+
+    tagged = Tagged("a", 3)
+    assert type(tagged) is Tagged
+    assert (tagged.name, tagged.count, tagged.tags) == ("a", 3, ())
+    assert hasattr(tagged, "__dict__")
