@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from functools import lru_cache
 
 from core.engine.commands import ItemVerdict, Verdict
@@ -49,10 +49,42 @@ UNCALIBRATED_DISCOUNT = 0.85
 __all__ = ["INSTRUCTION_FLAG", "OfflineProvider", "evaluate_offline", "grade_offline"]
 
 
+# What ``json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)`` builds on every
+# call, built once (``encode`` keeps no state between calls: safe to share).
+_PROMPT_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)
+# The exact types ``asdict`` returns as they are (``deepcopy`` of an immutable scalar is itself).
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # request class -> its field names, in order
+
+
 def prompt_hash(payload: object) -> str:
     """A stable hash of a task's inputs, recorded with every outcome."""
-    encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    encoded = _PROMPT_ENCODER.encode(payload)
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()[:32]
+
+
+def _request_payload(request: object) -> object:
+    """``asdict(request)`` as JSON writes it, for the request dataclasses: a flat request (every
+    field a scalar, or a tuple of scalars) is read field by field; any other is ``asdict``'s.
+
+    ``asdict`` walks every field through ``deepcopy`` and copies each tuple; a narration request
+    is all strings, and building its mapping was half the cost of its trace (the other half, the
+    JSON and its hash, as before). A tuple written as it is gives the same JSON as its copy.
+    With the encoder built once: the use cases in process 1,007k → 997k instructions per request
+    (``bench_asgi --callgrind --through service``; one narration every ~7 requests)."""
+    kind = type(request)
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(request))  # type: ignore[arg-type]
+    payload: dict[str, object] = {}
+    for name in names:
+        value = getattr(request, name)
+        if type(value) not in _SCALARS and not (
+            type(value) is tuple and all(type(item) in _SCALARS for item in value)
+        ):
+            return asdict(request)  # type: ignore[call-overload]
+        payload[name] = value
+    return payload
 
 
 class OfflineProvider:
@@ -72,13 +104,13 @@ class OfflineProvider:
         )
 
     async def narrate(self, request: NarrationRequest) -> TextResult:
-        return TextResult(narration_text(request), self._trace(asdict(request)))
+        return TextResult(narration_text(request), self._trace(_request_payload(request)))
 
     async def hint(self, request: HintRequest) -> TextResult:
-        return TextResult(hint_text(request), self._trace(asdict(request)))
+        return TextResult(hint_text(request), self._trace(_request_payload(request)))
 
     async def evaluate(self, request: EvaluationRequest) -> Verdict:
-        return evaluate_offline(request, trace=self._trace(asdict(request)))
+        return evaluate_offline(request, trace=self._trace(_request_payload(request)))
 
 
 def narration_text(request: NarrationRequest) -> str:
