@@ -9,7 +9,7 @@ from dataclasses import FrozenInstanceError, dataclass, field, replace
 import pytest
 
 from core.engine.events import SessionCreated
-from core.engine.frozen import quick_init
+from core.engine.frozen import quick_init, rebuilder
 from core.engine.state import SessionState, Status, TranscriptEntry
 from core.engine.view import ResultView
 
@@ -119,3 +119,29 @@ def test_a_subclass_inheriting_the_init_keeps_its_own_class() -> None:
     assert type(tagged) is Tagged
     assert (tagged.name, tagged.count, tagged.tags) == ("a", 3, ())
     assert hasattr(tagged, "__dict__")
+
+
+def test_a_rebuilt_object_is_what_replace_gives() -> None:
+    state = SessionState(session_id="s", status=Status.ACTIVE, version=2, transcript=())
+    entry = TranscriptEntry("answer", "q", "text", "at")
+    changes = {"version": 3, "updated_at": "t", "transcript": (entry,)}
+    rebuilt = rebuilder(SessionState)(state, changes)
+    assert type(rebuilt) is SessionState
+    assert rebuilt == replace(state, **changes)  # type: ignore[arg-type]
+    assert rebuilt.transcript[0] is entry and state.version == 2  # the original is untouched
+    with pytest.raises(FrozenInstanceError):
+        rebuilt.version = 4  # type: ignore[misc]
+    with pytest.raises(TypeError, match="no field 'nope'"):
+        rebuilder(SessionState)(state, {"nope": 1})
+    event = SessionCreated("t", "s", "l", "c", 1, "T", 2, 10, 5, 3)  # a subclass, base slot too
+    assert rebuilder(SessionCreated)(event, {"at": "u", "xp": 4}) == replace(event, at="u", xp=4)
+
+
+def test_a_class_without_a_twin_is_rebuilt_by_its_init() -> None:
+    @dataclass(frozen=True, slots=True)
+    class Plain:
+        name: str
+        count: int = 0
+
+    rebuilt = rebuilder(Plain)(Plain("a", 1), {"count": 2})
+    assert rebuilt == Plain("a", 2) and type(rebuilt) is Plain
