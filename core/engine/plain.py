@@ -66,12 +66,18 @@ def _dataclass_converter(names: tuple[str, ...], *, sort: bool = False) -> Conve
     for name in names:
         if not name.isidentifier() or keyword.iskeyword(name):  # field names; never user data
             raise ValueError(f"not a field name: {name!r}")
+    # An empty tuple (most transcript entries' items and flags, in every snapshot) is written as
+    # [] without the call: CPython has one empty tuple, so ``is`` finds it; any other empty
+    # sequence takes the call and gives the same []. The use cases in process: 979k → 967k
+    # instructions per request (``bench_asgi --callgrind --through service``).
     items = "".join(
-        f"{name!r}: _v if type(_v := value.{name}) in _SCALARS else to_plain(_v), "
+        f"{name!r}: _v if type(_v := value.{name}) in _SCALARS"
+        f" else [] if _v is _EMPTY else to_plain(_v), "
         for name in names
     )
     namespace: dict[str, Any] = {
         "_SCALARS": _SCALARS,
+        "_EMPTY": (),
         "to_plain": to_sorted_plain if sort else to_plain,
     }
     exec(f"def convert(value):\n    return {{{items}}}\n", namespace)  # noqa: S102

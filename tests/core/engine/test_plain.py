@@ -83,3 +83,16 @@ def test_sorted_plain_is_plain_with_every_dataclass_in_key_order():
     assert all(order == sorted(order) for order in _key_orders(sorted_plain))
     assert to_sorted_plain(Empty()) == {}
     assert to_sorted_plain((1, "a", None)) == [1, "a", None]
+
+
+def test_an_empty_tuple_is_a_new_empty_list_each_time() -> None:
+    # The converters write CPython's one empty tuple as [] without a call: a fresh list each
+    # time (a caller may change what it gets), the same as any other empty sequence gives.
+    first, second = to_plain(Tree(())), to_sorted_plain(Tree(()))
+    assert first["leaves"] == first["tags"] == second["leaves"] == []
+    assert first["leaves"] is not first["tags"] and first["leaves"] is not second["leaves"]
+    other = to_plain(Tree([], tags=tuple(x for x in "")))  # type: ignore[arg-type]
+    assert other["leaves"] == other["tags"] == []
+    assert to_plain(Tree((Leaf("a", Colour.RED),)))["leaves"] == [
+        {"name": "a", "colour": "red", "weight": None}
+    ]
