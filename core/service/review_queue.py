@@ -28,6 +28,7 @@ LOW_CONFIDENCE = "low_confidence"
 PROVISIONAL = "provisional"
 SAMPLE = "sample"
 CHAT_KIND = "chat"
+_GRADES = (AnswerGraded, GradeReviewed)
 
 
 def review_id_for(session_id: str, step_id: str, attempt: int) -> str:
@@ -95,9 +96,9 @@ def review_changes(
         raise ValueError("review_changes needs one actor per event")
     # Only the state before a grade or a review matters: fold no further than the last of them
     # (on most appends there is none, and nothing is folded at all).
-    last = max(
-        (i for i, e in enumerate(events) if isinstance(e, AnswerGraded | GradeReviewed)), default=-1
-    )
+    last = len(events) - 1
+    while last >= 0 and not isinstance(events[last], _GRADES):
+        last -= 1
     if last < 0:  # most appends: nothing to queue or resolve
         return (), ()
     # Nor even then, unless a grade can be a chat step's: a step's kind only comes with

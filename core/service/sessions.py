@@ -935,6 +935,11 @@ def _session_id_of(events: list[Event]) -> str:
     raise ValueError("a new stream must begin with SessionCreated")
 
 
+# Each status's text (``Status.value`` is a Python-level descriptor call on every read; with
+# review_changes' loop below, the use cases 967k → 962k instructions per request).
+_STATUS_TEXT = {status: status.value for status in Status}
+
+
 def session_summary(state: SessionState) -> SessionSummary:
     """The session-index row for ``state`` (a projection; rebuildable from the events)."""
     return SessionSummary(
@@ -942,7 +947,7 @@ def session_summary(state: SessionState) -> SessionSummary:
         learner_id=state.learner_id,
         challenge_id=state.challenge_id,
         challenge_version=state.challenge_version,
-        status=state.status.value,
+        status=_STATUS_TEXT[state.status],
         step_index=state.step_index,
         total_steps=state.total_steps,
         score=state.score,
