@@ -9,6 +9,7 @@ insert it without it ever running script. A learner's own answer is shown as pla
 from __future__ import annotations
 
 import html
+from collections import OrderedDict
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
@@ -26,7 +27,7 @@ from starlette.responses import Response
 from api.schemas.sessions import SessionViewOut
 from core.engine.challenge import StepKind
 from core.engine.events import ItemResult
-from core.engine.memo import IdentityMemo
+from core.engine.memo import IdentityMemo, ObjectMemo
 from core.engine.state import Status, TranscriptEntry
 from core.engine.view import (
     CodeView,
@@ -183,7 +184,7 @@ def _view_json(view: SessionView) -> bytes:
     do not build), by :func:`_dumped_view_json`, the reference both are tested against."""
     try:
         return _write_view(view)
-    except _Unusual:
+    except (_Unusual, TypeError):  # (TypeError: an unhashable value where a string goes)
         return _dumped_view_json(view)
 
 
@@ -237,20 +238,20 @@ _REMEMBERED = 8192
 _text_json = pydantic_core.to_json
 
 
-def _remember(cache: dict[str, bytes], text: str, written: bytes) -> bytes:
+def _remember(cache: OrderedDict[str, bytes], text: str, written: bytes) -> bytes:
     if len(text) <= _REMEMBERED_LENGTH:
         if len(cache) >= _REMEMBERED:
-            del cache[next(iter(cache))]
+            cache.popitem(last=False)  # (at once: see ObjectMemo)
         cache[text] = written
     return written
 
 
 # Each cache maps a text (exactly ``str``: the only keys put in, so ``1 == True`` cannot alias)
 # to the JSON of the text itself, or of its HTML.
-_STR_JSON: dict[str, bytes] = {}
-_MARKDOWN_JSON: dict[str, bytes] = {}
-_INLINE_JSON: dict[str, bytes] = {}
-_PLAIN_JSON: dict[str, bytes] = {}
+_STR_JSON: OrderedDict[str, bytes] = OrderedDict()
+_MARKDOWN_JSON: OrderedDict[str, bytes] = OrderedDict()
+_INLINE_JSON: OrderedDict[str, bytes] = OrderedDict()
+_PLAIN_JSON: OrderedDict[str, bytes] = OrderedDict()
 
 
 def _s(text: Any) -> bytes:
@@ -361,25 +362,11 @@ _ENUMS = frozenset({Status, UiMode, StepKind, Outcome, Verdict})
 _CODE_VIEW = TypeAdapter(CodeView)
 
 
-def _once(cache: dict[int, tuple[Any, bytes]], item: Any, write: Any) -> bytes:
-    """``write(item)``, remembered by the item's identity (the oldest of ``_REMEMBERED``
-    dropped first): a kept entry holds its item, so no other object can take its ``id``."""
-    kept = cache.get(id(item))
-    if kept is not None and kept[0] is item:
-        written: bytes = kept[1]
-        return written
-    written = write(item)
-    if len(cache) >= _REMEMBERED:
-        del cache[next(iter(cache))]
-    cache[id(item)] = (item, written)
-    return written
-
-
 # A session's transcript entries, and the explanations of its graded answers (``feedback_views``
 # keeps them as long as their step's state), stay the same objects from one view of the session
 # to the next: each is written once.
-_ENTRY_JSON: dict[int, tuple[Any, bytes]] = {}
-_FEEDBACK_JSON: dict[int, tuple[Any, bytes]] = {}
+_ENTRY_JSON: ObjectMemo[bytes] = ObjectMemo(_REMEMBERED)
+_FEEDBACK_JSON: ObjectMemo[bytes] = ObjectMemo(_REMEMBERED)
 
 _VIEW_TEMPLATE = (
     b'{"session_id":%b,"challenge_id":%b,"challenge_version":%d,"title":%b,"status":%b,'
@@ -411,6 +398,8 @@ def _write_view(view: SessionView) -> bytes:
     ):
         raise _Unusual
     s = _STR_JSON.get
+    entry_json = _ENTRY_JSON.get
+    feedback_json = _FEEDBACK_JSON.get
     return _VIEW_TEMPLATE % (
         s(view.session_id) or _s(view.session_id),
         s(view.challenge_id) or _s(view.challenge_id),
@@ -419,7 +408,7 @@ def _write_view(view: SessionView) -> bytes:
         _member(_STATUS, view.status),
         _member(_UI_MODE, view.ui_mode),
         b"null" if step is None else _write_step(step),
-        b",".join([_once(_ENTRY_JSON, entry, _write_entry) for entry in transcript]),
+        b",".join([entry_json(entry, _write_entry) for entry in transcript]),
         progress.step_index,
         progress.total_steps,
         _f(progress.score),
@@ -429,7 +418,7 @@ def _write_view(view: SessionView) -> bytes:
         view.version,
         s(view.created_at) or _s(view.created_at),
         s(view.updated_at) or _s(view.updated_at),
-        b",".join([_once(_FEEDBACK_JSON, item, _write_feedback) for item in feedback]),
+        b",".join([feedback_json(item, _write_feedback) for item in feedback]),
         view.transcript_seq,
     )
 
@@ -505,12 +494,13 @@ def _write_entry(entry: TranscriptEntry) -> bytes:
     score = entry.score
     passed = entry.passed
     available = entry.available
+    s = _STR_JSON.get
     return _ENTRY_TEMPLATE % (
-        _s(entry.kind),
-        _s(entry.step_id),
-        _s(text),
-        _s(entry.at),
-        _s(entry.source),
+        s(entry.kind) or _s(entry.kind),
+        s(entry.step_id) or _s(entry.step_id),
+        s(text) or _s(text),
+        s(entry.at) or _s(entry.at),
+        s(entry.source) or _s(entry.source),
         b"null" if score is None else _f(score),
         _optional_i(entry.max_points),
         b"null" if passed is None else _b(passed),
@@ -520,7 +510,9 @@ def _write_entry(entry: TranscriptEntry) -> bytes:
         _choice(entry.choice),
         b"null" if available is None else _f(available),
         entry.seq,
-        _plain(text) if entry.kind in PLAIN_TEXT_KINDS else _markdown(text or ""),
+        (_PLAIN_JSON.get(text) or _plain(text))
+        if entry.kind in PLAIN_TEXT_KINDS
+        else (_MARKDOWN_JSON.get(text) or _markdown(text or "")),
     )
 
 
@@ -541,11 +533,12 @@ def _write_item(item: ItemResult) -> bytes:
     if type(item) is not ItemResult or type(item.max_points) is not int:
         raise _Unusual
     feedback = item.feedback
+    s = _STR_JSON.get
     return b'{"id":%b,"points":%b,"max_points":%d,"feedback":%b,"feedback_html":%b}' % (
-        _s(item.id),
+        s(item.id) or _s(item.id),
         _f(item.points),
         item.max_points,
-        _s(feedback),
+        s(feedback) or _s(feedback),
         _markdown(feedback or ""),
     )
 
@@ -600,10 +593,11 @@ def _write_step_result(row: StepResultView) -> bytes:
     ):
         raise _Unusual
     kind = row.kind
+    s = _STR_JSON.get
     return _STEP_RESULT_TEMPLATE % (
-        _s(row.step_id),
+        s(row.step_id) or _s(row.step_id),
         row.index,
-        _s(row.title),
+        s(row.title) or _s(row.title),
         b"null" if kind is None else _member(_STEP_KIND, kind),
         _f(row.score),
         row.score_shown,
@@ -618,10 +612,11 @@ def _write_step_result(row: StepResultView) -> bytes:
 def _write_next(suggested: NextChallengeView) -> bytes:
     if type(suggested) is not NextChallengeView or type(suggested.estimated_minutes) is not int:
         raise _Unusual
+    s = _STR_JSON.get
     return b'{"id":%b,"title":%b,"difficulty":%b,"estimated_minutes":%d}' % (
-        _s(suggested.id),
-        _s(suggested.title),
-        _s(suggested.difficulty),
+        s(suggested.id) or _s(suggested.id),
+        s(suggested.title) or _s(suggested.title),
+        s(suggested.difficulty) or _s(suggested.difficulty),
         suggested.estimated_minutes,
     )
 
@@ -643,17 +638,27 @@ def _write_feedback(feedback: FeedbackView) -> bytes:
         or type(feedback.missed_hidden) is not int
     ):
         raise _Unusual
+    s = _STR_JSON.get
     return _FEEDBACK_TEMPLATE % (
-        _s(feedback.step_id),
-        _s(feedback.attempt_at),
+        s(feedback.step_id) or _s(feedback.step_id),
+        s(feedback.attempt_at) or _s(feedback.attempt_at),
         _member(_OUTCOME, feedback.outcome),
         feedback.score_shown,
         feedback.max_points,
         feedback.earned_shown,
         feedback.hint_deduction_shown,
-        b",".join([_write_option(option) for option in feedback.options]),
+        _OPTIONS_JSON.get(feedback.options, _write_options),
         feedback.missed_hidden,
     )
+
+
+def _write_options(options: tuple[OptionFeedback, ...]) -> bytes:
+    return b",".join([_write_option(option) for option in options])
+
+
+# The options of a graded choice are shared by every answer that picked the same set
+# (``core.engine.view._graded_choices``): written once.
+_OPTIONS_JSON: ObjectMemo[bytes] = ObjectMemo(_REMEMBERED)
 
 
 def _write_option(option: OptionFeedback) -> bytes:
@@ -661,15 +666,16 @@ def _write_option(option: OptionFeedback) -> bytes:
         raise _Unusual
     text = option.text
     feedback = option.feedback
+    s = _STR_JSON.get
     return (
         b'{"index":%d,"text":%b,"chosen":%b,"verdict":%b,"feedback":%b,"text_html":%b,'
         b'"feedback_html":%b}'
         % (
             option.index,
-            _s(text),
+            s(text) or _s(text),
             _b(option.chosen),
             _member(_VERDICT, option.verdict),
-            b"null" if feedback is None else _s(feedback),
+            b"null" if feedback is None else s(feedback) or _s(feedback),
             _inline(text),
             _inline(feedback or ""),
         )

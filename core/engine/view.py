@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -10,7 +11,7 @@ from core.engine.challenge import ChallengeSpec, CodeSpec, StepKind, StepSpec
 from core.engine.code import MAX_CODE_ANSWER
 from core.engine.decide import MAX_CHAT_ANSWER
 from core.engine.frozen import quick_init
-from core.engine.memo import IdentityMemo
+from core.engine.memo import IdentityMemo, ObjectMemo
 from core.engine.plain import to_plain
 from core.engine.scoring import round_half_up, round_points
 from core.engine.state import SessionState, Status, StepOutcome, TranscriptEntry
@@ -241,7 +242,7 @@ def _project_view(challenge: ChallengeSpec, state: SessionState) -> SessionView:
             title=spec.title,
             body=spec.body,
             prompt=spec.prompt,
-            choices=tuple(choice.text for choice in spec.choices),
+            choices=_CHOICE_TEXTS.get(spec, _choice_texts),
             points=spec.points,
             available=current.available,
             attempts_used=current.attempts,
@@ -297,6 +298,14 @@ def _project_view(challenge: ChallengeSpec, state: SessionState) -> SessionView:
 _VIEWS: IdentityMemo[SessionView] = IdentityMemo(512)
 
 
+def _choice_texts(spec: StepSpec) -> tuple[str, ...]:
+    return tuple(choice.text for choice in spec.choices)
+
+
+# Each step's choice texts, one tuple per step (its view's ``choices``), for the catalogue's steps.
+_CHOICE_TEXTS: ObjectMemo[tuple[str, ...]] = ObjectMemo(4096)
+
+
 def _step_result(challenge: ChallengeSpec, outcome: StepOutcome) -> StepResultView:
     spec = challenge.steps[outcome.index] if outcome.index < len(challenge.steps) else None
     return StepResultView(
@@ -321,7 +330,7 @@ def feedback_views(challenge: ChallengeSpec, state: SessionState) -> tuple[Feedb
     Each explanation depends only on the step, the feedback entry, the answer it graded and
     whether the step is still open, and the entries stay the same objects from one state to the
     next: each is worked out once (``_FEEDBACK``), not again for every later view of the session."""
-    steps = {spec.id: spec for spec in challenge.steps}
+    steps = _STEPS_BY_ID.get(challenge, _steps_by_id)
     open_step = state.current.step_id if state.current is not None else None
     picked: dict[str, TranscriptEntry] = {}
     views = []
@@ -342,6 +351,14 @@ def feedback_views(challenge: ChallengeSpec, state: SessionState) -> tuple[Feedb
 _FEEDBACK: IdentityMemo[FeedbackView] = IdentityMemo(4096)
 
 
+def _steps_by_id(challenge: ChallengeSpec) -> dict[str, StepSpec]:
+    return {spec.id: spec for spec in challenge.steps}
+
+
+# Each challenge version's steps by id (read-only once built).
+_STEPS_BY_ID: ObjectMemo[dict[str, StepSpec]] = ObjectMemo(256)
+
+
 def _feedback_view(
     spec: StepSpec, entry: TranscriptEntry, answer: TranscriptEntry | None, reveal: bool
 ) -> FeedbackView:
@@ -354,19 +371,9 @@ def _feedback_view(
     options: tuple[OptionFeedback, ...] = ()
     hidden = 0
     if spec.choices and answer is not None and answer.choice is not None:
-        chosen = {answer.choice} if isinstance(answer.choice, int) else set(answer.choice)
-        options = tuple(
-            OptionFeedback(
-                i,
-                choice.text,
-                i in chosen,
-                _verdict(i in chosen, choice.correct, reveal),
-                choice.feedback if i in chosen or reveal else None,
-            )
-            for i, choice in enumerate(spec.choices)
-        )
-        hidden = sum(1 for i in spec.correct_choices if i not in chosen) if not reveal else 0
-        outcome = _choice_outcome(options, hidden)
+        choice = answer.choice
+        chosen = frozenset((choice,) if isinstance(choice, int) else choice)
+        options, hidden, outcome = _graded_choices(spec, chosen, reveal)
     else:
         outcome = _score_outcome(earned, max_points)
     return FeedbackView(
@@ -380,6 +387,41 @@ def _feedback_view(
         options=options,
         missed_hidden=hidden,
     )
+
+
+def _graded_choices(
+    spec: StepSpec, chosen: frozenset[int], reveal: bool
+) -> tuple[tuple[OptionFeedback, ...], int, Outcome]:
+    """The options of a choice step's graded answer, the correct choices left hidden, and the
+    outcome: a function of the step, the set picked and ``reveal`` alone, so every learner who
+    picked the same set of a step shares them (``_GRADED_CHOICES``, keyed by the set's value:
+    only ``i in chosen`` is asked of it, so equal sets give equal options)."""
+    key = (id(spec), chosen, reveal)
+    kept = _GRADED_CHOICES.get(key)
+    if kept is not None and kept[0] is spec:
+        return kept[1]
+    options = tuple(
+        OptionFeedback(
+            i,
+            choice.text,
+            i in chosen,
+            _verdict(i in chosen, choice.correct, reveal),
+            choice.feedback if i in chosen or reveal else None,
+        )
+        for i, choice in enumerate(spec.choices)
+    )
+    hidden = sum(1 for i in spec.correct_choices if i not in chosen) if not reveal else 0
+    graded = (options, hidden, _choice_outcome(options, hidden))
+    if len(_GRADED_CHOICES) >= 4096:
+        _GRADED_CHOICES.popitem(last=False)
+    _GRADED_CHOICES[key] = (spec, graded)  # a kept step keeps its id its own
+    return graded
+
+
+_GRADED_CHOICES: OrderedDict[
+    tuple[int, frozenset[int], bool],
+    tuple[StepSpec, tuple[tuple[OptionFeedback, ...], int, Outcome]],
+] = OrderedDict()
 
 
 def _earned(entry: TranscriptEntry, available: float) -> float:
