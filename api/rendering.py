@@ -27,7 +27,7 @@ from starlette.responses import Response
 from api.schemas.sessions import SessionViewOut
 from core.engine.challenge import StepKind
 from core.engine.events import ItemResult
-from core.engine.memo import IdentityMemo, ObjectMemo
+from core.engine.memo import ObjectMemo
 from core.engine.state import Status, TranscriptEntry
 from core.engine.view import (
     CodeView,
@@ -171,11 +171,11 @@ def view_json(view: SessionView) -> bytes:
 
     A view is immutable, and a session read after its last write gets the view object that write
     answered with (``project_view``): its bytes are written once (``_VIEW_JSON``)."""
-    return _VIEW_JSON.get((view,), _view_json)
+    return _VIEW_JSON.get(view, _view_json)
 
 
 # The bytes of the latest views, by view object (a long transcript writes tens of kilobytes).
-_VIEW_JSON: IdentityMemo[bytes] = IdentityMemo(512)
+_VIEW_JSON: ObjectMemo[bytes] = ObjectMemo(512)
 
 
 def _view_json(view: SessionView) -> bytes:
@@ -424,14 +424,15 @@ def _write_view(view: SessionView) -> bytes:
 
 
 _STEP_TEMPLATE = (
-    b'{"id":%b,"index":%d,"kind":%b,"title":%b,"body":%b,"prompt":%b,"choices":%b,"points":%d,'
-    b'"available":%b,"attempts_used":%d,"attempts_left":%d,"hints_left":%d,"awaiting_grade":%b,'
-    b'"awaiting_hint":%b,"available_shown":%d,"code":%b,"answer_max_chars":%b,"body_html":%b,'
-    b'"prompt_html":%b,"choices_html":[%b]}'
+    b'%b"available":%b,"attempts_used":%d,"attempts_left":%d,"hints_left":%d,'
+    b'"awaiting_grade":%b,"awaiting_hint":%b,"available_shown":%d,%b'
 )
 
 
 def _write_step(step: StepView) -> bytes:
+    """The step: what its spec gives (id to points, code to the HTML) is the same for every
+    learner on it, so those two runs of its JSON are remembered by their values
+    (``_STEP_PARTS``); the learner's attempts and points left are written each time."""
     if (
         type(step) is not StepView
         or type(step.index) is not int
@@ -442,20 +443,27 @@ def _write_step(step: StepView) -> bytes:
         or type(step.available_shown) is not int
     ):
         raise _Unusual
-    body = step.body
-    prompt = step.prompt
-    choices = step.choices
     code = step.code
-    s = _STR_JSON.get
+    answer_max_chars = step.answer_max_chars
+    if code is not None or (answer_max_chars is not None and type(answer_max_chars) is not int):
+        key = None  # (a code step's parts are written each time: rare, and a CodeView's hash costs)
+        head, tail = _step_parts(step)
+    else:
+        key = (
+            step.id,
+            step.index,
+            step.kind,
+            step.title,
+            step.body,
+            step.prompt,
+            step.choices,
+            step.points,
+            answer_max_chars,
+        )
+        parts = _STEP_PARTS.get(key)
+        head, tail = parts if parts is not None else _step_parts(step, key)
     return _STEP_TEMPLATE % (
-        s(step.id) or _s(step.id),
-        step.index,
-        _member(_STEP_KIND, step.kind),
-        s(step.title) or _s(step.title),
-        b"null" if body is None else s(body) or _s(body),
-        b"null" if prompt is None else s(prompt) or _s(prompt),
-        _strs(choices),
-        step.points,
+        head,
         _f(step.available),
         step.attempts_used,
         step.attempts_left,
@@ -463,12 +471,49 @@ def _write_step(step: StepView) -> bytes:
         _b(step.awaiting_grade),
         _b(step.awaiting_hint),
         step.available_shown,
-        b"null" if code is None else _write_code(code),
-        _optional_i(step.answer_max_chars),
-        _MARKDOWN_JSON.get(body) or _markdown(body) if body else b"null",
-        _MARKDOWN_JSON.get(prompt) or _markdown(prompt) if prompt else b"null",
-        b",".join([_INLINE_JSON.get(choice) or _inline(choice) for choice in choices]),
+        tail,
     )
+
+
+# A step's JSON before and after the learner's part, by (id, index, kind, title, body, prompt,
+# choices, points, answer_max_chars): equal values write equal JSON (the ints are checked to be
+# ints first, so ``1 == True == 1.0`` cannot alias).
+_STEP_PARTS: OrderedDict[tuple[Any, ...], tuple[bytes, bytes]] = OrderedDict()
+
+
+def _step_parts(step: StepView, key: tuple[Any, ...] | None = None) -> tuple[bytes, bytes]:
+    body = step.body
+    prompt = step.prompt
+    choices = step.choices
+    code = step.code
+    head = (
+        b'{"id":%b,"index":%d,"kind":%b,"title":%b,"body":%b,"prompt":%b,"choices":%b,"points":%d,'
+        % (
+            _s(step.id),
+            step.index,
+            _member(_STEP_KIND, step.kind),
+            _s(step.title),
+            _optional_s(body),
+            _optional_s(prompt),
+            _strs(choices),
+            step.points,
+        )
+    )
+    tail = (
+        b'"code":%b,"answer_max_chars":%b,"body_html":%b,"prompt_html":%b,"choices_html":[%b]}'
+        % (
+            b"null" if code is None else _write_code(code),
+            _optional_i(step.answer_max_chars),
+            _markdown(body) if body else b"null",
+            _markdown(prompt) if prompt else b"null",
+            b",".join([_inline(choice) for choice in choices]),
+        )
+    )
+    if key is not None:
+        if len(_STEP_PARTS) >= _REMEMBERED:
+            _STEP_PARTS.popitem(last=False)
+        _STEP_PARTS[key] = (head, tail)
+    return head, tail
 
 
 def _write_code(code: CodeView) -> bytes:

@@ -23,6 +23,7 @@ from tests.api.view_samples import representative_views
 
 PINNED = (Path(__file__).parent / "view_bytes.jsonl").read_bytes().split(b"\n")[:-1]
 VIEWS = representative_views()
+STEP = VIEWS[2][1].step
 
 
 def fresh(view: SessionView) -> SessionView:
@@ -75,11 +76,16 @@ def test_entries_and_explanations_written_once_are_reused_only_for_the_same_obje
         {"progress": Progress(1, 7, math.nan, 70)},
         {"progress": Progress(1, 7, math.inf, 70)},
         {"progress": Progress(1, 7, 1.5e-7, 70)},
+        # equal to a step already written (1 == True == 1.0), but written differently
+        {"step": dataclasses.replace(STEP, index=True)},
+        {"step": dataclasses.replace(STEP, points=10.0)},
+        {"step": dataclasses.replace(STEP, answer_max_chars=True)},
     ],
 )
 def test_values_of_another_type_are_written_as_the_reference_writes_them(
     change: dict[str, object],
 ) -> None:
+    rendering.view_json(fresh(VIEWS[2][1]))  # the step's parts remembered
     view = dataclasses.replace(VIEWS[2][1], **change)  # type: ignore[arg-type]
     assert rendering.view_json(view) == rendering._dumped_view_json(view)
 
