@@ -9,7 +9,6 @@ insert it without it ever running script. A learner's own answer is shown as pla
 from __future__ import annotations
 
 import html
-from collections import OrderedDict
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
@@ -232,26 +231,26 @@ class _Unusual(Exception):
 
 
 # JSON of strings up to this long is remembered (a cache of longer ones could hold request
-# bodies); at most this many of each kind, the oldest dropped first.
+# bodies); at most this many of each kind (a full cache starts again empty).
 _REMEMBERED_LENGTH = 4096
 _REMEMBERED = 8192
 _text_json = pydantic_core.to_json
 
 
-def _remember(cache: OrderedDict[str, bytes], text: str, written: bytes) -> bytes:
+def _remember(cache: dict[str, bytes], text: str, written: bytes) -> bytes:
     if len(text) <= _REMEMBERED_LENGTH:
         if len(cache) >= _REMEMBERED:
-            cache.popitem(last=False)  # (at once: see ObjectMemo)
+            cache.clear()  # (started again empty, as an ObjectMemo is: cheaper than dropping one)
         cache[text] = written
     return written
 
 
 # Each cache maps a text (exactly ``str``: the only keys put in, so ``1 == True`` cannot alias)
 # to the JSON of the text itself, or of its HTML.
-_STR_JSON: OrderedDict[str, bytes] = OrderedDict()
-_MARKDOWN_JSON: OrderedDict[str, bytes] = OrderedDict()
-_INLINE_JSON: OrderedDict[str, bytes] = OrderedDict()
-_PLAIN_JSON: OrderedDict[str, bytes] = OrderedDict()
+_STR_JSON: dict[str, bytes] = {}
+_MARKDOWN_JSON: dict[str, bytes] = {}
+_INLINE_JSON: dict[str, bytes] = {}
+_PLAIN_JSON: dict[str, bytes] = {}
 
 
 def _s(text: Any) -> bytes:
@@ -478,7 +477,7 @@ def _write_step(step: StepView) -> bytes:
 # A step's JSON before and after the learner's part, by (id, index, kind, title, body, prompt,
 # choices, points, answer_max_chars): equal values write equal JSON (the ints are checked to be
 # ints first, so ``1 == True == 1.0`` cannot alias).
-_STEP_PARTS: OrderedDict[tuple[Any, ...], tuple[bytes, bytes]] = OrderedDict()
+_STEP_PARTS: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}
 
 
 def _step_parts(step: StepView, key: tuple[Any, ...] | None = None) -> tuple[bytes, bytes]:
@@ -511,7 +510,7 @@ def _step_parts(step: StepView, key: tuple[Any, ...] | None = None) -> tuple[byt
     )
     if key is not None:
         if len(_STEP_PARTS) >= _REMEMBERED:
-            _STEP_PARTS.popitem(last=False)
+            _STEP_PARTS.clear()
         _STEP_PARTS[key] = (head, tail)
     return head, tail
 

@@ -66,14 +66,15 @@ def test_an_object_memo_reuses_a_result_only_for_the_same_object() -> None:
     assert calls == [first, equal]
 
 
-def test_an_object_memo_drops_its_oldest_result_when_full() -> None:
+def test_a_full_object_memo_starts_again_empty() -> None:
     memo: ObjectMemo[int] = ObjectMemo(2)
     a, b, c = object(), object(), object()
     memo.get(a, lambda _: 1)
     memo.get(b, lambda _: 2)
-    memo.get(c, lambda _: 3)
-    assert len(memo) == 2
     assert memo.get(b, lambda _: 20) == 2  # kept
+    memo.get(c, lambda _: 3)
+    assert len(memo) == 1
+    assert memo.get(c, lambda _: 30) == 3  # kept
     assert memo.get(a, lambda _: 10) == 10  # dropped, worked out again
     with pytest.raises(ValueError, match="at least one"):
         ObjectMemo(0)
