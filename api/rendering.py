@@ -366,6 +366,8 @@ _CODE_VIEW = TypeAdapter(CodeView)
 # to the next: each is written once.
 _ENTRY_JSON: ObjectMemo[bytes] = ObjectMemo(_REMEMBERED)
 _FEEDBACK_JSON: ObjectMemo[bytes] = ObjectMemo(_REMEMBERED)
+# Learners at the same point of a step share its view (``core.engine.view._step_view``).
+_STEP_JSON: ObjectMemo[bytes] = ObjectMemo(_REMEMBERED)
 
 _VIEW_TEMPLATE = (
     b'{"session_id":%b,"challenge_id":%b,"challenge_version":%d,"title":%b,"status":%b,'
@@ -406,7 +408,7 @@ def _write_view(view: SessionView) -> bytes:
         s(view.title) or _s(view.title),
         _member(_STATUS, view.status),
         _member(_UI_MODE, view.ui_mode),
-        b"null" if step is None else _write_step(step),
+        b"null" if step is None else _STEP_JSON.get(step, _write_step),
         b",".join([entry_json(entry, _write_entry) for entry in transcript]),
         progress.step_index,
         progress.total_steps,
