@@ -231,9 +231,10 @@ class _Unusual(Exception):
 
 
 # JSON of strings up to this long is remembered (a cache of longer ones could hold request
-# bodies); at most this many of each kind (a full cache starts again empty).
-_REMEMBERED_LENGTH = 4096
-_REMEMBERED = 8192
+# bodies), and of entries whose text is: at most this many of each kind (a full cache starts
+# again empty), so ~2,048 x 3 x 2,048 characters of JSON at the very worst per cache.
+_REMEMBERED_LENGTH = 2048
+_REMEMBERED = 2048
 _text_json = pydantic_core.to_json
 
 
@@ -409,7 +410,14 @@ def _write_view(view: SessionView) -> bytes:
         _member(_STATUS, view.status),
         _member(_UI_MODE, view.ui_mode),
         b"null" if step is None else _STEP_JSON.get(step, _write_step),
-        b",".join([entry_json(entry, _write_entry) for entry in transcript]),
+        b",".join(
+            [
+                entry_json(entry, _write_entry)
+                if len(entry.text) <= _REMEMBERED_LENGTH
+                else _write_entry(entry)
+                for entry in transcript
+            ]
+        ),
         progress.step_index,
         progress.total_steps,
         _f(progress.score),

@@ -100,3 +100,16 @@ def test_floats_are_written_as_pydantic_core_writes_them() -> None:
     for number in samples:
         reference = pydantic_core.to_json(floats.to_python(number, mode="json"))
         assert rendering._f(number) == reference, number
+
+
+def test_a_long_answer_is_written_in_full_and_its_entry_not_kept() -> None:
+    """Texts over 2,048 characters (a code answer takes 20,000) are neither remembered nor keep
+    their entry's JSON: a cache of them could hold request bodies."""
+    text = 'déjà vu "quoted"\n' * 400  # 6,800 characters
+    long = TranscriptEntry("answer", "explain", text, "2026-01-02T03:04:05.678+00:00", seq=13)
+    view = dataclasses.replace(VIEWS[2][1], transcript=(*VIEWS[2][1].transcript, long))
+    kept = len(rendering._ENTRY_JSON)
+    written = rendering.view_json(view)
+    assert written == rendering._dumped_view_json(view)
+    assert len(rendering._ENTRY_JSON) <= kept + len(view.transcript) - 1
+    assert text not in rendering._STR_JSON and text not in rendering._PLAIN_JSON
