@@ -42,3 +42,35 @@ class IdentityMemo(Generic[R]):
 
     def __len__(self) -> int:
         return len(self._results)
+
+
+class ObjectMemo(Generic[R]):
+    """At most ``size`` results of a function of one immutable object, each kept with its object:
+    :class:`IdentityMemo` for a single key object, without its key tuple and least-recently-used
+    bookkeeping, for results read several times a request.
+
+    A full memo starts again empty. Dropping only the oldest result costs every miss: a plain
+    dict finds its first key by skipping every slot deleted since it last grew (3.5 µs a miss
+    once 8,192 are held), and an ``OrderedDict``'s order costs ~20 % more a call than a dict;
+    while the results dropped at once are each worked out again once, when next asked for."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("an object memo holds at least one result")
+        self._size = size
+        self._results: dict[int, tuple[object, R]] = {}
+
+    def get(self, item: Any, work: Callable[[Any], R]) -> R:
+        """The result remembered for exactly ``item``, else ``work(item)``, remembered."""
+        results = self._results
+        kept = results.get(id(item))
+        if kept is not None and kept[0] is item:
+            return kept[1]
+        result = work(item)
+        if len(results) >= self._size:
+            results.clear()
+        results[id(item)] = (item, result)  # (replaces a dropped object's result under its id)
+        return result
+
+    def __len__(self) -> int:
+        return len(self._results)

@@ -137,3 +137,19 @@ def test_a_right_true_false_answer_after_a_hint_is_correct_with_the_deduction_it
         1,
         9,
     )
+
+
+def test_learners_who_picked_the_same_set_share_its_options_and_others_get_their_own():
+    """The options of a graded choice are worked out once per (step, set picked, revealed) and
+    shared; a different set, or the same set once the step closes, gets its own."""
+    first = project_view(CH, after(answer([0, 3]))).feedback[0]
+    second = project_view(CH, after(answer([3, 0]))).feedback[0]  # another learner, same set
+    other = project_view(CH, after(answer([0, 1]))).feedback[0]
+    closed = project_view(CH, after(answer([0, 3]), answer([1, 2]))).feedback[0]
+
+    assert second.options is first.options
+    assert other.options is not first.options
+    assert [o.verdict for o in other.options] == ["right", "right", "missed", ""]
+    assert closed.options is not first.options
+    assert [o.verdict for o in closed.options] == ["right", "missed", "missed", "wrong"]
+    assert (first.missed_hidden, closed.missed_hidden) == (2, 0)

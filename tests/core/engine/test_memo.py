@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.engine.memo import IdentityMemo
+from core.engine.memo import IdentityMemo, ObjectMemo
 
 
 def test_the_same_objects_get_the_remembered_result() -> None:
@@ -49,3 +49,32 @@ def test_the_least_recently_used_result_is_dropped() -> None:
 def test_a_memo_holds_something() -> None:
     with pytest.raises(ValueError, match="at least one"):
         IdentityMemo(0)
+
+
+def test_an_object_memo_reuses_a_result_only_for_the_same_object() -> None:
+    calls: list[object] = []
+    memo: ObjectMemo[str] = ObjectMemo(2)
+
+    def work(item: object) -> str:
+        calls.append(item)
+        return f"result {len(calls)}"
+
+    first, equal = (1,), (1.0,)
+    assert memo.get(first, work) == "result 1"
+    assert memo.get(first, work) == "result 1"
+    assert memo.get(equal, work) == "result 2"  # equal, but not the same object
+    assert calls == [first, equal]
+
+
+def test_a_full_object_memo_starts_again_empty() -> None:
+    memo: ObjectMemo[int] = ObjectMemo(2)
+    a, b, c = object(), object(), object()
+    memo.get(a, lambda _: 1)
+    memo.get(b, lambda _: 2)
+    assert memo.get(b, lambda _: 20) == 2  # kept
+    memo.get(c, lambda _: 3)
+    assert len(memo) == 1
+    assert memo.get(c, lambda _: 30) == 3  # kept
+    assert memo.get(a, lambda _: 10) == 10  # dropped, worked out again
+    with pytest.raises(ValueError, match="at least one"):
+        ObjectMemo(0)

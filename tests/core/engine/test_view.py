@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from core.engine.commands import RequestHint, SubmitAnswer
@@ -247,3 +249,25 @@ def test_a_state_viewed_again_gives_the_same_view_and_an_equal_state_its_own() -
     assert rebuilt == first and rebuilt is not first
     moved = fold(play(CH, SubmitAnswer(at=LATER, step_id="what-is", answer=0), state=state), state)
     assert project_view(CH, moved).version > first.version
+
+
+def test_learners_at_the_same_point_of_a_step_share_its_view_and_others_get_their_own():
+    ch = challenge(mcq("pick", points=20, max_attempts=3))
+    first = project_view(ch, given(on_step(ch, 0)))
+    second = project_view(ch, given(on_step(ch, 0)))  # another learner, at the same point
+    assert second is not first and second.step is first.step
+
+    state = given(on_step(ch, 0))
+    assert state.current is not None
+    tried = dataclasses.replace(state, current=dataclasses.replace(state.current, attempts=1))
+    step = project_view(ch, tried).step
+    assert step is not None and step is not first.step
+    assert (step.attempts_used, step.attempts_left) == (1, 2)
+
+    # 20 - 0 is 20 and 20 - 0.0 is 20.0: equal values, written differently, so not shared
+    as_int = dataclasses.replace(state.current, hint_cost_points=0)
+    as_float = dataclasses.replace(state.current, hint_cost_points=0.0)
+    int_step = project_view(ch, dataclasses.replace(state, current=as_int)).step
+    float_step = project_view(ch, dataclasses.replace(state, current=as_float)).step
+    assert int_step is not None and float_step is not None
+    assert type(int_step.available) is int and type(float_step.available) is float
