@@ -10,13 +10,14 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI, Form
 from fastapi.routing import APIRoute, request_response
+from starlette.requests import Request
 from starlette.responses import Response
 
 from api import app as app_module
-from api.app import TELEMETRY_OFF, create_app, native_telemetry
+from api.app import TELEMETRY_OFF, create_app, hot_routes, native_telemetry
 from api.deps import ActorDep, ServicesDep
 from api.dispatch import HotDispatch
-from api.fast_route import FastRoute
+from api.fast_route import ATOMIC, FastRoute, Param, core_validator, header
 from api.routes import health
 from api.schemas.sessions import SessionViewOut, StepIn
 from tests.api.conftest import new_session, register
@@ -236,3 +237,39 @@ def test_routes_that_need_what_only_fastapi_does_have_no_plan():
         return Response()
 
     assert FastRoute("/x", ordinary, methods=["POST"]).fast_plan is not None
+
+
+@pytest.mark.parametrize("values", [[], [b"k-1"], [b""], [b"first", b"second"], [b"\xe9"]])
+def test_a_header_is_read_as_starlettes_headers_read_it(values):
+    headers = [(b"x-other", b"1"), *((b"idempotency-key", value) for value in values)]
+    expected = Request({"type": "http", "headers": list(headers)}).headers.get("Idempotency-Key")
+    assert header({"headers": headers}, b"idempotency-key") == expected
+
+
+def test_parameters_validate_as_fastapis_fields_do(services):
+    """The fast plan's validators against ``ModelField.validate``: the same value when valid, an
+    error whenever it reports errors."""
+    app = create_app(services, services.settings)
+    params: list[Param] = []
+    for route in hot_routes(app):
+        plan = route.fast_plan
+        assert plan is not None
+        params += plan.path_params + plan.header_params
+    assert {param.key for param in params} == {"session_id", "Idempotency-Key"}
+    samples = ["s-1", "", "x" * 255, "x" * 256, "a b", "k\x7f", "é", 7, None, b"raw", ["s"]]
+    for param in params:
+        validate = core_validator(param.field)
+        for sample in samples:
+            expected, errors = param.field.validate(sample, {}, loc=param.loc)
+            try:
+                got = validate(sample)
+            except ValueError:
+                assert errors, (param.key, sample)
+            else:
+                assert not errors and got == expected, (param.key, sample)
+        # A missing optional header: its default as it is (None needs no deep copy).
+        if not param.required:
+            assert type(param.field.default) in ATOMIC and param.atomic_default
+            assert param.value(None) == (True, param.field.default)
+        else:
+            assert param.value(None) == (False, None)
