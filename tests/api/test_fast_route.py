@@ -10,6 +10,8 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI, Form
 from fastapi.routing import APIRoute, request_response
+from starlette._exception_handler import wrap_app_handling_exceptions
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -17,7 +19,14 @@ from api import app as app_module
 from api.app import TELEMETRY_OFF, create_app, hot_routes, native_telemetry
 from api.deps import ActorDep, ServicesDep
 from api.dispatch import HotDispatch
-from api.fast_route import ATOMIC, FastRoute, Param, core_validator, header
+from api.fast_route import (
+    ATOMIC,
+    FastRoute,
+    Param,
+    core_validator,
+    handle_exception,
+    header,
+)
 from api.routes import health
 from api.schemas.sessions import SessionViewOut, StepIn
 from tests.api.conftest import new_session, register
@@ -273,3 +282,86 @@ def test_parameters_validate_as_fastapis_fields_do(services):
             assert param.value(None) == (True, param.field.default)
         else:
             assert param.value(None) == (False, None)
+
+
+class Refused(Exception):
+    pass
+
+
+class Unhandled(Exception):
+    pass
+
+
+async def _answer_refused(request: Request, exc: Exception) -> Response:
+    return Response(f"refused {exc}", status_code=409)
+
+
+def _answer_teapot(request: Request, exc: Exception) -> Response:  # a sync handler
+    return Response("teapot", status_code=418)
+
+
+async def _run(handling: str, error: Exception, *, after_start: bool) -> list[Any]:
+    """What goes out (messages, or the exception raised) when an app raises ``error``, handled by
+    Starlette's wrapper or by ``handle_exception``."""
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "headers": [],
+        "starlette.exception_handlers": (
+            {Refused: _answer_refused},
+            {418: _answer_teapot},
+        ),
+    }
+    sent: list[Any] = []
+
+    async def receive() -> Any:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        sent.append((message["type"], message.get("status"), message.get("body")))
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if after_start:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise error
+
+    request = Request(scope, receive, send)
+    try:
+        if handling == "starlette":
+            await wrap_app_handling_exceptions(app, request)(scope, receive, send)
+        else:
+            started = False
+
+            async def sender(message: Any) -> None:
+                nonlocal started
+                started = started or message["type"] == "http.response.start"
+                await send(message)
+
+            try:
+                await app(scope, receive, sender)
+            except Exception as exc:
+                await handle_exception(exc, request, receive, sender, started=started)
+    except Exception as raised:
+        cause = raised.__cause__
+        sent.append(("raised", type(raised).__name__, raised is error, cause is error))
+    return sent
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        Refused("x"),
+        StarletteHTTPException(418),
+        StarletteHTTPException(404),
+        Unhandled("x"),
+    ],
+    ids=["by-class", "by-status", "no-status-handler", "unhandled"],
+)
+@pytest.mark.parametrize("after_start", [False, True])
+async def test_exceptions_are_handled_as_starlettes_wrapper_handles_them(error, after_start):
+    ours = await _run("ours", error, after_start=after_start)
+    error.__traceback__ = None
+    theirs = await _run("starlette", error, after_start=after_start)
+    assert ours == theirs
+    assert ours  # something went out, or was raised
