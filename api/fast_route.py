@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AsyncExitStack
 from functools import partial
 from typing import Any
 
@@ -45,6 +46,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import DIRECT_DEPENDENCIES
+from api.dispatch import FILE_STACK
 from api.text_guard import SUBMITTED_JSON
 
 Direct = Callable[[Request], Awaitable[Any]]
@@ -324,8 +326,11 @@ class FastRoute(PrefixRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
         self.fast_plan = FastPlan.of(self)
+        # The app answering ordinary requests fast (None without a plan); ``route.app`` is it
+        # unless something (a test) replaced it.
+        self.fast_app: ASGIApp | None = None
         if self.fast_plan is not None and kwargs.get("max_body_size") is None:
-            self.app = self._fast_app(self.fast_plan, self.app)
+            self.app = self.fast_app = self._fast_app(self.fast_plan, self.app)
 
     def _fast_app(self, plan: FastPlan, framework: ASGIApp) -> ASGIApp:
         """The route's ASGI app: ``plan`` for ordinary requests, else FastAPI's own ``framework``
@@ -342,12 +347,12 @@ class FastRoute(PrefixRoute):
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             # Native OpenTelemetry (a configured provider) records FastAPI's own spans: keep them.
             if overrides or "fastapi.telemetry" in scope:
-                await framework(scope, receive, send)
+                await self._framework(framework, scope, receive, send)
                 return
             request = Request(scope, receive, send)
             values = await plan.values(request)
             if values is None:
-                await framework(scope, receive, send)
+                await self._framework(framework, scope, receive, send)
                 return
 
             try:
@@ -371,3 +376,16 @@ class FastRoute(PrefixRoute):
                 await handle_exception(exc, request, receive, sender, started=started)
 
         return app
+
+    @staticmethod
+    async def _framework(framework: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        """FastAPI's own handler, with the exit stack it expects in the scope: the one
+        ``AsyncExitStackMiddleware`` opened, or, for a request that came past it
+        (``api.dispatch.FrameworkShortcut``), one opened and closed here around the handler as
+        that middleware would."""
+        if FILE_STACK in scope:
+            await framework(scope, receive, send)
+            return
+        async with AsyncExitStack() as stack:
+            scope[FILE_STACK] = stack
+            await framework(scope, receive, send)

@@ -12,8 +12,15 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from api.app import add_routes, create_app, hot_routes
-from api.dispatch import HotDispatch, hot_table, install_hot_dispatch, shape_of
+from api.dispatch import (
+    FrameworkShortcut,
+    HotDispatch,
+    hot_table,
+    install_hot_dispatch,
+    shape_of,
+)
 from api.fast_route import FastRoute
+from api.text_guard import TextGuardMiddleware
 from tests.api.conftest import new_session, register
 
 METHODS = ("GET", "POST", "PUT", "DELETE", "HEAD", "PATCH")
@@ -101,22 +108,24 @@ def test_a_route_before_that_could_match_keeps_a_hot_route_out():
     assert [route.path for route, _ in hot_table(without_files, [lid]).values()] == [lid.path]
 
 
-async def test_requests_through_the_table_get_the_routers_scope(services):
-    """The same requests with and without the table: the same scope for the route's app, the
-    same answers."""
+async def test_requests_through_the_table_get_the_framework_s_scope(services, monkeypatch):
+    """The same requests with the table (and the shortcut past FastAPI's innermost layers) and
+    without: the same scope for the route's app, the same answers."""
     app = create_app(services, services.settings)
     dispatch = app.router.middleware_stack
     assert isinstance(dispatch, HotDispatch)
     seen: list[dict[str, Any]] = []
+    keys = ("route", "endpoint", "path_params", "router", "starlette.exception_handlers")
     for route in hot_routes(app):
         inner = route.app
 
         async def recording(scope: Any, receive: Any, send: Any, inner: Any = inner) -> None:
-            keys = ("route", "endpoint", "path_params", "router")
             seen.append({key: scope.get(key) for key in keys})
+            seen[-1]["file stack"] = "fastapi_middleware_astack" in scope
             await inner(scope, receive, send)
 
-        route.app = recording
+        monkeypatch.setattr(route, "app", recording)
+        monkeypatch.setattr(route, "fast_app", recording)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t"
     ) as http:
@@ -134,8 +143,12 @@ async def test_requests_through_the_table_get_the_routers_scope(services):
                 if record["path_params"]:
                     assert record["path_params"] == {"session_id": view["session_id"]}
                     record["path_params"] = {"session_id": "..."}
+                # Past the exit-stack layer with the table (its stack is only FastAPI's
+                # handler's, which a FastRoute opens itself), through it without.
+                assert record.pop("file stack") is not table_on
             recorded.append(list(seen))
         assert len(recorded[0]) == 3 and recorded[0] == recorded[1]
+        assert recorded[0][0]["starlette.exception_handlers"] is not None
         assert [answer[1:] for answer in answers] == [
             (200, "active"),
             (200, "active"),
@@ -147,3 +160,25 @@ def test_no_table_when_the_router_limits_forms():
     app = FastAPI()
     app.router.form_limits = {"max_files": 1}  # type: ignore[assignment]
     assert install_hot_dispatch(app.router, []) is None
+
+
+async def test_the_shortcut_only_where_fastapis_innermost_layers_are_what_it_knows(services):
+    app = create_app(services, services.settings)
+    stack = app.build_middleware_stack()
+    guards = []
+    layer: Any = stack
+    while layer is not None:
+        if isinstance(layer, TextGuardMiddleware):
+            guards.append(layer)
+        layer = getattr(layer, "app", None)
+    assert len(guards) == 1 and guards[0].shortcut is not None
+    exceptions = guards[0].app
+    assert FrameworkShortcut.below(exceptions) is not None
+    assert FrameworkShortcut.below(exceptions.app) is None  # not ExceptionMiddleware
+    # A handler for RuntimeError would take what a hot route raises after its response started.
+    handled = create_app(services, services.settings)
+    handled.add_exception_handler(RuntimeError, lambda request, exc: Response(status_code=500))
+    layer = handled.build_middleware_stack()
+    while not isinstance(layer, TextGuardMiddleware):
+        layer = layer.app
+    assert layer.shortcut is None

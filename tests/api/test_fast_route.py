@@ -3,6 +3,7 @@ every request exactly as FastAPI's own handler does."""
 
 from __future__ import annotations
 
+import copy
 from typing import Annotated, Any
 
 import fastapi.routing
@@ -34,10 +35,14 @@ from tests.api.conftest import new_session, register
 
 def framework_only(app: Any) -> Any:
     """``app`` with every FastRoute answering through FastAPI's own handler, found by the router's
-    own scan (no table, see api/dispatch.py)."""
-    for route in app.routes:
+    own scan (no table, see api/dispatch.py). The routes are copies: the app's routes are the
+    routers' own objects, shared by every app built in this process."""
+    routes = app.router.routes
+    for index, route in enumerate(routes):
         if isinstance(route, FastRoute):
-            route.app = request_response(route.get_route_handler())
+            plain = copy.copy(route)
+            plain.app = request_response(route.get_route_handler())
+            routes[index] = plain
     dispatch = app.router.middleware_stack
     assert isinstance(dispatch, HotDispatch)
     app.router.middleware_stack = dispatch.app
