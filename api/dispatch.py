@@ -190,12 +190,12 @@ class FrameworkShortcut:
     keys (``HotDispatch.select``).
 
     **Why the answer is the same.** A hot route's app handles every exception it raises with these
-    very handlers (``FastRoute``: ``handle_exception`` around the endpoint and the response;
-    FastAPI's own handler: ``wrap_app_handling_exceptions``), so what leaves it is an exception no
-    handler takes, which ``ExceptionMiddleware`` would raise on unchanged too, or the RuntimeError
-    of one handled after the response started, which no handler takes either (checked here: with
-    a handler for RuntimeError there is no shortcut). The exit stack is only FastAPI's handler's:
-    a ``FastRoute`` opens one around it when it hands a request over (``FastRoute._framework``).
+    very handlers (``FastRoute``: ``handle_exception`` around the arguments, the endpoint and the
+    response; FastAPI's own handler: ``wrap_app_handling_exceptions``), so what leaves it is an
+    exception no handler takes, which ``ExceptionMiddleware`` would raise on unchanged too, or the
+    RuntimeError of one handled after the response started, which no handler takes either (checked
+    here: with a handler for RuntimeError there is no shortcut). The exit stack is only FastAPI's
+    handler's: a ``FastRoute`` opens one around it when it hands a request over (``_framework``).
     Without the table (``router.middleware_stack`` replaced), with other layers than these below
     the guard, or with a route's app replaced, requests take the whole way.
     (``tests/api/test_fast_route.py`` sends the same requests through an app with the table, the

@@ -350,17 +350,19 @@ class FastRoute(PrefixRoute):
                 await self._framework(framework, scope, receive, send)
                 return
             request = Request(scope, receive, send)
-            values = await plan.values(request)
-            if values is None:
-                await self._framework(framework, scope, receive, send)
-                return
-
+            # Everything this app runs is inside the handling, reading the arguments too: what
+            # leaves it is what no handler takes (``api.dispatch.FrameworkShortcut`` counts on it).
             try:
-                for name, direct in plan.dependencies:  # FastAPI's order: the same first refusal
-                    values[name] = await direct(request)
-                response = await endpoint(**values)
+                values = await plan.values(request)
+                if values is not None:
+                    for name, direct in plan.dependencies:  # FastAPI's order: the same refusal
+                        values[name] = await direct(request)
+                    response = await endpoint(**values)
             except Exception as exc:
                 await handle_exception(exc, request, receive, send, started=False)
+                return
+            if values is None:
+                await self._framework(framework, scope, receive, send)
                 return
             started = False
 
