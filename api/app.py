@@ -21,6 +21,7 @@ from opentelemetry import trace as otel_trace
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from api.dispatch import install_hot_dispatch
 from api.errors import install_error_handlers
 from api.fast_route import FastRoute
 from api.logs import configure_logging
@@ -134,7 +135,7 @@ def match_hot_routes_first(app: FastAPI) -> None:
     neither of which starts with the other, and a route matches only paths starting with its own.
     The first route to match a request, and so the answer, is then the same as before."""
     routes = app.router.routes
-    hot = [route for route in routes if isinstance(route, FastRoute) and route.fast_plan]
+    hot = hot_routes(app)
     if not hot:
         return
     start, end = routes.index(hot[0]), routes.index(hot[-1]) + 1
@@ -159,6 +160,13 @@ def match_hot_routes_first(app: FastAPI) -> None:
             app.router.routes = matching
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def hot_routes(app: FastAPI) -> list[APIRoute]:
+    """The session routes with a fast plan (the hot path), in the router's order."""
+    return [
+        route for route in app.router.routes if isinstance(route, FastRoute) and route.fast_plan
+    ]
 
 
 def _fixed_head(route: Any) -> str | None:
@@ -278,6 +286,7 @@ def create_app(
         app.mount(prefix, mounted)
     mount_spa(app)
     match_hot_routes_first(app)
+    install_hot_dispatch(app.router, hot_routes(app))
     # Added innermost first: the request context (ids, security headers, logs, metrics) wraps
     # everything, including CORS preflights.
     app.add_middleware(TextGuardMiddleware, limit=settings.max_body_bytes)  # and the body limit

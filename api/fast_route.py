@@ -20,6 +20,8 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AsyncExitStack
+from functools import partial
 from typing import Any
 
 from fastapi import params
@@ -33,19 +35,49 @@ from fastapi.dependencies.utils import (
     request_body_to_args,
 )
 from fastapi.routing import APIRoute
-from pydantic import Json
-from starlette._exception_handler import wrap_app_handling_exceptions
+from pydantic import Json, TypeAdapter
+from starlette._exception_handler import _lookup_exception_handler
+from starlette._utils import is_async_callable
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import DIRECT_DEPENDENCIES
+from api.dispatch import FILE_STACK
 from api.text_guard import SUBMITTED_JSON
 
 Direct = Callable[[Request], Awaitable[Any]]
 # What the SPA, the bots and the benchmark send; any other spelling takes FastAPI's own path.
 JSON_MEDIA = (b"application/json",)
+
+
+# What ``copy.deepcopy`` gives back unchanged (``copy._deepcopy_atomic``): a default of one of
+# these types is used as it is, without a deep copy per request.
+ATOMIC = (type(None), bool, int, float, str, bytes)
+
+
+def core_validator(field: ModelField) -> Callable[[Any], Any]:
+    """A function validating a value as ``field.validate`` does, raising ``ValueError`` (pydantic's
+    ``ValidationError`` is one) where that returns errors: the field's pydantic-core validator
+    called straight, without the two Python frames around it (``ModelField.validate``,
+    ``TypeAdapter.validate_python``), when the field is FastAPI's own ``ModelField``; else
+    ``field.validate`` itself. The errors themselves are FastAPI's to work out (its handler answers
+    every request this turns down). With the headers read raw (``header``) and no deep copy of an
+    atomic default: −8.2k instructions per request in issue 17's flow (``bench_asgi.py``)."""
+    adapter = getattr(field, "_type_adapter", None)
+    if type(field).validate is ModelField.validate and isinstance(adapter, TypeAdapter):
+        return partial(adapter.validator.validate_python, from_attributes=True)
+
+    def validate(value: Any) -> Any:
+        validated, errors = field.validate(value, {}, loc=())
+        if errors:
+            raise ValueError(field.name)
+        return validated
+
+    return validate
 
 
 class Param:
@@ -55,9 +87,13 @@ class Param:
         self.field = field
         self.name = field.name
         self.key = key
+        # A header's name as an ASGI server gives it, for ``header``.
+        self.raw_key = key.lower().encode("latin-1")
         self.loc = (where, key)
         self.required = field.field_info.is_required()
         self.validate_default = bool(field.field_info.validate_default)
+        self.validate = core_validator(field)
+        self.atomic_default = type(field.default) in ATOMIC
 
     @classmethod
     def of(cls, field: ModelField, where: str) -> Param | None:
@@ -72,18 +108,22 @@ class Param:
             return None
         return cls(field, where, aliases[0][1])
 
-    def value(self, received: Any, values: dict[str, Any]) -> tuple[bool, Any]:
-        """(valid, value) as FastAPI's ``request_params_to_args`` works it out."""
-        raw = received.get(self.key)
+    def value(self, raw: Any) -> tuple[bool, Any]:
+        """(valid, value) as FastAPI's ``request_params_to_args`` works it out from ``raw``, what
+        the request has under the parameter's key (None when nothing)."""
         if raw is None:
             if self.required:
                 return False, None
-            default = copy.deepcopy(self.field.default)
+            default = self.field.default
+            if not self.atomic_default:
+                default = copy.deepcopy(default)
             if not self.validate_default:
                 return True, default
             raw = default
-        value, errors = self.field.validate(raw, values, loc=self.loc)
-        return not errors, value
+        try:
+            return True, self.validate(raw)
+        except ValueError:  # FastAPI's handler then answers, with its errors
+            return False, None
 
 
 class FastPlan:
@@ -111,6 +151,9 @@ class FastPlan:
             and not _should_embed_body_fields(self.body_params)
             and not _get_form_models(self.body_params[0])
             else None
+        )
+        self.validate_whole_body = (
+            core_validator(self.whole_body) if self.whole_body is not None else None
         )
         self.dependencies = dependencies
 
@@ -154,16 +197,15 @@ class FastPlan:
         is not the ordinary case (FastAPI's handler then answers it)."""
         scope = request.scope
         values: dict[str, Any] = {}
+        path_params = scope["path_params"]
         for param in self.path_params:
-            valid, values[param.name] = param.value(scope["path_params"], values)
+            valid, values[param.name] = param.value(path_params.get(param.key))
             if not valid:
                 return None
-        if self.header_params:
-            headers = request.headers
-            for param in self.header_params:
-                valid, values[param.name] = param.value(headers, values)
-                if not valid:
-                    return None
+        for param in self.header_params:
+            valid, values[param.name] = param.value(header(scope, param.raw_key))
+            if not valid:
+                return None
         if self.body_params:
             state = scope.get("state")
             if not state or SUBMITTED_JSON not in state or not _json_content(scope):
@@ -171,10 +213,10 @@ class FastPlan:
             document = state[SUBMITTED_JSON]
             field = self.whole_body
             if field is not None:  # request_body_to_args's first case, without working it out
-                value, errors = field.validate(document, {}, loc=("body",))
-                if errors:
+                try:
+                    values[field.name] = self.validate_whole_body(document)  # type: ignore[misc]
+                except ValueError:
                     return None
-                values[field.name] = value
                 return values
             found, errors = await request_body_to_args(
                 self.body_params, document, self.embed_body_fields
@@ -183,6 +225,16 @@ class FastPlan:
                 return None
             values.update(found)
         return values
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first header called ``name`` (lower case), as ``request.headers.get`` reads it, without
+    building the request's ``Headers``."""
+    for key, value in scope["headers"]:
+        if key == name:
+            found: str = value.decode("latin-1")
+            return found
+    return None
 
 
 def _uses_more(sub: Dependant) -> bool:
@@ -205,6 +257,33 @@ def _json_content(scope: Any) -> bool:
                 return False  # two of them: FastAPI decides
             content_type = value
     return content_type is not None and content_type.lower() in JSON_MEDIA
+
+
+async def handle_exception(
+    exc: Exception, request: Request, receive: Receive, send: Send, *, started: bool
+) -> None:
+    """What Starlette's ``wrap_app_handling_exceptions`` does with an exception the app raised:
+    the app's handler for it (by status, then by class) answers, or it is raised again; a handled
+    exception after the response ``started`` is a RuntimeError."""
+    scope = request.scope
+    exception_handlers, status_handlers = scope.get("starlette.exception_handlers", ({}, {}))
+    handler = None
+    if isinstance(exc, HTTPException):
+        handler = status_handlers.get(exc.status_code)
+    if handler is None:
+        handler = _lookup_exception_handler(exception_handlers, exc)
+    if handler is None:
+        raise exc
+    if started:
+        raise RuntimeError("Caught handled exception, but response already started.") from exc
+    if is_async_callable(handler):
+        response = await handler(request, exc)  # type: ignore[arg-type]
+    else:
+        response = await run_in_threadpool(handler, request, exc)
+    if response is not None:
+        await response(scope, receive, send)
+    # Reused exception instances accumulate tracebacks across requests.
+    exc.__traceback__ = None
 
 
 class PrefixRoute(APIRoute):
@@ -247,36 +326,68 @@ class FastRoute(PrefixRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
         self.fast_plan = FastPlan.of(self)
+        # The app answering ordinary requests fast (None without a plan); ``route.app`` is it
+        # unless something (a test) replaced it.
+        self.fast_app: ASGIApp | None = None
         if self.fast_plan is not None and kwargs.get("max_body_size") is None:
-            self.app = self._fast_app(self.fast_plan, self.app)
+            self.app = self.fast_app = self._fast_app(self.fast_plan, self.app)
 
     def _fast_app(self, plan: FastPlan, framework: ASGIApp) -> ASGIApp:
         """The route's ASGI app: ``plan`` for ordinary requests, else FastAPI's own ``framework``
         (which starts over from the scope: the fast path reads no body and calls nothing first).
 
         FastAPI's wrapper also opens two exit stacks per request for dependencies with ``yield``;
-        a plan has none, so only the exception handling is kept (the same handlers, the same
-        answers)."""
+        a plan has none, so only the exception handling is kept: Starlette's
+        ``wrap_app_handling_exceptions`` done in this frame (``handle_exception``), the same
+        handlers and answers without two more frames around the endpoint (−8.4k instructions per
+        request in issue 17's flow, ``benchmarks/bench_asgi.py --callgrind``)."""
         overrides = getattr(self.dependency_overrides_provider, "dependency_overrides", None)
         endpoint: Callable[..., Coroutine[Any, Any, Response]] = plan.endpoint  # type: ignore[assignment]
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             # Native OpenTelemetry (a configured provider) records FastAPI's own spans: keep them.
             if overrides or "fastapi.telemetry" in scope:
-                await framework(scope, receive, send)
+                await self._framework(framework, scope, receive, send)
                 return
             request = Request(scope, receive, send)
-            values = await plan.values(request)
-            if values is None:
-                await framework(scope, receive, send)
+            # Everything this app runs is inside the handling, reading the arguments too: what
+            # leaves it is what no handler takes (``api.dispatch.FrameworkShortcut`` counts on it).
+            try:
+                values = await plan.values(request)
+                if values is not None:
+                    for name, direct in plan.dependencies:  # FastAPI's order: the same refusal
+                        values[name] = await direct(request)
+                    response = await endpoint(**values)
+            except Exception as exc:
+                await handle_exception(exc, request, receive, send, started=False)
                 return
+            if values is None:
+                await self._framework(framework, scope, receive, send)
+                return
+            started = False
 
-            async def respond(scope: Scope, receive: Receive, send: Send) -> None:
-                for name, direct in plan.dependencies:  # FastAPI's order: the same first refusal
-                    values[name] = await direct(request)
-                response = await endpoint(**values)
-                await response(scope, receive, send)
+            async def sender(message: Message) -> None:
+                nonlocal started
+                if message["type"] == "http.response.start":
+                    started = True
+                await send(message)
 
-            await wrap_app_handling_exceptions(respond, request)(scope, receive, send)
+            try:
+                await response(scope, receive, sender)
+            except Exception as exc:
+                await handle_exception(exc, request, receive, sender, started=started)
 
         return app
+
+    @staticmethod
+    async def _framework(framework: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        """FastAPI's own handler, with the exit stack it expects in the scope: the one
+        ``AsyncExitStackMiddleware`` opened, or, for a request that came past it
+        (``api.dispatch.FrameworkShortcut``), one opened and closed here around the handler as
+        that middleware would."""
+        if FILE_STACK in scope:
+            await framework(scope, receive, send)
+            return
+        async with AsyncExitStack() as stack:
+            scope[FILE_STACK] = stack
+            await framework(scope, receive, send)

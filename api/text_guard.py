@@ -18,6 +18,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.dispatch import FrameworkShortcut
+
 log = logging.getLogger(__name__)
 
 # Where the body is left (``request.state``) for the routes (the parsed JSON, read once) and the
@@ -81,11 +83,15 @@ class TextGuardMiddleware:
     (404) and anywhere else (422).
 
     One layer for both, because both read the body: it is read once, parsed once (the parsed JSON
-    is left in ``scope["state"]`` for the route, see ``api.fast_route``) and replayed."""
+    is left in ``scope["state"]`` for the route, see ``api.fast_route``) and replayed. Being the
+    app's innermost middleware, it hands the hot routes' requests to the route's app itself, past
+    FastAPI's two innermost layers and the router (``api.dispatch.FrameworkShortcut``)."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
         self.limit = limit
+        # The innermost of the app's middleware: the hot routes go from here to the route's app.
+        self.shortcut = FrameworkShortcut.below(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -133,7 +139,13 @@ class TextGuardMiddleware:
             log.info("refused text the database cannot store", extra={"where": _where(problems)})
             await JSONResponse({"detail": problems}, 422)(scope, limited, send)
             return
-        await self.app(scope, _replay(body, receive) if reads_body else limited, send)
+        admitted = _replay(body, receive) if reads_body else limited
+        if self.shortcut is not None:
+            route = self.shortcut.route_for(scope)
+            if route is not None:
+                await route.app(scope, admitted, send)
+                return
+        await self.app(scope, admitted, send)
 
     def _limited(self, receive: Receive) -> Receive:
         limit = self.limit

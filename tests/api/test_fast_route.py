@@ -3,6 +3,7 @@ every request exactly as FastAPI's own handler does."""
 
 from __future__ import annotations
 
+import copy
 from typing import Annotated, Any
 
 import fastapi.routing
@@ -10,22 +11,41 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI, Form
 from fastapi.routing import APIRoute, request_response
+from starlette._exception_handler import wrap_app_handling_exceptions
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
 from starlette.responses import Response
 
 from api import app as app_module
-from api.app import TELEMETRY_OFF, create_app, native_telemetry
+from api.app import TELEMETRY_OFF, create_app, hot_routes, native_telemetry
 from api.deps import ActorDep, ServicesDep
-from api.fast_route import FastRoute
+from api.dispatch import HotDispatch
+from api.fast_route import (
+    ATOMIC,
+    FastRoute,
+    Param,
+    core_validator,
+    handle_exception,
+    header,
+)
 from api.routes import health
 from api.schemas.sessions import SessionViewOut, StepIn
 from tests.api.conftest import new_session, register
 
 
 def framework_only(app: Any) -> Any:
-    """``app`` with every FastRoute answering through FastAPI's own handler."""
-    for route in app.routes:
+    """``app`` with every FastRoute answering through FastAPI's own handler, found by the router's
+    own scan (no table, see api/dispatch.py). The routes are copies: the app's routes are the
+    routers' own objects, shared by every app built in this process."""
+    routes = app.router.routes
+    for index, route in enumerate(routes):
         if isinstance(route, FastRoute):
-            route.app = request_response(route.get_route_handler())
+            plain = copy.copy(route)
+            plain.app = request_response(route.get_route_handler())
+            routes[index] = plain
+    dispatch = app.router.middleware_stack
+    assert isinstance(dispatch, HotDispatch)
+    app.router.middleware_stack = dispatch.app
     return app
 
 
@@ -135,11 +155,16 @@ async def test_the_fast_path_answers_as_fastapi_does(services):
             ),
             ("POST", f"{path}/hint", {"json": {"step_id": "welcome"}}),  # no token
             ("POST", f"{path}/start", {"headers": auth}),  # already started: 409
+            ("PUT", f"{path}/start", {"headers": auth}),  # 405
+            ("POST", "/api/sessions//start", {"headers": auth}),  # no id: no route
+            ("POST", f"{path}/start/", {"headers": auth}),  # a slash too many
+            ("POST", f"{path}/nope", {"headers": auth}),
         ]
         for method, url, options in cases:
             a = await fast.request(method, url, **options)
             b = await plain.request(method, url, **options)
-            assert (a.status_code, a.json()) == (b.status_code, b.json()), (method, url, options)
+            assert (a.status_code, a.content) == (b.status_code, b.content), (method, url, options)
+            assert a.headers.get("allow") == b.headers.get("allow")
             assert a.headers.get("www-authenticate") == b.headers.get("www-authenticate")
         # A change through each handler, then the same view through both.
         for key, http in (("k-fast", fast), ("k-plain", plain)):
@@ -226,3 +251,122 @@ def test_routes_that_need_what_only_fastapi_does_have_no_plan():
         return Response()
 
     assert FastRoute("/x", ordinary, methods=["POST"]).fast_plan is not None
+
+
+@pytest.mark.parametrize("values", [[], [b"k-1"], [b""], [b"first", b"second"], [b"\xe9"]])
+def test_a_header_is_read_as_starlettes_headers_read_it(values):
+    headers = [(b"x-other", b"1"), *((b"idempotency-key", value) for value in values)]
+    expected = Request({"type": "http", "headers": list(headers)}).headers.get("Idempotency-Key")
+    assert header({"headers": headers}, b"idempotency-key") == expected
+
+
+def test_parameters_validate_as_fastapis_fields_do(services):
+    """The fast plan's validators against ``ModelField.validate``: the same value when valid, an
+    error whenever it reports errors."""
+    app = create_app(services, services.settings)
+    params: list[Param] = []
+    for route in hot_routes(app):
+        plan = route.fast_plan
+        assert plan is not None
+        params += plan.path_params + plan.header_params
+    assert {param.key for param in params} == {"session_id", "Idempotency-Key"}
+    samples = ["s-1", "", "x" * 255, "x" * 256, "a b", "k\x7f", "é", 7, None, b"raw", ["s"]]
+    for param in params:
+        validate = core_validator(param.field)
+        for sample in samples:
+            expected, errors = param.field.validate(sample, {}, loc=param.loc)
+            try:
+                got = validate(sample)
+            except ValueError:
+                assert errors, (param.key, sample)
+            else:
+                assert not errors and got == expected, (param.key, sample)
+        # A missing optional header: its default as it is (None needs no deep copy).
+        if not param.required:
+            assert type(param.field.default) in ATOMIC and param.atomic_default
+            assert param.value(None) == (True, param.field.default)
+        else:
+            assert param.value(None) == (False, None)
+
+
+class Refused(Exception):
+    pass
+
+
+class Unhandled(Exception):
+    pass
+
+
+async def _answer_refused(request: Request, exc: Exception) -> Response:
+    return Response(f"refused {exc}", status_code=409)
+
+
+def _answer_teapot(request: Request, exc: Exception) -> Response:  # a sync handler
+    return Response("teapot", status_code=418)
+
+
+async def _run(handling: str, error: Exception, *, after_start: bool) -> list[Any]:
+    """What goes out (messages, or the exception raised) when an app raises ``error``, handled by
+    Starlette's wrapper or by ``handle_exception``."""
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "headers": [],
+        "starlette.exception_handlers": (
+            {Refused: _answer_refused},
+            {418: _answer_teapot},
+        ),
+    }
+    sent: list[Any] = []
+
+    async def receive() -> Any:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        sent.append((message["type"], message.get("status"), message.get("body")))
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if after_start:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise error
+
+    request = Request(scope, receive, send)
+    try:
+        if handling == "starlette":
+            await wrap_app_handling_exceptions(app, request)(scope, receive, send)
+        else:
+            started = False
+
+            async def sender(message: Any) -> None:
+                nonlocal started
+                started = started or message["type"] == "http.response.start"
+                await send(message)
+
+            try:
+                await app(scope, receive, sender)
+            except Exception as exc:
+                await handle_exception(exc, request, receive, sender, started=started)
+    except Exception as raised:
+        cause = raised.__cause__
+        sent.append(("raised", type(raised).__name__, raised is error, cause is error))
+    return sent
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        Refused("x"),
+        StarletteHTTPException(418),
+        StarletteHTTPException(404),
+        Unhandled("x"),
+    ],
+    ids=["by-class", "by-status", "no-status-handler", "unhandled"],
+)
+@pytest.mark.parametrize("after_start", [False, True])
+async def test_exceptions_are_handled_as_starlettes_wrapper_handles_them(error, after_start):
+    ours = await _run("ours", error, after_start=after_start)
+    error.__traceback__ = None
+    theirs = await _run("starlette", error, after_start=after_start)
+    assert ours == theirs
+    assert ours  # something went out, or was raised
