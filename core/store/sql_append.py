@@ -64,6 +64,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from functools import cache
 from operator import attrgetter
 from typing import Any
 
@@ -120,9 +121,15 @@ _REGISTRY_START = sql(
 # joined by EVENT_SEPARATOR (asyncpg's array encoder tests every element against three ABCs:
 # ~70,000 instructions per append), and the session index row as its columns (not JSON the
 # server parses); see migration 0019.
+# Called as a scalar (its result, a curiouscore_append_result, is one composite column asyncpg
+# decodes into a record), not ``SELECT * FROM`` it: as a table function it was planned as a
+# FunctionScan whose start-up (the 44 arguments set up as a table function's, the result row
+# type built, a tuplestore to run it into) cost the backend ~45,000 instructions per append,
+# 659,000 -> 614,000 with the issue flow's appends (benchmarks/bench_append_call.py, a private
+# PostgreSQL under valgrind; docs/event-log.md). Our process's count is unchanged (570,000).
 APPEND_ARGUMENTS = 44
 _APPEND = (
-    "SELECT * FROM curiouscore_append_v2("
+    "SELECT curiouscore_append_v2("
     + ", ".join(f"${n}" for n in range(1, APPEND_ARGUMENTS + 1))
     + ")"
 )
@@ -390,7 +397,7 @@ class SqlAppender(SqlChainWriter):
         return args, written, new_tail
 
     async def _call(self, raw: RawConnection, args: list[Any]) -> Any:
-        """Call the function with ``args``; return its row."""
+        """Call the function with ``args``; return its result's columns (a record)."""
         try:
             row = await raw.fetchrow("append", _APPEND, args)
         except exc.DBAPIError as error:
@@ -402,7 +409,7 @@ class SqlAppender(SqlChainWriter):
                 ) from error
             raise
         assert row is not None
-        return row
+        return row[0]
 
     async def _seed_tails(self, raw: RawConnection) -> None:
         """Before this process's first create: every bucket's tail, in one read on ``raw``
@@ -652,6 +659,10 @@ def access_arguments(access: AccessClaim) -> tuple[str, str, int]:
     return access.learner_id, access.role, access.token_version
 
 
+# Built once per bucket (a frozen record; unkeyed, so the same in every process): every create
+# compared its bucket's empty tail, a MAC of its own, ~3,500 instructions per append of the issue
+# flow (a create is one append in five; benchmarks/bench_append_call.py).
+@cache
 def _empty_tail(bucket: int) -> RegistryHead:
     """The tail of a bucket nobody registered in yet (its row is created unkeyed)."""
     return RegistryHead(bucket, 0, None, None, registry_head_mac(None, bucket, 0, None))

@@ -27,6 +27,7 @@ from core.store.engine import create_store_engine
 from core.store.integrity import ChainKeys, RegistryHead, registry_bucket
 from core.store.migrate import migrate
 from core.store.sql import SqlStore
+from core.store.sql_append import _APPEND, APPEND_ARGUMENTS
 from core.store.sql_raw import STATEMENTS
 
 pytestmark = pytest.mark.postgres
@@ -275,6 +276,29 @@ async def test_the_function_refuses_to_run_outside_read_committed(postgres_url: 
                 )
     finally:
         await engine.dispose()
+
+
+async def test_the_append_is_called_as_a_scalar_not_planned_as_a_table_function(
+    postgres_url: str,
+) -> None:
+    """``SELECT * FROM curiouscore_append_v2(...)`` was planned as a FunctionScan, whose start-up
+    cost the backend ~45,000 instructions per append (``sql_append._APPEND``): the statement the
+    store prepares is a plain result of one composite column."""
+    await migrate(postgres_url)
+    engine = create_store_engine(postgres_url, pooled=False)
+    try:
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql(f"PREPARE append_call AS {_APPEND}")
+            nulls = ", ".join(["NULL"] * APPEND_ARGUMENTS)
+            plan = "\n".join(
+                row[0]
+                for row in await connection.exec_driver_sql(
+                    f"EXPLAIN (COSTS OFF) EXECUTE append_call({nulls})"
+                )
+            )
+    finally:
+        await engine.dispose()
+    assert plan == "Result"
 
 
 def test_the_function_takes_the_locks_the_other_writers_take() -> None:

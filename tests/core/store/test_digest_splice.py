@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from core.store.base import NewEvent
-from core.store.integrity import ChainKey, chain_hashes, chain_hashes_encoded, head_mac
-from core.store.json_codec import dump_json, hashable_text, load_json
+from core.store.integrity import ChainKey, _quoted, chain_hashes, chain_hashes_encoded, head_mac
+from core.store.json_codec import _string_keys, dump_json, hashable_text, load_json
 
 T0 = "2026-01-01T00:00:00+00:00"
 KEY = ChainKey.from_secret("a key of at least sixteen bytes")
@@ -151,3 +151,95 @@ def test_written_out_head_payloads_are_dump_json(
         else hmac.new(key.secret, text, hashlib.sha256).hexdigest()
     )
     assert head_mac(key, session_id, version, event_hash, "ef" * 32) == expected
+
+
+# Strings of a digest's length (64), which ``_quoted`` checks with ``a2b_hex``: only hex may be
+# written without json's escaping pass; anything else must come out as dump_json writes it.
+DIGEST_LENGTH = [
+    "ab" * 32,
+    "AB" * 32,
+    "g" * 64,
+    'a"' * 32,
+    "a\\" * 32,
+    "\n" * 64,
+    "ab" * 31 + "\x00a",
+    "é" * 64,
+    "a b " * 16,
+    "0x" + "a" * 62,
+    "a\u2028" * 32,
+]
+
+
+@pytest.mark.parametrize("value", DIGEST_LENGTH, ids=[str(i) for i in range(len(DIGEST_LENGTH))])
+@pytest.mark.parametrize("key", [None, KEY], ids=["unkeyed", "keyed"])
+def test_digest_length_strings_are_written_as_dump_json_writes_them(
+    value: str, key: ChainKey | None
+) -> None:
+    assert len(value) == 64
+    assert _quoted(value) == dump_json({"v": value})[5:-1]
+    events = [("Noted", 1, {"n": 1}), ("Other", 2, {})]
+    encoded = [(t, v, dump_json(d)) for t, v, d in events]
+    assert chain_hashes_encoded("s-1", 3, encoded, value, key) == chain_hashes(
+        "s-1", 3, events, value, key
+    )
+    payload = {
+        "event_hash": value,
+        "key_id": key.key_id if key else None,
+        "registration": value,
+        "session_id": "s-1",
+        "version": 4,
+    }
+    text = dump_json(payload).encode("utf-8")
+    expected = (
+        hashlib.sha256(text).hexdigest()
+        if key is None
+        else hmac.new(key.secret, text, hashlib.sha256).hexdigest()
+    )
+    assert head_mac(key, "s-1", 4, value, value) == expected
+
+
+def reference_string_keys(value: Any) -> bool:
+    """The item-at-a-time walk ``_string_keys`` replaced: the answer it must keep giving."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            if isinstance(item, dict | list | tuple) and not reference_string_keys(item):
+                return False
+        return True
+    return all(not isinstance(i, dict | list | tuple) or reference_string_keys(i) for i in value)
+
+
+class Mapping(dict):  # type: ignore[type-arg]
+    """A dict subclass: a container all the same."""
+
+
+class Items(list):  # type: ignore[type-arg]
+    """A list subclass: a container all the same."""
+
+
+class Label(str):
+    """A str subclass: as a key, not a string key (the slow, certain way)."""
+
+
+KEYED = [
+    *DATAS,
+    {"a": [1, 2.5, None, True, "x"]},
+    {"a": [1, [2, [3, {"b": {4: 5}}]]]},
+    {"a": (1, (2, ({"b": {Label("c"): 1}},)))},
+    {"a": Mapping({"b": Items([{"c": {None: 1}}])})},
+    {"a": Mapping({"b": Items([{"c": {"d": 1}}])})},
+    {"a": {"b": {"c": {"d": {"e": {}}}}}, "z": [[[]], (), {}]},
+    {"a": Colour.RED, "b": [Colour.RED, {"c": 1}]},
+    {"a": {"b": 1}, 2: "x"},
+    {"a": [{"b": 1}, {"c": 2}, {3: 3}]},
+    Mapping({"a": 1}),
+    Mapping({1: "a"}),
+]
+
+
+@pytest.mark.parametrize("value", KEYED, ids=[str(i) for i in range(len(KEYED))])
+def test_string_keys_answers_as_the_item_at_a_time_walk(value: dict[Any, Any]) -> None:
+    assert _string_keys(value) is reference_string_keys(value)
+    for container in (value, [value], (1, value), {"wrapped": value}):
+        assert _string_keys(container) is reference_string_keys(container)

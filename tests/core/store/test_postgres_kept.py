@@ -5,6 +5,7 @@ replaced, waiters served in turn, and all of them closed with the store."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import event, exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.store import engine as store_engine
-from core.store.base import NewEvent, StoreUnavailable
+from core.store.base import ConcurrencyError, NewEvent, StoreUnavailable
 from core.store.engine import create_store_engine
 from core.store.migrate import migrate
 from core.store.postgres_kept import KeptPostgres
@@ -229,6 +230,39 @@ async def test_a_function_replaced_by_a_migration_is_called_again_on_kept_connec
             await connection.execute(text("DROP FUNCTION curiouscore_append_v2"))
             await connection.exec_driver_sql(definition)
         await store.append("s", [NewEvent("Noted", {})], 1, recorded_at="t")
+        await store.append("t", [NewEvent("Noted", {})], 0, recorded_at="t")
+        assert await _backend(store) == pid
+        assert [e.version for e in await store.read_stream("s")] == [1, 2]
+    finally:
+        await store.close()
+
+
+_RESULT_TYPE_OID = "SELECT oid::bigint FROM pg_type WHERE typname = 'curiouscore_append_result'"
+
+
+async def test_a_result_type_created_again_is_decoded_again_on_kept_connections(
+    postgres_url: str, admin: AsyncEngine
+) -> None:
+    """The append's result is one composite column (``sql_append._APPEND``), which asyncpg
+    decodes with a codec it introspected by the type's oid: the function and its result type
+    dropped and created again (migration 0019 downgraded and upgraded while the process runs, a
+    new oid), the next append on the same connection re-prepares and decodes the new type."""
+    migration = importlib.import_module("core.store.migrations.versions.0019_append_v2")
+    store = SqlStore(postgres_url, pool_size=1, max_overflow=0)
+    try:
+        await store.append("s", [NewEvent("Noted", {})], 0, recorded_at="t")
+        pid = await _backend(store)
+        async with admin.begin() as connection:
+            old_type = (await connection.execute(text(_RESULT_TYPE_OID))).scalar_one()
+            await connection.execute(text("DROP FUNCTION curiouscore_append_v2"))
+            await connection.execute(text("DROP TYPE curiouscore_append_result"))
+            await connection.exec_driver_sql(migration.RESULT_TYPE)
+            await connection.exec_driver_sql(migration.APPEND_FUNCTION)
+            new_type = (await connection.execute(text(_RESULT_TYPE_OID))).scalar_one()
+        assert new_type != old_type
+        await store.append("s", [NewEvent("Noted", {})], 1, recorded_at="t")
+        with pytest.raises(ConcurrencyError):  # an outcome other than "written", decoded
+            await store.append("s", [NewEvent("Noted", {})], 1, recorded_at="t")
         await store.append("t", [NewEvent("Noted", {})], 0, recorded_at="t")
         assert await _backend(store) == pid
         assert [e.version for e in await store.read_stream("s")] == [1, 2]
