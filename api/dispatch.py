@@ -173,7 +173,12 @@ class HotDispatch:
         """The entry whose shape ``segments`` have: its literals, and non-empty parameters."""
         for literals, wildcards, entries in self.index.get((method, len(segments)), ()):
             entry = entries.get(literals(segments))
-            if entry is not None and all(segments[i] for i in wildcards):
+            if entry is None:
+                continue
+            for i in wildcards:  # a loop, not ``all()`` of a generator made per request
+                if not segments[i]:
+                    break
+            else:
                 return entry
         return None
 

@@ -126,8 +126,8 @@ class RequestContextMiddleware:
                 response_started = True
                 status = message["status"]
                 headers = message.get("headers", ())
-                present = {name for name, _ in headers}
-                if present.isdisjoint(HARDENING_NAMES):  # as usual: every one of them to add
+                present = dict(headers)  # the names, as keys (no comprehension's frame)
+                if HARDENING_NAMES.isdisjoint(present):  # as usual: every one of them to add
                     message["headers"] = [*headers, *hardening, raw_request_id]
                 else:
                     message["headers"] = [

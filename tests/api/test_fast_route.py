@@ -370,3 +370,66 @@ async def test_exceptions_are_handled_as_starlettes_wrapper_handles_them(error, 
     theirs = await _run("starlette", error, after_start=after_start)
     assert ours == theirs
     assert ours  # something went out, or was raised
+
+
+async def _send_failing_at(app: Any, path: str, auth: dict[str, str], failing: str) -> list[str]:
+    """What goes out, and what the app logs as unexpected, when the server's ``send`` raises (a
+    handled exception) on the ``failing`` message of a view's response."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "scheme": "http",
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"t")]
+        + [(name.lower().encode(), value.encode()) for name, value in auth.items()],
+        "client": ("127.0.0.1", 1),
+        "server": ("t", 80),
+    }
+    outcome: list[str] = []
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        outcome.append(f"{message['type']} {message.get('status', '')}")
+        if message["type"] == failing:
+            raise Refused("the client went away")
+
+    try:
+        await app(scope, receive, send)
+    except Exception as raised:  # what the request context does not take
+        outcome.append(f"raised {type(raised).__name__}")
+    return outcome
+
+
+@pytest.mark.parametrize("failing", ["http.response.start", "http.response.body"])
+async def test_a_response_sent_by_the_fast_path_fails_as_starlettes_would(
+    services, caplog, failing
+):
+    """The fast path sends a plain response's messages itself: an exception from ``send`` (one
+    the app has a handler for) is one raised after the response started, as Starlette's
+    ``Response`` and exception wrapper make it (RuntimeError, no second answer)."""
+    fast_app = create_app(services, services.settings)
+    plain_app = framework_only(create_app(services, services.settings))
+    outcomes = []
+    for number, app in enumerate((fast_app, plain_app)):
+        app.add_exception_handler(Refused, _answer_refused)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as http:
+            learner = await register(http, f"failing-{number}@example.com")
+            view = await new_session(http, learner)
+        caplog.clear()
+        path = f"/api/sessions/{view['session_id']}"
+        sent = await _send_failing_at(app, path, learner.headers, failing)
+        logged = [
+            type(r.exc_info[1]).__name__ for r in caplog.records if r.exc_info and r.exc_info[1]
+        ]
+        outcomes.append((sent, logged))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][1] == ["RuntimeError"]

@@ -3,12 +3,24 @@ queries and headers, 404 for paths, never a 500 — on every store, with nothing
 
 from __future__ import annotations
 
+import json
 import logging
 
 import httpx
 import pytest
 
-from api.text_guard import NUL, SURROGATE, text_problem
+from api.text_guard import (
+    NUL,
+    SUBMITTED_JSON,
+    SURROGATE,
+    BodyTooLarge,
+    TextGuardMiddleware,
+    _body_problems,
+    _plain_json,
+    _read,
+    json_problems,
+    text_problem,
+)
 from tests.api.conftest import PASSWORD, new_session, register
 
 NUL_EMAIL = "a\u0000b@x.test"
@@ -137,3 +149,101 @@ def test_text_is_judged_the_same_whether_ascii_or_not():
     assert text_problem("nul\x00") == NUL
     assert text_problem("naïve\x00") == NUL
     assert text_problem("lone \ud800") == SURROGATE
+
+
+# Bodies every JSON spelling of NUL and surrogates (escaped, raw, in keys, behind an escaped
+# backslash, in other encodings) and plain ones: the guard's verdict without the walk must be the
+# walk's.
+BODIES = [
+    b'{"step_id": "welcome", "answer": 0}',
+    b'{"a": [1, 2.5, null, true, {"b": "c\\n\\t\\"\\/"}]}',
+    b'{"a": "\\u0000"}',
+    b'{"\\u0000": 1}',
+    b'{"a": "\\ud800"}',
+    b'{"a": "\\uD83D\\uDE00"}',
+    b'{"a": "\\u00e9"}',
+    b'{"a": "\\\\u0000"}',  # an escaped backslash, then "u0000": plain text
+    b'{"a": "\x00"}',  # a raw NUL: not JSON
+    b'"\x00a\x00"',  # zero bytes: json reads it as UTF-16
+    '{"a": "naïve ✓"}'.encode(),
+    '{"a": "\ud800"}'.encode("utf-8", "surrogatepass"),  # a raw lone surrogate, passed through
+    '{"a": "x"}'.encode("utf-16"),
+    '\ufeff{"a": "x"}'.encode(),  # a UTF-8 BOM
+    b"[]",
+    b"{not json",
+]
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_a_json_body_is_judged_as_walking_it_judges_it(body: bytes) -> None:
+    state: dict = {}
+    problems = _body_problems("application/json", body, state)
+    try:
+        document = json.loads(body)
+    except ValueError:
+        assert problems == [] and SUBMITTED_JSON not in state
+        return
+    assert state[SUBMITTED_JSON] == document
+    assert problems == json_problems(document)
+    if _plain_json(body):
+        assert problems == []
+
+
+def test_only_plain_ascii_bodies_skip_the_walk() -> None:
+    assert _plain_json(b'{"step_id": "welcome"}')
+    assert not _plain_json(b'{"a": "\\u0041"}')
+    assert not _plain_json('{"a": "é"}'.encode())
+    assert not _plain_json(b'"\x00a\x00"')
+
+
+async def _limited_read(chunks: list[bytes], limit: int) -> bytes | str:
+    """The body as the guard's limited receive, read to the end, gives it (or "413")."""
+    messages = [
+        {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
+        for i, chunk in enumerate(chunks)
+    ]
+
+    async def receive() -> dict:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    limited = TextGuardMiddleware(None, limit)._limited(receive)  # type: ignore[arg-type]
+    read = b""
+    try:
+        while True:
+            message = await limited()
+            read += message.get("body", b"")
+            if not message.get("more_body"):
+                return read
+    except BodyTooLarge:
+        return "413"
+
+
+async def _own_read(chunks: list[bytes], limit: int) -> bytes | str:
+    messages = [
+        {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
+        for i, chunk in enumerate(chunks)
+    ]
+
+    async def receive() -> dict:
+        return messages.pop(0)
+
+    try:
+        return await _read(receive, limit)
+    except BodyTooLarge:
+        return "413"
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        [b""],
+        [b"abc"],
+        [b"x" * 10],
+        [b"x" * 11],
+        [b"abc", b"def"],
+        [b"x" * 6, b"x" * 5],
+        [b"x" * 11, b""],
+    ],
+)
+async def test_the_body_is_read_and_limited_as_the_limited_receive_reads_it(chunks):
+    assert await _own_read(chunks, 10) == await _limited_read(chunks, 10)
