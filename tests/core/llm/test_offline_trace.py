@@ -59,3 +59,28 @@ async def test_the_provider_records_that_hash() -> None:
     assert hint.trace is not None and hint.trace.prompt_hash == _recorded_hash(REQUESTS[4])
     verdict = await provider.evaluate(REQUESTS[6])  # type: ignore[arg-type]
     assert verdict.trace is not None and verdict.trace.prompt_hash == _recorded_hash(REQUESTS[6])
+
+
+async def test_a_narrations_hash_is_remembered_by_value_and_stays_the_recorded_one() -> None:
+    provider, provisional = OfflineProvider(), OfflineProvider(provisional=True)
+    for request in REQUESTS[:3]:
+        again = NarrationRequest(*(getattr(request, n) for n in request.__slots__))  # type: ignore[union-attr]
+        for source in (provider, provisional, provider):
+            for asked in (request, again):
+                result = await source.narrate(asked)  # type: ignore[arg-type]
+                assert result.trace is not None
+                assert result.trace.prompt_hash == _recorded_hash(request)
+                assert result.trace.provisional is (source is provisional)
+    moved = NarrationRequest("Fonctions", "warm", None, "Étape « un »", 'body\n\t"q"', None, "2/3")
+    narrated = await provider.narrate(moved)
+    assert narrated.trace is not None and narrated.trace.prompt_hash == _recorded_hash(moved)
+
+
+async def test_values_equal_but_written_differently_are_never_taken_for_each_other() -> None:
+    """``1 == True``, but JSON writes ``1`` and ``true``: such a request is hashed each time."""
+    provider = OfflineProvider()
+    for summary in (1, True, 1.0, "1"):
+        request = NarrationRequest("T", "plain", None, "S", None, None, summary)  # type: ignore[arg-type]
+        narrated = await provider.narrate(request)
+        assert narrated.trace is not None
+        assert narrated.trace.prompt_hash == _recorded_hash(request)
