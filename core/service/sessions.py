@@ -871,8 +871,15 @@ def has_pending_work(state: SessionState) -> bool:
 
 
 def _with_actor(data: dict[str, object], actor: str) -> dict[str, object]:
-    """The event's data with who recorded it (an event that names its own actor keeps it)."""
-    return data if EVENT_ACTOR_KEY in data else {**data, EVENT_ACTOR_KEY: actor}
+    """The event's data with who recorded it (an event that names its own actor keeps it).
+
+    ``data`` is ``encode``'s new mapping, the caller's alone: the actor is added to it rather
+    than to a copy (the same keys in the same order). With the summary row built by position:
+    the use cases in process 900k → 893k instructions per request, the whole app 1,166k →
+    1,158k (``bench_asgi --callgrind [--through service]``)."""
+    if EVENT_ACTOR_KEY not in data:
+        data[EVENT_ACTOR_KEY] = actor
+    return data
 
 
 def _system_actor(command: Command) -> str:
@@ -942,17 +949,19 @@ _STATUS_TEXT = {status: status.value for status in Status}
 
 def session_summary(state: SessionState) -> SessionSummary:
     """The session-index row for ``state`` (a projection; rebuildable from the events)."""
+    current, result = state.current, state.result
+    # By position, in SessionSummary's field order (tested): one row per append.
     return SessionSummary(
-        session_id=state.session_id,
-        learner_id=state.learner_id,
-        challenge_id=state.challenge_id,
-        challenge_version=state.challenge_version,
-        status=_STATUS_TEXT[state.status],
-        step_index=state.step_index,
-        total_steps=state.total_steps,
-        score=state.score,
-        max_score=float(state.max_score),
-        passed=state.result.passed if state.result else None,
-        created_at=state.created_at,
-        updated_at=state.updated_at,
+        state.session_id,
+        state.learner_id,
+        state.challenge_id,
+        state.challenge_version,
+        _STATUS_TEXT[state.status],
+        current.index if current is not None else state.steps_closed,  # state.step_index
+        state.total_steps,
+        state.score,
+        float(state.max_score),
+        result.passed if result else None,
+        state.created_at,
+        state.updated_at,
     )
