@@ -9,6 +9,7 @@ insert it without it ever running script. A learner's own answer is shown as pla
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
@@ -238,64 +239,41 @@ _REMEMBERED = 2048
 _text_json = pydantic_core.to_json
 
 
-def _remember(cache: dict[str, bytes], text: str, written: bytes) -> bytes:
-    if len(text) <= _REMEMBERED_LENGTH:
-        if len(cache) >= _REMEMBERED:
-            cache.clear()  # (started again empty, as an ObjectMemo is: cheaper than dropping one)
-        cache[text] = written
-    return written
+TextWriter = Callable[[Any], bytes]
 
 
-# Each cache maps a text (exactly ``str``: the only keys put in, so ``1 == True`` cannot alias)
-# to the JSON of the text itself, or of its HTML.
-_STR_JSON: dict[str, bytes] = {}
-_MARKDOWN_JSON: dict[str, bytes] = {}
-_INLINE_JSON: dict[str, bytes] = {}
-_PLAIN_JSON: dict[str, bytes] = {}
+def _text_writer(render: Callable[[str], str] | None) -> tuple[dict[str, bytes], TextWriter]:
+    """A cache of texts (exactly ``str``: the only keys put in, so ``1 == True`` cannot alias) to
+    the JSON of ``render(text)`` (of the text itself without ``render``), and the function that
+    writes through it: at most ``_REMEMBERED`` texts of at most ``_REMEMBERED_LENGTH`` characters,
+    and a full cache starts again empty (as an ObjectMemo does: cheaper than dropping one)."""
+    cache: dict[str, bytes] = {}
 
-
-def _s(text: Any) -> bytes:
-    """The JSON of a string field's value."""
-    written = _STR_JSON.get(text)
-    if written is not None:
+    def write(text: Any) -> bytes:
+        written = cache.get(text)
+        if written is not None:
+            return written
+        if type(text) is not str:
+            raise _Unusual
+        written = _text_json(text if render is None else render(text))
+        if len(text) <= _REMEMBERED_LENGTH:
+            if len(cache) >= _REMEMBERED:
+                cache.clear()
+            cache[text] = written
         return written
-    if type(text) is not str:
-        raise _Unusual
-    return _remember(_STR_JSON, text, _text_json(text))
+
+    return cache, write
+
+
+# A string field's value, and the HTML of a Markdown, an inline Markdown and a plain text.
+_STR_JSON, _s = _text_writer(None)
+_MARKDOWN_JSON, _markdown = _text_writer(markdown_html)
+_INLINE_JSON, _inline = _text_writer(inline_html)
+_PLAIN_JSON, _plain = _text_writer(plain_html)
 
 
 def _optional_s(text: Any) -> bytes:
     return b"null" if text is None else _s(text)
-
-
-def _markdown(text: Any) -> bytes:
-    """The JSON of ``markdown_html(text)``."""
-    written = _MARKDOWN_JSON.get(text)
-    if written is not None:
-        return written
-    if type(text) is not str:
-        raise _Unusual
-    return _remember(_MARKDOWN_JSON, text, _text_json(markdown_html(text)))
-
-
-def _inline(text: Any) -> bytes:
-    """The JSON of ``inline_html(text)``."""
-    written = _INLINE_JSON.get(text)
-    if written is not None:
-        return written
-    if type(text) is not str:
-        raise _Unusual
-    return _remember(_INLINE_JSON, text, _text_json(inline_html(text)))
-
-
-def _plain(text: Any) -> bytes:
-    """The JSON of ``plain_html(text)``."""
-    written = _PLAIN_JSON.get(text)
-    if written is not None:
-        return written
-    if type(text) is not str:
-        raise _Unusual
-    return _remember(_PLAIN_JSON, text, _text_json(plain_html(text)))
 
 
 def _i(number: Any) -> bytes:
