@@ -27,7 +27,7 @@ from starlette.responses import Response
 from api.schemas.sessions import SessionViewOut
 from core.engine.challenge import StepKind
 from core.engine.events import ItemResult
-from core.engine.memo import ObjectMemo
+from core.engine.memo import BoundedDict, ObjectMemo
 from core.engine.state import Status, TranscriptEntry
 from core.engine.view import (
     CodeView,
@@ -242,12 +242,12 @@ _text_json = pydantic_core.to_json
 TextWriter = Callable[[Any], bytes]
 
 
-def _text_writer(render: Callable[[str], str] | None) -> tuple[dict[str, bytes], TextWriter]:
+def _text_writer(render: Callable[[str], str] | None) -> tuple[BoundedDict[str, bytes], TextWriter]:
     """A cache of texts (exactly ``str``: the only keys put in, so ``1 == True`` cannot alias) to
     the JSON of ``render(text)`` (of the text itself without ``render``), and the function that
     writes through it: at most ``_REMEMBERED`` texts of at most ``_REMEMBERED_LENGTH`` characters,
-    and a full cache starts again empty (as an ObjectMemo does: cheaper than dropping one)."""
-    cache: dict[str, bytes] = {}
+    and a full cache starts again empty (a :class:`BoundedDict`)."""
+    cache: BoundedDict[str, bytes] = BoundedDict(_REMEMBERED)
 
     def write(text: Any) -> bytes:
         written = cache.get(text)
@@ -256,11 +256,7 @@ def _text_writer(render: Callable[[str], str] | None) -> tuple[dict[str, bytes],
         if type(text) is not str:
             raise _Unusual
         written = _text_json(text if render is None else render(text))
-        if len(text) <= _REMEMBERED_LENGTH:
-            if len(cache) >= _REMEMBERED:
-                cache.clear()
-            cache[text] = written
-        return written
+        return cache.keep(text, written) if len(text) <= _REMEMBERED_LENGTH else written
 
     return cache, write
 
@@ -465,7 +461,7 @@ def _write_step(step: StepView) -> bytes:
 # A step's JSON before and after the learner's part, by (id, index, kind, title, body, prompt,
 # choices, points, answer_max_chars): equal values write equal JSON (the ints are checked to be
 # ints first, so ``1 == True == 1.0`` cannot alias).
-_STEP_PARTS: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}
+_STEP_PARTS: BoundedDict[tuple[Any, ...], tuple[bytes, bytes]] = BoundedDict(_REMEMBERED)
 
 
 def _step_parts(step: StepView, key: tuple[Any, ...] | None = None) -> tuple[bytes, bytes]:
@@ -497,9 +493,7 @@ def _step_parts(step: StepView, key: tuple[Any, ...] | None = None) -> tuple[byt
         )
     )
     if key is not None:
-        if len(_STEP_PARTS) >= _REMEMBERED:
-            _STEP_PARTS.clear()
-        _STEP_PARTS[key] = (head, tail)
+        _STEP_PARTS.keep(key, (head, tail))
     return head, tail
 
 
@@ -518,14 +512,13 @@ _ENTRY_TEMPLATE = (
 
 
 def _write_entry(entry: TranscriptEntry) -> bytes:
-    if type(entry) is not TranscriptEntry or type(entry.items) is not tuple:
-        raise _Unusual
-    if type(entry.seq) is not int:
+    if (
+        type(entry) is not TranscriptEntry
+        or type(entry.items) is not tuple
+        or type(entry.seq) is not int
+    ):
         raise _Unusual
     text = entry.text
-    score = entry.score
-    passed = entry.passed
-    available = entry.available
     s = _STR_JSON.get
     return _ENTRY_TEMPLATE % (
         s(entry.kind) or _s(entry.kind),
@@ -533,14 +526,14 @@ def _write_entry(entry: TranscriptEntry) -> bytes:
         s(text) or _s(text),
         s(entry.at) or _s(entry.at),
         s(entry.source) or _s(entry.source),
-        b"null" if score is None else _f(score),
+        _optional_f(entry.score),
         _optional_i(entry.max_points),
-        b"null" if passed is None else _b(passed),
+        _optional_b(entry.passed),
         b",".join([_write_item(item) for item in entry.items]),
         _strs(entry.flags),
         _b(entry.provisional),
         _choice(entry.choice),
-        b"null" if available is None else _f(available),
+        _optional_f(entry.available),
         entry.seq,
         (_PLAIN_JSON.get(text) or _plain(text))
         if entry.kind in PLAIN_TEXT_KINDS

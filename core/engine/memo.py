@@ -15,6 +15,33 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 R = TypeVar("R")
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class BoundedDict(dict[K, V]):
+    """A dict of at most ``size`` entries that starts again empty when full, for caches read
+    with ``get`` (dict's own, in C) and filled with :meth:`keep` on a miss.
+
+    Starting again empty is cheaper than dropping only the oldest entry on every miss once full:
+    a plain dict finds its first key by skipping every slot deleted since it last grew (3.5 µs a
+    miss once 8,192 are held), and an ``OrderedDict``'s order costs ~20 % more a call than a
+    dict; the entries dropped at once are each worked out again once, when next asked for."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("a bounded dict holds at least one entry")
+        super().__init__()
+        self.size = size
+
+    def keep(self, key: K, value: V) -> V:
+        """Add ``key``'s ``value`` (after emptying a full dict) and return the value."""
+        if len(self) >= self.size:
+            self.clear()
+        self[key] = value
+        return value
 
 
 class IdentityMemo(Generic[R]):
@@ -49,16 +76,12 @@ class ObjectMemo(Generic[R]):
     :class:`IdentityMemo` for a single key object, without its key tuple and least-recently-used
     bookkeeping, for results read several times a request.
 
-    A full memo starts again empty. Dropping only the oldest result costs every miss: a plain
-    dict finds its first key by skipping every slot deleted since it last grew (3.5 µs a miss
-    once 8,192 are held), and an ``OrderedDict``'s order costs ~20 % more a call than a dict;
-    while the results dropped at once are each worked out again once, when next asked for."""
+    A full memo starts again empty (:class:`BoundedDict`)."""
 
     def __init__(self, size: int) -> None:
         if size < 1:
             raise ValueError("an object memo holds at least one result")
-        self._size = size
-        self._results: dict[int, tuple[object, R]] = {}
+        self._results: BoundedDict[int, tuple[object, R]] = BoundedDict(size)
 
     def get(self, item: Any, work: Callable[[Any], R]) -> R:
         """The result remembered for exactly ``item``, else ``work(item)``, remembered."""
@@ -67,9 +90,7 @@ class ObjectMemo(Generic[R]):
         if kept is not None and kept[0] is item:
             return kept[1]
         result = work(item)
-        if len(results) >= self._size:
-            results.clear()
-        results[id(item)] = (item, result)  # (replaces a dropped object's result under its id)
+        results.keep(id(item), (item, result))  # (replaces a dropped object's result under its id)
         return result
 
     def __len__(self) -> int:

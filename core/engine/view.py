@@ -10,7 +10,7 @@ from core.engine.challenge import ChallengeSpec, CodeSpec, StepKind, StepSpec
 from core.engine.code import MAX_CODE_ANSWER
 from core.engine.decide import MAX_CHAT_ANSWER
 from core.engine.frozen import quick_init
-from core.engine.memo import IdentityMemo, ObjectMemo
+from core.engine.memo import BoundedDict, IdentityMemo, ObjectMemo
 from core.engine.plain import to_plain
 from core.engine.scoring import round_half_up, round_points
 from core.engine.state import SessionState, Status, StepOutcome, StepProgress, TranscriptEntry
@@ -223,9 +223,7 @@ def project_view(challenge: ChallengeSpec, state: SessionState) -> SessionView:
     if kept is not None and kept[0] is state and kept[1] is challenge:
         return kept[2]
     view = _project_view(challenge, state)
-    if len(_VIEWS) >= 512:
-        _VIEWS.clear()
-    _VIEWS[id(state)] = (state, challenge, view)  # (kept objects keep their ids their own)
+    _VIEWS.keep(id(state), (state, challenge, view))  # (kept objects keep their ids their own)
     return view
 
 
@@ -285,7 +283,7 @@ def _project_view(challenge: ChallengeSpec, state: SessionState) -> SessionView:
 # The latest views (up to 512, then none again, as an ObjectMemo), by state and the challenge
 # they were projected with: an IdentityMemo's key tuple and least-recently-used order cost
 # ~1.4 µs a miss, and five in six views in issue 17's flow are new.
-_VIEWS: dict[int, tuple[SessionState, ChallengeSpec, SessionView]] = {}
+_VIEWS: BoundedDict[int, tuple[SessionState, ChallengeSpec, SessionView]] = BoundedDict(512)
 
 
 def _step_view(spec: StepSpec, current: StepProgress) -> StepView:
@@ -329,13 +327,11 @@ def _step_view(spec: StepSpec, current: StepProgress) -> StepView:
         answer_max_chars=ANSWER_MAX_CHARS.get(spec.kind),
     )
     if type(index) is type(attempts) is type(attempts_left) is type(hints_left) is int:
-        if len(_STEP_VIEWS) >= 4096:
-            _STEP_VIEWS.clear()
-        _STEP_VIEWS[key] = (spec, view)  # (a kept step keeps its id its own)
+        _STEP_VIEWS.keep(key, (spec, view))  # (a kept step keeps its id its own)
     return view
 
 
-_STEP_VIEWS: dict[tuple[Any, ...], tuple[StepSpec, StepView]] = {}
+_STEP_VIEWS: BoundedDict[tuple[Any, ...], tuple[StepSpec, StepView]] = BoundedDict(4096)
 
 
 def _choice_texts(spec: StepSpec) -> tuple[str, ...]:
@@ -452,16 +448,13 @@ def _graded_choices(
     )
     hidden = sum(1 for i in spec.correct_choices if i not in chosen) if not reveal else 0
     graded = (options, hidden, _choice_outcome(options, hidden))
-    if len(_GRADED_CHOICES) >= 4096:
-        _GRADED_CHOICES.clear()
-    _GRADED_CHOICES[key] = (spec, graded)  # a kept step keeps its id its own
-    return graded
+    return _GRADED_CHOICES.keep(key, (spec, graded))[1]  # (a kept step keeps its id its own)
 
 
-_GRADED_CHOICES: dict[
+_GRADED_CHOICES: BoundedDict[
     tuple[int, frozenset[int], bool],
     tuple[StepSpec, tuple[tuple[OptionFeedback, ...], int, Outcome]],
-] = {}
+] = BoundedDict(4096)
 
 
 def _earned(entry: TranscriptEntry, available: float) -> float:

@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from core.engine.commands import ItemVerdict, Verdict
 from core.engine.events import LlmTrace
+from core.engine.memo import BoundedDict
 from core.llm.base import EvaluationRequest, HintRequest, NarrationRequest, TextResult
 from core.llm.grading_guard import GAMING_FLAGS, INSTRUCTION_FLAG, StepWords, guard, step_words
 from core.llm.grading_learned import LEARNED_CUTOFF
@@ -92,8 +93,7 @@ def _request_payload(request: object) -> object:
 # and SHA-256 (of the step's body and narration, ~1.5 KB) were most of a narration's cost: the
 # use cases in process 915k → 900k instructions per request, the whole app 1,183k → 1,166k
 # (``bench_asgi --callgrind [--through service]``).
-_NARRATION_HASHES: dict[tuple[str | None, ...], str] = {}
-_NARRATION_HASHES_SIZE = 4096
+_NARRATION_HASHES: BoundedDict[tuple[str | None, ...], str] = BoundedDict(4096)
 
 
 def _narration_hash(request: NarrationRequest) -> str:
@@ -108,11 +108,7 @@ def _narration_hash(request: NarrationRequest) -> str:
         if value is not None and type(value) is not str:
             return prompt_hash(payload)
     found = _NARRATION_HASHES.get(key)
-    if found is None:
-        if len(_NARRATION_HASHES) >= _NARRATION_HASHES_SIZE:
-            _NARRATION_HASHES.clear()  # (worked out again once each, when next asked for)
-        found = _NARRATION_HASHES[key] = prompt_hash(payload)
-    return found
+    return _NARRATION_HASHES.keep(key, prompt_hash(payload)) if found is None else found
 
 
 class OfflineProvider:

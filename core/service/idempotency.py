@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+from core.engine.memo import BoundedDict
 from core.store.json_codec import canonical_dumper
 
 # Built once, on json's C encoder (``json.dumps`` with options builds an encoder on every call,
@@ -14,8 +15,7 @@ _canonical = canonical_dumper(repr)
 # another's arguments (the step's id, a choice), and the canonical text and its SHA-256 were
 # ~22k instructions a digest under callgrind (~7k remembered). The use cases in process 893k → 882k
 # instructions per request, the whole app 1,158k → 1,149k (``bench_asgi --callgrind``).
-_DIGESTS: dict[tuple[object, ...], str] = {}
-_DIGESTS_SIZE = 4096
+_DIGESTS: BoundedDict[tuple[object, ...], str] = BoundedDict(4096)
 # Values whose type and value decide their JSON: equal values of one of these types are written
 # alike (a float is not: ``0.0 == -0.0``), and a key keeps each value's type (``1 == True``).
 _KEYED = frozenset({str, int, bool, type(None)})
@@ -31,11 +31,7 @@ def request_digest(operation: str, **fields: object) -> str:
     if key is None:
         return _digest(operation, fields)
     found = _DIGESTS.get(key)
-    if found is None:
-        if len(_DIGESTS) >= _DIGESTS_SIZE:
-            _DIGESTS.clear()  # (each worked out again once, when next asked for)
-        found = _DIGESTS[key] = _digest(operation, fields)
-    return found
+    return _DIGESTS.keep(key, _digest(operation, fields)) if found is None else found
 
 
 def _digest(operation: str, fields: dict[str, object]) -> str:

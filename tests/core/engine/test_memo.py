@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.engine.memo import IdentityMemo, ObjectMemo
+from core.engine.memo import BoundedDict, IdentityMemo, ObjectMemo
 
 
 def test_the_same_objects_get_the_remembered_result() -> None:
@@ -78,3 +78,15 @@ def test_a_full_object_memo_starts_again_empty() -> None:
     assert memo.get(a, lambda _: 10) == 10  # dropped, worked out again
     with pytest.raises(ValueError, match="at least one"):
         ObjectMemo(0)
+
+
+def test_a_full_bounded_dict_starts_again_empty_and_keep_returns_the_value() -> None:
+    cache: BoundedDict[str, int] = BoundedDict(2)
+    assert cache.keep("a", 1) == 1
+    assert cache.keep("b", 2) == 2
+    assert cache.keep("b", 20) == 20  # full: emptied first, then kept
+    assert dict(cache) == {"b": 20}
+    cache.keep("c", 3)
+    assert cache.get("b") == 20 and cache.get("c") == 3 and cache.get("a") is None
+    with pytest.raises(ValueError, match="at least one"):
+        BoundedDict(0)
