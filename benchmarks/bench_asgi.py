@@ -13,6 +13,14 @@ only the timed requests (startup, sign-ups and a warm-up round excluded)::
     valgrind --tool=callgrind --instr-atstart=no python -m benchmarks.bench_asgi --callgrind
     valgrind --tool=callgrind --instr-atstart=no python -m benchmarks.bench_asgi --callgrind \\
         --through service
+    valgrind --tool=callgrind --instr-atstart=no python -m benchmarks.bench_asgi --callgrind \\
+        --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/bench_asgi
+
+``--database-url`` runs on PostgreSQL instead of a new SQLite file: the database is created when
+missing and emptied (its ``public`` schema dropped) and migrated before the run, so name one of
+the benchmark's own, never the test database. Only this process is counted, not PostgreSQL's
+backends: the count is what the PostgreSQL path costs the server (the driver, the arguments and
+rows, the kept connections).
 
 With ``--callgrind`` the script switches callgrind's instrumentation on and off around the timed
 part itself (``callgrind_control``) and prints instructions per request, every thread counted.
@@ -37,6 +45,7 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from api.runtime import Runtime
+from benchmarks.bench_api import reset_postgres
 from core.config import Settings
 from core.service.heap import prepare_collector_for_serving
 from core.store import migrate
@@ -270,14 +279,19 @@ async def measure(
     log_level: str = "WARNING",
     counter: Instructions | None = None,
     serving: bool = False,
+    database_url: str | None = None,
 ) -> Measured:
     """Sign up, learn the round, warm up, then time about ``requests`` requests of ``learners``
     at once ``through`` the app or the service. ``serving``: tune the collector as ``curiouscore
-    serve`` does before it listens (for a process that does nothing else)."""
+    serve`` does before it listens (for a process that does nothing else). ``database_url``: a
+    PostgreSQL database to empty and use instead of a new SQLite file."""
     counter = counter or Instructions(enabled=False)
     with tempfile.TemporaryDirectory(prefix="cc-bench-asgi-") as workdir:
-        url = f"sqlite+aiosqlite:///{Path(workdir) / 'bench.db'}"
-        await migrate(url)
+        url = database_url or f"sqlite+aiosqlite:///{Path(workdir) / 'bench.db'}"
+        if url.startswith("postgresql"):
+            await reset_postgres(url)  # also migrates
+        else:
+            await migrate(url)
         settings = Settings(
             database_url=url,
             env="production",
@@ -343,8 +357,24 @@ def main() -> None:
     parser.add_argument(
         "--callgrind", action="store_true", help="count instructions (run under callgrind)"
     )
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL database of the benchmark's own, emptied first (default: a new SQLite)",
+    )
+    parser.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="the event loop: asyncio's (default, as the figures so far) or uvloop (uvicorn's"
+        " choice when it is installed, as it is in production)",
+    )
     args = parser.parse_args()
-    measured = asyncio.run(
+    run = asyncio.run
+    if args.loop == "uvloop":
+        import uvloop
+
+        run = uvloop.run
+    measured = run(
         measure(
             requests=args.requests,
             learners=args.learners,
@@ -352,6 +382,7 @@ def main() -> None:
             log_level=args.log_level,
             counter=Instructions(args.callgrind),
             serving=True,
+            database_url=args.database_url,
         )
     )
     made = measured.requests
