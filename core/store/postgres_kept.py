@@ -104,6 +104,21 @@ class KeptPostgres:
         self._timer: asyncio.TimerHandle | None = None
         self._closed = False
 
+    def take_idle(self) -> Kept | None:
+        """The idle kept connection :meth:`take` would return without waiting or pinging, or
+        None (then call :meth:`take`).
+
+        Not a coroutine: nearly every statement finds one idle, and awaiting ``take`` and
+        ``give_back`` (two coroutine frames each way) cost more than the checks they made
+        (``benchmarks/bench_asgi.py`` on PostgreSQL)."""
+        idle = self._idle
+        if idle:
+            kept = idle[-1]
+            if time.monotonic() - kept.idle_since < store_engine.PING_IDLE_SECONDS:
+                idle.pop()
+                return kept
+        return None
+
     async def take(self) -> Kept:
         """An idle kept connection; else a new one checked out of the pool while fewer than
         ``size`` are held; else the next one given back, waiting in turn for at most the pool
@@ -132,8 +147,7 @@ class KeptPostgres:
         began, not a transaction begun on the driver connection (``PostgresRaw.begin``), and a
         cancelled statement may still be running on the server.
         """
-        if not cancelled and self.fit(kept):
-            self._hand_on(kept)
+        if not cancelled and self.keep(kept):
             return
         try:
             fairy = kept.fairy
@@ -151,6 +165,20 @@ class KeptPostgres:
                 await _to_pool(kept)
         finally:
             self._hand_on(None)
+
+    def keep(self, kept: Kept) -> bool:
+        """:meth:`give_back`'s usual case, not a coroutine: keep ``kept`` for the next statement
+        when it is :meth:`fit` to serve one and say so; else (False) leave it to ``give_back``."""
+        driver = kept.raw.driver
+        if (
+            self._closed
+            or not kept.fairy.is_valid
+            or driver.is_closed()
+            or driver.is_in_transaction()
+        ):
+            return False
+        self._hand_on(kept)
+        return True
 
     def fit(self, kept: Kept) -> bool:
         """Whether ``kept`` can serve another statement as it is."""

@@ -247,6 +247,10 @@ class KeptRead:
         self._pool = pool
 
     async def __aenter__(self) -> RawConnection:
+        kept = self._pool.take_idle()
+        if kept is not None:
+            self._kept = kept
+            return kept.raw
         try:
             kept = await self._pool.take()
         except (OSError, exc.DBAPIError, exc.TimeoutError) as error:
@@ -260,6 +264,8 @@ class KeptRead:
     async def __aexit__(
         self, _type: type[BaseException] | None, error: BaseException | None, _tb: object
     ) -> None:
+        if error is None and self._pool.keep(self._kept):
+            return
         # A block cancelled mid-statement may leave the statement running: not kept.
         await self._pool.give_back(self._kept, cancelled=isinstance(error, asyncio.CancelledError))
         if error is not None:
