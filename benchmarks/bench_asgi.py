@@ -1,7 +1,7 @@
-"""In-process benchmark of issue 17's flow through the whole ASGI app: no sockets, no uvicorn.
+"""In-process benchmark of issue 17's flow through the whole ASGI app: no HTTP sockets, no uvicorn.
 
 Each of ``--learners`` learners at once plays rounds of create → start → continue → wrong answer
-→ right answer → read state on SQLite, every request handed to ``create_app()``'s app as uvicorn
+→ right answer → read state on SQLite (or PostgreSQL: ``--database-url``), every request handed to ``create_app()``'s app as uvicorn
 would (a scope, a ``receive`` giving the body, a ``send`` collecting the answer), until about
 ``--requests`` requests are done. ``--through service`` calls the same use cases directly
 instead (what the core costs without HTTP), so the two runs' difference is what the API layers
@@ -20,7 +20,9 @@ only the timed requests (startup, sign-ups and a warm-up round excluded)::
 missing and emptied (its ``public`` schema dropped) and migrated before the run, so name one of
 the benchmark's own, never the test database. Only this process is counted, not PostgreSQL's
 backends: the count is what the PostgreSQL path costs the server (the driver, the arguments and
-rows, the kept connections).
+rows, the kept connections). ``--loop uvloop`` runs on uvloop, as uvicorn serves when it is
+installed: asyncio's own loop (the default, as every figure before it) runs its ``call_soon``, its
+selector and its socket transports in Python, which only the PostgreSQL path uses much.
 
 With ``--callgrind`` the script switches callgrind's instrumentation on and off around the timed
 part itself (``callgrind_control``) and prints instructions per request, every thread counted.
