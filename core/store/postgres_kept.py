@@ -169,13 +169,7 @@ class KeptPostgres:
     def keep(self, kept: Kept) -> bool:
         """:meth:`give_back`'s usual case, not a coroutine: keep ``kept`` for the next statement
         when it is :meth:`fit` to serve one and say so; else (False) leave it to ``give_back``."""
-        driver = kept.raw.driver
-        if (
-            self._closed
-            or not kept.fairy.is_valid
-            or driver.is_closed()
-            or driver.is_in_transaction()
-        ):
+        if not self.fit(kept):
             return False
         self._hand_on(kept)
         return True
