@@ -7,6 +7,7 @@ import logging
 import secrets
 import time
 import uuid
+from calendar import timegm
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -83,17 +84,24 @@ class AccessTokens:
 
     def issue(self, learner_id: str, role: str, version: int = 0) -> AccessToken:
         now = datetime.now(UTC)
+        expires = now + self._ttl
         claims = {
             "iss": ISSUER,
             "sub": learner_id,
             "role": role,
             "iat": now,
-            "exp": now + self._ttl,
+            "exp": expires,
             "jti": uuid.uuid4().hex,
             "typ": "access",
             "ver": version,
         }
         token = jwt.encode(claims, self._secret, algorithm=self._algorithm)
+        # Known good from the start: its learner's first request is not the one that decodes it
+        # (a burst of learners who have just signed in would decode theirs one after another).
+        # ``exp`` as PyJWT wrote it (``timegm`` of the UTC time: whole seconds, fraction dropped).
+        self._remember(
+            token, AccessClaim(learner_id, role, version), timegm(expires.utctimetuple())
+        )
         return AccessToken(token, int(self._ttl.total_seconds()))
 
     def verify(self, token: str) -> AccessClaim:
@@ -119,11 +127,14 @@ class AccessTokens:
             self._verified.pop(token, None)
             raise Unauthorized(TOKEN_INVALID)
         verified, expires_at = self._decode(token)
-        self._verified[token] = (verified, expires_at)
+        self._remember(token, verified, expires_at)
+        return verified
+
+    def _remember(self, token: str, claim: AccessClaim, expires_at: int) -> None:
+        self._verified[token] = (claim, expires_at)
         while len(self._verified) > VERIFIED_CACHE_SIZE:
             with contextlib.suppress(KeyError):
                 self._verified.popitem(last=False)
-        return verified
 
     def _decode(self, token: str) -> tuple[AccessClaim, int]:
         try:

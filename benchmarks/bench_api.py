@@ -135,6 +135,9 @@ class Connection:
 class Samples:
     by_endpoint: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # The creates of each learner's first round (also in ``by_endpoint["create"]``): the opening
+    # burst, every learner's first request at the same instant on a new connection.
+    first_creates: list[float] = field(default_factory=list)
 
     async def call(
         self,
@@ -213,10 +216,13 @@ async def learner(
             await asyncio.sleep(think_ms * random.uniform(0.5, 1.5) / 1000)
         return await samples.call(*args)
 
-    for _ in range(rounds):
+    for round_number in range(rounds):
+        creates = len(samples.by_endpoint["create"])
         created = await call(
             connection, "create", "POST", "/api/sessions", {"challenge_id": CHALLENGE}, headers
         )
+        if round_number == 0 and len(samples.by_endpoint["create"]) > creates:
+            samples.first_creates.append(samples.by_endpoint["create"][-1])
         if not isinstance(created, dict) or "session_id" not in created:
             continue  # refused (counted as an error): the next round tries again
         path = f"/api/sessions/{created['session_id']}"
@@ -521,6 +527,8 @@ class Figures:
     cpu_ms: float | None = None  # the server's CPU time (all its processes) per request
     use: CpuUse | None = None  # where the play phase's CPU went (server, generator, PostgreSQL)
     connections_opened: int | None = None  # PostgreSQL sessions opened during the play phase
+    # The first round's creates (p50, max) and the later rounds' creates (p99), ms.
+    create_rounds: tuple[float, float, float] | None = None
 
     @property
     def rate(self) -> float:
@@ -654,7 +662,27 @@ def _figures(system: str, learners: int, workers: int, samples: Samples, seconds
     errors = sum(n for name, n in samples.errors.items() if not name.startswith("register"))
     if samples.errors:
         print(f"  errors (sign-ups are retried and not counted): {dict(samples.errors)}")
-    return Figures(system, learners, workers, total, seconds, errors, p99)
+    return Figures(
+        system,
+        learners,
+        workers,
+        total,
+        seconds,
+        errors,
+        p99,
+        create_rounds=_create_rounds(samples),
+    )
+
+
+def _create_rounds(samples: Samples) -> tuple[float, float, float] | None:
+    """The first round's creates (p50, max) and the later rounds' p99, in ms (None without both)."""
+    first = samples.first_creates
+    later = list(samples.by_endpoint.get("create", []))
+    for latency in first:  # each first create is in ``later`` once: take it out
+        later.remove(latency)
+    if not first or len(later) < 2:
+        return None
+    return statistics.median(first), max(first), percentile(later, 99)
 
 
 async def run_side_by_side(args: argparse.Namespace) -> list[Figures]:
@@ -783,6 +811,13 @@ def print_side_by_side(rows: list[Figures], *, header: bool = True) -> None:
         p99 = " / ".join(f"{row.p99.get(n, 0):,.0f}" for n in ("create", "answer", "state"))
         used = f", server CPU {row.cpu_ms:.2f} ms/request" if row.cpu_ms is not None else ""
         print(f"  {row.rate:,.0f} requests/s, {row.errors} errors, p99 {p99} ms{used}", flush=True)
+        if row.create_rounds is not None:
+            first_p50, first_max, later_p99 = row.create_rounds
+            print(
+                f"  creates: first round p50 {first_p50:,.0f}, max {first_max:,.0f} ms; "
+                f"later rounds p99 {later_p99:,.0f} ms",
+                flush=True,
+            )
         if row.use is not None:
             print(f"  {_cpu_line(row)}", flush=True)
         return

@@ -7,6 +7,11 @@ that long after *another* process (``curiouscore content publish``) publishes a 
 session created here begins on the previous latest version. That version is stored and whole
 (sessions already under way are playing it), so the session is sound, merely a version older; a
 challenge not found is never remembered, so a newly published one is found at once.
+
+When the kept number runs out, the creates that arrive while it is being read again share that
+one read (:class:`~core.service.single_flight.SingleFlight`): a burst of creates (50 learners
+starting at once, or every create of the moment the window ends) is one round trip to the store,
+not one each, each holding a pooled connection the creates' appends wait for.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from enum import StrEnum
 from core.content import ChallengeFile, content_hash, spec_from_definition
 from core.engine.challenge import ChallengeSpec
 from core.errors import ChallengeNotFound
+from core.service.single_flight import SingleFlight
 from core.store.base import ChallengeRecord, ContentStore
 
 
@@ -70,6 +76,11 @@ class Catalog:
         # challenge id -> (latest version, when read): see the module docstring.
         self._latest: dict[str, tuple[int, float]] = {}
         self._monotonic = monotonic
+        # Reads of a latest version under way, shared by the callers that arrive meanwhile; keyed
+        # with the count of publishes here, so a caller after a publish never takes a read begun
+        # before it.
+        self._latest_reads: SingleFlight[int | None] = SingleFlight()
+        self._published = 0
 
     async def publish(self, challenge: ChallengeFile, *, at: str) -> PublishResult:
         """Store ``challenge`` unless unchanged; a changed file becomes a new version.
@@ -92,6 +103,7 @@ class Catalog:
             created_at=at,
         )
         await self._store.put_challenge_version(record)
+        self._published += 1
         self._latest.pop(challenge.id, None)
         outcome = PublishOutcome.CREATED if latest is None else PublishOutcome.NEW_VERSION
         return PublishResult(challenge.id, version, outcome)
@@ -111,19 +123,30 @@ class Catalog:
 
     async def latest_spec(self, challenge_id: str) -> ChallengeSpec:
         """The spec of the challenge's latest version: the version number looked up at most once
-        per :data:`LATEST_SECONDS` (see the module docstring), the definition parsed only the
-        first time a version is used."""
+        per :data:`LATEST_SECONDS` (see the module docstring), by one read that the callers
+        arriving while it runs share, the definition parsed only the first time a version is
+        used."""
         now = self._monotonic()
         cached = self._latest.get(challenge_id)
         if cached is not None and now - cached[1] < LATEST_SECONDS:
             return await self.spec(challenge_id, cached[0])
-        version = (await self._store.latest_challenge_versions(challenge_id)).get(challenge_id)
+        published = self._published
+        version = await self._latest_reads.run(
+            (challenge_id, published), lambda: self._read_latest(challenge_id, published, now)
+        )
         if version is None:
             raise ChallengeNotFound(f"there is no challenge called {challenge_id!r}")
-        if len(self._latest) >= LATEST_CACHE_SIZE:
-            self._latest.clear()  # ids are few (a catalogue); never unbounded
-        self._latest[challenge_id] = (version, now)
         return await self.spec(challenge_id, version)
+
+    async def _read_latest(self, challenge_id: str, published: int, now: float) -> int | None:
+        """Read the challenge's latest version number and keep it from ``now``, unless this
+        process published meanwhile (the read may predate that version)."""
+        version = (await self._store.latest_challenge_versions(challenge_id)).get(challenge_id)
+        if version is not None and published == self._published:
+            if len(self._latest) >= LATEST_CACHE_SIZE:
+                self._latest.clear()  # ids are few (a catalogue); never unbounded
+            self._latest[challenge_id] = (version, now)
+        return version
 
     async def summaries(self) -> list[ChallengeSummary]:
         """The latest version of every challenge, for the public catalogue, ordered by id."""

@@ -38,12 +38,39 @@ def counting_decode(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_a_token_is_decoded_once_and_names_the_same_learner_after(monkeypatch):
     calls = counting_decode(monkeypatch)
-    access = signer()
-    token = access.issue("learner-1", "learner", version=3).token
+    issuer, access = signer(), signer()  # issued by another process with the same key
+    token = issuer.issue("learner-1", "learner", version=3).token
     first, second = access.verify(token), access.verify(token)
     assert first == second
     assert first == AccessClaim("learner-1", "learner", 3)
     assert calls == [token]
+
+
+def test_a_token_issued_here_is_never_decoded_and_names_what_it_was_issued_for(monkeypatch):
+    calls = counting_decode(monkeypatch)
+    access = signer()
+    token = access.issue("learner-1", "admin", version=4).token
+    assert access.verify(token) == AccessClaim("learner-1", "admin", 4)
+    assert calls == []
+    assert signer().verify(token) == AccessClaim("learner-1", "admin", 4)  # as decoded elsewhere
+
+
+@pytest.mark.parametrize(("after_leeway", "works"), [(-0.001, True), (0.0, False)])
+def test_a_token_issued_here_expires_at_its_exp_as_pyjwt_rules(monkeypatch, after_leeway, works):
+    """PyJWT refuses a token once ``exp <= now - leeway``; the expiry kept at issue is the
+    token's own ``exp`` (whole seconds), so the same rule holds to the millisecond."""
+    calls = counting_decode(monkeypatch)
+    access = signer(ttl=timedelta(minutes=1))
+    token = access.issue("learner-1", "learner").token
+    expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+    calls.clear()
+    monkeypatch.setattr(tokens_module.time, "time", lambda: expires + LEEWAY_SECONDS + after_leeway)
+    if works:
+        assert access.verify(token).learner_id == "learner-1"
+    else:
+        with pytest.raises(Unauthorized):
+            access.verify(token)
+    assert calls == []
 
 
 def test_a_cached_token_is_refused_once_it_expires(monkeypatch):
@@ -106,8 +133,8 @@ def test_the_cache_is_bounded_and_forgets_the_least_recently_used(monkeypatch):
 
 def test_a_refused_token_is_never_cached(monkeypatch):
     calls = counting_decode(monkeypatch)
-    access = signer(ttl=timedelta(seconds=-LEEWAY_SECONDS - 2))
-    token = access.issue("learner-1", "learner").token
+    access = signer()
+    token = signer(ttl=timedelta(seconds=-LEEWAY_SECONDS - 2)).issue("learner-1", "learner").token
     for _ in range(2):
         with pytest.raises(Unauthorized):
             access.verify(token)

@@ -8,7 +8,7 @@ import asyncio
 import socket
 import struct
 
-from benchmarks.bench_api import Connection, Samples
+from benchmarks.bench_api import Connection, Samples, _create_rounds
 
 
 async def _resetting_server() -> tuple[asyncio.Server, int]:
@@ -43,3 +43,21 @@ async def test_a_refused_connection_is_counted_as_an_error():
     samples = Samples()
     assert await samples.call(Connection("127.0.0.1", port), "create", "POST", "/", {}) is None
     assert samples.errors == {"create connection": 1}
+
+
+def test_the_first_round_creates_are_reported_apart_from_the_later_rounds():
+    samples = Samples()
+    first = [50.0, 60.0, 90.0]
+    samples.by_endpoint["create"] = [60.0, 10.0, 50.0, 12.0, 90.0, 11.0] + [10.0] * 200
+    samples.first_creates = first
+    first_p50, first_max, later_p99 = _create_rounds(samples)
+    assert (first_p50, first_max) == (60.0, 90.0)
+    assert later_p99 < 13  # none of the first round's creates counts among the later ones
+    assert samples.by_endpoint["create"][:3] == [60.0, 10.0, 50.0]  # the samples are untouched
+
+
+def test_no_split_without_a_later_round():
+    samples = Samples()
+    samples.by_endpoint["create"] = [50.0, 60.0]
+    samples.first_creates = [50.0, 60.0]
+    assert _create_rounds(samples) is None

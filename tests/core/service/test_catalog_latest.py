@@ -4,6 +4,7 @@ version (never an unknown one)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from core.content import load_challenge_file
 from core.errors import ChallengeNotFound
 from core.service.catalog import LATEST_SECONDS, Catalog
 from core.store.memory import InMemoryStore
+from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[3]
 T0 = "2026-01-01T00:00:00+00:00"
@@ -87,3 +89,50 @@ async def test_the_latest_version_is_read_once_per_window() -> None:
     clock.now += LATEST_SECONDS
     await catalog.latest_spec(published.challenge_id)
     assert reads == 2
+
+
+async def test_creates_arriving_while_the_latest_version_is_read_share_that_read() -> None:
+    store, clock = InMemoryStore(), Clock()
+    catalog = Catalog(store, monotonic=clock)
+    published = await catalog.publish(challenge("One"), at=T0)
+    reads, release = 0, asyncio.Event()
+    original = store.latest_challenge_versions
+
+    async def slow(challenge_id: str | None = None) -> dict[str, int]:
+        nonlocal reads
+        reads += 1
+        await release.wait()
+        return await original(challenge_id)
+
+    store.latest_challenge_versions = slow  # type: ignore[method-assign]
+    burst = [asyncio.create_task(catalog.latest_spec(published.challenge_id)) for _ in range(50)]
+    await until(lambda: reads == 1, "the first read under way")
+    release.set()
+    specs = await asyncio.gather(*burst)
+    assert {spec.version for spec in specs} == {published.version}
+    assert reads == 1
+
+
+async def test_a_read_begun_before_a_publish_here_is_not_shared_after_it() -> None:
+    store, clock = InMemoryStore(), Clock()
+    catalog = Catalog(store, monotonic=clock)
+    first = await catalog.publish(challenge("One"), at=T0)
+    release = asyncio.Event()
+    original = store.latest_challenge_versions
+
+    async def held(challenge_id: str | None = None) -> dict[str, int]:
+        versions = await original(challenge_id)  # read now, answered when released
+        await release.wait()
+        return versions
+
+    store.latest_challenge_versions = held  # type: ignore[method-assign]
+    before = asyncio.create_task(catalog.latest_spec(first.challenge_id))
+    await asyncio.sleep(0)
+    store.latest_challenge_versions = original  # type: ignore[method-assign]
+    second = await catalog.publish(challenge("Two"), at=T0)
+    after = await catalog.latest_spec(first.challenge_id)
+    release.set()
+    assert after.version == second.version
+    assert (await before).version == first.version  # read before the publish
+    # The read that began before the publish did not keep its answer.
+    assert (await catalog.latest_spec(first.challenge_id)).version == second.version

@@ -66,6 +66,38 @@ async def test_warm_up_opens_the_pool_and_prepares_the_hot_statements_on_every_c
 
 
 @pytest.mark.postgres
+async def test_a_connection_opened_after_the_warm_up_is_warmed_as_it_opens(
+    postgres_url: str,
+) -> None:
+    """The pool's later connections (overflow, replacements) have the hot statements prepared,
+    the append function's writing half run and rolled back, before their first request."""
+    await migrate(postgres_url)
+    store = SqlStore(postgres_url, pool_size=1, max_overflow=2)
+    try:
+        assert await store.warm_up() == 1
+        # The raw path keeps the one pooled connection: this checkout opens another.
+        fairy = await store._engine.raw_connection()
+        try:
+            rows = await fairy.driver_connection.fetch(
+                "SELECT statement FROM pg_prepared_statements"
+            )
+            assert {_TOKEN_STATE.postgres, _READ_STREAM.postgres, _APPEND} <= {
+                row[0] for row in rows
+            }
+            assert not fairy.driver_connection.is_in_transaction()
+        finally:
+            fairy.close()
+        for table in ("stream_heads", "stream_registry", "game_events", "session_index"):
+            assert await count_rows(postgres_url, table) == 0, table
+        for table in ("session_snapshots", "idempotency_keys"):
+            assert await count_rows(postgres_url, table) == 0, table
+        await store.append("s", [NewEvent("Noted", {})], 0, recorded_at="t")
+        assert [e.version for e in await store.read_stream("s")] == [1]
+    finally:
+        await store.close()
+
+
+@pytest.mark.postgres
 async def test_a_warmed_store_appends_as_before(postgres_url: str) -> None:
     """The warm-up's append call writes nothing and leaves the tails right for the first create."""
     await migrate(postgres_url)
