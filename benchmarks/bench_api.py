@@ -48,9 +48,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from benchmarks import cpu_accounting
+from benchmarks import cpu_accounting, cpu_cap
 from benchmarks.bench_core import ensure_database
 from benchmarks.cpu_accounting import CpuUse
+from benchmarks.cpu_cap import CpuCap
 from core.content import load_challenge_file
 from core.store.engine import create_store_engine
 from core.store.migrate import migrate
@@ -735,7 +736,13 @@ async def run_side_by_side(args: argparse.Namespace) -> list[Figures]:
                 server, port = start_server(
                     url, Path(workdir), args.log_level, workers, extra_env, args.multi_worker
                 )
+                cap = CpuCap(args.cpu_cap, f"cc-bench-{os.getpid()}") if args.cpu_cap else None
                 try:
+                    if cap is not None:  # a diagnostic: see benchmarks/cpu_cap.py
+                        capped = cap.apply(server.pid)
+                        label += (
+                            f" [diagnostic: {capped} processes capped at {cap.cores:g} core each]"
+                        )
                     profile = _profiled(server, args.py_spy, f"{system}-{learners}")
                     cpu: list[CpuUse] = []
                     opened: list[int] = []
@@ -744,6 +751,14 @@ async def run_side_by_side(args: argparse.Namespace) -> list[Figures]:
                     )
                 finally:
                     stop_server(server)
+                    if cap is not None:
+                        throttled = cap.throttling()
+                        cap.remove()
+                        print(
+                            f"  capped at {cap.cores:g} core per server process: throttled in "
+                            f"{100 * throttled.share:.0f} % of {throttled.periods:,} periods "
+                            "(sign-up included)"
+                        )
                 rows.append(_figures(label, learners, workers, samples, seconds))
                 if cpu:
                     rows[-1].use = cpu[0]
@@ -948,7 +963,21 @@ async def main() -> None:
             "postgresql+asyncpg://postgres@127.0.0.1:5432/curiouscore_bench_api",
         ),
     )
+    parser.add_argument(
+        "--cpu-cap",
+        type=float,
+        metavar="CORES",
+        help="a diagnostic: cap every server process at CORES of a core (a cgroup each, e.g. 0.3) "
+        "so the server, not the shared machine, is the limit; never the issue's uncapped figure",
+    )
     args = parser.parse_args()
+    if args.cpu_cap:
+        cpu_cap.available()
+        print(
+            f"DIAGNOSTIC RUN: each server process capped at {args.cpu_cap:g} core (cgroup "
+            "cpu.cfs_quota_us); these figures show how the design scales when CPU is there to be "
+            "had, not the uncapped throughput the issue's targets are about"
+        )
     if args.flow is None:
         args.flow = "issue" if args.side_by_side else "steps"
     if args.side_by_side:
@@ -960,6 +989,8 @@ async def main() -> None:
             f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
         )
         await run_side_by_side(args)
+        if args.cpu_cap:
+            print(f"(a diagnostic run: the server capped at {args.cpu_cap:g} core per process)")
         return
     args.learners = int(args.learners)
     print(

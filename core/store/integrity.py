@@ -8,8 +8,9 @@ edit; without a key it is a plain SHA-256 (key id ``None``), which only catches 
 
 Beside the chain, every stream has a **head** (its last version and digest, MACed), so deleting
 the last event or a whole stream shows, and every stream is **registered** in one of
-:data:`REGISTRY_BUCKETS` MAC chains whose tails are MACed too, so deleting a stream together with
-its head shows. Every store computes all of this inside ``append``; ``db verify`` recomputes it.
+several MAC chains (registry buckets; which one is the store's choice, see
+``core.store.registry_buckets``) whose tails are MACed too, so deleting a stream together with its
+head shows. Every store computes all of this inside ``append``; ``db verify`` recomputes it.
 
 Rotation: set a new ``EVENT_HMAC_KEY`` and move the old one into ``EVENT_HMAC_KEYS`` (comma-
 separated). New events use the new key; older ones are verified with the key their id names.
@@ -29,8 +30,8 @@ from typing import Any
 from core.engine.frozen import quick_init
 from core.store.json_codec import dump_json
 
-# Stream registrations are spread over this many chains so that creating sessions in parallel
-# rarely waits on the same row (see docs/scaling.md).
+# The buckets of the old rule, a stream id's crc32 modulo 16 (migration 0009's backfill and the
+# streams registered before the store chose; core.store.registry_buckets).
 REGISTRY_BUCKETS = 16
 MIN_KEY_BYTES = 16
 _KEY_ID_LABEL = b"curiouscore event key id"
@@ -218,7 +219,8 @@ def chain_hashes_encoded(
 
 
 def registry_bucket(session_id: str) -> int:
-    """Return which registration chain a stream belongs to (stable across processes)."""
+    """Return the registration chain the old rule put a stream in (its id's crc32 modulo 16);
+    new streams are registered in a bucket the store chooses, which verifies the same."""
     return zlib.crc32(session_id.encode("utf-8")) % REGISTRY_BUCKETS
 
 
@@ -311,11 +313,13 @@ def new_head(
     *,
     registered: RegistryHead | None,
     existing: StreamHead | None,
+    bucket: int | None = None,
 ) -> tuple[StreamHead, RegistryHead | None]:
     """Return the stream's head after an append (and, for a new stream, its bucket's new tail).
 
     ``existing`` is the stream's current head; a stream without one is registered after
-    ``registered``, the current tail of its bucket (None when the bucket is empty).
+    ``registered``, the current tail of the bucket the store chose for it (None when that bucket
+    is empty: then ``bucket`` names it, else the old rule's :func:`registry_bucket` does).
     """
     if existing is not None:
         head = StreamHead(
@@ -330,7 +334,10 @@ def new_head(
             head_mac(key, session_id, version, event_hash, existing.registration_mac),
         )
         return head, None
-    bucket = registry_bucket(session_id)
+    if registered is not None:
+        bucket = registered.bucket
+    elif bucket is None:
+        bucket = registry_bucket(session_id)
     seq = (registered.seq if registered else 0) + 1
     reg = registration_mac(
         key, bucket, seq, session_id, registered.last_mac if registered else None

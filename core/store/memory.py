@@ -35,12 +35,12 @@ from core.store.integrity import (
     StreamHead,
     chain_hashes,
     new_head,
-    registry_bucket,
 )
 from core.store.json_codec import dump_json, load_json
 from core.store.memory_accounts import InMemoryAccounts
 from core.store.memory_reviews import InMemoryReviews
 from core.store.projections import InMemoryProjections
+from core.store.registry_buckets import RegistryBuckets
 from core.store.usage import InMemoryUsage
 
 
@@ -93,6 +93,7 @@ class InMemoryStore(
         self._chain_keys = chain_keys or ChainKeys()
         self._heads: dict[str, StreamHead] = {}
         self._registry: dict[int, RegistryHead] = {}
+        self._buckets = RegistryBuckets()
         self._lock = asyncio.Lock()
         self._events: list[_EventRow] = []
         self._streams: dict[str, list[_EventRow]] = {}
@@ -183,18 +184,19 @@ class InMemoryStore(
 
     def _record_head(self, stream_id: str, version: int, event_hash: str | None) -> None:
         existing = self._heads.get(stream_id)
-        bucket = registry_bucket(stream_id)
+        bucket = None if existing is not None else self._buckets.choose()
         head, tail = new_head(
             self._chain_keys.current,
             stream_id,
             version,
             event_hash,
-            registered=self._registry.get(bucket),
+            registered=None if bucket is None else self._registry.get(bucket),
             existing=existing,
+            bucket=bucket,
         )
         self._heads[stream_id] = head
         if tail is not None:
-            self._registry[bucket] = tail
+            self._registry[tail.bucket] = tail
 
     def _write_changes(self, changes: ReadModelChanges) -> None:
         if changes.summary is not None:

@@ -13,13 +13,16 @@ all; now the server holds them only while it runs the function.
 The digests need the previous event's digest and the head's registration, which only Python can
 MAC (the key never reaches the database). The append chains **optimistically** from the head this
 process last saw for the stream (kept per process, keyed by stream; the head it wrote itself,
-usually) and, for a new stream, from the tail this process last saw of its registry bucket. The
-function compares that with the tip it reads under the lock and refuses with the actual tip when
-they differ: the append chains again from it and calls again, or raises ``ConcurrencyError`` when
-the stream is at another version than expected, as before. A stale or missing cache entry costs a
-retry (or a tip read first), never a wrong chain. New streams of one bucket are chained one at a
-time within the process, so they do not refuse each other; other processes' cost a retry. A
-process reads every bucket's tail once, before its first create.
+usually) and, for a new stream, from the tail this process last saw of the registry bucket it
+chose (``core.store.registry_buckets``). The function compares that with the tip it reads under
+the lock and refuses with the actual tip when they differ: the append chains again from it and
+calls again, or raises ``ConcurrencyError`` when the stream is at another version than expected, as
+before. A stale or missing cache entry costs a retry (or a tip read first), never a wrong chain.
+New streams of one bucket are chained one at a time within the process, so they do not refuse
+each other, and a create takes a bucket none of the process's creates holds, so they rarely wait;
+a create refused because another process registered in its bucket moves to another bucket, which
+this process then avoids for a while, so processes settle on different buckets. A process reads
+every bucket's tail once, before its first create.
 
 Why the single call keeps the guarantees under concurrency:
 
@@ -88,7 +91,6 @@ from core.store.integrity import (
     StreamHead,
     chain_hashes_encoded,
     new_head,
-    registry_bucket,
     registry_head_mac,
 )
 from core.store.json_codec import dump_json, hashable_text
@@ -293,11 +295,14 @@ class SqlAppender(SqlChainWriter):
             # (it looks the key up before the version).
             if actual != expected and not replay:
                 raise ConcurrencyError(stream_id, expected, actual)
+        bucket: int | None = None
+        moved = False
         for _ in range(MAX_CHAIN_ATTEMPTS):
             if head is None:
                 if not self._tails_seeded:
                     await self._seed_tails(raw)
-                bucket = registry_bucket(stream_id)
+                if bucket is None:
+                    bucket = self._buckets.choose(self._bucket_busy)
                 # One new stream of a bucket at a time here, each chaining from the one before.
                 # Taken holding a pooled connection: waiting for a pool that is exhausted while
                 # holding the bucket would queue its creates behind each other's pool waits.
@@ -310,6 +315,13 @@ class SqlAppender(SqlChainWriter):
                     row = await self._call(raw, args)
                     if row[0] == "registry":
                         self._tails[bucket] = RegistryHead(bucket, *row[12:16])
+                        # Another process registers here: leave the bucket to it, once. (Written
+                        # after the refusal, this process's create would make that process's
+                        # next one refused in turn, until both avoided every bucket.) A create
+                        # refused again stays where it now knows the tail, so it gets through.
+                        if not moved:
+                            self._buckets.refused(bucket)
+                            bucket, moved = None, True
                         continue
                     if row[0] == "written":
                         assert new_tail is not None
@@ -339,6 +351,11 @@ class SqlAppender(SqlChainWriter):
             assert outcome == "stale", outcome
         # Other processes kept moving the tip between our attempts: let the caller decide again.
         raise ConcurrencyError(stream_id, expected, expected)
+
+    def _bucket_busy(self, bucket: int) -> bool:
+        """Whether one of this process's creates holds ``bucket`` (another would queue on it)."""
+        lock = self._bucket_locks.get(bucket)
+        return lock is not None and lock.locked()
 
     def _chained(
         self,
@@ -479,7 +496,7 @@ class SqlAppender(SqlChainWriter):
         )
         registered = None
         if existing is None:
-            registered = await self._raw_registry_tail(raw, registry_bucket(stream_id))
+            registered = await self._raw_registry_tail(raw, self._buckets.choose())
         head, new_tail = new_head(
             key,
             stream_id,

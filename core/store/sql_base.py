@@ -21,6 +21,7 @@ from core.store.engine import (
 )
 from core.store.integrity import ChainKeys, RegistryHead, StreamHead
 from core.store.postgres_kept import KeptPostgres
+from core.store.registry_buckets import RegistryBuckets
 from core.store.sql_group import GroupCommitter
 from core.store.sql_raw import RawConnection, raw_connection
 from core.store.sqlite_kept import KeptConnections
@@ -65,6 +66,7 @@ class SqlStoreBase:
         self._heads: dict[str, StreamHead] = {}
         self._tails: dict[int, RegistryHead] = {}
         self._bucket_locks: dict[int, asyncio.Lock] = {}
+        self._buckets = RegistryBuckets()  # which bucket a new stream joins (registry_buckets)
         # PostgreSQL: the tails are read once, before the first create (sql_append._seed_tails).
         self._tails_seeded = False
         self._tails_seeding = asyncio.Lock()

@@ -17,7 +17,6 @@ from core.store.integrity import (
     RegistryHead,
     StreamHead,
     new_head,
-    registry_bucket,
     registry_head_mac,
 )
 from core.store.sql_base import SqlStoreBase
@@ -69,7 +68,7 @@ class SqlChainWriter(SqlStoreBase):
         existing = None if row is None else _stream_head(row)
         tail = None
         if existing is None:
-            tail = await self._lock_registry(connection, registry_bucket(stream_id))
+            tail = await self._lock_registry(connection, self._buckets.choose())
         head, new_tail = new_head(
             key, stream_id, version, event_hash, registered=tail, existing=existing
         )

@@ -24,8 +24,9 @@ from core.store.base import (
     SchemaNotMigrated,
 )
 from core.store.engine import create_store_engine
-from core.store.integrity import ChainKeys, RegistryHead, registry_bucket
+from core.store.integrity import ChainKeys, RegistryHead
 from core.store.migrate import migrate
+from core.store.registry_buckets import AVOID_CREATES, RegistryBuckets
 from core.store.sql import SqlStore
 from core.store.sql_append import _APPEND, APPEND_ARGUMENTS
 from core.store.sql_raw import STATEMENTS
@@ -121,19 +122,63 @@ async def test_a_stale_registry_tail_is_refused_then_chained_again(
     two_stores: tuple[SqlStore, SqlStore],
 ) -> None:
     """Another process registered streams in a bucket since this one last did: the new stream's
-    registration is refused with the bucket's actual tail and chained after it."""
+    registration is refused with the bucket's actual tail and chained after it (one bucket
+    only here, so there is nowhere else to go)."""
     first, second = two_stores
-    streams = [f"s{i}" for i in range(80)]
-    bucket = registry_bucket(streams[0])
-    same = [s for s in streams if registry_bucket(s) == bucket]
-    assert len(same) >= 3
-    await first.append(same[0], [noted(1)], 0, recorded_at=T0)
-    await second.append(same[1], [noted(1)], 0, recorded_at=T0)
+    first._buckets, second._buckets = RegistryBuckets(1), RegistryBuckets(1)
+    await first.append("s0", [noted(1)], 0, recorded_at=T0)
+    await second.append("s1", [noted(1)], 0, recorded_at=T0)
     before = Counter(STATEMENTS)
-    await first.append(same[2], [noted(1)], 0, recorded_at=T0)
+    await first.append("s2", [noted(1)], 0, recorded_at=T0)
     assert Counter(STATEMENTS) - before == Counter(append=2)
-    tail = (await first.registry_heads())[bucket]
-    assert first._tails[bucket] == tail and tail.seq == 3
+    tail = (await first.registry_heads())[0]
+    assert first._tails[0] == tail and tail.seq == 3
+    await _verified(first)
+
+
+async def test_a_create_refused_in_a_bucket_leaves_it_to_the_other_process(
+    two_stores: tuple[SqlStore, SqlStore],
+) -> None:
+    """Refused in a bucket another process registers in, a create goes to another bucket, and
+    this process avoids the first one for a while: the other process's next create there is not
+    refused in turn."""
+    first, second = two_stores
+    first._buckets, second._buckets = RegistryBuckets(2, offset=0), RegistryBuckets(2, offset=0)
+    await first.append("a0", [noted(1)], 0, recorded_at=T0)  # bucket 0
+    await second.append("b0", [noted(1)], 0, recorded_at=T0)  # bucket 0, after a0 (tails read)
+    first._buckets = RegistryBuckets(2, offset=0)
+    before = Counter(STATEMENTS)
+    await first.append("a1", [noted(1)], 0, recorded_at=T0)  # refused in 0, written in 1
+    assert Counter(STATEMENTS) - before == Counter(append=2)
+    assert first._heads["a1"].bucket == 1
+    second._buckets = RegistryBuckets(2, offset=0)
+    before = Counter(STATEMENTS)
+    await second.append("b1", [noted(1)], 0, recorded_at=T0)  # 0 is still as it left it
+    assert Counter(STATEMENTS) - before == Counter(append=1)
+    assert first._buckets.choose() == 1  # 0 avoided; 1 free
+    assert first._buckets.choose() == 1
+    await _verified(first)
+
+
+async def test_two_processes_creating_in_turn_stop_refusing_each_other(
+    two_stores: tuple[SqlStore, SqlStore],
+) -> None:
+    """Two processes starting at the same bucket (the worst case) refuse each other at most once
+    per bucket, while they find out which buckets the other uses; then not at all. (With the
+    bucket derived from the stream id, about half of the creates were refused, every lap.)"""
+    first, second = two_stores
+    first._buckets, second._buckets = RegistryBuckets(offset=0), RegistryBuckets(offset=0)
+    laps = [0, 0]
+    for lap in range(2):
+        before = Counter(STATEMENTS)
+        for i in range(96 if lap == 0 else 64):
+            await first.append(f"a{lap}-{i}", [noted(1)], 0, recorded_at=T0)
+            await second.append(f"b{lap}-{i}", [noted(1)], 0, recorded_at=T0)
+        creates = 2 * (96 if lap == 0 else 64)
+        laps[lap] = (Counter(STATEMENTS) - before)["append"] - creates
+    assert laps[0] <= 64
+    assert laps[1] == 0
+    assert AVOID_CREATES > 96 + 64  # no avoided bucket came back meanwhile
     await _verified(first)
 
 
@@ -162,15 +207,14 @@ async def test_a_create_chained_after_one_that_wrote_nothing_chains_again(
     """The tail this process expected for the bucket was never written (a tampered or lost
     expectation): refused with the actual tail, the create registers after that."""
     store, _ = two_stores
-    same = [s for s in (f"s{i}" for i in range(400)) if registry_bucket(s) == registry_bucket("s0")]
-    bucket = registry_bucket(same[0])
-    await store.append(same[0], [noted(1)], 0, recorded_at=T0)
-    actual = store._tails[bucket]
-    store._tails[bucket] = replace(actual, seq=actual.seq + 1, last_mac="2" * 64, mac="3" * 64)
+    store._buckets = RegistryBuckets(1)
+    await store.append("s0", [noted(1)], 0, recorded_at=T0)
+    actual = store._tails[0]
+    store._tails[0] = replace(actual, seq=actual.seq + 1, last_mac="2" * 64, mac="3" * 64)
     before = Counter(STATEMENTS)
-    await store.append(same[1], [noted(1)], 0, recorded_at=T0)
+    await store.append("s1", [noted(1)], 0, recorded_at=T0)
     assert Counter(STATEMENTS) - before == Counter(append=2)
-    assert (await store.registry_heads())[bucket].seq == 2
+    assert (await store.registry_heads())[0].seq == 2
     await _verified(store)
 
 
@@ -320,7 +364,7 @@ async def test_a_stale_tail_cache_never_registers_a_stream_twice(
     """A tail from the future (a rolled-back registration this process remembered) is refused
     like one from the past."""
     first, _ = two_stores
-    bucket = registry_bucket("s")
+    first._buckets, bucket = RegistryBuckets(1), 0
     first._tails[bucket] = RegistryHead(bucket, 5, "f" * 64, None, "e" * 64)
     await first.append("s", [noted(1)], 0, recorded_at=T0)
     assert (await first.registry_heads())[bucket].seq == 1

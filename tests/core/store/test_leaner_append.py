@@ -11,6 +11,7 @@ import pytest
 from alembic import command
 from sqlalchemy import Connection, inspect, text
 
+from core.store import sql_base
 from core.store.base import (
     AccessClaim,
     AccessRevoked,
@@ -22,6 +23,7 @@ from core.store.base import (
 )
 from core.store.engine import create_store_engine
 from core.store.migrate import alembic_config, migrate
+from core.store.registry_buckets import RegistryBuckets
 from core.store.sql import SqlStore
 from tests.core.store.conftest import SQL_BACKENDS, reset_postgres, sqlite_url_in
 from tests.core.store.old_append import OLD_ARGUMENTS, OldAppendStore
@@ -180,9 +182,10 @@ async def test_the_function_keeps_its_signature_and_the_downgrade_restores_0017s
 
 
 @pytest.mark.postgres
-async def test_the_new_function_writes_what_0017s_wrote() -> None:
+async def test_the_new_function_writes_what_0017s_wrote(monkeypatch: pytest.MonkeyPatch) -> None:
     """One session through 0017's function and one through 0018's (both called as the code
-    before 0019 called them): the same rows everywhere."""
+    before 0019 called them): the same rows everywhere (the same registry buckets chosen)."""
+    monkeypatch.setattr(sql_base, "RegistryBuckets", lambda: RegistryBuckets(offset=0))
     rows = []
     for revision in ("0017", "head"):
         url = await reset_postgres()
