@@ -137,14 +137,18 @@ def _sockets(port: int, state: str) -> set[str]:
     return inodes
 
 
+def process_tree(root: int) -> list[int]:
+    """``root`` and every process descending from it, ``root`` first."""
+    processes = _processes()
+    tree = [pid for pid in processes if _descends_from(pid, root, processes) is not None]
+    return sorted(tree, key=lambda pid: pid != root)
+
+
 def _held_sockets(server_pid: int, port: int, state: str) -> dict[int, set[str]]:
     """The socket inodes on ``port`` in TCP ``state`` each of the server's processes holds."""
     inodes = _sockets(port, state)
-    processes = _processes()
     held: dict[int, set[str]] = {}
-    for pid in processes:
-        if _descends_from(pid, server_pid, processes) is None:
-            continue
+    for pid in process_tree(server_pid):
         with contextlib.suppress(OSError):
             for fd in Path(f"/proc/{pid}/fd").iterdir():
                 target = os.readlink(fd)

@@ -20,6 +20,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.cpu_accounting import process_tree
+
 V1_CPU = Path("/sys/fs/cgroup/cpu")
 PERIOD_US = 100_000
 
@@ -64,7 +66,7 @@ class CpuCap:
     def apply(self, root_pid: int) -> int:
         """Cap ``root_pid`` and every process under it; return how many were capped."""
         available()
-        for pid in _tree(root_pid):
+        for pid in process_tree(root_pid):
             group = V1_CPU / f"{self._name}-{pid}"
             group.mkdir(exist_ok=True)
             self._groups.append(group)
@@ -93,20 +95,3 @@ class CpuCap:
                         (V1_CPU / "cgroup.procs").write_text(pid)
                 group.rmdir()
         self._groups.clear()
-
-
-def _tree(root: int) -> list[int]:
-    """``root`` and its descendants (Linux ``/proc``)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                parents[int(entry.name)] = int(fields[1])
-    found, frontier = [root], [root]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent]
-        found += children
-        frontier += children
-    return found
