@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import subprocess
+import asyncio
+import contextlib
+import os
+import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from benchmarks import cpu_cap
+from benchmarks.cpu_accounting import process_tree
 from benchmarks.cpu_cap import CpuCap, CpuCapUnavailable
+from tests.waiting import until
 
 
 def test_a_cap_out_of_range_is_refused() -> None:
@@ -18,30 +22,29 @@ def test_a_cap_out_of_range_is_refused() -> None:
         CpuCap(0, "cc-test")
 
 
-def test_every_process_of_the_tree_is_capped_then_the_groups_go() -> None:
+async def test_every_process_of_the_tree_is_capped_then_the_groups_go() -> None:
     try:
         cpu_cap.available()
     except CpuCapUnavailable as reason:
         pytest.skip(str(reason))
     code = "import subprocess, sys; subprocess.run([sys.executable, '-c', 'while True: pass'])"
-    parent = subprocess.Popen([sys.executable, "-c", code])
+    parent = await asyncio.create_subprocess_exec(sys.executable, "-c", code)
     cap = CpuCap(0.1, f"cc-test-{parent.pid}")
     try:
-        deadline = time.monotonic() + 10
-        while len(cpu_cap._tree(parent.pid)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        await until(lambda: len(process_tree(parent.pid)) >= 2, "the spinning child", within=10)
         assert cap.apply(parent.pid) == 2
-        deadline = time.monotonic() + 10
-        while cap.throttling().throttled == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert cap.throttling().throttled > 0  # the spinning child is held to 0.1 core
+        # The spinning child is held to 0.1 core.
+        await until(lambda: cap.throttling().throttled > 0, "a throttled period", within=10)
     finally:
-        tree = cpu_cap._tree(parent.pid)
+        tree = process_tree(parent.pid)
         for pid in tree[::-1]:
-            subprocess.run(["kill", str(pid)], check=False)
-        parent.wait()
-        deadline = time.monotonic() + 10
-        while any(Path(f"/proc/{pid}").exists() for pid in tree) and time.monotonic() < deadline:
-            time.sleep(0.05)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        await parent.wait()
+        await until(
+            lambda: not any(Path(f"/proc/{pid}").exists() for pid in tree),
+            "the capped processes to exit",
+            within=10,
+        )
         cap.remove()
     assert not list(cpu_cap.V1_CPU.glob(f"cc-test-{parent.pid}-*"))

@@ -117,17 +117,18 @@ async def test_a_read_begun_before_a_publish_here_is_not_shared_after_it() -> No
     store, clock = InMemoryStore(), Clock()
     catalog = Catalog(store, monotonic=clock)
     first = await catalog.publish(challenge("One"), at=T0)
-    release = asyncio.Event()
+    read, release = asyncio.Event(), asyncio.Event()
     original = store.latest_challenge_versions
 
     async def held(challenge_id: str | None = None) -> dict[str, int]:
         versions = await original(challenge_id)  # read now, answered when released
+        read.set()
         await release.wait()
         return versions
 
     store.latest_challenge_versions = held  # type: ignore[method-assign]
     before = asyncio.create_task(catalog.latest_spec(first.challenge_id))
-    await asyncio.sleep(0)
+    await read.wait()
     store.latest_challenge_versions = original  # type: ignore[method-assign]
     second = await catalog.publish(challenge("Two"), at=T0)
     after = await catalog.latest_spec(first.challenge_id)

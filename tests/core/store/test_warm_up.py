@@ -87,9 +87,14 @@ async def test_a_connection_opened_after_the_warm_up_is_warmed_as_it_opens(
             assert not fairy.driver_connection.is_in_transaction()
         finally:
             fairy.close()
-        for table in ("stream_heads", "stream_registry", "game_events", "session_index"):
-            assert await count_rows(postgres_url, table) == 0, table
-        for table in ("session_snapshots", "idempotency_keys"):
+        for table in (
+            "stream_heads",
+            "stream_registry",
+            "game_events",
+            "session_index",
+            "session_snapshots",
+            "idempotency_keys",
+        ):
             assert await count_rows(postgres_url, table) == 0, table
         await store.append("s", [NewEvent("Noted", {})], 0, recorded_at="t")
         assert [e.version for e in await store.read_stream("s")] == [1]
