@@ -42,13 +42,14 @@ class Terminal:
         self.seen = ""
 
     def wait_for(self, text: str) -> None:
-        """Read until ``text`` has appeared on the screen since the last wait."""
+        """Read until ``text`` has appeared on the screen since the last wait; the next wait reads
+        on from just after it (what arrived in the same read is not skipped)."""
         while text not in self._fresh():
             try:
                 self.seen += self.child.read_nonblocking(4096, timeout=60)
             except (pexpect.EOF, pexpect.TIMEOUT):
                 raise AssertionError(f"{text!r} never appeared:\n{self._fresh()}") from None
-        self._mark = len(ANSI.sub("", self.seen))
+        self._mark = getattr(self, "_mark", 0) + self._fresh().index(text) + len(text)
 
     def _fresh(self) -> str:
         return ANSI.sub("", self.seen)[getattr(self, "_mark", 0) :]
