@@ -24,6 +24,7 @@ from starlette.types import ASGIApp
 from api.dispatch import install_hot_dispatch
 from api.errors import install_error_handlers
 from api.fast_route import FastRoute
+from api.framework_internals import warn_if_missing
 from api.logs import configure_logging
 from api.middleware import RequestContextMiddleware
 from api.proxy import TrustedProxies, TrustedProxyMiddleware
@@ -231,6 +232,7 @@ def create_app(
     """
     settings = settings or (services.settings if services is not None else Settings())
     configure_logging(settings.log_level)
+    warn_if_missing()
     proxies = TrustedProxies.parse(settings.forwarded_allow_ips)
     tokens = AccessTokens(
         resolve_secret(settings),

@@ -21,6 +21,10 @@ router's, as before (``tests/api/test_dispatch.py`` compares the two on every ro
 Issue 17's flow through the whole ASGI app (``benchmarks/bench_asgi.py --callgrind``): 1,588k →
 1,536k instructions per request (−3.3 %), more than the matchers alone: every await of the
 request passes through each frame between the app and the endpoint, and this takes two away.
+
+The hot routes are the ``FastRoute``s with a plan, and :class:`FrameworkShortcut` reads Starlette's
+handlers with ``api.framework_internals``: on a FastAPI or Starlette without the internals those
+use, there are no hot routes, so no table, and no shortcut: every request takes the standard path.
 """
 
 from __future__ import annotations
@@ -30,11 +34,12 @@ from typing import Any
 
 from fastapi.middleware.asyncexitstack import AsyncExitStackMiddleware
 from fastapi.routing import APIRoute, APIRouter
-from starlette._exception_handler import _lookup_exception_handler
 from starlette.convertors import StringConvertor
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
+
+from api.framework_internals import HANDLERS_KEY, INTERNALS
 
 # Where FastAPI's handler finds its exit stack for uploaded files (AsyncExitStackMiddleware's).
 FILE_STACK = "fastapi_middleware_astack"
@@ -219,8 +224,8 @@ class FrameworkShortcut:
     def below(cls, app: Any) -> FrameworkShortcut | None:
         """The shortcut for a middleware whose next layer is ``app``, or None unless ``app`` is
         FastAPI's ``ExceptionMiddleware`` over its ``AsyncExitStackMiddleware`` over a router with
-        a :class:`HotDispatch`."""
-        if type(app) is not ExceptionMiddleware:
+        a :class:`HotDispatch`, and the handlers can be read off it (``api.framework_internals``)."""
+        if INTERNALS is None or type(app) is not ExceptionMiddleware:
             return None
         stack = app.app
         if type(stack) is not AsyncExitStackMiddleware or stack.context_name != FILE_STACK:
@@ -229,8 +234,8 @@ class FrameworkShortcut:
         dispatch = getattr(router, "middleware_stack", None)
         if not isinstance(router, APIRouter) or not isinstance(dispatch, HotDispatch):
             return None
-        handlers = (app._exception_handlers, app._status_handlers)
-        if _lookup_exception_handler(handlers[0], RuntimeError()) is not None:
+        handlers = INTERNALS.exception_handlers(app)
+        if INTERNALS.lookup_exception_handler(handlers[0], RuntimeError()) is not None:
             return None
         return cls(router, dispatch, handlers)
 
@@ -248,7 +253,7 @@ class FrameworkShortcut:
         if getattr(route, "fast_app", None) is not route.app:
             return None
         self.dispatch.enter(scope, *found)
-        scope["starlette.exception_handlers"] = self.handlers
+        scope[HANDLERS_KEY] = self.handlers
         return route
 
 

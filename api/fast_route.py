@@ -13,6 +13,11 @@ FastAPI's order, and calls the endpoint, inside Starlette's usual exception hand
 — a body the guard did not parse as JSON, any validation error, a dependency the plan does not
 know, dependency overrides, native OpenTelemetry at work — goes through FastAPI's own app, which
 answers exactly as before (``tests/api/test_fast_route.py`` compares the two).
+
+A plan uses a few of FastAPI's and Starlette's private functions and attributes, all taken from
+``api.framework_internals``, which checks them once at import. On a release where one is gone or
+changed no route gets a plan: every ``FastRoute`` is then FastAPI's ``APIRoute`` (with
+``PrefixRoute``'s early refusal of paths it cannot match), and the app answers as before, slower.
 """
 
 from __future__ import annotations
@@ -22,22 +27,11 @@ import inspect
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import params
-from fastapi._compat import ModelField
-from fastapi._compat.shared import field_annotation_is_sequence
-from fastapi.dependencies.models import Dependant
-from fastapi.dependencies.utils import (
-    _get_form_models,
-    _get_param_aliases,
-    _should_embed_body_fields,
-    request_body_to_args,
-)
 from fastapi.routing import APIRoute
-from pydantic import Json, TypeAdapter
-from starlette._exception_handler import _lookup_exception_handler
-from starlette._utils import is_async_callable
+from pydantic import Json
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -47,7 +41,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import DIRECT_DEPENDENCIES
 from api.dispatch import FILE_STACK
+from api.framework_internals import HANDLERS_KEY, INTERNALS, Internals
 from api.text_guard import SUBMITTED_JSON
+
+if TYPE_CHECKING:
+    from fastapi._compat import ModelField
+    from fastapi.dependencies.models import Dependant
 
 Direct = Callable[[Request], Awaitable[Any]]
 # What the SPA, the bots and the benchmark send; any other spelling takes FastAPI's own path.
@@ -61,7 +60,7 @@ RESPONSE_CALL = Response.__call__
 ATOMIC = (type(None), bool, int, float, str, bytes)
 
 
-def core_validator(field: ModelField) -> Callable[[Any], Any]:
+def core_validator(internals: Internals, field: ModelField) -> Callable[[Any], Any]:
     """A function validating a value as ``field.validate`` does, raising ``ValueError`` (pydantic's
     ``ValidationError`` is one) where that returns errors: the field's pydantic-core validator
     called straight, without the two Python frames around it (``ModelField.validate``,
@@ -69,8 +68,8 @@ def core_validator(field: ModelField) -> Callable[[Any], Any]:
     ``field.validate`` itself. The errors themselves are FastAPI's to work out (its handler answers
     every request this turns down). With the headers read raw (``header``) and no deep copy of an
     atomic default: −8.2k instructions per request in issue 17's flow (``bench_asgi.py``)."""
-    adapter = getattr(field, "_type_adapter", None)
-    if type(field).validate is ModelField.validate and isinstance(adapter, TypeAdapter):
+    adapter = internals.type_adapter(field)
+    if type(field).validate is internals.model_field.validate and adapter is not None:
         return partial(adapter.validator.validate_python, from_attributes=True)
 
     def validate(value: Any) -> Any:
@@ -85,7 +84,7 @@ def core_validator(field: ModelField) -> Callable[[Any], Any]:
 class Param:
     """A scalar path or header parameter: where it is read, and how FastAPI validates it."""
 
-    def __init__(self, field: ModelField, where: str, key: str) -> None:
+    def __init__(self, internals: Internals, field: ModelField, where: str, key: str) -> None:
         self.field = field
         self.name = field.name
         self.key = key
@@ -94,21 +93,21 @@ class Param:
         self.loc = (where, key)
         self.required = field.field_info.is_required()
         self.validate_default = bool(field.field_info.validate_default)
-        self.validate = core_validator(field)
+        self.validate = core_validator(internals, field)
         self.atomic_default = type(field.default) in ATOMIC
 
     @classmethod
-    def of(cls, field: ModelField, where: str) -> Param | None:
+    def of(cls, internals: Internals, field: ModelField, where: str) -> Param | None:
         """The parameter, or None when FastAPI reads it in a way this does not (lists, several
         aliases, JSON-in-a-string)."""
-        aliases = _get_param_aliases(field)
+        aliases = internals.get_param_aliases(field)
         if (
             len(aliases) != 1
-            or field_annotation_is_sequence(field.field_info.annotation)
+            or internals.field_annotation_is_sequence(field.field_info.annotation)
             or any(type(item) is Json for item in field.field_info.metadata)
         ):
             return None
-        return cls(field, where, aliases[0][1])
+        return cls(internals, field, where, aliases[0][1])
 
     def value(self, raw: Any) -> tuple[bool, Any]:
         """(valid, value) as FastAPI's ``request_params_to_args`` works it out from ``raw``, what
@@ -133,6 +132,7 @@ class FastPlan:
 
     def __init__(
         self,
+        internals: Internals,
         route: APIRoute,
         path_params: list[Param],
         header_params: list[Param],
@@ -143,29 +143,33 @@ class FastPlan:
         self.path_params = path_params
         self.header_params = header_params
         self.body_params = dependant.body_params
-        self.embed_body_fields = route._embed_body_fields
+        self.embed_body_fields = internals.embed_body_fields(route)
+        self.request_body_to_args = internals.request_body_to_args
         # What ``request_body_to_args`` works out on every request from these alone: one body
         # parameter that is the whole body (a JSON object validated as the parameter's model).
         self.whole_body = (
             self.body_params[0]
             if len(self.body_params) == 1
             and not self.embed_body_fields
-            and not _should_embed_body_fields(self.body_params)
-            and not _get_form_models(self.body_params[0])
+            and not internals.should_embed_body_fields(self.body_params)
+            and not internals.get_form_models(self.body_params[0])
             else None
         )
         self.validate_whole_body = (
-            core_validator(self.whole_body) if self.whole_body is not None else None
+            core_validator(internals, self.whole_body) if self.whole_body is not None else None
         )
         self.dependencies = dependencies
+        self.internals = internals
 
     @classmethod
-    def of(cls, route: APIRoute) -> FastPlan | None:
-        """The plan of ``route``, or None when its request needs something only FastAPI does."""
+    def of(cls, route: APIRoute, internals: Internals | None = INTERNALS) -> FastPlan | None:
+        """The plan of ``route``, or None when its request needs something only FastAPI does, or
+        this FastAPI lacks what a plan uses (``api.framework_internals``)."""
         dependant = route.dependant
         call = dependant.call
         if (
-            call is None
+            internals is None
+            or call is None
             or not inspect.iscoroutinefunction(call)
             or inspect.signature(call).return_annotation not in (Response, "Response")
             or dependant.query_params
@@ -177,13 +181,13 @@ class FastPlan:
             or dependant.background_tasks_param_name
             or dependant.security_scopes_param_name
             or len(dependant.body_params) > 1
-            or (route.body_field is not None and route._embed_body_fields)
+            or (route.body_field is not None and internals.embed_body_fields(route))
             # a form or file body is FastAPI's to read, whatever the request's content type says
             or any(isinstance(f.field_info, params.Form) for f in dependant.body_params)
         ):
             return None
-        path_params = [Param.of(field, "path") for field in dependant.path_params]
-        header_params = [Param.of(field, "header") for field in dependant.header_params]
+        path_params = [Param.of(internals, field, "path") for field in dependant.path_params]
+        header_params = [Param.of(internals, field, "header") for field in dependant.header_params]
         dependencies: list[tuple[str, Direct]] = []
         for sub in dependant.dependencies:
             direct = DIRECT_DEPENDENCIES.get(sub.call)  # type: ignore[arg-type]
@@ -192,7 +196,7 @@ class FastPlan:
             dependencies.append((sub.name, direct))
         if None in path_params or None in header_params:
             return None
-        return cls(route, path_params, header_params, dependencies)  # type: ignore[arg-type]
+        return cls(internals, route, path_params, header_params, dependencies)  # type: ignore[arg-type]
 
     async def values(self, request: Request) -> dict[str, Any] | None:
         """The endpoint's validated arguments except the dependencies, or None when the request
@@ -220,7 +224,7 @@ class FastPlan:
                 except ValueError:
                     return None
                 return values
-            found, errors = await request_body_to_args(
+            found, errors = await self.request_body_to_args(
                 self.body_params, document, self.embed_body_fields
             )
             if errors:
@@ -262,24 +266,30 @@ def _json_content(scope: Any) -> bool:
 
 
 async def handle_exception(
-    exc: Exception, request: Request, receive: Receive, send: Send, *, started: bool
+    internals: Internals,
+    exc: Exception,
+    request: Request,
+    receive: Receive,
+    send: Send,
+    *,
+    started: bool,
 ) -> None:
     """What Starlette's ``wrap_app_handling_exceptions`` does with an exception the app raised:
     the app's handler for it (by status, then by class) answers, or it is raised again; a handled
     exception after the response ``started`` is a RuntimeError."""
     scope = request.scope
-    exception_handlers, status_handlers = scope.get("starlette.exception_handlers", ({}, {}))
+    exception_handlers, status_handlers = scope.get(HANDLERS_KEY, ({}, {}))
     handler = None
     if isinstance(exc, HTTPException):
         handler = status_handlers.get(exc.status_code)
     if handler is None:
-        handler = _lookup_exception_handler(exception_handlers, exc)
+        handler = internals.lookup_exception_handler(exception_handlers, exc)
     if handler is None:
         raise exc
     if started:
         raise RuntimeError("Caught handled exception, but response already started.") from exc
-    if is_async_callable(handler):
-        response = await handler(request, exc)  # type: ignore[arg-type]
+    if internals.is_async_callable(handler):
+        response = await handler(request, exc)
     else:
         response = await run_in_threadpool(handler, request, exc)
     if response is not None:
@@ -345,6 +355,7 @@ class FastRoute(PrefixRoute):
         request in issue 17's flow, ``benchmarks/bench_asgi.py --callgrind``)."""
         overrides = getattr(self.dependency_overrides_provider, "dependency_overrides", None)
         endpoint: Callable[..., Coroutine[Any, Any, Response]] = plan.endpoint  # type: ignore[assignment]
+        internals = plan.internals
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             # Native OpenTelemetry (a configured provider) records FastAPI's own spans: keep them.
@@ -361,7 +372,7 @@ class FastRoute(PrefixRoute):
                         values[name] = await direct(request)
                     response = await endpoint(**values)
             except Exception as exc:
-                await handle_exception(exc, request, receive, send, started=False)
+                await handle_exception(internals, exc, request, receive, send, started=False)
                 return
             if values is None:
                 await self._framework(framework, scope, receive, send)
@@ -383,7 +394,7 @@ class FastRoute(PrefixRoute):
                     if response.background is not None:
                         await response.background()
                 except Exception as exc:
-                    await handle_exception(exc, request, receive, send, started=True)
+                    await handle_exception(internals, exc, request, receive, send, started=True)
                 return
             started = False
 
@@ -396,7 +407,7 @@ class FastRoute(PrefixRoute):
             try:
                 await response(scope, receive, sender)
             except Exception as exc:
-                await handle_exception(exc, request, receive, sender, started=started)
+                await handle_exception(internals, exc, request, receive, sender, started=started)
 
         return app
 
