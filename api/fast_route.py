@@ -162,9 +162,10 @@ class FastPlan:
         self.internals = internals
 
     @classmethod
-    def of(cls, route: APIRoute, internals: Internals | None = INTERNALS) -> FastPlan | None:
+    def of(cls, route: APIRoute) -> FastPlan | None:
         """The plan of ``route``, or None when its request needs something only FastAPI does, or
         this FastAPI lacks what a plan uses (``api.framework_internals``)."""
+        internals = INTERNALS
         dependant = route.dependant
         call = dependant.call
         if (

@@ -166,7 +166,12 @@ async def test_the_fast_path_answers_as_fastapi_does(services, missing, fresh_ap
     else:
         fast_app = fresh_api(*missing).create_app(services, services.settings)
         assert not any(getattr(route, "fast_plan", None) for route in fast_app.routes)
+        # No table, and the text guard hands nothing past FastAPI's layers (api/dispatch.py).
         assert type(fast_app.router.middleware_stack).__name__ != "HotDispatch"
+        layer = fast_app.build_middleware_stack()
+        while type(layer).__name__ != "TextGuardMiddleware":
+            layer = layer.app
+        assert layer.shortcut is None
     plain_app = framework_only(create_app(services, services.settings))
     fast = httpx.AsyncClient(transport=httpx.ASGITransport(app=fast_app), base_url="http://t")
     plain = httpx.AsyncClient(transport=httpx.ASGITransport(app=plain_app), base_url="http://t")
