@@ -24,9 +24,10 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
+import fastapi
+import starlette
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter
@@ -129,7 +130,10 @@ def find() -> tuple[Internals | None, tuple[str, ...]]:
     if missing:
         return None, tuple(missing)
     internals = Internals(*found)
-    missing.extend(_shape_problems(internals))
+    try:
+        missing.extend(_shape_problems(internals))
+    except Exception as error:  # a probe a new release breaks: stand aside, rather than not start
+        missing.append(f"the probes of api/framework_internals.py ({error!r})")
     return (None, tuple(missing)) if missing else (internals, ())
 
 
@@ -190,7 +194,7 @@ async def _never(*args: Any) -> Any:
 
 def versions() -> str:
     """The installed FastAPI and Starlette, as ``fastapi 0.165.0, starlette 1.10.0``."""
-    return f"fastapi {version('fastapi')}, starlette {version('starlette')}"
+    return f"fastapi {fastapi.__version__}, starlette {starlette.__version__}"
 
 
 def warn_if_missing() -> None:

@@ -36,6 +36,12 @@ class _HandlersElsewhere(ExceptionMiddleware):
         await self.app({**scope, "handlers": {}}, receive, send)
 
 
+class _ReadingFirst(ExceptionMiddleware):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()  # the probe gives it nothing to read: an error, not a failed import
+        await super().__call__(scope, receive, send)
+
+
 @pytest.mark.parametrize(
     ("where", "replacement", "named"),
     [
@@ -51,8 +57,9 @@ class _HandlersElsewhere(ExceptionMiddleware):
             ("ExceptionMiddleware", _HandlersElsewhere),
             "scope['starlette.exception_handlers']",
         ),
+        (framework_internals, ("ExceptionMiddleware", _ReadingFirst), "the probes of"),
     ],
-    ids=["changed-signature", "route-attribute", "middleware-attribute", "scope-key"],
+    ids=["changed-signature", "route-attribute", "middleware-attribute", "scope-key", "probe"],
 )
 def test_a_changed_internal_is_found_and_named(monkeypatch, where, replacement, named):
     assert framework_internals.find() == (framework_internals.INTERNALS, ())
