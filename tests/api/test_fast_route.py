@@ -149,7 +149,7 @@ def test_the_installed_fastapi_has_what_the_fast_paths_use():
     assert framework_internals.INTERNALS is not None, (
         f"{framework_internals.versions()} lacks or changed what the fast paths use: "
         f"{'; '.join(framework_internals.MISSING)}. The app still answers, through FastAPI's "
-        "own handling (about a sixth more API CPU per request). Port api/framework_internals.py "
+        "own handling (about 1.6x the instructions per request of benchmarks/bench_asgi.py). Port api/framework_internals.py "
         "(and its users api/fast_route.py, api/dispatch.py) to this release's internals, or cap "
         "fastapi below it in pyproject.toml until then."
     )
