@@ -281,9 +281,7 @@ def check_registrations(
             attesting += attests
             previous = head.registration_mac
         else:
-            findings.extend(
-                _check_tail(where, bucket, members, tails.get(bucket), keys, directory)
-            )
+            findings.extend(_check_tail(where, bucket, members, tails.get(bucket), keys, directory))
     if directory is None and attesting:
         findings.append(
             Finding(
