@@ -199,8 +199,9 @@ def test_deleting_a_whole_registry_bucket_is_caught(played):
             "review_queue",
             "xp_adjustments",
         ):
-            sql(db, f"DELETE FROM {table} WHERE session_id = ?", session)  # noqa: S608
-    sql(db, "DELETE FROM xp_grants WHERE session_id IN (%s)" % ",".join("?" * len(gone)), *gone)
+            sql(db, f"DELETE FROM {table} WHERE session_id = ?", session)
+    for session in gone:
+        sql(db, "DELETE FROM xp_grants WHERE session_id = ?", session)
     sql(db, "DELETE FROM stream_registry WHERE bucket = ?", bucket)
     code, output = verify()
     assert code == 1

@@ -223,9 +223,9 @@ async def test_db_verify_reports_a_bucket_deleted_from_the_database(sql_url: str
         gone = ", ".join(f"'{s}'" for s, h in heads.items() if h.bucket == bucket)
         await _execute(
             sql_url,
-            f"DELETE FROM game_events WHERE session_id IN ({gone})",  # noqa: S608
-            f"DELETE FROM stream_heads WHERE session_id IN ({gone})",  # noqa: S608
-            f"DELETE FROM stream_registry WHERE bucket = {bucket}",  # noqa: S608
+            f"DELETE FROM game_events WHERE session_id IN ({gone})",
+            f"DELETE FROM stream_heads WHERE session_id IN ({gone})",
+            f"DELETE FROM stream_registry WHERE bucket = {bucket}",
         )
         findings = await _registry_findings(store)
         assert [f.session_id for f in findings] == [f"registry bucket {bucket}"]
