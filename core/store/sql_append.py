@@ -117,7 +117,7 @@ _REGISTRY_TAIL = sql(
 _REGISTRY_TAILS = "SELECT bucket, seq, last_mac, key_id, mac FROM stream_registry"
 # The registry directory (core.store.integrity), the one row below bucket 0.
 _DIRECTORY = sql(
-    "registry", "SELECT min(bucket) FROM stream_registry WHERE bucket < 0 HAVING count(*) > 0"
+    "directory", "SELECT min(bucket) FROM stream_registry WHERE bucket < 0 HAVING count(*) > 0"
 )
 _REGISTRY_START = sql(
     "registry",
@@ -440,7 +440,12 @@ class SqlAppender(SqlChainWriter):
         (another connection could wait for a pool whose connections are all held by creates
         waiting here). A process that chained its first creates from empty tails would have its
         first create in each bucket refused once: a round trip more, under the bucket's lock, with
-        the bucket's other creates of a start-up burst queued behind it."""
+        the bucket's other creates of a start-up burst queued behind it.
+
+        First the registry directory is made (or found): on ``raw`` in autocommit, as a create's
+        call runs (only an append writing review rows, never a create, runs in a transaction).
+        Made in a transaction left open, its rows would hold up other processes' creates until
+        it ended, and a rollback would take it away while this process attests it."""
         async with self._tails_seeding:
             if self._tails_seeded:
                 return
@@ -466,12 +471,12 @@ class SqlAppender(SqlChainWriter):
         both write the same rows, each ``ON CONFLICT``; an empty tail a creation that rolled back
         left unkeyed is keyed with the others, which a create chaining from it does not notice
         (the function compares the tail's length and last MAC only)."""
-        found = await raw.fetchrow("registry", raw.text(_DIRECTORY), ())
+        found = await raw.fetchrow("directory", raw.text(_DIRECTORY), ())
         if found is not None:
             return -int(found[0])
         rows = directory_rows(self._chain_keys.current, CHOSEN_BUCKETS)
         values = [value for row in rows for value in (row.bucket, row.key_id, row.mac)]
-        await raw.execute("registry", raw.text(_make_directory(len(rows))), values)
+        await raw.execute("directory", raw.text(_make_directory(len(rows))), values)
         return CHOSEN_BUCKETS
 
     def _remember_head(self, head: StreamHead) -> StreamHead:
@@ -724,7 +729,7 @@ def _make_directory(rows: int) -> Sql:
     there already is kept, unless it is an empty tail left unkeyed and these are keyed."""
     values = ", ".join(f"(${3 * n + 1}, 0, NULL, ${3 * n + 2}, ${3 * n + 3})" for n in range(rows))
     return sql(
-        "registry",
+        "directory",
         f"INSERT INTO stream_registry (bucket, seq, last_mac, key_id, mac) VALUES {values}"
         " ON CONFLICT (bucket) DO UPDATE SET key_id = excluded.key_id, mac = excluded.mac"
         " WHERE stream_registry.seq = 0 AND stream_registry.key_id IS NULL"
