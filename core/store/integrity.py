@@ -269,6 +269,21 @@ def registration_mac(
     """The MAC registering ``session_id`` as entry ``seq`` of ``bucket`` after ``previous``;
     ``buckets`` is the registry directory's count, which a registration made once the directory
     exists attests (None: the format from before the directory)."""
+    if (
+        type(bucket) is int
+        and type(seq) is int
+        and type(session_id) is str
+        and (previous is None or type(previous) is str)
+        and (buckets is None or type(buckets) is int)
+    ):  # every create: its payload written out, as head_mac does (~4,000 instructions less)
+        count = "" if buckets is None else f'"buckets":{int.__repr__(buckets)},'
+        key_id = None if key is None else key.key_id
+        text = (
+            f'{{"bucket":{int.__repr__(bucket)},{count}"key_id":{_text(key_id)},'
+            f'"previous":{_text(previous)},"seq":{int.__repr__(seq)},'
+            f'"session_id":{_quoted(session_id)}}}'
+        )
+        return _mac(key, text.encode("utf-8"))
     payload: dict[str, Any] = {
         "bucket": bucket,
         "key_id": key.key_id if key else None,

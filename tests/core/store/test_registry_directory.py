@@ -4,6 +4,8 @@ every store; databases registered before the directory existed verify as before.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +16,15 @@ from core.service.verify import Finding, check_registrations, verify_store
 from core.store.base import NewEvent, Store
 from core.store.engine import create_store_engine
 from core.store.integrity import (
+    ChainKey,
     ChainKeys,
     RegistryHead,
     StreamHead,
     directory_rows,
+    registration_mac,
     registry_head_mac,
 )
+from core.store.json_codec import dump_json
 from core.store.memory import InMemoryStore
 from core.store.migrate import migrate
 from core.store.registry_buckets import CHOSEN_BUCKETS, RegistryBuckets
@@ -235,3 +240,29 @@ async def test_db_verify_reports_a_bucket_deleted_from_the_database(sql_url: str
         assert [f.session_id for f in findings] == ["registry directory"]
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("buckets", [None, CHOSEN_BUCKETS])
+@pytest.mark.parametrize("key", [None, NEW.current])
+@pytest.mark.parametrize("session_id", ["s-1", 'a "quoted" é\n', "x" * 64])
+def test_a_registration_mac_is_the_mac_of_its_canonical_payload(
+    buckets: int | None, key: ChainKey | None, session_id: str
+) -> None:
+    """The payload written out (every create) is the text ``dump_json`` writes for it."""
+    for previous in (None, "ab" * 32):
+        payload: dict[str, Any] = {
+            "bucket": 3,
+            "key_id": key.key_id if key else None,
+            "previous": previous,
+            "seq": 7,
+            "session_id": session_id,
+        }
+        if buckets is not None:
+            payload["buckets"] = buckets
+        text = dump_json(payload).encode("utf-8")
+        expected = (
+            hashlib.sha256(text).hexdigest()
+            if key is None
+            else hmac.new(key.secret, text, hashlib.sha256).hexdigest()
+        )
+        assert registration_mac(key, 3, 7, session_id, previous, buckets) == expected
