@@ -22,7 +22,8 @@ New streams of one bucket are chained one at a time within the process, so they 
 each other, and a create takes a bucket none of the process's creates holds, so they rarely wait;
 a create refused because another process registered in its bucket moves to another bucket, which
 this process then avoids for a while, so processes settle on different buckets. A process reads
-every bucket's tail once, before its first create.
+every bucket's tail once, before its first create, having made the registry directory if the
+database has none (``core.store.integrity``; a SELECT when it has).
 
 Why the single call keeps the guarantees under concurrency:
 
