@@ -159,11 +159,11 @@ async def test_a_directory_signed_with_a_retired_key_verifies() -> None:
     store._chain_keys = ROTATED
     await _create(store, [f"new-{i}" for i in range(CHOSEN_BUCKETS)])
     registry = await _registry(store)
-    assert registry[1][-CHOSEN_BUCKETS].key_id == OLD.current.key_id  # type: ignore[union-attr]
+    retired = OLD.current
+    assert retired is not None and registry[1][-CHOSEN_BUCKETS].key_id == retired.key_id
     assert check_registrations(*registry, ROTATED) == []
-    findings = check_registrations(*registry, NEW)
-    assert ("registry directory", f"the directory uses key id {OLD.current.key_id}, which is "  # type: ignore[union-attr]
-            "unknown") in _problems(findings)  # fmt: skip
+    unknown = f"the directory uses key id {retired.key_id}, which is unknown"
+    assert ("registry directory", unknown) in _problems(check_registrations(*registry, NEW))
 
 
 async def test_an_edited_directory_shows() -> None:
