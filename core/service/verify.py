@@ -14,16 +14,21 @@ from core.service.verify_models import ReadModelCheck
 from core.service.verify_reviews import ReviewModelCheck
 from core.store.base import Store, StoredEvent
 from core.store.integrity import (
+    ChainKey,
     ChainKeys,
     RegistryHead,
     StreamHead,
     UnknownKey,
     chain_hash,
+    directory_buckets,
+    directory_mac,
     head_mac,
     key_for,
     registration_mac,
+    registry_directory,
     registry_head_mac,
 )
+from core.store.registry_buckets import CHOSEN_BUCKETS
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,18 +229,28 @@ def check_head(
 
 
 def check_registrations(
-    heads: dict[str, StreamHead], tails: dict[int, RegistryHead], keys: ChainKeys
+    heads: dict[str, StreamHead], rows: dict[int, RegistryHead], keys: ChainKeys
 ) -> list[Finding]:
     """Walk every registration chain: a stream deleted together with its head leaves a gap or a
-    broken link, or a tail that counts more streams than remain."""
+    broken link, or a tail that counts more streams than remain. Once the registry directory
+    exists (``rows``' bucket ``-N``), every bucket it lists must have its tail, so a whole
+    bucket deleted shows; and registrations that attest the directory show it deleted."""
     findings: list[Finding] = []
+    directory = registry_directory(rows.values())
+    tails = {bucket: tail for bucket, tail in rows.items() if bucket >= 0}
+    count = CHOSEN_BUCKETS if directory is None else directory_buckets(directory)
+    if directory is not None:
+        findings.extend(_check_directory(directory, keys))
     by_bucket: dict[int, list[StreamHead]] = {}
     for head in heads.values():
         by_bucket.setdefault(head.bucket, []).append(head)
-    for bucket in sorted(set(by_bucket) | set(tails)):
+    listed = set(range(count)) if directory is not None else set()
+    attesting = 0
+    for bucket in sorted(set(by_bucket) | set(tails) | listed):
         where = f"registry bucket {bucket}"
         members = sorted(by_bucket.get(bucket, []), key=lambda h: h.registered_seq)
         previous: str | None = None
+        empty_macs = _empty_tail_macs(keys, directory, bucket) if members else set()
         for expected_seq, head in enumerate(members, start=1):
             if head.registered_seq != expected_seq:
                 findings.append(
@@ -253,8 +268,8 @@ def check_registrations(
                     Finding(where, f"registration {expected_seq} uses an unknown key id")
                 )
                 break
-            expected = registration_mac(key, bucket, expected_seq, head.session_id, previous)
-            if head.registration_mac != expected:
+            attests = _registration_format(key, bucket, head, previous, count, empty_macs)
+            if attests is None:
                 findings.append(
                     Finding(
                         where,
@@ -263,27 +278,106 @@ def check_registrations(
                     )
                 )
                 break
+            attesting += attests
             previous = head.registration_mac
         else:
-            findings.extend(_check_tail(where, bucket, members, tails.get(bucket), keys))
+            findings.extend(_check_tail(where, bucket, members, tails.get(bucket), keys, directory))
+    if directory is None and attesting:
+        findings.append(
+            Finding(
+                "registry directory",
+                f"the registry directory is missing though {attesting} sessions were registered "
+                "after it was made: it was deleted (with a whole bucket, perhaps)",
+            )
+        )
     return findings
 
 
+def _registration_format(
+    key: ChainKey | None,
+    bucket: int,
+    head: StreamHead,
+    previous: str | None,
+    count: int,
+    empty_macs: set[str],
+) -> bool | None:
+    """Whether ``head``'s registration attests the registry directory (True), is of the format
+    from before it (False), or is neither (None). One attesting the directory that opens its
+    bucket chains from the bucket's empty tail's MAC, which only the key could have made."""
+    seq, session_id = head.registered_seq, head.session_id
+    opening = empty_macs if seq == 1 else {previous}
+    for after in opening:
+        if head.registration_mac == registration_mac(key, bucket, seq, session_id, after, count):
+            return True
+    if head.registration_mac == registration_mac(key, bucket, seq, session_id, previous):
+        return False
+    return None
+
+
+def _empty_tail_macs(keys: ChainKeys, directory: RegistryHead | None, bucket: int) -> set[str]:
+    """The MACs ``bucket``'s empty tail may have had when its first registration attesting the
+    directory chained from it: made under a key verification knows, or unkeyed when the
+    directory is (or is missing, and cannot say). A bucket deleted and made again by a create
+    (its row inserted unkeyed) shows under a key."""
+    macs = {
+        registry_head_mac(key, bucket, 0, None)
+        for key in (keys.current, *keys.retired)
+        if key is not None
+    }
+    if directory is None or directory.key_id is None:
+        macs.add(registry_head_mac(None, bucket, 0, None))
+    return macs
+
+
+def _check_directory(directory: RegistryHead, keys: ChainKeys) -> list[Finding]:
+    where = "registry directory"
+    try:
+        key = key_for(keys, directory.key_id)
+    except UnknownKey:
+        return [Finding(where, f"the directory uses key id {directory.key_id}, which is unknown")]
+    if directory.mac != directory_mac(key, directory_buckets(directory)):
+        return [Finding(where, "the registry directory was edited (its MAC is wrong)")]
+    return []
+
+
 def _check_tail(
-    where: str, bucket: int, members: list[StreamHead], tail: RegistryHead | None, keys: ChainKeys
+    where: str,
+    bucket: int,
+    members: list[StreamHead],
+    tail: RegistryHead | None,
+    keys: ChainKeys,
+    directory: RegistryHead | None,
 ) -> list[Finding]:
     count = len(members)
     last = members[-1].registration_mac if members else None
     if tail is None:
+        if not members and directory is not None:
+            return [
+                Finding(
+                    where,
+                    "its tail is missing though the registry directory lists "
+                    f"{directory_buckets(directory)} buckets: the whole bucket was deleted",
+                )
+            ]
         return [Finding(where, f"the registry tail is missing ({count} sessions registered)")]
     try:
         key = key_for(keys, tail.key_id)
     except UnknownKey:
         return [Finding(where, f"the registry tail uses key id {tail.key_id}, which is unknown")]
-    if tail.seq == 0 and tail.last_mac is None and not members:
-        return []  # a bucket made ready by a creation that rolled back
+    if tail.seq == 0 and tail.last_mac is None and not members and directory is None:
+        return []  # a bucket made ready by a creation that rolled back, before the directory
     if tail.mac != registry_head_mac(key, bucket, tail.seq, tail.last_mac):
         return [Finding(where, "the registry tail was edited (its MAC is wrong)")]
+    if tail.seq == 0 and tail.key_id is None and directory is not None and directory.key_id:
+        # The directory's empty tails are keyed as it is (and a registration rewrites one under
+        # its own key): an unkeyed empty one was written without the key.
+        return [
+            Finding(
+                where,
+                "the registry tail is empty and unkeyed though the registry directory is keyed: "
+                "the bucket was emptied (its sessions deleted, its tail rewritten)",
+            )
+        ]
     if tail.seq != count or tail.last_mac != last:
         return [
             Finding(

@@ -313,7 +313,8 @@ class EventStore(Protocol):
         ...
 
     async def registry_heads(self) -> dict[int, RegistryHead]:
-        """Return the tail of every registration chain by bucket (for ``db verify``)."""
+        """Return the tail of every registration chain by bucket, and the registry directory
+        (bucket ``-N``, see ``core.store.integrity``), for ``db verify``."""
         ...
 
 

@@ -12,6 +12,12 @@ several MAC chains (registry buckets; which one is the store's choice, see
 ``core.store.registry_buckets``) whose tails are MACed too, so deleting a stream together with its
 head shows. Every store computes all of this inside ``append``; ``db verify`` recomputes it.
 
+Before its first registration a store makes the **registry directory**, a MACed record saying
+how many buckets there are (:func:`directory_rows`: stored as the registry row ``-N``, beside the
+``N`` empty tails made with it), and registrations then attest it (the count is in their MAC, and
+a bucket's first one chains from its empty tail's MAC), so a whole bucket deleted, or emptied,
+shows too (``core.service.verify``; docs/event-log.md, "Which registry bucket").
+
 Rotation: set a new ``EVENT_HMAC_KEY`` and move the old one into ``EVENT_HMAC_KEYS`` (comma-
 separated). New events use the new key; older ones are verified with the key their id names.
 """
@@ -253,19 +259,41 @@ class RegistryHead:
 
 
 def registration_mac(
-    key: ChainKey | None, bucket: int, seq: int, session_id: str, previous: str | None
+    key: ChainKey | None,
+    bucket: int,
+    seq: int,
+    session_id: str,
+    previous: str | None,
+    buckets: int | None = None,
 ) -> str:
-    """The MAC registering ``session_id`` as entry ``seq`` of ``bucket`` after ``previous``."""
-    return _digest(
-        key,
-        {
-            "bucket": bucket,
-            "key_id": key.key_id if key else None,
-            "previous": previous,
-            "seq": seq,
-            "session_id": session_id,
-        },
-    )
+    """The MAC registering ``session_id`` as entry ``seq`` of ``bucket`` after ``previous``;
+    ``buckets`` is the registry directory's count, which a registration made once the directory
+    exists attests (None: the format from before the directory)."""
+    if (
+        type(bucket) is int
+        and type(seq) is int
+        and type(session_id) is str
+        and (previous is None or type(previous) is str)
+        and (buckets is None or type(buckets) is int)
+    ):  # every create: its payload written out, as head_mac does (~9,600 instructions less)
+        count = "" if buckets is None else f'"buckets":{int.__repr__(buckets)},'
+        key_id = None if key is None else key.key_id
+        text = (
+            f'{{"bucket":{int.__repr__(bucket)},{count}"key_id":{_text(key_id)},'
+            f'"previous":{_text(previous)},"seq":{int.__repr__(seq)},'
+            f'"session_id":{_quoted(session_id)}}}'
+        )
+        return _mac(key, text.encode("utf-8"))
+    payload: dict[str, Any] = {
+        "bucket": bucket,
+        "key_id": key.key_id if key else None,
+        "previous": previous,
+        "seq": seq,
+        "session_id": session_id,
+    }
+    if buckets is not None:
+        payload["buckets"] = buckets
+    return _digest(key, payload)
 
 
 def head_mac(
@@ -305,6 +333,44 @@ def registry_head_mac(key: ChainKey | None, bucket: int, seq: int, last_mac: str
     )
 
 
+def directory_mac(key: ChainKey | None, buckets: int) -> str:
+    """The MAC of the registry directory listing ``buckets`` registration chains. Its payload has
+    a ``"directory"`` key, which no tail's or registration's has: it is never taken for one."""
+    return _digest(
+        key, {"buckets": buckets, "directory": "registry", "key_id": key.key_id if key else None}
+    )
+
+
+def directory_rows(key: ChainKey | None, buckets: int) -> list[RegistryHead]:
+    """The registry rows a store makes before its first registration, under ``key``: the
+    directory (bucket ``-buckets``: seq 0 and no last MAC, as an empty tail is, so that ``db
+    verify`` of the code before it passes over the row) and the ``buckets`` empty tails, each
+    MACed (a bucket's first registration chains from its tail's MAC)."""
+    key_id = key.key_id if key else None
+    directory = RegistryHead(-buckets, 0, None, key_id, directory_mac(key, buckets))
+    return [
+        directory,
+        *(
+            RegistryHead(bucket, 0, None, key_id, registry_head_mac(key, bucket, 0, None))
+            for bucket in range(buckets)
+        ),
+    ]
+
+
+def registry_directory(tails: Iterable[RegistryHead]) -> RegistryHead | None:
+    """The registry directory among the registry's rows (the one bucket below 0), if any."""
+    return min((tail for tail in tails if tail.bucket < 0), key=_bucket, default=None)
+
+
+def directory_buckets(directory: RegistryHead) -> int:
+    """How many buckets the registry directory lists (its row is bucket ``-N``)."""
+    return -directory.bucket
+
+
+def _bucket(tail: RegistryHead) -> int:
+    return tail.bucket
+
+
 def new_head(
     key: ChainKey | None,
     session_id: str,
@@ -314,12 +380,15 @@ def new_head(
     registered: RegistryHead | None,
     existing: StreamHead | None,
     bucket: int | None = None,
+    buckets: int | None = None,
 ) -> tuple[StreamHead, RegistryHead | None]:
     """Return the stream's head after an append (and, for a new stream, its bucket's new tail).
 
     ``existing`` is the stream's current head; a stream without one is registered after
     ``registered``, the current tail of the bucket the store chose for it (None when that bucket
-    is empty: then ``bucket`` names it, else the old rule's :func:`registry_bucket` does).
+    has no row: then ``bucket`` names it, else the old rule's :func:`registry_bucket` does).
+    ``buckets`` is the registry directory's count once it exists (None before): the registration
+    attests it, and a bucket's first one chains from its empty tail's MAC.
     """
     if existing is not None:
         head = StreamHead(
@@ -339,9 +408,10 @@ def new_head(
     elif bucket is None:
         bucket = registry_bucket(session_id)
     seq = (registered.seq if registered else 0) + 1
-    reg = registration_mac(
-        key, bucket, seq, session_id, registered.last_mac if registered else None
-    )
+    previous = registered.last_mac if registered else None
+    if buckets is not None and registered is not None and registered.seq == 0:
+        previous = registered.mac
+    reg = registration_mac(key, bucket, seq, session_id, previous, buckets)
     key_id = key.key_id if key else None
     head = StreamHead(
         session_id,

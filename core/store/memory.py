@@ -34,13 +34,14 @@ from core.store.integrity import (
     RegistryHead,
     StreamHead,
     chain_hashes,
+    directory_rows,
     new_head,
 )
 from core.store.json_codec import dump_json, load_json
 from core.store.memory_accounts import InMemoryAccounts
 from core.store.memory_reviews import InMemoryReviews
 from core.store.projections import InMemoryProjections
-from core.store.registry_buckets import RegistryBuckets
+from core.store.registry_buckets import CHOSEN_BUCKETS, RegistryBuckets
 from core.store.usage import InMemoryUsage
 
 
@@ -92,7 +93,12 @@ class InMemoryStore(
     def __init__(self, *, chain_keys: ChainKeys | None = None) -> None:
         self._chain_keys = chain_keys or ChainKeys()
         self._heads: dict[str, StreamHead] = {}
-        self._registry: dict[int, RegistryHead] = {}
+        # The registry directory and its empty tails, made before any registration (integrity).
+        self._registry = {
+            row.bucket: row for row in directory_rows(self._chain_keys.current, CHOSEN_BUCKETS)
+        }
+        # The bucket count registrations attest (None: the format from before the directory).
+        self._directory: int | None = CHOSEN_BUCKETS
         self._buckets = RegistryBuckets()
         self._lock = asyncio.Lock()
         self._events: list[_EventRow] = []
@@ -193,6 +199,7 @@ class InMemoryStore(
             registered=None if bucket is None else self._registry.get(bucket),
             existing=existing,
             bucket=bucket,
+            buckets=self._directory,
         )
         self._heads[stream_id] = head
         if tail is not None:
@@ -216,7 +223,7 @@ class InMemoryStore(
         return dict(self._heads)
 
     async def registry_heads(self) -> dict[int, RegistryHead]:
-        """Return the tail of every registration chain by bucket."""
+        """Return the tail of every registration chain by bucket, and the registry directory."""
         return dict(self._registry)
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[StoredEvent]:

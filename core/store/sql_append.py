@@ -22,7 +22,8 @@ New streams of one bucket are chained one at a time within the process, so they 
 each other, and a create takes a bucket none of the process's creates holds, so they rarely wait;
 a create refused because another process registered in its bucket moves to another bucket, which
 this process then avoids for a while, so processes settle on different buckets. A process reads
-every bucket's tail once, before its first create.
+every bucket's tail once, before its first create, having made the registry directory if the
+database has none (``core.store.integrity``; a SELECT when it has).
 
 Why the single call keeps the guarantees under concurrency:
 
@@ -90,13 +91,15 @@ from core.store.integrity import (
     RegistryHead,
     StreamHead,
     chain_hashes_encoded,
+    directory_rows,
     new_head,
     registry_head_mac,
 )
 from core.store.json_codec import dump_json, hashable_text
+from core.store.registry_buckets import CHOSEN_BUCKETS
 from core.store.sql_group import AppendRequest
 from core.store.sql_heads import POSITION_SHIFT, SqlChainWriter
-from core.store.sql_raw import RawConnection, sql
+from core.store.sql_raw import RawConnection, Sql, sql
 from core.store.sql_reviews import write_review_changes
 
 # The head (NULL columns for a new stream) and the twin's key (NULL when none), in one row.
@@ -113,6 +116,10 @@ _REGISTRY_TAIL = sql(
     "SELECT bucket, seq, last_mac, key_id, mac FROM stream_registry WHERE bucket = $1",
 )
 _REGISTRY_TAILS = "SELECT bucket, seq, last_mac, key_id, mac FROM stream_registry"
+# The registry directory (core.store.integrity), the one row below bucket 0.
+_DIRECTORY = sql(
+    "directory", "SELECT min(bucket) FROM stream_registry WHERE bucket < 0 HAVING count(*) > 0"
+)
 _REGISTRY_START = sql(
     "registry",
     "INSERT INTO stream_registry (bucket, seq, last_mac, key_id, mac)"
@@ -380,6 +387,7 @@ class SqlAppender(SqlChainWriter):
             hashes[-1],
             registered=tail if head is None else None,
             existing=head,
+            buckets=self._directory,
         )
         registration: list[Any] = [None] * 6
         if new_tail is not None:
@@ -433,14 +441,44 @@ class SqlAppender(SqlChainWriter):
         (another connection could wait for a pool whose connections are all held by creates
         waiting here). A process that chained its first creates from empty tails would have its
         first create in each bucket refused once: a round trip more, under the bucket's lock, with
-        the bucket's other creates of a start-up burst queued behind it."""
+        the bucket's other creates of a start-up burst queued behind it.
+
+        First the registry directory is made (or found): on ``raw`` in autocommit, as a create's
+        call runs (only an append writing review rows, never a create, runs in a transaction).
+        Made in a transaction left open, its rows would hold up other processes' creates until
+        it ended, and a rollback would take it away while this process attests it."""
         async with self._tails_seeding:
             if self._tails_seeded:
                 return
+            self._directory = await self._ensure_directory(raw)
             rows = await raw.fetch("registry", _REGISTRY_TAILS, ())
             for row in rows:
-                self._tails.setdefault(row[0], RegistryHead(*row))
+                if row[0] >= 0:  # not the directory
+                    self._tails.setdefault(row[0], RegistryHead(*row))
             self._tails_seeded = True
+
+    async def _sqlite_directory(self) -> None:
+        """SQLite, before this process's first append: the registry directory, made or found in
+        a transaction of its own (inside the group's, a rollback would take it away unseen)."""
+        async with self._tails_seeding:
+            if self._directory is None:
+                async with self._raw_transaction() as raw:
+                    directory = await self._ensure_directory(raw)
+                self._directory = directory
+
+    async def _ensure_directory(self, raw: RawConnection) -> int:
+        """Make the registry directory and its empty tails on ``raw`` unless it exists, and
+        return its bucket count (see ``core.store.integrity``). Two processes making it at once
+        both write the same rows, each ``ON CONFLICT``; an empty tail a creation that rolled back
+        left unkeyed is keyed with the others, which a create chaining from it does not notice
+        (the function compares the tail's length and last MAC only)."""
+        found = await raw.fetchrow("directory", raw.text(_DIRECTORY), ())
+        if found is not None:
+            return -int(found[0])
+        rows = directory_rows(self._chain_keys.current, CHOSEN_BUCKETS)
+        values = [value for row in rows for value in (row.bucket, row.key_id, row.mac)]
+        await raw.execute("directory", raw.text(_make_directory(len(rows))), values)
+        return CHOSEN_BUCKETS
 
     def _remember_head(self, head: StreamHead) -> StreamHead:
         """Keep ``head`` as the stream's latest known head (at most ``HEAD_CACHE_SIZE``)."""
@@ -504,6 +542,7 @@ class SqlAppender(SqlChainWriter):
             hashes[-1],
             registered=registered,
             existing=existing,
+            buckets=self._directory,
         )
         rows = [
             (
@@ -683,6 +722,20 @@ def access_arguments(access: AccessClaim) -> tuple[str, str, int]:
 def _empty_tail(bucket: int) -> RegistryHead:
     """The tail of a bucket nobody registered in yet (its row is created unkeyed)."""
     return RegistryHead(bucket, 0, None, None, registry_head_mac(None, bucket, 0, None))
+
+
+@cache
+def _make_directory(rows: int) -> Sql:
+    """The insert of the registry directory's ``rows`` (itself and its empty tails): a row
+    there already is kept, unless it is an empty tail left unkeyed and these are keyed."""
+    values = ", ".join(f"(${3 * n + 1}, 0, NULL, ${3 * n + 2}, ${3 * n + 3})" for n in range(rows))
+    return sql(
+        "directory",
+        f"INSERT INTO stream_registry (bucket, seq, last_mac, key_id, mac) VALUES {values}"
+        " ON CONFLICT (bucket) DO UPDATE SET key_id = excluded.key_id, mac = excluded.mac"
+        " WHERE stream_registry.seq = 0 AND stream_registry.key_id IS NULL"
+        " AND excluded.key_id IS NOT NULL",
+    )
 
 
 def writes_reviews(request: AppendRequest) -> bool:

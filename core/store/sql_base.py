@@ -70,6 +70,9 @@ class SqlStoreBase:
         # PostgreSQL: the tails are read once, before the first create (sql_append._seed_tails).
         self._tails_seeded = False
         self._tails_seeding = asyncio.Lock()
+        # The registry directory's bucket count, which registrations attest once this process
+        # has made or found it (sql_append._ensure_directory); None before: the older format.
+        self._directory: int | None = None
         # PostgreSQL: the raw path's connections, kept checked out between statements, at most
         # the pool's steady size (core.store.postgres_kept).
         self._raw_kept = KeptPostgres(engine) if self._is_postgres else None

@@ -112,6 +112,8 @@ class SqlEventStore(SqlAppender):
         if not self._is_postgres:
             if access is not None:
                 await self._check_access(access)
+            if self._directory is None:
+                await self._sqlite_directory()
             if self._group is None:
                 self._group = GroupCommitter(self._commit_group)
             return await self._group.submit(request)

@@ -70,7 +70,13 @@ class SqlChainWriter(SqlStoreBase):
         if existing is None:
             tail = await self._lock_registry(connection, self._buckets.choose())
         head, new_tail = new_head(
-            key, stream_id, version, event_hash, registered=tail, existing=existing
+            key,
+            stream_id,
+            version,
+            event_hash,
+            registered=tail,
+            existing=existing,
+            buckets=self._directory,
         )
         values = asdict(head)
         await connection.execute(self._upsert_by_session(stream_heads, values), values)
@@ -112,7 +118,7 @@ class SqlChainWriter(SqlStoreBase):
         return {row.session_id: _stream_head(row) for row in rows}
 
     async def registry_heads(self) -> dict[int, RegistryHead]:
-        """Return the tail of every registration chain by bucket."""
+        """Return the tail of every registration chain by bucket, and the registry directory."""
         async with self._transaction() as connection:
             rows = (await connection.execute(select(stream_registry))).all()
         return {

@@ -13,7 +13,8 @@ connections at once (so that many are opened, and stay kept by the raw path:
 ``core.store.postgres_kept``), runs each hot statement once
 on each of them with arguments that match nothing, so asyncpg prepares and caches it there, calls
 the append function in a way that writes nothing (an expected version of -1 is a ``conflict``
-whatever the stream holds), and reads the registry tails the first create would read.
+whatever the stream holds), and reads the registry tails the first create would read (making
+the registry directory first, when the database has none: ``core.store.integrity``).
 
 That call returns before the function's writing half, whose statements PL/pgSQL plans on a
 backend the first time they run: each backend's first real create paid for planning them and for

@@ -176,3 +176,36 @@ def test_a_missing_key_is_a_problem_and_a_rotated_key_still_verifies(played, mon
     code, output = verify()
     assert code == 0, output
     assert "0 problems" in output
+
+
+def test_deleting_a_whole_registry_bucket_is_caught(played):
+    db, ada, _ = played
+    with sqlite3.connect(db) as connection:
+        (bucket,) = connection.execute(
+            "SELECT bucket FROM stream_heads WHERE session_id = ?", (ada,)
+        ).fetchone()
+        gone = [
+            row[0]
+            for row in connection.execute(
+                "SELECT session_id FROM stream_heads WHERE bucket = ?", (bucket,)
+            )
+        ]
+    for session in gone:  # every session of the bucket, with its head and read models
+        for table in (
+            "game_events",
+            "stream_heads",
+            "session_index",
+            "session_snapshots",
+            "review_queue",
+            "xp_adjustments",
+        ):
+            sql(db, f"DELETE FROM {table} WHERE session_id = ?", session)
+    for session in gone:
+        sql(db, "DELETE FROM xp_grants WHERE session_id = ?", session)
+    sql(db, "DELETE FROM stream_registry WHERE bucket = ?", bucket)
+    code, output = verify()
+    assert code == 1
+    assert (
+        f"registry bucket {bucket}: its tail is missing though the registry directory lists 64"
+        in (output)
+    )

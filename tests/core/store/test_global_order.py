@@ -55,6 +55,10 @@ async def test_a_late_commit_is_never_skipped_and_does_not_block_other_streams(
 
     monkeypatch.setattr(sql_events, "READ_ALL_WAIT_SECONDS", 0.2)
     try:
+        # The registry directory first, in autocommit, as a create or the warm-up makes it (the
+        # slow create would make it inside its open transaction, holding up every other create).
+        async with store._raw_read() as raw:
+            await store._seed_tails(raw)
         slow = asyncio.create_task(slow_append())
         async with asyncio.timeout(20):
             await reached.wait()

@@ -18,6 +18,7 @@ from core.bootstrap import build_services, warm_up
 from core.config import Settings
 from core.store.base import NewEvent
 from core.store.migrate import migrate
+from core.store.registry_buckets import CHOSEN_BUCKETS
 from core.store.sql import SqlStore
 from core.store.sql_accounts import _TOKEN_STATE
 from core.store.sql_append import _APPEND
@@ -56,9 +57,10 @@ async def test_warm_up_opens_the_pool_and_prepares_the_hot_statements_on_every_c
         await asyncio.gather(*(statements_of_one() for _ in range(3)))
         for statements in prepared:
             assert {_TOKEN_STATE.postgres, _READ_STREAM.postgres, _APPEND} <= statements
-        # Nothing was written, and the hot path reuses those connections.
+        # Nothing was written but the registry directory and its empty tails (before the first
+        # create: core.store.integrity), and the hot path reuses those connections.
         assert await count_rows(postgres_url, "stream_heads") == 0
-        assert await count_rows(postgres_url, "stream_registry") == 0
+        assert await count_rows(postgres_url, "stream_registry") == CHOSEN_BUCKETS + 1
         await asyncio.gather(*(store.read_stream(f"s{i}") for i in range(10)))
         assert opened == 3
     finally:
@@ -87,9 +89,9 @@ async def test_a_connection_opened_after_the_warm_up_is_warmed_as_it_opens(
             assert not fairy.driver_connection.is_in_transaction()
         finally:
             fairy.close()
+        assert await count_rows(postgres_url, "stream_registry") == CHOSEN_BUCKETS + 1
         for table in (
             "stream_heads",
-            "stream_registry",
             "game_events",
             "session_index",
             "session_snapshots",
