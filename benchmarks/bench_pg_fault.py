@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import tempfile
 import time
@@ -64,12 +65,12 @@ async def terminate_backends(dsn: str, every_ms: float, stop: asyncio.Event) -> 
     try:
         while not stop.is_set():
             pids = [row["pid"] for row in await admin.fetch(_APP_BACKENDS)]
-            if pids and await admin.fetchval("SELECT pg_terminate_backend($1)", random.choice(pids)):
+            if pids and await admin.fetchval(
+                "SELECT pg_terminate_backend($1)", random.choice(pids)
+            ):
                 terminated += 1
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every_ms / 1000)
-            except TimeoutError:
-                pass
     finally:
         await admin.close()
     return terminated
