@@ -290,7 +290,7 @@ class SqlAppender(SqlChainWriter):
                 )
         else:
             async with self._raw_transaction(with_core=True) as raw:
-                result, written = await self._chain_and_call(raw, request, encoded, access, None)
+                result, written = await self._chain_and_call(raw, request, encoded, access)
                 if not result.duplicate:
                     await self._write_reviews(raw, request)
         if written is not None:  # committed: the next append to the stream chains from it
@@ -303,13 +303,13 @@ class SqlAppender(SqlChainWriter):
         request: AppendRequest,
         encoded: EncodedAppend,
         access: AccessClaim | None,
-        renew: Renew | None,
+        renew: Renew | None = None,
     ) -> tuple[AppendResult, StreamHead | None]:
         """Chain ``request`` from the tip this process expects and call the function, again from
         the actual tip when it refuses a stale one; return the result and the head it wrote.
 
-        ``renew`` (autocommit only) replaces ``raw`` when it dies under the call (see
-        :meth:`_call`); inside a transaction (None) the append fails with it."""
+        ``renew`` (autocommit only) replaces ``raw`` when it dies under a statement (see
+        :meth:`_settle`); inside a transaction (None) the append fails with it."""
         stream_id, expected = request.stream_id, request.expected_version
         head = self._heads.get(stream_id)
         if (head.version if head is not None else 0) != expected:
