@@ -6,7 +6,7 @@ The server is ``bench_api``'s (``curiouscore serve``, one worker, a free loopbac
 PostgreSQL database of its own (``--database-url``, emptied first); every learner signs up, then
 all play ``--rounds`` rounds of issue 17's flow (create, start, continue through the gates, a
 wrong then a right answer, the state) at once, while one of the app's backends, picked at random,
-is terminated every ``--every-ms``. Afterwards the event log is checked for an action applied
+is terminated every ``--every-ms`` (``--all``: every one of them, as a restart or a failover). Afterwards the event log is checked for an action applied
 twice: a step entered or closed twice, an answer's attempt submitted twice, a session started
 twice.
 
@@ -58,17 +58,18 @@ _APP_BACKENDS = (
 )
 
 
-async def terminate_backends(dsn: str, every_ms: float, stop: asyncio.Event) -> int:
-    """Until ``stop``: every ``every_ms``, terminate one of the app's backends; return how many."""
+async def terminate_backends(
+    dsn: str, every_ms: float, stop: asyncio.Event, *, everyone: bool = False
+) -> int:
+    """Until ``stop``: every ``every_ms``, terminate one of the app's backends (``everyone``: all
+    of them, as a restart or a failover does); return how many."""
     admin = await asyncpg.connect(dsn)
     terminated = 0
     try:
         while not stop.is_set():
             pids = [row["pid"] for row in await admin.fetch(_APP_BACKENDS)]
-            if pids and await admin.fetchval(
-                "SELECT pg_terminate_backend($1)", random.choice(pids)
-            ):
-                terminated += 1
+            for pid in pids if everyone else random.sample(pids, min(1, len(pids))):
+                terminated += bool(await admin.fetchval("SELECT pg_terminate_backend($1)", pid))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every_ms / 1000)
     finally:
@@ -91,7 +92,9 @@ async def run(args: argparse.Namespace) -> None:
                 TIME_LIMIT_SECONDS,
             )
             stop = asyncio.Event()
-            faults = asyncio.create_task(terminate_backends(dsn, args.every_ms, stop))
+            faults = asyncio.create_task(
+                terminate_backends(dsn, args.every_ms, stop, everyone=args.all)
+            )
             started = time.perf_counter()
             try:
                 await asyncio.wait_for(
@@ -122,7 +125,8 @@ async def run(args: argparse.Namespace) -> None:
     errors = {k: v for k, v in sorted(samples.errors.items()) if not k.startswith("register")}
     print(
         f"{args.learners} learners x {args.rounds} rounds in {seconds:.1f} s,"
-        f" a backend terminated every {args.every_ms:g} ms ({terminated} terminated)"
+        f" {'every backend' if args.all else 'a backend'} terminated every {args.every_ms:g} ms"
+        f" ({terminated} terminated)"
     )
     print(f"requests answered: {requests}; errors: {sum(errors.values())} {errors or ''}")
     print(f"events: {events}; actions applied twice: {len(twice)}")
@@ -136,6 +140,9 @@ def main() -> None:
     parser.add_argument("--learners", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--every-ms", type=float, default=100.0)
+    parser.add_argument(
+        "--all", action="store_true", help="terminate every backend of the app each time"
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     random.seed(args.seed)
