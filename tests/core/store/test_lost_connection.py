@@ -193,3 +193,47 @@ async def test_an_append_whose_connection_dies_twice_fails_unavailable_and_write
     retried = await store.append("s", [noted(2)], 1, idempotency_key="k2", recorded_at=T0)
     assert retried == AppendResult(2, 2, duplicate=True)
     assert await _events(store, "s") == [(1, 1), (2, 2)]
+
+
+async def test_an_append_that_commits_only_after_its_tip_was_read_is_not_applied_twice(
+    store: SqlStore, admin: asyncpg.Connection, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dead connection's call is still waiting on the server when the tip is read (its
+    backend has not finished): the tip says "not committed", the call is sent again and waits
+    behind the first, which then commits. The second is refused with the head the first wrote:
+    the append's own, so it succeeded, once."""
+    await store.append("s", [noted(1)], 0, recorded_at=T0)
+    dsn = make_url(postgres_url).set(drivername="postgresql").render_as_string(False)
+    elsewhere = await asyncpg.connect(dsn)  # where the lost call runs, late
+    killer = await asyncpg.connect(dsn)  # the patch's own (the test's polls use ``admin``)
+    original = PostgresRaw.fetchrow
+    late: list[asyncio.Task[Any]] = []
+
+    async def fetchrow(raw: PostgresRaw, kind: str, text: str, args: Sequence[Any]) -> Row | None:
+        if kind == "append" and not late:
+            late.append(asyncio.create_task(elsewhere.fetchrow(text, *args)))
+            await until(lambda: _waiting(killer, "advisory"), "the lost call to wait")
+            await _terminate(killer, raw.driver.get_server_pid())
+            await original(raw, "test", "SELECT 1", ())  # the dead connection's error
+        return await original(raw, kind, text, args)
+
+    async def both_wait_or_failed() -> bool:
+        return append.done() or len(await _waiting(admin, "advisory")) == 2
+
+    monkeypatch.setattr(PostgresRaw, "fetchrow", fetchrow)
+    lock = "SELECT pg_advisory_lock(hashtextextended('s', $1))"
+    try:
+        await admin.execute(lock, STREAM_LOCK_SEED)  # the append's stream lock
+        append = asyncio.create_task(store.append("s", [noted(2)], 1, recorded_at=T0))
+        try:
+            await until(both_wait_or_failed, "the call sent again to wait")
+        finally:
+            await admin.execute("SELECT pg_advisory_unlock_all()")
+        result = await append
+    finally:
+        first = await asyncio.gather(*late, return_exceptions=True)
+        await elsewhere.close()
+        await killer.close()
+    assert result == AppendResult(2, 2)
+    assert first[0][0][0] == "written"  # the lost call's own outcome
+    assert await _events(store, "s") == [(1, 1), (2, 2)]
