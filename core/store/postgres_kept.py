@@ -29,7 +29,9 @@ The bounds and guarantees of the pool still hold:
 * **A broken connection is never reused:** one that failed for connectivity is invalidated by
   ``PostgresRaw`` (the pool discards it); so is one that comes back from a block that was
   cancelled, or still inside a transaction (see :meth:`KeptPostgres.give_back`). Either way its
-  place is free for a new checkout.
+  place is free for a new checkout. The request it failed does not fail with it: the statement
+  goes on on a fresh connection (``KeptRead.renew`` in ``core.store.sql_base``): a read runs
+  again, an append first finds out whether it committed (``core.store.sql_append``).
 * **Idle ones are pinged (``POOL_PRE_PING``):** one that sat idle for ``PING_IDLE_SECONDS`` goes
   back to the pool and is checked out again, which pings it (``core.store.engine``) and replaces
   it when the server dropped it; so does every idle one once a kept connection failed for

@@ -118,8 +118,7 @@ class SqlAccounts(SqlStoreBase):
                 with unavailable_on_connectivity_errors(self._engine.url):
                     raise
         else:
-            async with self._raw_read() as raw:
-                row = await raw.fetchrow("token_state", raw.text(_TOKEN_STATE), (learner_id,))
+            row = await self._fetchrow(_TOKEN_STATE, (learner_id,))
         if row is None:
             return None
         self._remember_learner(Learner(learner_id, row[2], row[1], row[3]))

@@ -45,6 +45,29 @@ Why the single call keeps the guarantees under concurrency:
   (``db verify`` reports it): an append to it fails with ``ConcurrencyError`` (the unique
   (stream, version) constraint) instead of registering the stream a second time.
 
+**A connection that dies under the call** (``sql_raw.LOST_CONNECTION``: a PostgreSQL restart or
+failover, ``pg_terminate_backend``, a proxy dropping it) leaves the append's fate unknown: the call
+may have committed on the server before its answer was lost. Calling again blindly would either
+apply the action twice (had it chained again from the head it finds) or report a conflict for an
+action that took effect. But the append knows what it asked for: the head it would write (its
+version and last event's digest, computed before the call). So the append takes a fresh
+connection (``KeptRead.renew``) and reads the tip there (one round trip):
+
+* **the tip is the head it would have written:** it committed, with everything the call carries
+  (idempotency key, read models, XP, a new stream's registration): its result is returned as the
+  call's would have been, and the process's caches move as after any write (the stream's head; a
+  create's bucket tail, settled before the bucket's lock is released);
+* **otherwise** it is called once more, as it was. The function's checks under the stream lock
+  make that safe whatever the tip shows: still at the expected version, it did not commit, and
+  now does (or is refused as stale, and chains again); moved on, the usual answers
+  (``duplicate`` for its idempotency key, ``conflict``). A ``conflict`` whose tip is the head it
+  would have written means it committed after all, after the tip was read (the dead backend was
+  still finishing): returned as written.
+
+A failure of that read or of the second call fails the append as before (``StoreUnavailable``,
+HTTP 503; nothing is half-written, and the learner can retry). The success path is unchanged (a
+``try`` around the call); an append in a transaction of its own (review rows) is not settled.
+
 **The access check** (``access``: an :class:`~core.store.base.AccessClaim`, issue 17) is the
 function's first step after the lock: a claim whose token version (or role) is not the learners
 row's gets the outcome ``revoked`` and nothing else, not even the replay of an idempotency key;
@@ -66,6 +89,7 @@ statement per table written; it has one writer at a time, so the tip it reads is
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from functools import cache
@@ -97,9 +121,10 @@ from core.store.integrity import (
 )
 from core.store.json_codec import dump_json, hashable_text
 from core.store.registry_buckets import CHOSEN_BUCKETS
+from core.store.sql_base import KeptRead
 from core.store.sql_group import AppendRequest
 from core.store.sql_heads import POSITION_SHIFT, SqlChainWriter
-from core.store.sql_raw import RawConnection, Sql, sql
+from core.store.sql_raw import LOST_CONNECTION, RawConnection, Sql, sql
 from core.store.sql_reviews import write_review_changes
 
 # The head (NULL columns for a new stream) and the twin's key (NULL when none), in one row.
@@ -156,6 +181,8 @@ _UNDEFINED_FUNCTION = "42883"
 MAX_CHAIN_ATTEMPTS = 8
 # Stream heads kept per process (the least recently used dropped first).
 HEAD_CACHE_SIZE = 10_000
+# Gives back the append's connection, dead, and takes a fresh one (``KeptRead.renew``).
+Renew = Callable[[], Awaitable[RawConnection]]
 
 
 _SUMMARY_COLUMNS = tuple(field.name for field in fields(SessionSummary))
@@ -262,8 +289,12 @@ class SqlAppender(SqlChainWriter):
         it); the function checks ``access`` first."""
         encoded = EncodedAppend.of(request)
         if not writes_reviews(request):
-            async with self._raw_read() as raw:
-                result, written = await self._chain_and_call(raw, request, encoded, access)
+            assert self._raw_kept is not None
+            reading = KeptRead(self._raw_kept)
+            async with reading as raw:
+                result, written = await self._chain_and_call(
+                    raw, request, encoded, access, reading.renew
+                )
         else:
             async with self._raw_transaction(with_core=True) as raw:
                 result, written = await self._chain_and_call(raw, request, encoded, access)
@@ -279,15 +310,25 @@ class SqlAppender(SqlChainWriter):
         request: AppendRequest,
         encoded: EncodedAppend,
         access: AccessClaim | None,
+        renew: Renew | None = None,
     ) -> tuple[AppendResult, StreamHead | None]:
         """Chain ``request`` from the tip this process expects and call the function, again from
-        the actual tip when it refuses a stale one; return the result and the head it wrote."""
+        the actual tip when it refuses a stale one; return the result and the head it wrote.
+
+        ``renew`` (autocommit only) replaces ``raw`` when it dies under a statement (see
+        :meth:`_settle`); inside a transaction (None) the append fails with it."""
         stream_id, expected = request.stream_id, request.expected_version
         head = self._heads.get(stream_id)
         if (head.version if head is not None else 0) != expected:
             # Not the head this process last saw at that version: read the tip (without the
             # lock, so only a guess, which the function checks under it).
-            tip = await raw.fetchrow("tip", TIP.postgres, (stream_id, request.idempotency_key))
+            try:
+                tip = await raw.fetchrow("tip", TIP.postgres, (stream_id, request.idempotency_key))
+            except LOST_CONNECTION:
+                if renew is None:
+                    raise
+                raw = await renew()  # nothing sent yet: read it again on a fresh connection
+                tip = await raw.fetchrow("tip", TIP.postgres, (stream_id, request.idempotency_key))
             assert tip is not None
             replay = tip[8] is not None
             if replay and access is None:
@@ -319,7 +360,14 @@ class SqlAppender(SqlChainWriter):
                 async with self._bucket_locks.setdefault(bucket, asyncio.Lock()):
                     tail = self._tails.get(bucket) or _empty_tail(bucket)
                     args, written, new_tail = self._chained(request, encoded, None, tail, access)
-                    row = await self._call(raw, args)
+                    # Settled under the bucket's lock when the connection dies: the tail this
+                    # process keeps for the bucket is then the one the create left, or not.
+                    try:
+                        row = await self._call(raw, args)
+                    except LOST_CONNECTION:
+                        if renew is None:
+                            raise
+                        row, raw = await self._settle(renew, args, request, written)
                     if row[0] == "registry":
                         self._tails[bucket] = RegistryHead(bucket, *row[12:16])
                         # Another process registers here: leave the bucket to it, once. (Written
@@ -335,7 +383,12 @@ class SqlAppender(SqlChainWriter):
                         self._tails[bucket] = new_tail
             else:
                 args, written, _ = self._chained(request, encoded, head, None, access)
-                row = await self._call(raw, args)
+                try:
+                    row = await self._call(raw, args)
+                except LOST_CONNECTION:
+                    if renew is None:
+                        raise
+                    row, raw = await self._settle(renew, args, request, written)
             outcome = row[0]
             if outcome == "revoked":
                 assert access is not None
@@ -435,6 +488,31 @@ class SqlAppender(SqlChainWriter):
             raise
         assert row is not None
         return row[0]
+
+    async def _settle(
+        self, renew: Renew, args: list[Any], request: AppendRequest, written: StreamHead
+    ) -> tuple[Any, RawConnection]:
+        """The connection died under the call of ``args`` (chained to write ``written``), which
+        may or may not have committed: find out on a fresh connection from ``renew``, and call
+        once more only if it did not. Return the call's result (the one the function gave, had
+        it committed) and the connection the caller goes on with. See "A connection that dies
+        under the call" in the module docstring."""
+        raw = await renew()
+        tip = await raw.fetchrow("tip", TIP.postgres, (request.stream_id, request.idempotency_key))
+        assert tip is not None
+        if tip[0] == written.version and tip[1] == written.event_hash:
+            return self._written_row(request, written), raw
+        row = await self._call(raw, args)
+        if row[0] == "conflict" and row[1] == written.version and row[2] == written.event_hash:
+            # It committed after all, once the tip was read (its backend was still finishing).
+            return self._written_row(request, written), raw
+        return row, raw
+
+    @staticmethod
+    def _written_row(request: AppendRequest, written: StreamHead) -> tuple[Any, ...]:
+        """The function's result for the call that wrote ``written`` (as its caller reads it)."""
+        first = request.expected_version + 1
+        return ("written", *_HEAD_VALUES(written)[1:], first, written.version, None)
 
     async def _seed_tails(self, raw: RawConnection) -> None:
         """Before this process's first create: every bucket's tail, in one read on ``raw``

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
@@ -20,10 +20,10 @@ from core.store.engine import (
     writer,
 )
 from core.store.integrity import ChainKeys, RegistryHead, StreamHead
-from core.store.postgres_kept import KeptPostgres
+from core.store.postgres_kept import Kept, KeptPostgres
 from core.store.registry_buckets import RegistryBuckets
 from core.store.sql_group import GroupCommitter
-from core.store.sql_raw import RawConnection, raw_connection
+from core.store.sql_raw import LOST_CONNECTION, RawConnection, Row, Sql, raw_connection
 from core.store.sqlite_kept import KeptConnections
 
 # How long a learner row read by the access check answers ``get_learner`` (see _seen_learner).
@@ -165,6 +165,34 @@ class SqlStoreBase:
             return KeptRead(self._raw_kept)
         return self._sqlite_raw_read()
 
+    async def _fetch(self, statement: Sql, args: Sequence[Any]) -> list[Row]:
+        """The rows of one raw read ``statement``; on PostgreSQL, read once more on a fresh
+        connection when the connection died under it (``LOST_CONNECTION``: a read is safe to
+        repeat). A second failure, or any other error, fails the read as before."""
+        if self._raw_kept is None:
+            async with self._sqlite_raw_read() as raw:
+                return await raw.fetch(statement.kind, statement.sqlite, args)
+        reading = KeptRead(self._raw_kept)
+        async with reading as raw:
+            try:
+                return await raw.fetch(statement.kind, statement.postgres, args)
+            except LOST_CONNECTION:
+                raw = await reading.renew()
+                return await raw.fetch(statement.kind, statement.postgres, args)
+
+    async def _fetchrow(self, statement: Sql, args: Sequence[Any]) -> Row | None:
+        """:meth:`_fetch` for a statement of one row (or None)."""
+        if self._raw_kept is None:
+            async with self._sqlite_raw_read() as raw:
+                return await raw.fetchrow(statement.kind, statement.sqlite, args)
+        reading = KeptRead(self._raw_kept)
+        async with reading as raw:
+            try:
+                return await raw.fetchrow(statement.kind, statement.postgres, args)
+            except LOST_CONNECTION:
+                raw = await reading.renew()
+                return await raw.fetchrow(statement.kind, statement.postgres, args)
+
     @asynccontextmanager
     async def _sqlite_raw_read(self) -> AsyncIterator[RawConnection]:
         with unavailable_on_connectivity_errors(self._engine.url):
@@ -248,6 +276,8 @@ class KeptRead:
 
     __slots__ = ("_kept", "_pool")
 
+    _kept: Kept | None  # None: renew gave it back, and failed to take another
+
     def __init__(self, pool: KeptPostgres) -> None:
         self._pool = pool
 
@@ -266,13 +296,29 @@ class KeptRead:
         self._kept = kept
         return kept.raw
 
+    async def renew(self) -> RawConnection:
+        """The block's connection died under a statement (``LOST_CONNECTION``; ``PostgresRaw``
+        invalidated it): give it back and take another, for the block to go on with.
+
+        Fresh, not just another idle one: giving back a connection that failed for connectivity
+        makes every idle one due for a ping (``KeptPostgres.give_back``), so :meth:`take` pings
+        the one it hands out, or opens a new one. Failing that, the block fails, unavailable."""
+        kept, self._kept = self._kept, None
+        assert kept is not None
+        await self._pool.give_back(kept)
+        kept = await self._pool.take()
+        self._kept = kept
+        return kept.raw
+
     async def __aexit__(
         self, _type: type[BaseException] | None, error: BaseException | None, _tb: object
     ) -> None:
-        if error is None and self._pool.keep(self._kept):
+        kept = self._kept
+        if error is None and kept is not None and self._pool.keep(kept):
             return
-        # A block cancelled mid-statement may leave the statement running: not kept.
-        await self._pool.give_back(self._kept, cancelled=isinstance(error, asyncio.CancelledError))
+        if kept is not None:
+            # A block cancelled mid-statement may leave the statement running: not kept.
+            await self._pool.give_back(kept, cancelled=isinstance(error, asyncio.CancelledError))
         if error is not None:
             replacement = unavailable_error(self._pool.url, error)
             if replacement is not None:

@@ -206,22 +206,14 @@ class SqlEventStore(SqlAppender):
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[StoredEvent]:
         """Return the stream's events with version > ``after_version``, in order."""
-        async with self._raw_read() as raw:
-            rows = await raw.fetch(
-                "read_stream", raw.text(_READ_STREAM), (stream_id, after_version)
-            )
+        rows = await self._fetch(_READ_STREAM, (stream_id, after_version))
         return [_raw_event(row) for row in rows]
 
     async def read_stream_for(
         self, access: AccessClaim, stream_id: str, after_version: int = 0
     ) -> list[StoredEvent]:
         """:meth:`read_stream` and the claim's check in one statement (see ``EventStore``)."""
-        async with self._raw_read() as raw:
-            rows = await raw.fetch(
-                "read_stream",
-                raw.text(_READ_STREAM_FOR),
-                (stream_id, after_version, *_claimed(access)),
-            )
+        rows = await self._fetch(_READ_STREAM_FOR, (stream_id, after_version, *_claimed(access)))
         # The first column says whether the claim holds; a row of NULL events stands for none.
         if not rows[0][0]:
             raise AccessRevoked(access.learner_id)
@@ -276,8 +268,9 @@ class SqlEventStore(SqlAppender):
 
     async def stream_version(self, stream_id: str) -> int:
         """Return the stream's current version (0 when it has no events)."""
-        async with self._raw_read() as raw:
-            return await _stream_version(raw, stream_id)
+        row = await self._fetchrow(_STREAM_VERSION, (stream_id,))
+        assert row is not None
+        return int(row[0])
 
     async def list_stream_ids(self) -> list[str]:
         """Return every stream id that has events, sorted."""
@@ -288,8 +281,8 @@ class SqlEventStore(SqlAppender):
 
     async def find_idempotent(self, stream_id: str, key: str) -> AppendResult | None:
         """Return the result of the append that used ``key`` on this stream, if any."""
-        async with self._raw_read() as raw:
-            return await _find_idempotent(raw, stream_id, key)
+        row = await self._fetchrow(_FIND_IDEMPOTENT, (stream_id, key))
+        return None if row is None else AppendResult(row[0], row[1], request_digest=row[2])
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         """Store ``snapshot`` as the stream's latest (replacing an older one)."""
@@ -300,8 +293,7 @@ class SqlEventStore(SqlAppender):
 
     async def load_snapshot(self, stream_id: str) -> Snapshot | None:
         """Return the stream's latest snapshot, if any."""
-        async with self._raw_read() as raw:
-            row = await raw.fetchrow("load_snapshot", raw.text(_LOAD_SNAPSHOT), (stream_id,))
+        row = await self._fetchrow(_LOAD_SNAPSHOT, (stream_id,))
         return None if row is None else Snapshot(stream_id, row[0], row[1], load_json(row[2]))
 
     async def delete_snapshots(self) -> int:

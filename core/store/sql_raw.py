@@ -24,6 +24,11 @@ with the driver's error as ``orig``), so the store's existing handling applies u
 violations become ``ConcurrencyError`` / duplicates / ``XpAlreadyGranted``, connectivity failures
 ``StoreUnavailable`` and a missing table ``SchemaNotMigrated`` (``core.store.engine``). A PostgreSQL
 connection that failed for connectivity is invalidated, so the pool never hands it out again.
+
+**A connection that died under a statement** (``LOST_CONNECTION``: the server restarted or failed
+over, ``pg_terminate_backend``, a proxy dropped it) is not the request's fault: the store's reads
+run once more on a fresh connection (``SqlStoreBase._fetch``) and an append finds out whether it
+committed before it is sent again (``core.store.sql_append``).
 """
 
 from __future__ import annotations
@@ -51,6 +56,14 @@ STATEMENTS: Counter[str] = Counter()
 Row = Sequence[Any]
 
 _NUMBERED = re.compile(r"\$(\d+)")
+
+# What a PostgreSQL statement raises when its connection died under it, as ``PostgresRaw``
+# translates it (``_postgres_error``: asyncpg's ``PostgresConnectionError``, ``InterfaceError``
+# with its ``ConnectionDoesNotExistError``, ``InternalClientError``, or any error that left the
+# connection closed, such as the "terminating connection" notice) or a reset socket. Not a statement's
+# own error, and not a timeout (``TimeoutError`` is an ``OSError``, not a ``ConnectionError``): one
+# that may mean an overloaded server is not sent again at once.
+LOST_CONNECTION: tuple[type[BaseException], ...] = (exc.InterfaceError, ConnectionError)
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,30 +73,21 @@ class SqlReadModels(SqlStoreBase):
         self, challenge_id: str, version: int
     ) -> ChallengeRecord | None:
         """Return that version of the challenge, if stored."""
-        async with self._raw_read() as raw:
-            row = await raw.fetchrow(
-                "challenge_version", raw.text(_CHALLENGE_VERSION), (challenge_id, version)
-            )
+        row = await self._fetchrow(_CHALLENGE_VERSION, (challenge_id, version))
         return None if row is None else _raw_challenge(row)
 
     async def latest_challenge_version(self, challenge_id: str) -> ChallengeRecord | None:
         """Return the challenge's highest stored version, if any."""
-        async with self._raw_read() as raw:
-            row = await raw.fetchrow(
-                "challenge_version", raw.text(_LATEST_CHALLENGE_VERSION), (challenge_id,)
-            )
+        row = await self._fetchrow(_LATEST_CHALLENGE_VERSION, (challenge_id,))
         return None if row is None else _raw_challenge(row)
 
     async def latest_challenge_versions(self, challenge_id: str | None = None) -> dict[str, int]:
         """Return each challenge's latest version number (only ``challenge_id``'s when given),
         without reading the definitions (session creation and the catalogue use their cache)."""
-        async with self._raw_read() as raw:
-            if challenge_id is None:
-                rows = await raw.fetch("challenge_version", raw.text(_LATEST_VERSIONS), ())
-            else:
-                rows = await raw.fetch(
-                    "challenge_version", raw.text(_LATEST_VERSION_OF), (challenge_id,)
-                )
+        if challenge_id is None:
+            rows = await self._fetch(_LATEST_VERSIONS, ())
+        else:
+            rows = await self._fetch(_LATEST_VERSION_OF, (challenge_id,))
         return {row[0]: int(row[1]) for row in rows}
 
     async def list_latest_challenges(self) -> list[ChallengeRecord]:
@@ -142,8 +133,7 @@ class SqlReadModels(SqlStoreBase):
         seen = self._seen_learner(learner_id)
         if seen is not None:
             return seen
-        async with self._raw_read() as raw:
-            row = await raw.fetchrow("learner", raw.text(_LEARNER), (learner_id,))
+        row = await self._fetchrow(_LEARNER, (learner_id,))
         return None if row is None else Learner(*row)
 
     async def upsert_session_summary(self, summary: SessionSummary) -> None:

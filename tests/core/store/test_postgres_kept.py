@@ -13,7 +13,7 @@ from sqlalchemy import event, exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.store import engine as store_engine
-from core.store.base import ConcurrencyError, NewEvent, StoreUnavailable
+from core.store.base import ConcurrencyError, NewEvent
 from core.store.engine import create_store_engine
 from core.store.migrate import migrate
 from core.store.postgres_kept import KeptPostgres
@@ -145,13 +145,10 @@ async def test_every_terminated_connection_is_replaced_never_reused(
                 text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY(:p)"),
                 {"p": list(pids)},
             )
-        failures = 0
         for _ in range(4):
-            try:
-                await store.stream_version("s")
-            except StoreUnavailable:
-                failures += 1
-        assert failures == 1  # the other idle one was pinged after that failure, and replaced
+            # The first read finds its connection dead and reads again on a fresh one (the other
+            # idle one, pinged after that failure, and replaced): no read fails.
+            assert await store.stream_version("s") == 0
         fresh = await _held_backends(store, 2)
         assert not fresh & pids
         assert _kept(store).held == 2
