@@ -1,14 +1,17 @@
 """bench_api's load generator finishes and counts a failed request instead of crashing: a server
 that resets connections (or closes them mid-answer) gives an error per request, and ``close()`` on
-a reset connection is quiet."""
+a reset connection is quiet; and its garbage collector stays off while it times requests."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import struct
 
-from benchmarks.bench_api import Connection, Samples, _create_rounds
+import pytest
+
+from benchmarks.bench_api import Connection, Samples, _create_rounds, collector_paused
 
 
 async def _resetting_server() -> tuple[asyncio.Server, int]:
@@ -61,3 +64,13 @@ def test_no_split_without_a_later_round():
     samples.by_endpoint["create"] = [50.0, 60.0]
     samples.first_creates = [50.0, 60.0]
     assert _create_rounds(samples) is None
+
+
+def test_the_collector_is_off_while_requests_are_timed_and_back_on_after_an_error() -> None:
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(TimeoutError), collector_paused():
+        raise TimeoutError
+    assert gc.isenabled()
