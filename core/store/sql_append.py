@@ -362,12 +362,7 @@ class SqlAppender(SqlChainWriter):
                     args, written, new_tail = self._chained(request, encoded, None, tail, access)
                     # Settled under the bucket's lock when the connection dies: the tail this
                     # process keeps for the bucket is then the one the create left, or not.
-                    try:
-                        row = await self._call(raw, args)
-                    except LOST_CONNECTION:
-                        if renew is None:
-                            raise
-                        row, raw = await self._settle(renew, args, request, written)
+                    row, raw = await self._call_settling(raw, args, renew, request, written)
                     if row[0] == "registry":
                         self._tails[bucket] = RegistryHead(bucket, *row[12:16])
                         # Another process registers here: leave the bucket to it, once. (Written
@@ -383,12 +378,7 @@ class SqlAppender(SqlChainWriter):
                         self._tails[bucket] = new_tail
             else:
                 args, written, _ = self._chained(request, encoded, head, None, access)
-                try:
-                    row = await self._call(raw, args)
-                except LOST_CONNECTION:
-                    if renew is None:
-                        raise
-                    row, raw = await self._settle(renew, args, request, written)
+                row, raw = await self._call_settling(raw, args, renew, request, written)
             outcome = row[0]
             if outcome == "revoked":
                 assert access is not None
@@ -488,6 +478,24 @@ class SqlAppender(SqlChainWriter):
             raise
         assert row is not None
         return row[0]
+
+    async def _call_settling(
+        self,
+        raw: RawConnection,
+        args: list[Any],
+        renew: Renew | None,
+        request: AppendRequest,
+        written: StreamHead,
+    ) -> tuple[Any, RawConnection]:
+        """Call the function with ``args`` on ``raw``; when the connection dies under the call,
+        :meth:`_settle` it with ``renew`` (None: inside a transaction, the append fails with it).
+        Return the call's result and the connection the caller goes on with."""
+        try:
+            return await self._call(raw, args), raw
+        except LOST_CONNECTION:
+            if renew is None:
+                raise
+            return await self._settle(renew, args, request, written)
 
     async def _settle(
         self, renew: Renew, args: list[Any], request: AppendRequest, written: StreamHead

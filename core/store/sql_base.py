@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Table, exc
 from sqlalchemy.dialects import postgresql, sqlite
@@ -169,29 +169,23 @@ class SqlStoreBase:
         """The rows of one raw read ``statement``; on PostgreSQL, read once more on a fresh
         connection when the connection died under it (``LOST_CONNECTION``: a read is safe to
         repeat). A second failure, or any other error, fails the read as before."""
-        if self._raw_kept is None:
-            async with self._sqlite_raw_read() as raw:
-                return await raw.fetch(statement.kind, statement.sqlite, args)
-        reading = KeptRead(self._raw_kept)
-        async with reading as raw:
-            try:
-                return await raw.fetch(statement.kind, statement.postgres, args)
-            except LOST_CONNECTION:
-                raw = await reading.renew()
-                return await raw.fetch(statement.kind, statement.postgres, args)
+        return await self._read_raw(_rows, statement, args)
 
     async def _fetchrow(self, statement: Sql, args: Sequence[Any]) -> Row | None:
         """:meth:`_fetch` for a statement of one row (or None)."""
+        return await self._read_raw(_row, statement, args)
+
+    async def _read_raw(self, read: _Read[_T], statement: Sql, args: Sequence[Any]) -> _T:
         if self._raw_kept is None:
             async with self._sqlite_raw_read() as raw:
-                return await raw.fetchrow(statement.kind, statement.sqlite, args)
+                return await read(raw, statement.kind, statement.sqlite, args)
         reading = KeptRead(self._raw_kept)
         async with reading as raw:
             try:
-                return await raw.fetchrow(statement.kind, statement.postgres, args)
+                return await read(raw, statement.kind, statement.postgres, args)
             except LOST_CONNECTION:
                 raw = await reading.renew()
-                return await raw.fetchrow(statement.kind, statement.postgres, args)
+                return await read(raw, statement.kind, statement.postgres, args)
 
     @asynccontextmanager
     async def _sqlite_raw_read(self) -> AsyncIterator[RawConnection]:
@@ -262,6 +256,19 @@ class SqlStoreBase:
         A PostgreSQL database created with a linguistic collation would otherwise disagree.
         """
         return column.collate("C") if self._is_postgres else column
+
+
+_T = TypeVar("_T")
+# One raw read: the connection, the statement's kind (for the counters), its text and arguments.
+_Read = Callable[[RawConnection, str, str, Sequence[Any]], Awaitable[_T]]
+
+
+def _rows(raw: RawConnection, kind: str, text: str, args: Sequence[Any]) -> Awaitable[list[Row]]:
+    return raw.fetch(kind, text, args)
+
+
+def _row(raw: RawConnection, kind: str, text: str, args: Sequence[Any]) -> Awaitable[Row | None]:
+    return raw.fetchrow(kind, text, args)
 
 
 class KeptRead:
