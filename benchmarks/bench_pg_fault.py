@@ -6,16 +6,16 @@ The server is ``bench_api``'s (``curiouscore serve``, one worker, a free loopbac
 PostgreSQL database of its own (``--database-url``, emptied first); every learner signs up, then
 all play ``--rounds`` rounds of issue 17's flow (create, start, continue through the gates, a
 wrong then a right answer, the state) at once, while one of the app's backends, picked at random,
-is terminated every ``--every-ms`` (``--all``: every one of them, as a restart or a failover). Afterwards the event log is checked for an action applied
-twice: a step entered or closed twice, an answer's attempt submitted twice, a session started
-twice.
+is terminated every ``--every-ms`` (``--all``: every one of them, as a restart or a failover).
+Afterwards the event log is checked for an action applied twice: a step entered or closed twice,
+an answer's attempt submitted twice, a session started twice.
 
-Run (this tree's server, then main's for "before"; the server is whatever ``cli`` PYTHONPATH
-finds)::
+Run from this checkout; the server is the code ``PYTHONPATH`` finds first, so the same script
+measures an older checkout ("before") too::
 
-    PYTHONPATH=. .venv/bin/python -m benchmarks.bench_pg_fault \\
-        --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/bench_pgfault
-    PYTHONPATH=/work/main .venv/bin/python benchmarks/bench_pg_fault.py --database-url …
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_pg_fault.py \\
+        --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/bench_fault [--all]
+    PYTHONPATH=/path/to/older/checkout .venv/bin/python benchmarks/bench_pg_fault.py --database-url …
 
 Bounded: learners × rounds, ``bench_api.TIME_LIMIT_SECONDS``, loopback only; it stops by itself.
 """
