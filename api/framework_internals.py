@@ -2,8 +2,9 @@
 
 ``api.fast_route`` and ``api.dispatch`` answer the hot routes with a few of the frameworks' own
 private functions and attributes, which spare every request FastAPI's generic bookkeeping
-(benchmarks/README.md "Session 5: the API layer"; the figure is below). Nothing promises them from one release to the next, and ``pyproject.toml`` takes
-any newer FastAPI: a renamed one must not stop the app from importing. So they are looked up here,
+(benchmarks/README.md "Session 5: the API layer"; the figure is below). Nothing promises them
+from one release to the next, and ``pyproject.toml`` takes any newer FastAPI: a renamed one must
+not stop the app from importing. So they are looked up here,
 each by name, their calls checked against the arguments the fast paths pass (``inspect``), and the
 private attributes read off small probes (a route with a body, an ``ExceptionMiddleware`` run over
 an app that returns at once). :data:`INTERNALS` holds them when everything fits, else it is None,
