@@ -205,6 +205,15 @@ async def sign_up(connection: Connection, index: int, samples: Samples) -> dict[
     raise RuntimeError(f"learner {index} could not sign up: {pair}")
 
 
+async def sign_everyone_up(connections: list[Connection], samples: Samples) -> list[dict[str, str]]:
+    """Sign a learner up on each connection at once (untimed: argon2id is slow on purpose);
+    return their auth headers, in the connections' order."""
+    return await asyncio.wait_for(
+        asyncio.gather(*(sign_up(c, i, samples) for i, c in enumerate(connections))),
+        TIME_LIMIT_SECONDS,
+    )
+
+
 async def learner(
     connection: Connection,
     headers: dict[str, str],
@@ -520,10 +529,7 @@ async def run_backend(label: str, database_url: str, args: argparse.Namespace) -
             samples = Samples()
             answers = right_answers()
             # Sign-ups first (argon2id is meant to be slow), then everyone plays at once.
-            everyone = await asyncio.wait_for(
-                asyncio.gather(*(sign_up(c, i, samples) for i, c in enumerate(connections))),
-                TIME_LIMIT_SECONDS,
-            )
+            everyone = await sign_everyone_up(connections, samples)
             started = time.perf_counter()
             await _everyone_plays(connections, everyone, args, answers, samples)
             play_seconds = time.perf_counter() - started
@@ -579,10 +585,7 @@ async def _play(
         # Sign-up is untimed and slow on purpose (argon2id): at most --accounts accounts, shared
         # round-robin (a learner may play several sessions at once), then everyone plays.
         accounts = connections[: args.accounts]
-        signed = await asyncio.wait_for(
-            asyncio.gather(*(sign_up(c, i, samples) for i, c in enumerate(accounts))),
-            TIME_LIMIT_SECONDS,
-        )
+        signed = await sign_everyone_up(accounts, samples)
         everyone = [signed[i % len(signed)] for i in range(learners)]
         samples.by_endpoint.pop("register", None)
         # Every learner connects when play starts, like a burst of browsers, so how the clients

@@ -40,7 +40,7 @@ from benchmarks.bench_api import (
     learner,
     reset_postgres,
     right_answers,
-    sign_up,
+    sign_everyone_up,
     start_server,
     stop_server,
 )
@@ -87,10 +87,7 @@ async def run(args: argparse.Namespace) -> None:
         try:
             samples = Samples()
             answers = right_answers()
-            everyone = await asyncio.wait_for(
-                asyncio.gather(*(sign_up(c, i, samples) for i, c in enumerate(connections))),
-                TIME_LIMIT_SECONDS,
-            )
+            everyone = await sign_everyone_up(connections, samples)
             stop = asyncio.Event()
             faults = asyncio.create_task(
                 terminate_backends(dsn, args.every_ms, stop, everyone=args.all)
