@@ -116,8 +116,9 @@ def _ping_idle_connections(engine: AsyncEngine) -> None:
 
     A connection the server dropped (a restart, an idle timeout, a failover) is found on checkout
     and replaced, as with SQLAlchemy's pre-ping; one returned a moment ago under load is used at
-    once. The window left: a connection that died within the last second fails its request with
-    ``StoreUnavailable`` (503), and SQLAlchemy then recycles the whole pool.
+    once. The window left: a connection that died within the last second fails its statement;
+    the raw path's reads and appends go on on a fresh connection (and skip this ping altogether:
+    ``core.store.postgres_kept.NO_IDLE_PING``), the rest fail with ``StoreUnavailable`` (503).
     """
 
     def on_checkin(_dbapi_connection: Any, record: Any) -> None:

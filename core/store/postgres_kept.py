@@ -32,10 +32,15 @@ The bounds and guarantees of the pool still hold:
   place is free for a new checkout. The request it failed does not fail with it: the statement
   goes on on a fresh connection (``KeptRead.renew`` in ``core.store.sql_base``): a read runs
   again, an append first finds out whether it committed (``core.store.sql_append``).
-* **Idle ones are pinged (``POOL_PRE_PING``):** one that sat idle for ``PING_IDLE_SECONDS`` goes
-  back to the pool and is checked out again, which pings it (``core.store.engine``) and replaces
-  it when the server dropped it; so does every idle one once a kept connection failed for
-  connectivity (a restarted server dropped them all: one request fails, not one per connection).
+* **Idle ones are pinged (``POOL_PRE_PING``) where a lost connection would fail the block:** one
+  that sat idle for ``PING_IDLE_SECONDS`` goes back to the pool and is checked out again, which
+  pings it (``core.store.engine``) and replaces it when the server dropped it; so does every idle
+  one once a kept connection failed for connectivity (a restarted server dropped them all). The
+  reads and autocommit appends that survive a lost connection (above) take an idle one as it is
+  (``NO_IDLE_PING``): a learner who pauses for more than a second between actions no longer pays
+  a pool trip and a ping on each (a lone paced learner's requests: ~0.3 ms less each on this
+  machine's loopback, a round trip more where the database is across a network); a connection
+  the server dropped while idle is found by the statement, which then goes on on a fresh one.
 * :meth:`KeptPostgres.close` returns them all before the engine is disposed.
 
 A prepared statement invalidated by a migration recovers as before: the connection is the same
@@ -59,6 +64,10 @@ from core.store.sql_raw import PostgresRaw, pool_connection
 
 # An idle_since that makes the next use ping the connection first.
 _DUE_FOR_A_PING = float("-inf")
+# ``ping_after`` for a block that survives a connection lost under it (a read that runs again, an
+# append that settles, ``core.store.sql_base.KeptRead``): an idle connection is used as it is,
+# however long it sat, and pinged only once a kept connection failed (``_DUE_FOR_A_PING``).
+NO_IDLE_PING = float("inf")
 
 
 class Kept:
@@ -106,7 +115,7 @@ class KeptPostgres:
         self._timer: asyncio.TimerHandle | None = None
         self._closed = False
 
-    def take_idle(self) -> Kept | None:
+    def take_idle(self, ping_after: float | None = None) -> Kept | None:
         """The idle kept connection :meth:`take` would return without waiting or pinging, or
         None (then call :meth:`take`).
 
@@ -116,19 +125,25 @@ class KeptPostgres:
         idle = self._idle
         if idle:
             kept = idle[-1]
-            if time.monotonic() - kept.idle_since < store_engine.PING_IDLE_SECONDS:
+            if ping_after is None:
+                ping_after = store_engine.PING_IDLE_SECONDS
+            if time.monotonic() - kept.idle_since < ping_after:
                 idle.pop()
                 return kept
         return None
 
-    async def take(self) -> Kept:
-        """An idle kept connection; else a new one checked out of the pool while fewer than
-        ``size`` are held; else the next one given back, waiting in turn for at most the pool
-        timeout (then ``sqlalchemy.exc.TimeoutError``)."""
+    async def take(self, ping_after: float | None = None) -> Kept:
+        """An idle kept connection (pinged first when it sat idle for ``ping_after`` seconds,
+        by default ``PING_IDLE_SECONDS``; :data:`NO_IDLE_PING` for a block that survives a
+        connection lost under it, which only pings after a failure); else a new one checked out
+        of the pool while fewer than ``size`` are held; else the next one given back, waiting in
+        turn for at most the pool timeout (then ``sqlalchemy.exc.TimeoutError``)."""
         idle = self._idle
         if idle:
             kept = idle.pop()
-            if time.monotonic() - kept.idle_since < store_engine.PING_IDLE_SECONDS:
+            if ping_after is None:
+                ping_after = store_engine.PING_IDLE_SECONDS
+            if time.monotonic() - kept.idle_since < ping_after:
                 return kept
             return await self._refreshed(kept)
         if self.held < self.size:

@@ -120,6 +120,7 @@ from core.store.integrity import (
     registry_head_mac,
 )
 from core.store.json_codec import dump_json, hashable_text
+from core.store.postgres_kept import NO_IDLE_PING
 from core.store.registry_buckets import CHOSEN_BUCKETS
 from core.store.sql_base import KeptRead
 from core.store.sql_group import AppendRequest
@@ -290,7 +291,7 @@ class SqlAppender(SqlChainWriter):
         encoded = EncodedAppend.of(request)
         if not writes_reviews(request):
             assert self._raw_kept is not None
-            reading = KeptRead(self._raw_kept)
+            reading = KeptRead(self._raw_kept, NO_IDLE_PING)  # it settles a lost connection
             async with reading as raw:
                 result, written = await self._chain_and_call(
                     raw, request, encoded, access, reading.renew

@@ -20,7 +20,7 @@ from core.store.engine import (
     writer,
 )
 from core.store.integrity import ChainKeys, RegistryHead, StreamHead
-from core.store.postgres_kept import Kept, KeptPostgres
+from core.store.postgres_kept import NO_IDLE_PING, Kept, KeptPostgres
 from core.store.registry_buckets import RegistryBuckets
 from core.store.sql_group import GroupCommitter
 from core.store.sql_raw import LOST_CONNECTION, RawConnection, Row, Sql, raw_connection
@@ -179,7 +179,7 @@ class SqlStoreBase:
         if self._raw_kept is None:
             async with self._sqlite_raw_read() as raw:
                 return await read(raw, statement.kind, statement.sqlite, args)
-        reading = KeptRead(self._raw_kept)
+        reading = KeptRead(self._raw_kept, NO_IDLE_PING)
         async with reading as raw:
             try:
                 return await read(raw, statement.kind, statement.postgres, args)
@@ -281,20 +281,23 @@ class KeptRead:
     checkout they wrapped.
     """
 
-    __slots__ = ("_kept", "_pool")
+    __slots__ = ("_kept", "_ping_after", "_pool")
 
     _kept: Kept | None  # None: renew gave it back, and failed to take another
 
-    def __init__(self, pool: KeptPostgres) -> None:
+    def __init__(self, pool: KeptPostgres, ping_after: float | None = None) -> None:
+        """``ping_after``: ``KeptPostgres.take``'s (``NO_IDLE_PING`` for a block that calls
+        :meth:`renew` when its connection dies under it)."""
         self._pool = pool
+        self._ping_after = ping_after
 
     async def __aenter__(self) -> RawConnection:
-        kept = self._pool.take_idle()
+        kept = self._pool.take_idle(self._ping_after)
         if kept is not None:
             self._kept = kept
             return kept.raw
         try:
-            kept = await self._pool.take()
+            kept = await self._pool.take(self._ping_after)
         except (OSError, exc.DBAPIError, exc.TimeoutError) as error:
             replacement = unavailable_error(self._pool.url, error)
             if replacement is None:

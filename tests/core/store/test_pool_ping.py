@@ -1,5 +1,6 @@
-"""POOL_PRE_PING pings only connections that sat idle: one the server dropped is replaced on
-checkout, so the next request works instead of failing."""
+"""POOL_PRE_PING pings only connections that sat idle, and not those the raw path's reads and
+appends take (they survive a lost connection): one the server dropped is replaced, so the next
+request works instead of failing."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ async def test_a_connection_dropped_by_the_server_is_replaced_on_checkout(
         async with admin.connect() as connection:
             await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
 
-        assert await store.stream_version("s") == 0  # pinged, found dead, replaced
+        # Not pinged (a read that survives a lost connection): found dead, read again on a new one.
+        assert await store.stream_version("s") == 0
         assert await _backend_of_the_raw_path(store) != pid
     finally:
         await admin.dispose()
@@ -66,7 +68,9 @@ async def test_a_connection_just_returned_is_not_pinged(
             await store.stream_version("s")
         assert pings == 0
         monkeypatch.setattr(store_engine, "PING_IDLE_SECONDS", 0.0)
-        await store.stream_version("s")
+        await store.stream_version("s")  # a read that survives a lost connection: never pinged
+        assert pings == 0
+        await _backend_of_the_raw_path(store)  # a block that would fail with it: pinged
         assert pings == 1
     finally:
         await store.close()
