@@ -483,7 +483,7 @@ def collector_paused() -> Iterator[None]:
     The load generator keeps every sample, and the systems run before build its heap up, so a
     full collection came due at a point fixed by the order of the systems: with ``ceiling,sqlite,
     postgres`` always inside PostgreSQL's opening burst, whose first-round creates then read p50
-    91-111 ms against 36-46 ms in any other order or with the collector off (every in-flight
+    89-111 ms against 36-46 ms in any other order or with the collector off (every in-flight
     request waited for it). Collected before and after instead; nothing made meanwhile needs it
     (reference counting frees the requests' objects)."""
     gc.collect()
