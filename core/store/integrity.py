@@ -31,6 +31,7 @@ from binascii import a2b_hex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
+from operator import attrgetter
 from typing import Any
 
 from core.engine.frozen import quick_init
@@ -359,16 +360,12 @@ def directory_rows(key: ChainKey | None, buckets: int) -> list[RegistryHead]:
 
 def registry_directory(tails: Iterable[RegistryHead]) -> RegistryHead | None:
     """The registry directory among the registry's rows (the one bucket below 0), if any."""
-    return min((tail for tail in tails if tail.bucket < 0), key=_bucket, default=None)
+    return min((tail for tail in tails if tail.bucket < 0), key=attrgetter("bucket"), default=None)
 
 
 def directory_buckets(directory: RegistryHead) -> int:
     """How many buckets the registry directory lists (its row is bucket ``-N``)."""
     return -directory.bucket
-
-
-def _bucket(tail: RegistryHead) -> int:
-    return tail.bucket
 
 
 def new_head(

@@ -81,6 +81,13 @@ class Kept:
         self.idle_since = time.monotonic()
 
 
+def _fresh(kept: Kept, ping_after: float | None) -> bool:
+    """Whether ``kept`` may serve as it is: idle for less than ``ping_after`` seconds (None:
+    ``PING_IDLE_SECONDS``), and not due for a ping since a kept connection failed."""
+    limit = store_engine.PING_IDLE_SECONDS if ping_after is None else ping_after
+    return time.monotonic() - kept.idle_since < limit
+
+
 class KeptPostgres:
     """The raw path's kept connections of ``engine``'s pool (see the module docstring)."""
 
@@ -125,9 +132,7 @@ class KeptPostgres:
         idle = self._idle
         if idle:
             kept = idle[-1]
-            if ping_after is None:
-                ping_after = store_engine.PING_IDLE_SECONDS
-            if time.monotonic() - kept.idle_since < ping_after:
+            if _fresh(kept, ping_after):
                 idle.pop()
                 return kept
         return None
@@ -141,9 +146,7 @@ class KeptPostgres:
         idle = self._idle
         if idle:
             kept = idle.pop()
-            if ping_after is None:
-                ping_after = store_engine.PING_IDLE_SECONDS
-            if time.monotonic() - kept.idle_since < ping_after:
+            if _fresh(kept, ping_after):
                 return kept
             return await self._refreshed(kept)
         if self.held < self.size:

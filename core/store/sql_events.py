@@ -56,6 +56,7 @@ from core.store.sql_append import (
 from core.store.sql_group import AppendRequest, GroupCommitter, Outcome
 from core.store.sql_heads import POSITION_SHIFT
 from core.store.sql_raw import RawConnection, SqliteRaw, sql
+from core.store.sql_raw import Row as RawRow
 from core.store.tables import (
     game_events,
     session_snapshots,
@@ -268,9 +269,7 @@ class SqlEventStore(SqlAppender):
 
     async def stream_version(self, stream_id: str) -> int:
         """Return the stream's current version (0 when it has no events)."""
-        row = await self._fetchrow(_STREAM_VERSION, (stream_id,))
-        assert row is not None
-        return int(row[0])
+        return _version(await self._fetchrow(_STREAM_VERSION, (stream_id,)))
 
     async def list_stream_ids(self) -> list[str]:
         """Return every stream id that has events, sorted."""
@@ -281,8 +280,7 @@ class SqlEventStore(SqlAppender):
 
     async def find_idempotent(self, stream_id: str, key: str) -> AppendResult | None:
         """Return the result of the append that used ``key`` on this stream, if any."""
-        row = await self._fetchrow(_FIND_IDEMPOTENT, (stream_id, key))
-        return None if row is None else AppendResult(row[0], row[1], request_digest=row[2])
+        return _idempotent(await self._fetchrow(_FIND_IDEMPOTENT, (stream_id, key)))
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         """Store ``snapshot`` as the stream's latest (replacing an older one)."""
@@ -351,13 +349,23 @@ def _claimed(access: AccessClaim) -> tuple[str, int, str]:
 
 
 async def _stream_version(raw: RawConnection, stream_id: str) -> int:
-    row = await raw.fetchrow("stream_version", raw.text(_STREAM_VERSION), (stream_id,))
+    return _version(await raw.fetchrow("stream_version", raw.text(_STREAM_VERSION), (stream_id,)))
+
+
+async def _find_idempotent(raw: RawConnection, stream_id: str, key: str) -> AppendResult | None:
+    return _idempotent(
+        await raw.fetchrow("find_idempotent", raw.text(_FIND_IDEMPOTENT), (stream_id, key))
+    )
+
+
+def _version(row: RawRow | None) -> int:
+    """A stream's version from ``_STREAM_VERSION``'s row (always one: 0 for no events)."""
     assert row is not None
     return int(row[0])
 
 
-async def _find_idempotent(raw: RawConnection, stream_id: str, key: str) -> AppendResult | None:
-    row = await raw.fetchrow("find_idempotent", raw.text(_FIND_IDEMPOTENT), (stream_id, key))
+def _idempotent(row: RawRow | None) -> AppendResult | None:
+    """The result an idempotency key recorded, from ``_FIND_IDEMPOTENT``'s row (if any)."""
     return None if row is None else AppendResult(row[0], row[1], request_digest=row[2])
 
 
